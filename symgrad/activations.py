@@ -1,0 +1,130 @@
+"""The ACTIVATIONS registry: each activation's f(z) beside its derivative f'(z).
+
+Formulas are built unevaluated so they print as a lesson writes them
+(``σ(z)(1 - σ(z))``, not SymPy's expanded canonical form).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from sympy import (Add, Expr, Function, Max, Mul, Piecewise, Pow, Rational,
+                   Symbol, exp, log, tanh)
+
+from .errors import UnknownNameError
+from .model import Given
+
+__all__ = ["Activation", "ACTIVATIONS", "activation", "sigmoid"]
+
+
+class sigmoid(Function):
+    """The logistic function σ(z) = 1/(1 + e^(-z)), printed as ``\\sigma(z)``.
+
+    >>> sigmoid(Symbol('z')).rewrite(exp)
+    1/(1 + exp(-z))
+    """
+
+    def fdiff(self, argindex=1):
+        return sigmoid(self.args[0]) * (1 - sigmoid(self.args[0]))
+
+    def _eval_rewrite_as_exp(self, z, **kwargs):
+        return 1 / (1 + exp(-z))
+
+    def _latex(self, printer):
+        return r"\sigma\left(%s\right)" % printer._print(self.args[0])
+
+
+def _minus(term: Expr) -> Expr:
+    return Mul(-1, term, evaluate=False)
+
+
+def _sigmoid_explicit(z: Symbol) -> Expr:
+    return Pow(Add(1, exp(_minus(z)), evaluate=False), -1, evaluate=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Activation:
+    """An activation ``f`` with its derivative side by side.
+
+    ``function(z, slope)`` and ``derivative(z, slope)`` build unevaluated
+    formulas; ``lesson_form(z)`` is the derivative written through the
+    output, as lessons teach it (``σ(z)(1 - σ(z))``), and ``output(z)`` is the
+    sub-expression of it that equals the neuron's output ŷ.
+    """
+
+    name: str
+    title: str
+    function: Callable[[Symbol, Rational], Expr]
+    derivative: Callable[[Symbol, Rational], Expr]
+    lesson_form: Callable[[Symbol], Expr] | None = None
+    output: Callable[[Symbol], Expr] | None = None
+    convention: str | None = None
+    kink: Rational | None = None
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    a.name: a
+    for a in (
+        Activation(
+            "identity", "identity",
+            function=lambda z, slope: z,
+            derivative=lambda z, slope: Rational(1),
+        ),
+        Activation(
+            "sigmoid", "sigmoid",
+            function=lambda z, slope: _sigmoid_explicit(z),
+            derivative=lambda z, slope: Mul(
+                exp(_minus(z)),
+                Pow(Pow(Add(1, exp(_minus(z)), evaluate=False), 2, evaluate=False), -1,
+                    evaluate=False),
+                evaluate=False),
+            lesson_form=lambda z: Mul(sigmoid(z), Add(1, _minus(sigmoid(z)), evaluate=False),
+                                      evaluate=False),
+            output=lambda z: sigmoid(z),
+        ),
+        Activation(
+            "tanh", "tanh",
+            function=lambda z, slope: tanh(z),
+            derivative=lambda z, slope: Add(1, _minus(Pow(tanh(z), 2)), evaluate=False),
+            lesson_form=lambda z: Add(1, _minus(Pow(tanh(z), 2)), evaluate=False),
+            output=lambda z: tanh(z),
+        ),
+        Activation(
+            "relu", "ReLU",
+            function=lambda z, slope: Max(0, z),
+            derivative=lambda z, slope: Piecewise((1, z > 0), (0, True)),
+            convention="ReLU has a kink at $z = 0$, where it has no derivative; "
+                       "symgrad uses $f'(0) = 0$ there, as PyTorch and TensorFlow do",
+            kink=Rational(0),
+        ),
+        Activation(
+            "leaky_relu", "leaky ReLU",
+            function=lambda z, slope: Piecewise((z, z > 0), (Mul(Given(slope), z), True)),
+            derivative=lambda z, slope: Piecewise((1, z > 0), (Given(slope), True)),
+            convention="leaky ReLU has a kink at $z = 0$; symgrad uses the slope of the "
+                       "left side there, $f'(0) = $ the leak slope",
+            kink=Rational(0),
+        ),
+        Activation(
+            "softplus", "softplus",
+            function=lambda z, slope: log(Add(1, exp(z), evaluate=False)),
+            derivative=lambda z, slope: Mul(exp(z), Pow(Add(1, exp(z), evaluate=False), -1,
+                                                        evaluate=False), evaluate=False),
+            lesson_form=lambda z: sigmoid(z),
+        ),
+    )
+}
+
+
+def activation(name: str) -> Activation:
+    """Look up an activation by name.
+
+    >>> activation("relu").title
+    'ReLU'
+    """
+    try:
+        return ACTIVATIONS[name]
+    except (KeyError, TypeError):
+        raise UnknownNameError(
+            f"unknown activation {name!r}; choose one of: {', '.join(ACTIVATIONS)}") from None

@@ -1,0 +1,28 @@
+"""Narrow exceptions: every message is one line a learner can act on."""
+
+__all__ = ["SymgradError", "NumberError", "UnknownNameError", "ShapeError",
+           "DomainError", "TemplateError"]
+
+
+class SymgradError(ValueError):
+    """Bad input to symgrad; the message names the problem and the valid choices."""
+
+
+class NumberError(SymgradError):
+    """A value that is not a finite number symgrad can keep exact."""
+
+
+class UnknownNameError(SymgradError):
+    """An activation, loss or format name that is not in its registry."""
+
+
+class ShapeError(SymgradError):
+    """Mismatched numbers of inputs, weights or samples."""
+
+
+class DomainError(SymgradError):
+    """A value outside the domain of a function, such as log(0) in cross-entropy."""
+
+
+class TemplateError(SymgradError):
+    """A template that cannot be found or read."""

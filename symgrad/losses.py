@@ -1,0 +1,118 @@
+"""The LOSSES registry: each per-sample loss ℓ(ŷ, y) beside its derivative dℓ/dŷ.
+
+A batch's loss L combines the per-sample losses by the entry's ``reduction``:
+``sum`` (squared, half_squared) or ``mean`` (mse, mae, bce, huber).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from sympy import Abs, Add, Expr, Mul, Piecewise, Pow, Rational, Symbol, log, sign
+
+from .errors import UnknownNameError
+from .model import Given
+
+__all__ = ["Loss", "LOSSES", "loss"]
+
+
+def _error(a: Symbol, y: Symbol) -> Expr:
+    """ŷ - y, kept in that order."""
+    return Add(a, Mul(-1, y, evaluate=False), evaluate=False)
+
+
+def _half(term: Expr) -> Expr:
+    return Mul(Rational(1, 2), term, evaluate=False)
+
+
+def _bce(a, y, delta):
+    return Mul(-1, Add(Mul(y, log(a), evaluate=False),
+                       Mul(Add(1, Mul(-1, y, evaluate=False), evaluate=False),
+                           log(Add(1, Mul(-1, a, evaluate=False), evaluate=False)),
+                           evaluate=False), evaluate=False), evaluate=False)
+
+
+def _bce_derivative(a, y, delta):
+    return Mul(_error(a, y),
+               Pow(Mul(a, Add(1, Mul(-1, a, evaluate=False), evaluate=False), evaluate=False),
+                   -1, evaluate=False), evaluate=False)
+
+
+def _bce_domain(prediction) -> str | None:
+    if not (prediction > 0 and prediction < 1):
+        return ("bce (binary cross-entropy) needs a prediction strictly between 0 and 1, "
+                f"because log(0) is undefined, but ŷ = {prediction}; "
+                "use the sigmoid activation or other numbers")
+    return None
+
+
+def _huber(a, y, delta):
+    d = Given(delta)
+    return Piecewise((_half(Pow(_error(a, y), 2)), Abs(_error(a, y)) <= d),
+                     (Mul(d, Add(Abs(_error(a, y)), Mul(-1, _half(d), evaluate=False),
+                                 evaluate=False), evaluate=False), True))
+
+
+def _huber_derivative(a, y, delta):
+    d = Given(delta)
+    return Piecewise((_error(a, y), Abs(_error(a, y)) <= d),
+                     (Mul(d, sign(_error(a, y)), evaluate=False), True))
+
+
+@dataclass(frozen=True, slots=True)
+class Loss:
+    """A per-sample loss with its derivative, and how a batch combines them."""
+
+    name: str
+    title: str
+    function: Callable[[Symbol, Symbol, Rational], Expr]
+    derivative: Callable[[Symbol, Symbol, Rational], Expr]
+    reduction: str
+    convention: str | None = None
+    domain: Callable[[Expr], str | None] | None = None
+
+
+LOSSES: dict[str, Loss] = {
+    entry.name: entry
+    for entry in (
+        Loss("squared", "squared error",
+             function=lambda a, y, delta: Pow(_error(a, y), 2),
+             derivative=lambda a, y, delta: Mul(2, _error(a, y), evaluate=False),
+             reduction="sum"),
+        Loss("half_squared", "half squared error",
+             function=lambda a, y, delta: _half(Pow(_error(a, y), 2)),
+             derivative=lambda a, y, delta: _error(a, y),
+             reduction="sum"),
+        Loss("mse", "mean squared error",
+             function=lambda a, y, delta: Pow(_error(a, y), 2),
+             derivative=lambda a, y, delta: Mul(2, _error(a, y), evaluate=False),
+             reduction="mean"),
+        Loss("mae", "mean absolute error",
+             function=lambda a, y, delta: Abs(_error(a, y)),
+             derivative=lambda a, y, delta: sign(_error(a, y)),
+             reduction="mean",
+             convention="$|\\hat{y} - y|$ has a kink where $\\hat{y} = y$; symgrad uses "
+                        "the sub-gradient $\\operatorname{sign}(0) = 0$ there"),
+        Loss("bce", "binary cross-entropy",
+             function=_bce, derivative=_bce_derivative, reduction="mean",
+             domain=_bce_domain),
+        Loss("huber", "Huber loss",
+             function=_huber, derivative=_huber_derivative, reduction="mean",
+             convention="the Huber loss is quadratic while $|\\hat{y} - y| \\le \\delta$ and "
+                        "linear beyond"),
+    )
+}
+
+
+def loss(name: str) -> Loss:
+    """Look up a loss by name.
+
+    >>> loss("mse").reduction
+    'mean'
+    """
+    try:
+        return LOSSES[name]
+    except (KeyError, TypeError):
+        raise UnknownNameError(
+            f"unknown loss {name!r}; choose one of: {', '.join(LOSSES)}") from None

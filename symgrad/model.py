@@ -1,0 +1,171 @@
+"""Frozen descriptions of a problem: a neuron, its samples, and exact numbers.
+
+Every number is kept as an exact SymPy ``Rational``: text such as ``"0.1"``
+becomes ``1/10`` so that ``0.5 - 0.1*(-1.6)`` is exactly ``0.66``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from sympy import Rational, Symbol
+from sympy.core.sympify import _sympify
+
+from .errors import NumberError, ShapeError
+
+__all__ = ["exact", "Given", "Neuron", "Sample", "seed_neuron", "seed_samples"]
+
+# Decimal or fraction, optional exponent; anything else is not a number to us.
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?(/[+-]?\d+)?")
+# Exponents beyond this are typos (1e999999), not lesson numbers.
+_MAX_EXPONENT = 30
+
+
+def exact(value, name: str = "value") -> Rational:
+    """Turn text, an int, a float or a Rational into an exact ``Rational``.
+
+    Floats are read through their shortest repr, so ``0.1`` means ``1/10``.
+
+    >>> exact("0.1"), exact(2.0), exact("1/3")
+    (1/10, 2, 1/3)
+    """
+    if isinstance(value, bool):
+        raise NumberError(f"{name} must be a number, not {value!r}")
+    if isinstance(value, Rational):
+        return value
+    if isinstance(value, int):
+        text = str(value)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise NumberError(f"{name} must be a finite number, not {value!r}")
+        text = repr(value)
+    elif isinstance(value, Fraction):
+        return Rational(value.numerator, value.denominator)
+    elif isinstance(value, str):
+        text = value.strip().replace("_", "")
+    else:
+        raise NumberError(f"{name} must be a number, not {type(value).__name__} {value!r}")
+    if not text:
+        raise NumberError(f"{name} is empty; give a number such as 0.5 or 1/3")
+    if text.lower().lstrip("+-") in {"nan", "inf", "infinity"}:
+        raise NumberError(f"{name} must be a finite number, not {text!r}")
+    match = _NUMBER.fullmatch(text)
+    if match is None:
+        raise NumberError(f"{name} must be a number such as 0.5, -2 or 1/3, not {text!r}")
+    exponent = match.group(2)
+    if exponent and abs(int(exponent[1:])) > _MAX_EXPONENT:
+        raise NumberError(f"{name} = {text!r} is out of range; exponents must lie within "
+                          f"±{_MAX_EXPONENT}")
+    numerator, _, denominator = text.partition("/")
+    result = Rational(Fraction(numerator))
+    if denominator:
+        if int(denominator) == 0:
+            raise NumberError(f"{name} = {text!r} divides by zero")
+        result /= int(denominator)
+    return result
+
+
+def _numbers(values, name: str) -> tuple[Rational, ...]:
+    """An exact tuple from one number or an iterable of numbers."""
+    if isinstance(values, (str, int, float, Rational, Fraction)):
+        values = (values,)
+    values = tuple(values)
+    if not values:
+        raise ShapeError(f"{name} needs at least one number")
+    if len(values) == 1:
+        return (exact(values[0], name),)
+    return tuple(exact(v, f"{name}{i}") for i, v in enumerate(values, 1))
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One training example: inputs ``x`` (one per weight) and the target ``y``.
+
+    >>> Sample(x=2.0, y=1.5)
+    Sample(x=(2,), y=3/2)
+    """
+
+    x: tuple[Rational, ...]
+    y: Rational
+
+    def __post_init__(self):
+        object.__setattr__(self, "x", _numbers(self.x, "x"))
+        object.__setattr__(self, "y", exact(self.y, "y"))
+
+
+@dataclass(frozen=True, slots=True)
+class Neuron:
+    """A neuron ``z = w·x + b``, ``ŷ = f(z)``, trained with a loss ``L(ŷ, y)``.
+
+    ``bias=None`` means a neuron without bias.  ``slope`` is the leaky ReLU's
+    slope for ``z ≤ 0``; ``delta`` is the Huber loss's threshold.
+
+    >>> Neuron(weights=0.5, bias=0.1).weights
+    (1/2,)
+    """
+
+    weights: tuple[Rational, ...]
+    bias: Rational | None = Rational(0)
+    activation: str = "identity"
+    loss: str = "squared"
+    slope: Rational = field(default=Rational(1, 100))
+    delta: Rational = field(default=Rational(1))
+
+    def __post_init__(self):
+        object.__setattr__(self, "weights", _numbers(self.weights, "w"))
+        if self.bias is not None:
+            object.__setattr__(self, "bias", exact(self.bias, "b"))
+        object.__setattr__(self, "slope", exact(self.slope, "slope"))
+        object.__setattr__(self, "delta", exact(self.delta, "delta"))
+        if self.delta <= 0:
+            raise NumberError(f"the Huber delta must be positive, not {self.delta}")
+
+    @property
+    def parameter_names(self) -> tuple[str, ...]:
+        """``('w', 'b')`` for one input, ``('w1', 'w2', 'b')`` for two."""
+        n = len(self.weights)
+        names = ("w",) if n == 1 else tuple(f"w{i}" for i in range(1, n + 1))
+        return names + (("b",) if self.bias is not None else ())
+
+    @property
+    def parameters(self) -> tuple[Rational, ...]:
+        """The weights, then the bias when there is one."""
+        return self.weights + ((self.bias,) if self.bias is not None else ())
+
+
+def seed_neuron() -> Neuron:
+    """The neuron of the built-in example: w = 0.5, b = 0.1, no activation, squared loss."""
+    return Neuron(weights="0.5", bias="0.1")
+
+
+def seed_samples() -> tuple[Sample, ...]:
+    """The sample of the built-in example: x = 2.0, y = 1.5."""
+    return (Sample(x="2.0", y="1.5"),)
+
+
+class Given(Symbol):
+    """A number put into a formula, kept visible: ``2(ŷ - y)`` becomes ``2(1.1 - 1.5)``.
+
+    It is a symbol named after its exact value, so SymPy neither folds it into
+    its neighbours nor reorders it; the printer shows its ``value``.
+
+    >>> Given(Rational(-4, 5)).value
+    -4/5
+    """
+
+    __slots__ = ("value",)
+
+    def __new__(cls, value):
+        value = _sympify(value)  # strict: never parses text
+        given = Symbol.__new__(cls, f"given({value})")
+        given.value = value
+        return given
+
+    def __getnewargs_ex__(self):
+        return ((self.value,), {})
+
+    def _hashable_content(self):
+        return (self.name,)

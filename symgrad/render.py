@@ -1,0 +1,316 @@
+"""Render a :class:`~symgrad.derive.Derivation` through Jinja2 templates.
+
+One format is one template folder (``templates/md``, ``templates/tex``,
+``templates/py``) plus a file extension; JSON is written from the same data.
+A teacher's ``templates=DIR`` is searched before the packaged templates, file
+by file.  All maths is printed by SymPy's LaTeX printer, taught to show the
+numbers of a lesson as decimals (``0.66``, not ``33/50``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+import mpmath
+from sympy import Expr, Rational, Symbol
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.pycode import pycode
+
+from . import __version__
+from .derive import PREDICTION, Derivation, derive
+from .errors import SymgradError, TemplateError, UnknownNameError
+from .model import Given
+
+__all__ = ["FORMATS", "WorkedExample", "worked_example", "decimal", "write_atomically"]
+
+# format name -> (template folder, template file, file extension)
+FORMATS = {
+    "md": ("md", "example.md.j2", ".md"),
+    "tex": ("tex", "example.tex.j2", ".tex"),
+    "py": ("py", "example.py.j2", ".py"),
+    "json": (None, None, ".json"),
+}
+# A terminating decimal longer than this is shown rounded, like any other value.
+MAX_EXACT_DIGITS = 12
+
+
+def _packaged_templates() -> Path:
+    """Templates ship inside the wheel; in a source checkout they sit beside the package."""
+    here = Path(__file__).resolve().parent
+    inside = here / "templates"
+    return inside if inside.is_dir() else here.parent / "templates"
+
+
+def _terminating(value: Rational) -> str | None:
+    """``33/50`` -> ``"0.66"``; ``None`` when the decimal never ends or is too long."""
+    q, twos, fives = value.q, 0, 0
+    while q % 2 == 0:
+        q, twos = q // 2, twos + 1
+    while q % 5 == 0:
+        q, fives = q // 5, fives + 1
+    if q != 1:
+        return None
+    places = max(twos, fives)
+    digits = str(abs(value.p) * 10**places // value.q).rjust(places + 1, "0")
+    whole, fraction = digits[: len(digits) - places], digits[len(digits) - places:]
+    if len(whole.lstrip("0") + fraction) > MAX_EXACT_DIGITS:
+        return None
+    text = f"{whole}.{fraction}" if places else whole
+    return ("-" if value < 0 else "") + text
+
+
+def decimal(value: Expr, digits: int = 4) -> tuple[str, bool]:
+    """The decimal text of an exact value and whether that text is exact.
+
+    >>> decimal(Rational(33, 50)), decimal(Rational(1, 3))
+    (('0.66', True), ('0.3333', False))
+    """
+    if value.is_Rational:
+        text = _terminating(value)
+        if text is not None:
+            return text, True
+    approx = value.evalf(digits + 10)
+    if not approx.is_Number:
+        raise SymgradError(f"cannot give a number for {value}")
+    text = mpmath.nstr(approx._to_mpmath(approx._prec), digits, strip_zeros=True,
+                       min_fixed=-4, max_fixed=digits + 2)
+    return text, False
+
+
+def _latex_decimal(text: str) -> str:
+    mantissa, _, exponent = text.partition("e")
+    return rf"{mantissa} \cdot 10^{{{int(exponent)}}}" if exponent else mantissa
+
+
+class LessonPrinter(LatexPrinter):
+    """SymPy's LaTeX printer, keeping a lesson's term order and decimal numbers."""
+
+    def __init__(self, digits: int, dot: bool = False):
+        super().__init__({"order": "none", "symbol_names": {PREDICTION: r"\hat{y}"},
+                          "mul_symbol": "dot" if dot else None})
+        self._digits = digits
+
+    def _print_Given(self, given):
+        text = _latex_decimal(decimal(given.value, self._digits)[0])
+        return rf"\left({text}\right)" if text.startswith("-") else text
+
+    def _print_Rational(self, number):
+        text, is_exact = decimal(number, self._digits)
+        if is_exact:
+            return _latex_decimal(text)
+        return super()._print_Rational(number)
+
+
+def _make_environment(kind: str, templates: str | os.PathLike | None, digits: int):
+    search = [str(_packaged_templates() / kind)]
+    if templates is not None:
+        folder = Path(templates)
+        if not folder.is_dir():
+            raise TemplateError(f"template folder {str(folder)!r} does not exist")
+        # A teacher's folder may hold one folder per format or the files themselves.
+        search[:0] = [str(folder / kind), str(folder)]
+    options = {}
+    if kind == "tex":
+        # LaTeX-safe delimiters, as nbconvert uses, so '}}' in LaTeX never clashes.
+        options = dict(block_start_string="((*", block_end_string="*))",
+                       variable_start_string="(((", variable_end_string=")))",
+                       comment_start_string="((=", comment_end_string="=))",
+                       line_comment_prefix="%%")
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(search), autoescape=False,
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             trim_blocks=True, lstrip_blocks=True, **options)
+    env.filters.update(_filters(digits))
+    env.globals["zip"] = zip
+    return env
+
+
+def _filters(digits: int) -> dict:
+    """Every filter the templates use, registered in one place."""
+    printers = {dot: LessonPrinter(digits, dot) for dot in (False, True)}
+
+    def latex(expr, dot=False):
+        return printers[dot].doprint(expr)
+
+    def number(value):
+        return _latex_decimal(decimal(value, digits)[0])
+
+    def equals(value):
+        text, is_exact = decimal(value, digits)
+        return ("= " if is_exact else r"\approx ") + _latex_decimal(text)
+
+    def relation(expr):
+        """``=`` when every number shown in ``expr`` is exact, else ``≈``."""
+        inexact = any(not decimal(g.value, digits)[1] for g in expr.atoms(Given))
+        return r"\approx" if inexact else "="
+
+    def plain(value):
+        return decimal(value, digits)[0]
+
+    def python(expr):
+        return pycode(expr, fully_qualified_modules=True, strict=True)
+
+    return {"latex": latex, "number": number, "equals": equals, "relation": relation,
+            "plain": plain, "python": python, "symbol": lambda name: Symbol(name)}
+
+
+def _json_value(value: Expr, digits: int) -> dict:
+    return {"value": float(value.evalf(17)), "exact": str(value),
+            "latex": LessonPrinter(digits).doprint(value)}
+
+
+class WorkedExample:
+    """A rendered-on-demand worked example; display it in Jupyter or write it out.
+
+    >>> example = worked_example()
+    >>> "= -1.6" in example.to_markdown()
+    True
+    """
+
+    def __init__(self, derivation: Derivation, *, digits: int = 4, glossary: bool = True,
+                 templates: str | os.PathLike | None = None):
+        if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 50:
+            raise SymgradError(f"digits must be a whole number from 1 to 50, not {digits!r}")
+        self.derivation = derivation
+        self.digits = digits
+        self.glossary = glossary
+        self.templates = templates
+
+    def render(self, fmt: str) -> str:
+        """The worked example as text in format ``md``, ``tex``, ``json`` or ``py``."""
+        if fmt not in FORMATS:
+            raise UnknownNameError(f"unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+        if fmt == "json":
+            return self.to_json()
+        kind, name, _ = FORMATS[fmt]
+        env = _environment(kind, None if self.templates is None else str(self.templates),
+                           self.digits)
+        try:
+            template = env.get_template(name)
+        except jinja2.TemplateNotFound:
+            raise TemplateError(f"template {name!r} not found in "
+                                f"{', '.join(env.loader.searchpath)}") from None
+        except jinja2.TemplateSyntaxError as error:
+            raise TemplateError(f"template {error.filename}: line {error.lineno}: "
+                                f"{error.message}") from None
+        return template.render(d=self.derivation, digits=self.digits, glossary=self.glossary,
+                               version=__version__, batch=len(self.derivation.samples) > 1)
+
+    def to_markdown(self) -> str:
+        """Markdown with ``$…$`` and ``$$…$$`` maths (GitHub, Jupyter, KaTeX)."""
+        return self.render("md")
+
+    def to_latex(self) -> str:
+        """A complete LaTeX document that compiles with pdflatex."""
+        return self.render("tex")
+
+    def to_python(self) -> str:
+        """A standard-library Python script that recomputes and prints every number."""
+        return self.render("py")
+
+    def to_data(self) -> dict:
+        """Every step as plain data: the documented JSON shape."""
+        d, digits = self.derivation, self.digits
+
+        def value(v):
+            return _json_value(v, digits)
+
+        def named(values):
+            return {name: value(v) for name, v in zip(d.parameter_names, values)}
+
+        printer = LessonPrinter(digits)
+        factors = [{
+            "name": f.name,
+            "sample": f.sample,
+            "symbolic": printer.doprint(f.formula.symbolic),
+            "substituted": (printer.doprint(f.formula.substituted)
+                            if f.formula.substituted is not None else None),
+            "value": value(f.formula.value),
+        } for f in d.factors]
+        return {
+            "activation": d.activation.name,
+            "loss": d.loss_function.name,
+            "learning_rate": value(d.learning_rate),
+            "samples": [{"x": [value(x) for x in s.x], "y": value(s.y)} for s in d.samples],
+            "parameters": named(d.parameters),
+            "prediction": (value(d.forward[0].prediction.value) if len(d.forward) == 1
+                           else [value(f.prediction.value) for f in d.forward]),
+            "loss_value": value(d.loss.value),
+            "factors": factors,
+            "gradients": {g.parameter: value(g.value) for g in d.gradients},
+            "updated": named(d.updated),
+            "loss_after": value(d.loss_after.value),
+            "steps": [{"step": it.step, "parameters": named(it.parameters),
+                       "loss_value": value(it.loss), "gradients": named(it.gradients)}
+                      for it in d.iterations],
+            "final": {"parameters": named(d.final_parameters),
+                      "loss_value": value(d.final_loss), "converged": d.converged},
+        }
+
+    def to_json(self) -> str:
+        """The documented JSON shape, indented, with a final newline."""
+        return json.dumps(self.to_data(), indent=2, ensure_ascii=False) + "\n"
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    def _repr_latex_(self) -> str:
+        d = self.derivation
+        return "$$" + " ,\\quad ".join(
+            rf"\frac{{\partial L}}{{\partial {LessonPrinter(self.digits).doprint(g.symbol)}}} "
+            + _filters(self.digits)["equals"](g.value) for g in d.gradients) + "$$"
+
+    def save(self, path: str | os.PathLike, fmt: str | None = None) -> Path:
+        """Write the example to ``path`` atomically; the format defaults from the suffix."""
+        path = Path(path)
+        if fmt is None:
+            fmt = next((k for k, v in FORMATS.items() if v[2] == path.suffix), None)
+            if fmt is None:
+                raise UnknownNameError(f"cannot tell the format of {str(path)!r}; use a suffix "
+                                       f"of: {', '.join(v[2] for v in FORMATS.values())}")
+        write_atomically(path, self.render(fmt))
+        return path
+
+
+@lru_cache(maxsize=16)
+def _environment(kind: str, templates: str | None, digits: int):
+    return _make_environment(kind, templates, digits)
+
+
+def write_atomically(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it into place,
+    so a failure never leaves a half-written file."""
+    path = Path(path)
+    folder = path.parent
+    if not folder.is_dir():
+        raise SymgradError(f"cannot write {str(path)!r}: folder {str(folder)!r} does not exist")
+    try:
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise SymgradError(f"cannot write {str(path)!r}: {error.strerror}") from None
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def worked_example(neuron=None, samples=None, *, learning_rate="0.1", steps: int = 1,
+                   tolerance=None, digits: int = 4, glossary: bool = True,
+                   templates: str | os.PathLike | None = None) -> WorkedExample:
+    """Derive and wrap a worked example; with no arguments, seed lesson 001's neuron.
+
+    >>> from symgrad import Neuron, Sample
+    >>> ex = worked_example(Neuron(weights=1.5, bias=0.5), Sample(x=2.0, y=4.0))
+    >>> ex.to_data()["updated"]["w"]["exact"]
+    '17/10'
+    """
+    derivation = derive(neuron, samples, learning_rate=learning_rate, steps=steps,
+                        tolerance=tolerance)
+    return WorkedExample(derivation, digits=digits, glossary=glossary, templates=templates)
