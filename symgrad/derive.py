@@ -20,9 +20,10 @@ from .model import Given, Neuron, Sample, exact, seed_neuron, seed_samples
 __all__ = ["Formula", "Factor", "Forward", "Gradient", "Iteration", "Derivation",
            "derive", "composed_loss", "Z", "PREDICTION", "TARGET", "TINY"]
 
-Z = Symbol("z")
-PREDICTION = Symbol("a")  # the neuron's output a = ŷ
-TARGET = Symbol("y")
+# Real symbols, so that sympy.diff of |ŷ - y| is sign(ŷ - y), not a complex form.
+Z = Symbol("z", real=True)
+PREDICTION = Symbol("a", real=True)  # the neuron's output a = ŷ
+TARGET = Symbol("y", real=True)
 # A gradient smaller than this in size barely moves its parameter.
 TINY = Rational(1, 1000)
 # At most this many training steps, so a typo cannot run for hours.
@@ -111,7 +112,9 @@ class Derivation:
     input_symbols: tuple[Symbol, ...]
     linear: Expr
     activation_formula: Expr
+    activation_derivative: Expr
     loss_formula: Expr
+    loss_derivative: Expr
     forward: tuple[Forward, ...]
     loss: Formula
     factors: tuple[Factor, ...]
@@ -160,12 +163,13 @@ class _Problem:
         n = len(neuron.weights)
         for i, sample in enumerate(samples, 1):
             if len(sample.x) != n:
-                raise ShapeError(f"sample {i} has {len(sample.x)} inputs x but the neuron has "
-                                 f"{n} weights w; give one x per w")
+                raise ShapeError(f"sample {i} has {len(sample.x)} input(s) x but the neuron has "
+                                 f"{n} weight(s) w; give one x per w")
         suffixes = [""] if n == 1 else [f"_{i}" for i in range(1, n + 1)]
-        self.inputs = tuple(Symbol("x" + s) for s in suffixes)
-        self.weights = tuple(Symbol("w" + s) for s in suffixes)
-        self.symbols = self.weights + ((Symbol("b"),) if neuron.bias is not None else ())
+        self.inputs = tuple(Symbol("x" + s, real=True) for s in suffixes)
+        self.weights = tuple(Symbol("w" + s, real=True) for s in suffixes)
+        self.symbols = self.weights + ((Symbol("b", real=True),) if neuron.bias is not None
+                                       else ())
         terms = [Mul(w, x, evaluate=False) for w, x in zip(self.weights, self.inputs)]
         self.linear = Add(*terms, *self.symbols[n:], evaluate=False) if len(terms) + len(
             self.symbols) - n > 1 else terms[0]
@@ -309,9 +313,9 @@ def derive(neuron: Neuron | None = None, samples=None, *, learning_rate="0.1", s
     (4/25, [-8/5, -4/5], (33/50, 9/50))
     """
     neuron = seed_neuron() if neuron is None else neuron
-    samples = seed_samples() if samples is None else tuple(samples)
-    if isinstance(samples, Sample):
-        samples = (samples,)
+    if samples is None:
+        samples = seed_samples()
+    samples = (samples,) if isinstance(samples, Sample) else tuple(samples)
     if not samples:
         raise ShapeError("give at least one sample (x, y)")
     rate = exact(learning_rate, "learning rate")
@@ -366,7 +370,8 @@ def derive(neuron: Neuron | None = None, samples=None, *, learning_rate="0.1", s
         neuron=neuron, samples=samples, learning_rate=rate, activation=problem.activation,
         loss_function=problem.loss, parameter_names=neuron.parameter_names,
         parameter_symbols=problem.symbols, input_symbols=problem.inputs,
-        linear=problem.linear, activation_formula=problem.f, loss_formula=problem.ell,
+        linear=problem.linear, activation_formula=problem.f, activation_derivative=problem.df,
+        loss_formula=problem.ell, loss_derivative=problem.dell,
         forward=forward, loss=total, factors=factors, gradients=tuple(gradients),
         forward_after=forward_after, loss_after=loss_after, iterations=tuple(iterations),
         final_parameters=current, final_loss=values.loss, tolerance=tol, converged=converged)

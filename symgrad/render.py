@@ -17,7 +17,7 @@ from pathlib import Path
 
 import jinja2
 import mpmath
-from sympy import Expr, Rational, Symbol
+from sympy import Expr, Rational
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.pycode import pycode
 
@@ -152,10 +152,17 @@ def _filters(digits: int) -> dict:
         return decimal(value, digits)[0]
 
     def python(expr):
-        return pycode(expr, fully_qualified_modules=True, strict=True)
+        """Python source of a formula, numbers as floats (``0.01``, not ``1/100``)."""
+        values = {g: g.value for g in expr.atoms(Given)}
+        return pycode(expr.xreplace(values), fully_qualified_modules=True, strict=True)
+
+    def fraction(value):
+        """A Python ``Fraction`` literal of an exact rational: ``F("0.66")``, ``F("1/3")``."""
+        text, is_exact = decimal(value, digits)
+        return f'F("{text if is_exact else value}")'
 
     return {"latex": latex, "number": number, "equals": equals, "relation": relation,
-            "plain": plain, "python": python, "symbol": lambda name: Symbol(name)}
+            "plain": plain, "python": python, "fraction": fraction}
 
 
 def _json_value(value: Expr, digits: int) -> dict:

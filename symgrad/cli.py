@@ -1,0 +1,198 @@
+"""The ``symgrad`` command: argparse subcommands over the public API, no maths here."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+from .activations import ACTIVATIONS
+from .errors import SymgradError
+from .losses import LOSSES
+from .model import Neuron, Sample
+from .render import FORMATS, worked_example
+
+__all__ = ["main"]
+
+_EXAMPLE_HELP = """\
+Derive one gradient-descent step of a neuron z = w·x + b, ŷ = f(z), with loss L:
+the forward pass, every chain-rule factor dL/dŷ · dŷ/dz · dz/dw (symbolic, with
+numbers, value), the gradients, the update w_new = w - α·dL/dw and the forward
+pass again. Numbers are exact: 0.1 is 1/10, so 0.5 - 0.1·(-1.6) prints 0.66.
+
+With no flags it works seed lesson 001: x = 2.0, w = 0.5, b = 0.1, y = 1.5.
+"""
+
+_EXAMPLE_EPILOG = f"""\
+activations: {", ".join(ACTIVATIONS)}
+losses:      {", ".join(LOSSES)} (squared and half_squared sum over a batch; the others
+             take the mean)
+
+examples:
+  symgrad example                                  seed lesson 001 in Markdown
+  symgrad example --x 2 --w 1.5 --b 0.5 --y 4      seed lesson 003
+  symgrad example --activation sigmoid --format tex --out sigmoid.tex
+  symgrad example --x 1,2 --w 0.5,-0.3 --y 1 --activation relu --steps 5
+  symgrad example --spec batch.toml --format json  a batch of samples (see README)
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Report a usage mistake in one line, exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _numbers(text: str) -> list[str]:
+    """``"1,2"`` -> ``["1", "2"]``; the numbers themselves are checked by the model."""
+    return [part.strip() for part in text.split(",")]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="symgrad", description="Exactly computed, typeset worked "
+                     "derivations of a neuron's gradients.")
+    parser.add_argument("--version", action="version", version=f"symgrad {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    example = commands.add_parser(
+        "example", help="derive and render a worked gradient-descent step",
+        description=_EXAMPLE_HELP, epilog=_EXAMPLE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    neuron = example.add_argument_group("the neuron (one sample; use --spec for a batch)")
+    neuron.add_argument("--x", action="append", type=_numbers, metavar="X",
+                        help="input(s): repeat the flag or give a comma list, one per weight "
+                             "(default 2.0)")
+    neuron.add_argument("--w", action="append", type=_numbers, metavar="W",
+                        help="weight(s), as many as inputs (default 0.5)")
+    bias = neuron.add_mutually_exclusive_group()
+    bias.add_argument("--b", metavar="B", help="bias (default 0.1)")
+    bias.add_argument("--no-bias", action="store_true", help="a neuron without bias")
+    neuron.add_argument("--y", metavar="Y", help="target, the correct value (default 1.5)")
+    neuron.add_argument("--activation", default=None, metavar="NAME",
+                        help="activation f (default identity): " + ", ".join(ACTIVATIONS))
+    neuron.add_argument("--loss", default=None, metavar="NAME",
+                        help="loss L (default squared): " + ", ".join(LOSSES))
+    neuron.add_argument("--slope", default=None, metavar="S",
+                        help="leaky_relu's slope for z <= 0 (default 0.01)")
+    neuron.add_argument("--delta", default=None, metavar="D",
+                        help="huber's threshold delta (default 1)")
+    neuron.add_argument("--spec", type=Path, metavar="FILE.toml",
+                        help="read the neuron, a batch of samples and settings from a TOML "
+                             "file; flags given as well override it")
+    training = example.add_argument_group("training")
+    training.add_argument("--lr", default=None, metavar="ALPHA",
+                          help="learning rate alpha > 0 (default 0.1)")
+    training.add_argument("--steps", type=_positive_int, default=None, metavar="N",
+                          help="gradient-descent steps; N > 1 adds a table of every step "
+                               "(default 1)")
+    training.add_argument("--tol", default=None, metavar="T",
+                          help="stop the loop early once the loss is below T")
+    output = example.add_argument_group("output")
+    output.add_argument("--format", choices=list(FORMATS), default=None,
+                        help="md: Markdown with $-maths (default, or from --out's suffix); "
+                             "tex: a LaTeX document; json: every step as data; py: a "
+                             "standard-library script that recomputes every number")
+    output.add_argument("--digits", type=_positive_int, default=4, metavar="D",
+                        help="significant digits for values that are not short exact "
+                             "decimals; they are shown with ≈ (default 4)")
+    output.add_argument("--no-glossary", action="store_true",
+                        help="leave out the appendix of key definitions")
+    output.add_argument("--out", type=Path, metavar="PATH",
+                        help="write to PATH (atomically) instead of standard output")
+    output.add_argument("--templates", type=Path, metavar="DIR",
+                        help="a folder of templates searched before the packaged ones, file "
+                             "by file (DIR/md/example.md.j2 or DIR/example.md.j2)")
+    return parser
+
+
+def _read_spec(path: Path) -> dict:
+    import tomllib  # only needed with --spec
+
+    try:
+        with path.open("rb") as stream:
+            return tomllib.load(stream)
+    except FileNotFoundError:
+        raise SymgradError(f"spec file {str(path)!r} does not exist") from None
+    except tomllib.TOMLDecodeError as error:
+        raise SymgradError(f"spec file {str(path)!r} is not valid TOML: {error}") from None
+
+
+_SPEC_KEYS = {"weights", "bias", "activation", "loss", "slope", "delta", "learning_rate",
+              "steps", "tolerance", "samples"}
+
+
+def _example(args) -> str:
+    spec = _read_spec(args.spec) if args.spec else {}
+    unknown = sorted(set(spec) - _SPEC_KEYS)
+    if unknown:
+        raise SymgradError(f"unknown key {unknown[0]!r} in {args.spec}; allowed: "
+                           f"{', '.join(sorted(_SPEC_KEYS))}")
+    flat = lambda lists: [v for group in lists for v in group]  # noqa: E731
+    weights = flat(args.w) if args.w else spec.get("weights", ["0.5"])
+    bias = None if args.no_bias else (args.b if args.b is not None
+                                      else spec.get("bias", "0.1" if not spec else None))
+    if bias is False:
+        bias = None
+    if args.x or args.y is not None or "samples" not in spec:
+        samples = [Sample(x=flat(args.x) if args.x else ["2.0"],
+                          y=args.y if args.y is not None else "1.5")]
+    else:
+        rows = spec["samples"]
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise SymgradError("spec 'samples' must be a list of tables with x and y "
+                               "([[samples]] in TOML)")
+        for i, row in enumerate(rows, 1):
+            if set(row) != {"x", "y"}:
+                raise SymgradError(f"spec sample {i} needs exactly the keys x and y")
+        samples = [Sample(x=row["x"], y=row["y"]) for row in rows]
+    options = {key: value for key, value in (
+        ("activation", args.activation or spec.get("activation", "identity")),
+        ("loss", args.loss or spec.get("loss", "squared")),
+        ("slope", args.slope or spec.get("slope")),
+        ("delta", args.delta or spec.get("delta"))) if value is not None}
+    neuron = Neuron(weights=weights, bias=bias, **options)
+    steps = args.steps or spec.get("steps", 1)
+    result = worked_example(
+        neuron, samples, learning_rate=args.lr or spec.get("learning_rate", "0.1"),
+        steps=steps, tolerance=args.tol or spec.get("tolerance"), digits=args.digits,
+        glossary=not args.no_glossary, templates=args.templates)
+    fmt = args.format
+    if fmt is None and args.out is not None:
+        fmt = next((name for name, (_, _, suffix) in FORMATS.items()
+                    if suffix == args.out.suffix), None)
+    fmt = fmt or "md"
+    if args.out is not None:
+        result.save(args.out, fmt)
+        return ""
+    return result.render(fmt)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 2 bad input)."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        text = _example(args)
+    except SymgradError as error:
+        print(f"symgrad {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""The committed gallery in output/: which examples, and how to regenerate them.
+
+Run ``python tests/gallery.py`` after changing templates or maths; the test
+``test_gallery.py`` fails while output/ is stale.
+"""
+
+from pathlib import Path
+
+from symgrad import Neuron, Sample, worked_example
+
+OUTPUT = Path(__file__).resolve().parent.parent / "output"
+FORMATS = ("md", "tex", "py")
+
+# name -> (neuron, samples, options); each is written as name.md, name.tex, name.py
+GALLERY = {
+    "seed001_linear_squared": (Neuron(weights="0.5", bias="0.1"),
+                               [Sample(x="2.0", y="1.5")], {}),
+    "seed003_identity": (Neuron(weights="1.5", bias="0.5"), [Sample(x="2.0", y="4.0")], {}),
+    "sigmoid_bce": (Neuron(weights="0.5", bias="0.1", activation="sigmoid", loss="bce"),
+                    [Sample(x="2.0", y="1")], {}),
+    "relu_at_kink": (Neuron(weights="0.5", bias="-1", activation="relu"),
+                     [Sample(x="2.0", y="1.5")], {}),
+    "two_input_batch_mse": (Neuron(weights=("0.5", "-0.25"), bias="0.1", loss="mse"),
+                            [Sample(x=("1", "2"), y="1"), Sample(x=("2", "-1"), y="0.5")], {}),
+    "training_loop_5_steps": (Neuron(weights="0.5", bias="0.1"), [Sample(x="2.0", y="1.5")],
+                              {"learning_rate": "0.05", "steps": 5}),
+}
+
+
+def render_all() -> dict[Path, str]:
+    """Every gallery file's path and the text it should hold."""
+    files = {}
+    for name, (neuron, samples, options) in GALLERY.items():
+        example = worked_example(neuron, samples, **options)
+        for fmt in FORMATS:
+            files[OUTPUT / f"{name}.{fmt}"] = example.render(fmt)
+    files[OUTPUT / "seed001_linear_squared.json"] = worked_example(
+        *GALLERY["seed001_linear_squared"][:2]).to_json()
+    return files
+
+
+if __name__ == "__main__":
+    OUTPUT.mkdir(exist_ok=True)
+    for path, text in render_all().items():
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path.relative_to(OUTPUT.parent)}")

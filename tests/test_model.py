@@ -1,0 +1,53 @@
+"""Tests of symgrad.model: exact numbers and the frozen problem description."""
+
+import dataclasses
+
+import pytest
+from sympy import Rational
+
+from symgrad.errors import NumberError, ShapeError
+from symgrad.model import Neuron, Sample, exact
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("0.1", Rational(1, 10)), ("2.0", Rational(2)), ("-0.8", Rational(-4, 5)),
+    ("1/3", Rational(1, 3)), ("1e-3", Rational(1, 1000)), (".5", Rational(1, 2)),
+    (0.1, Rational(1, 10)), (3, Rational(3)), ("  7 ", Rational(7)),
+])
+def test_exact_reads_decimals_and_fractions(text, expected):
+    """Text and floats become the exact rational a teacher means."""
+    assert exact(text) == expected
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("nan", "finite"), ("inf", "finite"), ("-Infinity", "finite"), (float("nan"), "finite"),
+    ("1e999999", "out of range"), ("", "empty"), ("abc", "must be a number"),
+    ("1/0", "divides by zero"), ("2*3", "must be a number"), ("__import__('os')", "number"),
+    (True, "must be a number"), (None, "must be a number"),
+])
+def test_exact_rejects_bad_numbers(bad, message):
+    """Non-numbers, NaN, infinities and absurd exponents raise NumberError naming the value."""
+    with pytest.raises(NumberError, match=message):
+        exact(bad, "x")
+
+
+def test_neuron_is_frozen_and_exact():
+    """A Neuron keeps exact tuples and cannot be changed after creation."""
+    neuron = Neuron(weights=["0.5", "-0.25"], bias="0.1")
+    assert neuron.weights == (Rational(1, 2), Rational(-1, 4))
+    assert neuron.parameter_names == ("w1", "w2", "b")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        neuron.bias = 1
+
+
+def test_neuron_without_bias_has_only_weights():
+    """bias=None removes b from the parameters."""
+    neuron = Neuron(weights=0.5, bias=None)
+    assert neuron.parameter_names == ("w",)
+    assert neuron.parameters == (Rational(1, 2),)
+
+
+def test_sample_needs_inputs():
+    """An empty input list is a ShapeError."""
+    with pytest.raises(ShapeError):
+        Sample(x=[], y=1)
