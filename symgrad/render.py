@@ -197,15 +197,17 @@ class WorkedExample:
         env = _environment(kind, None if self.templates is None else str(self.templates),
                            self.digits)
         try:
-            template = env.get_template(name)
-        except jinja2.TemplateNotFound:
-            raise TemplateError(f"template {name!r} not found in "
+            return env.get_template(name).render(
+                d=self.derivation, digits=self.digits, glossary=self.glossary,
+                version=__version__, batch=len(self.derivation.samples) > 1)
+        except jinja2.TemplateNotFound as error:
+            raise TemplateError(f"template {error.name!r} not found in "
                                 f"{', '.join(env.loader.searchpath)}") from None
         except jinja2.TemplateSyntaxError as error:
             raise TemplateError(f"template {error.filename}: line {error.lineno}: "
                                 f"{error.message}") from None
-        return template.render(d=self.derivation, digits=self.digits, glossary=self.glossary,
-                               version=__version__, batch=len(self.derivation.samples) > 1)
+        except jinja2.UndefinedError as error:
+            raise TemplateError(f"template {name!r}: {error.message}") from None
 
     def to_markdown(self) -> str:
         """Markdown with ``$…$`` and ``$$…$$`` maths (GitHub, Jupyter, KaTeX)."""

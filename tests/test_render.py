@@ -1,0 +1,188 @@
+"""Tests of symgrad.render: the md, tex, json and py formats and template overrides."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from sympy import Rational
+
+from conftest import ROOT, run
+from gallery import render_all
+from symgrad import Neuron, Sample, worked_example
+from symgrad.errors import TemplateError, UnknownNameError
+from symgrad.render import decimal
+
+SEED_001 = worked_example()
+
+
+def _math_spans(markdown: str) -> list[tuple[str, bool]]:
+    """Every $$display$$ and $inline$ maths span of a Markdown text."""
+    spans = [(m.strip(), True) for m in re.findall(r"\$\$(.+?)\$\$", markdown, re.S)]
+    rest = re.sub(r"\$\$(.+?)\$\$", " ", markdown, flags=re.S)
+    spans += [(m, False) for m in re.findall(r"\$([^$\n]+?)\$", rest)]
+    return spans
+
+
+def test_seed_001_markdown_shows_the_lesson_numbers():
+    """The default example's Markdown shows each number of seed lesson 001 exactly."""
+    md = SEED_001.to_markdown()
+    for line in (
+        r"$$\hat{y} = z = 1.1$$",
+        r"$$L = \left(\hat{y} - y\right)^{2} = \left(1.1 - 1.5\right)^{2} = 0.16$$",
+        r"$$\frac{\partial L}{\partial \hat{y}} = 2 \left(\hat{y} - y\right) = "
+        r"2 \cdot \left(1.1 - 1.5\right) = -0.8$$",
+        r"\cdot \frac{\partial z}{\partial w} = \left(-0.8\right) \cdot 1 \cdot 2 = -1.6$$",
+        r"= 0.5 - 0.1 \cdot \left(-1.6\right) = 0.66$$",
+        r"= 0.1 - 0.1 \cdot \left(-0.8\right) = 0.18$$",
+        r"$$\hat{y} = z = 1.5$$",
+    ):
+        assert line in md
+    assert "is negative: increasing $w$ decreases the loss, so the update increases $w$" in md
+    assert "0.6600000000000001" not in md
+
+
+def test_seed_001_json_values():
+    """The JSON of the default example has the documented shape and exact values."""
+    data = json.loads(SEED_001.to_json())
+    assert set(data) >= {"activation", "loss", "learning_rate", "parameters", "prediction",
+                         "loss_value", "factors", "gradients", "updated", "loss_after", "steps"}
+    assert data["prediction"] == {"value": 1.1, "exact": "11/10", "latex": "1.1"}
+    assert data["loss_value"]["exact"] == "4/25" and data["loss_value"]["latex"] == "0.16"
+    factor = next(f for f in data["factors"] if f["name"] == "dL/da")
+    assert factor["value"]["latex"] == "-0.8" and factor["substituted"] == (
+        r"2 \left(1.1 - 1.5\right)")
+    assert {k: v["latex"] for k, v in data["gradients"].items()} == {"w": "-1.6", "b": "-0.8"}
+    assert {k: v["exact"] for k, v in data["updated"].items()} == {"w": "33/50", "b": "9/50"}
+    assert data["loss_after"]["value"] == 0.0
+    assert data["steps"][0]["parameters"]["w"]["value"] == 0.5
+
+
+def test_sigmoid_json_exact_is_symbolic():
+    """Irrational values keep an exact SymPy string and a rounded display."""
+    data = worked_example(Neuron(weights=0, bias=0, activation="sigmoid"),
+                          Sample(x=1, y=1)).to_data()
+    assert data["prediction"]["exact"] == "1/2"
+    data = worked_example(Neuron(weights=1, bias=0, activation="sigmoid"),
+                          Sample(x=1, y=1)).to_data()
+    assert "exp(-1)" in data["prediction"]["exact"]
+    assert data["prediction"]["latex"] == r"\frac{1}{1 + e^{-1}}"
+
+
+@pytest.mark.parametrize("value, digits, text, exact", [
+    (Rational(33, 50), 4, "0.66", True), (Rational(-4, 5), 4, "-0.8", True),
+    (Rational(1, 3), 4, "0.3333", False), (Rational(2, 3), 2, "0.67", False),
+    (Rational(1, 2**40), 4, "9.095e-13", False), (Rational(10**20), 4, "1.0e+20", False),
+])
+def test_decimal_display(value, digits, text, exact):
+    """Terminating decimals print exactly; others round to the given significant digits."""
+    assert decimal(value, digits) == (text, exact)
+
+
+def test_python_output_matches_json():
+    """Every number the generated script prints equals the JSON value of the same quantity."""
+    example = worked_example(Neuron(weights=["0.5", "-0.3"], bias="0.1", activation="sigmoid",
+                                    loss="mse"),
+                             [Sample(x=[1, 2], y=1), Sample(x=["0.5", -1], y=0)], steps=3)
+    data = example.to_data()
+    printed = run(sys.executable, "-c", example.to_python()).stdout
+    section = {}
+    current = None
+    for line in printed.splitlines():
+        if not line.startswith("  "):
+            current = line
+            continue
+        for item in line.strip().split(", "):
+            key, _, number = item.rpartition(" = ")
+            section.setdefault(current, []).append((key.split(": ")[-1], float(number)))
+    first = dict(section["Forward and backward pass"])
+    assert first["loss"] == pytest.approx(data["loss_value"]["value"], rel=1e-9)
+    for name, value in data["gradients"].items():
+        assert first[f"dL/d{name}"] == pytest.approx(value["value"], rel=1e-9)
+    per_sample = section["Forward and backward pass"]
+    for factor in data["factors"]:
+        values = [v for k, v in per_sample if k == factor["name"]]
+        assert values[factor["sample"] - 1] == pytest.approx(factor["value"]["value"], rel=1e-9)
+    updated = dict(section["Update: p_new = p - learning_rate * dL/dp"])
+    for name, value in data["updated"].items():
+        assert updated[name] == pytest.approx(value["value"], rel=1e-9)
+    after = dict(section["Forward pass again"])
+    assert after["loss"] == pytest.approx(data["loss_after"]["value"], rel=1e-9)
+    rows = [dict(pairs) for pairs in _rows(section["Training loop"])]
+    assert len(rows) == 4
+    for row, step in zip(rows, data["steps"]):
+        assert row["loss"] == pytest.approx(step["loss_value"]["value"], rel=1e-9)
+        for name, value in step["gradients"].items():
+            assert row[f"dL/d{name}"] == pytest.approx(value["value"], rel=1e-9)
+    assert rows[-1]["loss"] == pytest.approx(data["final"]["loss_value"]["value"], rel=1e-9)
+
+
+def _rows(pairs):
+    row = []
+    for key, value in pairs:
+        if key == "w1" and row:
+            yield row
+            row = []
+        row.append((key, value))
+    yield row
+
+
+def test_python_output_uses_only_the_standard_library():
+    """The script imports nothing beyond math and fractions."""
+    imports = re.findall(r"^(?:import|from) (\w+)", SEED_001.to_python(), re.M)
+    assert set(imports) == {"math", "fractions"}
+
+
+def test_user_templates_override_file_by_file(tmp_path):
+    """A teacher's template folder replaces one template and keeps the packaged others."""
+    (tmp_path / "md").mkdir()
+    (tmp_path / "md" / "words.md.j2").write_text(
+        "{% macro loss_meaning(value) %}MY LOSS {{ value|number }}{% endmacro %}"
+        "{% macro factor_meaning(f, act, loss) %}{% endmacro %}"
+        "{% macro gradient_meaning(g, act) %}{% endmacro %}"
+        "{% macro progress(a, b) %}{% endmacro %}{% macro loop_summary(d) %}{% endmacro %}")
+    md = worked_example(templates=tmp_path).to_markdown()
+    assert "MY LOSS 0.16" in md and r"= 0.66$$" in md
+
+
+def test_missing_template_is_a_clear_error(tmp_path):
+    """A template folder whose templates are broken gives a TemplateError naming the file."""
+    (tmp_path / "example.md.j2").write_text("{% include 'nowhere.j2' %}")
+    with pytest.raises(TemplateError):
+        worked_example(templates=tmp_path).to_markdown()
+    with pytest.raises(UnknownNameError, match="md, tex, py, json"):
+        SEED_001.render("docx")
+
+
+def test_repr_for_jupyter():
+    """Jupyter gets Markdown and a LaTeX summary of the gradients."""
+    assert SEED_001._repr_markdown_() == SEED_001.to_markdown()
+    assert r"\frac{\partial L}{\partial w} = -1.6" in SEED_001._repr_latex_()
+
+
+def test_gallery_markdown_parses_with_katex(katex_dir):
+    """Every maths span of every Markdown file in the gallery renders with KaTeX."""
+    spans = []
+    for path, text in render_all().items():
+        if path.suffix == ".md":
+            spans += _math_spans(text)
+    assert len(spans) > 100
+    result = subprocess.run(["node", str(ROOT / "tests" / "katex_check.js")],
+                            input=json.dumps(spans), capture_output=True, text=True,
+                            env=dict(os.environ, NODE_PATH=str(katex_dir / "node_modules")))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_gallery_latex_compiles(pdflatex, tmp_path):
+    """Every LaTeX document in the gallery compiles with pdflatex."""
+    for path, text in render_all().items():
+        if path.suffix != ".tex":
+            continue
+        source = tmp_path / path.name
+        source.write_text(text)
+        result = run(pdflatex, "-interaction=nonstopmode", "-halt-on-error", source.name,
+                     cwd=tmp_path)
+        assert result.returncode == 0, path.name + result.stdout[-2000:]
+        assert (tmp_path / path.with_suffix(".pdf").name).stat().st_size > 1000

@@ -1,0 +1,25 @@
+"""The wheel carries the templates: install it in a fresh venv and render LaTeX there."""
+
+import sys
+import venv
+
+from conftest import ROOT, run
+
+
+def test_wheel_renders_in_fresh_venv(tmp_path):
+    """`symgrad example --format tex` works from an installed wheel, outside the source tree."""
+    built = run(sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path / "dist"),
+                str(ROOT))
+    assert built.returncode == 0, built.stderr[-2000:]
+    wheel = next((tmp_path / "dist").glob("symgrad-*.whl"))
+    env = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=True, system_site_packages=True).create(env)
+    python = env / "bin" / "python"
+    installed = run(str(python), "-m", "pip", "install", "--no-deps", "--no-index", str(wheel))
+    assert installed.returncode == 0, installed.stderr[-2000:]
+    result = run(str(env / "bin" / "symgrad"), "example", "--format", "tex", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert r"\documentclass" in result.stdout and "0.66" in result.stdout
+    origin = run(str(python), "-c", "import symgrad, pathlib; print(symgrad.__file__)",
+                 cwd=tmp_path).stdout
+    assert str(env) in origin
