@@ -2,6 +2,10 @@
 
 import sys
 import venv
+from pathlib import Path
+
+import jinja2
+import sympy
 
 from conftest import ROOT, run
 
@@ -13,8 +17,13 @@ def test_wheel_renders_in_fresh_venv(tmp_path):
     assert built.returncode == 0, built.stderr[-2000:]
     wheel = next((tmp_path / "dist").glob("symgrad-*.whl"))
     env = tmp_path / "venv"
-    venv.EnvBuilder(with_pip=True, system_site_packages=True).create(env)
+    venv.EnvBuilder(with_pip=True).create(env)
     python = env / "bin" / "python"
+    # Reuse the test environment's sympy and jinja2 without network access: a .pth line
+    # adds their folders to the new venv's path (after its own site-packages).
+    site = run(str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])")
+    folders = {str(Path(module.__file__).resolve().parent.parent) for module in (sympy, jinja2)}
+    (Path(site.stdout.strip()) / "test-deps.pth").write_text("\n".join(sorted(folders)) + "\n")
     installed = run(str(python), "-m", "pip", "install", "--no-deps", "--no-index", str(wheel))
     assert installed.returncode == 0, installed.stderr[-2000:]
     result = run(str(env / "bin" / "symgrad"), "example", "--format", "tex", cwd=tmp_path)
