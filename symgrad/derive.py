@@ -28,6 +28,10 @@ TARGET = Symbol("y", real=True)
 TINY = Rational(1, 1000)
 # At most this many training steps, so a typo cannot run for hours.
 MAX_STEPS = 10_000
+# Exact values of non-rational activations nest (exp of exp of ...) and grow about
+# fourfold each step; past this many operations the loop carries PRECISION digits.
+MAX_EXACT_OPS = 100
+PRECISION = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +100,7 @@ class Iteration:
     parameters: tuple[Expr, ...]
     loss: Expr
     gradients: tuple[Expr, ...]
+    exact: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +131,7 @@ class Derivation:
     final_loss: Expr
     tolerance: Rational | None
     converged: bool
+    exact_until: int | None = None
 
     @property
     def parameters(self) -> tuple[Expr, ...]:
@@ -356,12 +362,18 @@ def derive(neuron: Neuron | None = None, samples=None, *, learning_rate="0.1", s
     forward_after, loss_after = _forward(problem, updated, after)
 
     iterations, current, values, converged = [], parameters, first, False
+    exact_until = None  # the first step whose numbers are PRECISION-digit approximations
     for step_number in range(1, steps + 1):
         if tol is not None and values.loss < tol:
             converged = True
             break
-        iterations.append(Iteration(step_number, current, values.loss, values.totals))
+        iterations.append(Iteration(step_number, current, values.loss, values.totals,
+                                    exact=exact_until is None))
         current = tuple(p - rate * g for p, g in zip(current, values.totals))
+        if exact_until is None and any(p.count_ops() > MAX_EXACT_OPS for p in current):
+            exact_until = step_number + 1
+        if exact_until is not None:
+            current = tuple(p.evalf(PRECISION) for p in current)
         values = after if step_number == 1 else problem.values(current)
     if tol is not None and not converged and values.loss < tol:
         converged = True
@@ -374,7 +386,8 @@ def derive(neuron: Neuron | None = None, samples=None, *, learning_rate="0.1", s
         loss_formula=problem.ell, loss_derivative=problem.dell,
         forward=forward, loss=total, factors=factors, gradients=tuple(gradients),
         forward_after=forward_after, loss_after=loss_after, iterations=tuple(iterations),
-        final_parameters=current, final_loss=values.loss, tolerance=tol, converged=converged)
+        final_parameters=current, final_loss=values.loss, tolerance=tol, converged=converged,
+        exact_until=exact_until)
 
 
 def _factors(problem: _Problem, values: _Values) -> tuple[Factor, ...]:

@@ -22,7 +22,7 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.pycode import pycode
 
 from . import __version__
-from .derive import PREDICTION, Derivation, derive
+from .derive import PRECISION, PREDICTION, Derivation, derive
 from .errors import SymgradError, TemplateError, UnknownNameError
 from .model import Given
 
@@ -211,7 +211,8 @@ class WorkedExample:
         try:
             return env.get_template(name).render(
                 d=self.derivation, digits=self.digits, glossary=self.glossary,
-                version=__version__, batch=len(self.derivation.samples) > 1)
+                version=__version__, batch=len(self.derivation.samples) > 1,
+                precision=PRECISION)
         except jinja2.TemplateNotFound as error:
             raise TemplateError(f"template {error.name!r} not found in "
                                 f"{', '.join(env.loader.searchpath)}") from None
@@ -266,10 +267,12 @@ class WorkedExample:
             "updated": named(d.updated),
             "loss_after": value(d.loss_after.value),
             "steps": [{"step": it.step, "parameters": named(it.parameters),
-                       "loss_value": value(it.loss), "gradients": named(it.gradients)}
+                       "loss_value": value(it.loss), "gradients": named(it.gradients),
+                       "exact": it.exact}
                       for it in d.iterations],
             "final": {"parameters": named(d.final_parameters),
-                      "loss_value": value(d.final_loss), "converged": d.converged},
+                      "loss_value": value(d.final_loss), "converged": d.converged,
+                      "exact": d.exact_until is None},
         }
 
     def to_json(self) -> str:

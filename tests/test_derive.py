@@ -206,3 +206,18 @@ def test_tanh_uses_output_in_lesson_form():
     f = next(f.formula for f in d.factors if f.name == "da/dz")
     assert f.value == 1 - tanh(1) ** 2
     assert not f.substituted.has(Z)
+
+
+def test_long_sigmoid_loop_switches_to_many_digits():
+    """Nested exact exponentials are carried exactly for the first steps, then with 60 digits
+    that agree with exact arithmetic where both exist."""
+    neuron = Neuron(weights="0.5", bias="0.1", activation="sigmoid")
+    long = derive(neuron, [Sample(x=2, y=1)], steps=12)
+    assert long.exact_until is not None and long.iterations[0].exact
+    assert not long.iterations[-1].exact
+    last_exact = long.iterations[long.exact_until - 2]
+    assert last_exact.exact and last_exact.parameters[0].has(exp)
+    exact_next = [p - R(1, 10) * g for p, g in zip(last_exact.parameters, last_exact.gradients)]
+    approx = long.iterations[long.exact_until - 1].parameters
+    for p, q in zip(exact_next, approx):
+        assert abs(float((p - q).evalf(50))) < 1e-40
