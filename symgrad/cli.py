@@ -140,8 +140,7 @@ def _example(args) -> str:
                            f"{', '.join(sorted(_SPEC_KEYS))}")
     flat = lambda lists: [v for group in lists for v in group]  # noqa: E731
     weights = flat(args.w) if args.w else spec.get("weights", ["0.5"])
-    bias = None if args.no_bias else (args.b if args.b is not None
-                                      else spec.get("bias", "0.1" if not spec else None))
+    bias = None if args.no_bias else (args.b if args.b is not None else spec.get("bias", "0.1"))
     if bias is False:
         bias = None
     if args.x or args.y is not None or "samples" not in spec:

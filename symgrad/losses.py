@@ -12,7 +12,7 @@ from typing import Callable
 from sympy import Abs, Add, Expr, Mul, Piecewise, Pow, Rational, Symbol, log, sign
 
 from .errors import UnknownNameError
-from .model import Given
+from .model import Given, decimal
 
 __all__ = ["Loss", "LOSSES", "loss"]
 
@@ -42,7 +42,7 @@ def _bce_derivative(a, y, delta):
 def _bce_domain(prediction) -> str | None:
     if not (prediction > 0 and prediction < 1):
         return ("bce (binary cross-entropy) needs a prediction strictly between 0 and 1, "
-                f"because log(0) is undefined, but ŷ = {prediction}; "
+                f"because log(0) is undefined, but ŷ = {decimal(prediction)[0]}; "
                 "use the sigmoid activation or other numbers")
     return None
 

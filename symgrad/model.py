@@ -11,17 +11,20 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from sympy import Rational, Symbol
+import mpmath
+from sympy import Expr, Rational, Symbol
 from sympy.core.sympify import _sympify
 
 from .errors import NumberError, ShapeError
 
-__all__ = ["exact", "Given", "Neuron", "Sample", "seed_neuron", "seed_samples"]
+__all__ = ["exact", "decimal", "Given", "Neuron", "Sample", "seed_neuron", "seed_samples"]
 
 # Decimal or fraction, optional exponent; anything else is not a number to us.
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?(/[+-]?\d+)?")
 # Exponents beyond this are typos (1e999999), not lesson numbers.
 _MAX_EXPONENT = 30
+# A terminating decimal longer than this is shown rounded, like any other value.
+MAX_EXACT_DIGITS = 12
 
 
 def exact(value, name: str = "value") -> Rational:
@@ -66,6 +69,42 @@ def exact(value, name: str = "value") -> Rational:
             raise NumberError(f"{name} = {text!r} divides by zero")
         result /= int(denominator)
     return result
+
+
+def _terminating(value: Rational) -> str | None:
+    """``33/50`` -> ``"0.66"``; ``None`` when the decimal never ends or is too long."""
+    q, twos, fives = value.q, 0, 0
+    while q % 2 == 0:
+        q, twos = q // 2, twos + 1
+    while q % 5 == 0:
+        q, fives = q // 5, fives + 1
+    if q != 1:
+        return None
+    places = max(twos, fives)
+    digits = str(abs(value.p) * 10**places // value.q).rjust(places + 1, "0")
+    whole, fraction = digits[: len(digits) - places], digits[len(digits) - places:]
+    if len(whole.lstrip("0") + fraction) > MAX_EXACT_DIGITS:
+        return None
+    text = f"{whole}.{fraction}" if places else whole
+    return ("-" if value < 0 else "") + text
+
+
+def decimal(value: Expr, digits: int = 4) -> tuple[str, bool]:
+    """The decimal text of an exact value and whether that text is exact.
+
+    >>> decimal(Rational(33, 50)), decimal(Rational(1, 3))
+    (('0.66', True), ('0.3333', False))
+    """
+    if value.is_Rational:
+        text = _terminating(value)
+        if text is not None:
+            return text, True
+    approx = value.evalf(digits + 10)
+    if not approx.is_Number:
+        raise NumberError(f"cannot give a number for {value}")
+    text = mpmath.nstr(approx._to_mpmath(approx._prec), digits, strip_zeros=True,
+                       min_fixed=-4, max_fixed=digits + 2)
+    return text, False
 
 
 def _numbers(values, name: str) -> tuple[Rational, ...]:

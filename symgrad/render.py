@@ -10,23 +10,23 @@ numbers of a lesson as decimals (``0.66``, not ``33/50``).
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from functools import lru_cache
 from pathlib import Path
 
 import jinja2
-import mpmath
-from sympy import Expr, Rational
+from sympy import Expr
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.pycode import pycode
 
 from . import __version__
 from .derive import PRECISION, PREDICTION, Derivation, derive
 from .errors import SymgradError, TemplateError, UnknownNameError
-from .model import Given
+from .model import Given, decimal
 
-__all__ = ["FORMATS", "WorkedExample", "worked_example", "decimal", "write_atomically"]
+__all__ = ["FORMATS", "WorkedExample", "worked_example", "write_atomically"]
 
 # format name -> (template folder, template file, file extension)
 FORMATS = {
@@ -35,8 +35,6 @@ FORMATS = {
     "py": ("py", "example.py.j2", ".py"),
     "json": (None, None, ".json"),
 }
-# A terminating decimal longer than this is shown rounded, like any other value.
-MAX_EXACT_DIGITS = 12
 
 
 def _packaged_templates() -> Path:
@@ -44,42 +42,6 @@ def _packaged_templates() -> Path:
     here = Path(__file__).resolve().parent
     inside = here / "templates"
     return inside if inside.is_dir() else here.parent / "templates"
-
-
-def _terminating(value: Rational) -> str | None:
-    """``33/50`` -> ``"0.66"``; ``None`` when the decimal never ends or is too long."""
-    q, twos, fives = value.q, 0, 0
-    while q % 2 == 0:
-        q, twos = q // 2, twos + 1
-    while q % 5 == 0:
-        q, fives = q // 5, fives + 1
-    if q != 1:
-        return None
-    places = max(twos, fives)
-    digits = str(abs(value.p) * 10**places // value.q).rjust(places + 1, "0")
-    whole, fraction = digits[: len(digits) - places], digits[len(digits) - places:]
-    if len(whole.lstrip("0") + fraction) > MAX_EXACT_DIGITS:
-        return None
-    text = f"{whole}.{fraction}" if places else whole
-    return ("-" if value < 0 else "") + text
-
-
-def decimal(value: Expr, digits: int = 4) -> tuple[str, bool]:
-    """The decimal text of an exact value and whether that text is exact.
-
-    >>> decimal(Rational(33, 50)), decimal(Rational(1, 3))
-    (('0.66', True), ('0.3333', False))
-    """
-    if value.is_Rational:
-        text = _terminating(value)
-        if text is not None:
-            return text, True
-    approx = value.evalf(digits + 10)
-    if not approx.is_Number:
-        raise SymgradError(f"cannot give a number for {value}")
-    text = mpmath.nstr(approx._to_mpmath(approx._prec), digits, strip_zeros=True,
-                       min_fixed=-4, max_fixed=digits + 2)
-    return text, False
 
 
 def _latex_decimal(text: str) -> str:
@@ -178,7 +140,8 @@ def _filters(digits: int) -> dict:
 
 
 def _json_value(value: Expr, digits: int) -> dict:
-    return {"value": float(value.evalf(17)), "exact": str(value),
+    number = float(value.evalf(17))
+    return {"value": number if math.isfinite(number) else None, "exact": str(value),
             "latex": LessonPrinter(digits).doprint(value)}
 
 

@@ -6,7 +6,7 @@ import pytest
 from sympy import Rational
 
 from symgrad.errors import NumberError, ShapeError
-from symgrad.model import Neuron, Sample, exact
+from symgrad.model import Neuron, Sample, decimal, exact
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -51,3 +51,13 @@ def test_sample_needs_inputs():
     """An empty input list is a ShapeError."""
     with pytest.raises(ShapeError):
         Sample(x=[], y=1)
+
+
+@pytest.mark.parametrize("value, digits, text, exact", [
+    (Rational(33, 50), 4, "0.66", True), (Rational(-4, 5), 4, "-0.8", True),
+    (Rational(1, 3), 4, "0.3333", False), (Rational(2, 3), 2, "0.67", False),
+    (Rational(1, 2**40), 4, "9.095e-13", False), (Rational(10**20), 4, "1.0e+20", False),
+])
+def test_decimal_display(value, digits, text, exact):
+    """Terminating decimals print exactly; others round to the given significant digits."""
+    assert decimal(value, digits) == (text, exact)

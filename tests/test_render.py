@@ -7,13 +7,10 @@ import subprocess
 import sys
 
 import pytest
-from sympy import Rational
-
 from conftest import ROOT, run
 from gallery import render_all
 from symgrad import Neuron, Sample, worked_example
 from symgrad.errors import TemplateError, UnknownNameError
-from symgrad.render import decimal
 
 SEED_001 = worked_example()
 
@@ -69,16 +66,6 @@ def test_sigmoid_json_exact_is_symbolic():
                           Sample(x=1, y=1)).to_data()
     assert "exp(-1)" in data["prediction"]["exact"]
     assert data["prediction"]["latex"] == r"\frac{1}{1 + e^{-1}}"
-
-
-@pytest.mark.parametrize("value, digits, text, exact", [
-    (Rational(33, 50), 4, "0.66", True), (Rational(-4, 5), 4, "-0.8", True),
-    (Rational(1, 3), 4, "0.3333", False), (Rational(2, 3), 2, "0.67", False),
-    (Rational(1, 2**40), 4, "9.095e-13", False), (Rational(10**20), 4, "1.0e+20", False),
-])
-def test_decimal_display(value, digits, text, exact):
-    """Terminating decimals print exactly; others round to the given significant digits."""
-    assert decimal(value, digits) == (text, exact)
 
 
 def test_python_output_matches_json():
