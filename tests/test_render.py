@@ -173,3 +173,18 @@ def test_gallery_latex_compiles(pdflatex, tmp_path):
                      cwd=tmp_path)
         assert result.returncode == 0, path.name + result.stdout[-2000:]
         assert (tmp_path / path.with_suffix(".pdf").name).stat().st_size > 1000
+
+
+def test_diverging_loop_stays_valid_json():
+    """A learning rate that makes the loop diverge gives null for overflowing floats, never
+    the invalid JSON token Infinity, while the exact text keeps the true value."""
+    example = worked_example(Neuron(weights=1, bias=None), Sample(x=10, y=0),
+                             learning_rate=10, steps=100)
+
+    def refuse(token):
+        raise AssertionError(f"invalid JSON constant {token}")
+
+    data = json.loads(example.to_json(), parse_constant=refuse)
+    final = data["final"]["loss_value"]
+    assert final["value"] is None and len(final["exact"]) > 300
+    assert "did not go down" in example.to_markdown()
