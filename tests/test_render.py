@@ -9,10 +9,34 @@ import sys
 import pytest
 from conftest import ROOT, run
 from gallery import render_all
-from symgrad import Neuron, Sample, worked_example
+from symgrad import ACTIVATIONS, LOSSES, Neuron, Sample, worked_example
 from symgrad.errors import TemplateError, UnknownNameError
 
 SEED_001 = worked_example()
+
+
+def _edge_examples():
+    """Examples beyond the gallery that reach every activation, loss and explanation."""
+    def one(x=2, y="1.5", **neuron):
+        return (Neuron(**{"weights": "0.5", "bias": "0.1", **neuron}), [Sample(x=x, y=y)])
+
+    cases = [one(activation=name) for name in ACTIVATIONS]
+    cases += [one(y=1, activation="sigmoid", loss=name) for name in LOSSES]
+    cases += [one(loss="mae", y="1.1"),                       # at target: sign(0) = 0
+              one(x=0, activation="tanh"),                    # zero input for w
+              one(weights="10", y=0, activation="sigmoid"),   # saturated: tiny gradient
+              one(bias="-1", activation="leaky_relu"),        # leaky ReLU at its kink
+              one(bias=None, loss="huber", delta="0.25")]     # no bias, linear Huber branch
+    examples = [worked_example(n, s) for n, s in cases]
+    examples.append(worked_example(*one(activation="sigmoid"), steps=6))
+    examples.append(worked_example(*one(), steps=6, tolerance="0.01"))
+    return examples
+
+
+def _all_documents(fmt):
+    """The gallery's documents of one format and those of the edge examples."""
+    texts = [text for path, text in render_all().items() if path.suffix == "." + fmt]
+    return texts + [example.render(fmt) for example in _edge_examples()]
 
 
 def _math_spans(markdown: str) -> list[tuple[str, bool]]:
@@ -149,42 +173,31 @@ def test_repr_for_jupyter():
     assert r"\frac{\partial L}{\partial w} = -1.6" in SEED_001._repr_latex_()
 
 
-def test_gallery_markdown_parses_with_katex(katex_dir):
-    """Every maths span of every Markdown file in the gallery renders with KaTeX."""
-    spans = []
-    for path, text in render_all().items():
-        if path.suffix == ".md":
-            spans += _math_spans(text)
-    assert len(spans) > 100
+def test_markdown_parses_with_katex(katex_dir):
+    """Every maths span of every Markdown document (gallery and edge cases) renders with KaTeX."""
+    spans = [span for text in _all_documents("md") for span in _math_spans(text)]
+    assert len(spans) > 300
     result = subprocess.run(["node", str(ROOT / "tests" / "katex_check.js")],
                             input=json.dumps(spans), capture_output=True, text=True,
                             env=dict(os.environ, NODE_PATH=str(katex_dir / "node_modules")))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_gallery_latex_compiles(pdflatex, tmp_path):
-    """Every LaTeX document in the gallery compiles with pdflatex."""
-    for path, text in render_all().items():
-        if path.suffix != ".tex":
-            continue
-        source = tmp_path / path.name
+def test_latex_compiles(pdflatex, tmp_path):
+    """Every LaTeX document (gallery and edge cases) compiles with pdflatex."""
+    for number, text in enumerate(_all_documents("tex")):
+        source = tmp_path / f"doc{number}.tex"
         source.write_text(text)
         result = run(pdflatex, "-interaction=nonstopmode", "-halt-on-error", source.name,
                      cwd=tmp_path)
-        assert result.returncode == 0, path.name + result.stdout[-2000:]
-        assert (tmp_path / path.with_suffix(".pdf").name).stat().st_size > 1000
+        assert result.returncode == 0, text[:300] + result.stdout[-2000:]
+        assert source.with_suffix(".pdf").stat().st_size > 1000
 
 
-def test_diverging_loop_stays_valid_json():
-    """A learning rate that makes the loop diverge gives null for overflowing floats, never
-    the invalid JSON token Infinity, while the exact text keeps the true value."""
-    example = worked_example(Neuron(weights=1, bias=None), Sample(x=10, y=0),
-                             learning_rate=10, steps=100)
-
-    def refuse(token):
-        raise AssertionError(f"invalid JSON constant {token}")
-
-    data = json.loads(example.to_json(), parse_constant=refuse)
-    final = data["final"]["loss_value"]
-    assert final["value"] is None and len(final["exact"]) > 300
-    assert "did not go down" in example.to_markdown()
+def test_edge_examples_explain_every_cause():
+    """The edge examples reach each explanation of a vanishing or tiny gradient."""
+    md = "".join(_all_documents("md"))
+    for phrase in ("the prediction already equals the target", "the ReLU is dead",
+                   "is saturated", "is $0$, so $z$ does not depend on it",
+                   "the exact values grew too long", "so the loop stopped"):
+        assert phrase in md
