@@ -12,7 +12,7 @@ from typing import Callable
 from sympy import (Add, Expr, Function, Max, Mul, Piecewise, Pow, Rational,
                    Symbol, exp, log, tanh)
 
-from .errors import UnknownNameError
+from .errors import choose
 from .model import Given
 
 __all__ = ["Activation", "ACTIVATIONS", "activation", "sigmoid"]
@@ -123,8 +123,4 @@ def activation(name: str) -> Activation:
     >>> activation("relu").title
     'ReLU'
     """
-    try:
-        return ACTIVATIONS[name]
-    except (KeyError, TypeError):
-        raise UnknownNameError(
-            f"unknown activation {name!r}; choose one of: {', '.join(ACTIVATIONS)}") from None
+    return choose(ACTIVATIONS, name, "activation")

@@ -418,7 +418,7 @@ def composed_loss(neuron: Neuron, samples) -> tuple[Expr, tuple[Symbol, ...]]:
 
     >>> L, (w, b) = composed_loss(seed_neuron(), seed_samples())
     >>> L
-    (2*w + b - 3/2)**2
+    (b + 2*w - 3/2)**2
     """
     problem = _Problem(neuron, tuple(samples))
     terms = []

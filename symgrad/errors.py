@@ -1,7 +1,7 @@
 """Narrow exceptions: every message is one line a learner can act on."""
 
 __all__ = ["SymgradError", "NumberError", "UnknownNameError", "ShapeError",
-           "DomainError", "TemplateError"]
+           "DomainError", "TemplateError", "choose"]
 
 
 class SymgradError(ValueError):
@@ -26,3 +26,16 @@ class DomainError(SymgradError):
 
 class TemplateError(SymgradError):
     """A template that cannot be found or read."""
+
+
+def choose(registry: dict, name, kind: str):
+    """``registry[name]``, or an UnknownNameError listing the valid names.
+
+    >>> choose({"relu": 1}, "relu", "activation")
+    1
+    """
+    try:
+        return registry[name]
+    except (KeyError, TypeError):
+        raise UnknownNameError(
+            f"unknown {kind} {name!r}; choose one of: {', '.join(registry)}") from None

@@ -11,7 +11,7 @@ from typing import Callable
 
 from sympy import Abs, Add, Expr, Mul, Piecewise, Pow, Rational, Symbol, log, sign
 
-from .errors import UnknownNameError
+from .errors import choose
 from .model import Given, decimal
 
 __all__ = ["Loss", "LOSSES", "loss"]
@@ -111,8 +111,4 @@ def loss(name: str) -> Loss:
     >>> loss("mse").reduction
     'mean'
     """
-    try:
-        return LOSSES[name]
-    except (KeyError, TypeError):
-        raise UnknownNameError(
-            f"unknown loss {name!r}; choose one of: {', '.join(LOSSES)}") from None
+    return choose(LOSSES, name, "loss")

@@ -23,7 +23,7 @@ from sympy.printing.pycode import pycode
 
 from . import __version__
 from .derive import PRECISION, PREDICTION, Derivation, derive
-from .errors import SymgradError, TemplateError, UnknownNameError
+from .errors import SymgradError, TemplateError, UnknownNameError, choose
 from .model import Given, decimal
 
 __all__ = ["FORMATS", "WorkedExample", "worked_example", "write_atomically"]
@@ -164,11 +164,9 @@ class WorkedExample:
 
     def render(self, fmt: str) -> str:
         """The worked example as text in format ``md``, ``tex``, ``json`` or ``py``."""
-        if fmt not in FORMATS:
-            raise UnknownNameError(f"unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+        kind, name, _ = choose(FORMATS, fmt, "format")
         if fmt == "json":
             return self.to_json()
-        kind, name, _ = FORMATS[fmt]
         env = _environment(kind, None if self.templates is None else str(self.templates),
                            self.digits)
         try:
