@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from sympy import Add, Expr, Mul, Not, Piecewise, Rational, Symbol, evaluate
 
 from .activations import Activation, activation as find_activation
-from .errors import DomainError, NumberError, ShapeError
+from .errors import DomainError, NumberError, ShapeError, UnknownNameError
 from .losses import Loss, loss as find_loss
 from .model import Given, Neuron, Sample, exact, seed_neuron, seed_samples
 
-__all__ = ["Formula", "Factor", "Forward", "Gradient", "Iteration", "Derivation",
-           "derive", "composed_loss", "Z", "PREDICTION", "TARGET", "TINY"]
+__all__ = ["Formula", "Factor", "Forward", "Gradient", "Iteration", "Derivation", "Quantity",
+           "Mistake", "MISTAKES", "derive", "composed_loss", "quantities", "mistakes", "Z",
+           "PREDICTION", "TARGET", "TINY"]
 
 # Real symbols, so that sympy.diff of |ŷ - y| is sign(ŷ - y), not a complex form.
 Z = Symbol("z", real=True)
@@ -430,3 +431,127 @@ def composed_loss(neuron: Neuron, samples) -> tuple[Expr, tuple[Symbol, ...]]:
         terms.append(_evaluate(problem.ell, {PREDICTION: prediction, TARGET: sample.y}))
     return problem.scale * Add(*terms), problem.symbols
 
+
+
+@dataclass(frozen=True, slots=True)
+class Quantity:
+    """One number a learner can be asked for: ``kind`` is ``prediction``, ``loss``,
+    ``gradient``, ``update`` or ``loss_after``; ``key`` names it (``dL/dw``, ``w_new``)."""
+
+    key: str
+    kind: str
+    value: Expr
+    symbol: Symbol | None = None
+    sample: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Mistake:
+    """The value a predictable mistake gives, and what that mistake is."""
+
+    name: str
+    description: str
+    value: Expr
+
+
+MISTAKES = {
+    "missing_activation_derivative": "the chain without the activation's derivative f'(z)",
+    "missing_input": "the chain without dz/dw = x, the input the weight multiplies",
+    "missing_factor_two": "the derivative of the square without its factor 2",
+    "flipped_sign": "(y - ŷ) used instead of (ŷ - y), which flips the sign",
+    "missing_mean": "the sum over the batch without dividing by the number of samples",
+    "z_for_prediction": "z used where the activation's output ŷ = f(z) belongs",
+    "plus_instead_of_minus": "the update with + instead of -: a step uphill",
+    "missing_learning_rate": "the update without the learning rate α",
+}
+
+
+def quantities(derivation: Derivation) -> tuple[Quantity, ...]:
+    """Every number of the worked step a learner can be asked for, in lesson order.
+
+    >>> [q.key for q in quantities(derive())]
+    ['prediction', 'loss', 'dL/dw', 'dL/db', 'w_new', 'b_new', 'loss_after']
+    """
+    d = derivation
+    batch = len(d.forward) > 1
+    found = [Quantity(f"prediction{row.sample}" if batch else "prediction", "prediction",
+                      row.prediction.value, sample=row.sample) for row in d.forward]
+    found.append(Quantity("loss", "loss", d.loss.value))
+    found += [Quantity(f"dL/d{g.parameter}", "gradient", g.value, g.symbol) for g in d.gradients]
+    found += [Quantity(f"{g.parameter}_new", "update", g.update.value, g.symbol)
+              for g in d.gradients]
+    found.append(Quantity("loss_after", "loss_after", d.loss_after.value))
+    return tuple(found)
+
+
+def mistakes(derivation: Derivation, key: str) -> tuple[Mistake, ...]:
+    """The values predictable mistakes give for quantity ``key``, each different from the
+    correct value and from each other, computed from the derivation's own factors.
+
+    >>> [(m.name, m.value) for m in mistakes(derive(), "dL/dw")]
+    [('missing_input', -4/5), ('flipped_sign', 8/5)]
+    """
+    d = derivation
+    wanted = {q.key: q for q in quantities(d)}
+    if key not in wanted:
+        raise UnknownNameError(f"unknown quantity {key!r}; choose one of: {', '.join(wanted)}")
+    quantity = wanted[key]
+    problem = _Problem(d.neuron, d.samples)
+    first = problem.values(d.parameters)
+    m = len(d.samples)
+    candidates: list[tuple[str, Expr]] = []
+
+    def at_z(i):  # dL/dŷ evaluated at z instead of ŷ
+        return _evaluate(problem.dell, {PREDICTION: first.z[i], TARGET: d.samples[i].y})
+
+    if quantity.kind == "prediction" and d.activation.name != "identity":
+        candidates.append(("z_for_prediction", first.z[quantity.sample - 1]))
+    elif quantity.kind == "loss":
+        if problem.scale != 1 and m > 1:
+            candidates.append(("missing_mean", first.loss * m))
+        if d.activation.name != "identity":
+            candidates.append(("z_for_prediction", problem.scale * Add(*(
+                _evaluate(problem.ell, {PREDICTION: z, TARGET: s.y})
+                for z, s in zip(first.z, d.samples)))))
+    elif quantity.kind == "gradient":
+        j = d.parameter_symbols.index(quantity.symbol)
+        local = [Rational(1)] * m if j >= len(d.neuron.weights) else [s.x[j] for s in d.samples]
+        chains = list(zip(first.dloss, first.dactivation, local))
+        if d.activation.name != "identity":
+            candidates.append(("missing_activation_derivative",
+                               problem.scale * Add(*(dl * dz for dl, _, dz in chains))))
+        if j < len(d.neuron.weights):
+            candidates.append(("missing_input",
+                               problem.scale * Add(*(dl * da for dl, da, _ in chains))))
+        if d.loss_function.name in ("squared", "mse"):
+            candidates.append(("missing_factor_two", quantity.value / 2))
+        candidates.append(("flipped_sign", -quantity.value))
+        if problem.scale != 1 and m > 1:
+            candidates.append(("missing_mean", quantity.value * m))
+        if d.activation.name != "identity":
+            candidates.append(("z_for_prediction", problem.scale * Add(*(
+                at_z(i) * da * dz for i, (_, da, dz) in enumerate(chains)))))
+    elif quantity.kind in ("update", "loss_after"):
+        plus = tuple(p + d.learning_rate * g for p, g in zip(d.parameters, first.totals))
+        no_rate = tuple(p - g for p, g in zip(d.parameters, first.totals))
+        if quantity.kind == "update":
+            j = d.parameter_symbols.index(quantity.symbol)
+            candidates += [("plus_instead_of_minus", plus[j]),
+                           ("missing_learning_rate", no_rate[j])]
+        else:
+            for name, parameters in (("plus_instead_of_minus", plus),
+                                     ("missing_learning_rate", no_rate)):
+                try:
+                    candidates.append((name, problem.values(parameters).loss))
+                except DomainError:
+                    continue  # that wrong step leaves the loss undefined: no number to match
+    return _distinct(quantity.value, candidates)
+
+
+def _distinct(correct: Expr, candidates) -> tuple[Mistake, ...]:
+    """Keep the mistakes whose values differ from the correct one and from each other."""
+    kept: list[Mistake] = []
+    for name, value in candidates:
+        if all(_sign(value - other) != 0 for other in [correct] + [k.value for k in kept]):
+            kept.append(Mistake(name, MISTAKES[name], value))
+    return tuple(kept)

@@ -26,7 +26,8 @@ from .derive import PRECISION, PREDICTION, Derivation, derive
 from .errors import SymgradError, TemplateError, UnknownNameError, choose
 from .model import Given, decimal
 
-__all__ = ["FORMATS", "WorkedExample", "worked_example", "write_atomically"]
+__all__ = ["FORMATS", "WorkedExample", "worked_example", "render_template", "write_atomically",
+           "json_value"]
 
 # format name -> (template folder, template file, file extension)
 FORMATS = {
@@ -125,6 +126,18 @@ def _filters(digits: int) -> dict:
     def plain(value):
         return decimal(value, digits)[0]
 
+    def label(quantity):
+        """LaTeX for an asked quantity: ``\\hat{y}``, ``L``, ``∂L/∂w``, ``w_new``."""
+        symbol = latex(quantity.symbol) if quantity.symbol is not None else ""
+        return {
+            "prediction": r"\hat{y}" + (f"_{{{quantity.sample}}}" if quantity.sample and
+                                         quantity.key != "prediction" else ""),
+            "loss": "L",
+            "gradient": rf"\frac{{\partial L}}{{\partial {symbol}}}",
+            "update": rf"{{{symbol}}}_{{\text{{new}}}}",
+            "loss_after": r"L_{\text{new}}",
+        }[quantity.kind]
+
     def python(expr):
         """Python source of a formula, numbers as floats (``0.01``, not ``1/100``)."""
         values = {g: g.value for g in expr.atoms(Given)}
@@ -136,10 +149,12 @@ def _filters(digits: int) -> dict:
         return f'F("{text if is_exact else value}")'
 
     return {"latex": latex, "number": number, "equals": equals, "relation": relation,
-            "plain": plain, "python": python, "fraction": fraction}
+            "plain": plain, "python": python, "fraction": fraction,
+            "label": label, "cdata": lambda text: text.replace("]]>", "]]]]><![CDATA[>")}
 
 
-def _json_value(value: Expr, digits: int) -> dict:
+def json_value(value: Expr, digits: int = 4) -> dict:
+    """A number as JSON: ``{"value": float or null, "exact": SymPy text, "latex": LaTeX}``."""
     number = float(value.evalf(17))
     return {"value": number if math.isfinite(number) else None, "exact": str(value),
             "latex": LessonPrinter(digits).doprint(value)}
@@ -167,21 +182,8 @@ class WorkedExample:
         kind, name, _ = choose(FORMATS, fmt, "format")
         if fmt == "json":
             return self.to_json()
-        env = _environment(kind, None if self.templates is None else str(self.templates),
-                           self.digits)
-        try:
-            return env.get_template(name).render(
-                d=self.derivation, digits=self.digits, glossary=self.glossary,
-                version=__version__, batch=len(self.derivation.samples) > 1,
-                precision=PRECISION)
-        except jinja2.TemplateNotFound as error:
-            raise TemplateError(f"template {error.name!r} not found in "
-                                f"{', '.join(env.loader.searchpath)}") from None
-        except jinja2.TemplateSyntaxError as error:
-            raise TemplateError(f"template {error.filename}: line {error.lineno}: "
-                                f"{error.message}") from None
-        except jinja2.UndefinedError as error:
-            raise TemplateError(f"template {name!r}: {error.message}") from None
+        return render_template(kind, name, templates=self.templates, digits=self.digits,
+                               d=self.derivation, glossary=self.glossary)
 
     def to_markdown(self) -> str:
         """Markdown with ``$…$`` and ``$$…$$`` maths (GitHub, Jupyter, KaTeX)."""
@@ -200,7 +202,7 @@ class WorkedExample:
         d, digits = self.derivation, self.digits
 
         def value(v):
-            return _json_value(v, digits)
+            return json_value(v, digits)
 
         def named(values):
             return {name: value(v) for name, v in zip(d.parameter_names, values)}
@@ -264,6 +266,24 @@ class WorkedExample:
 @lru_cache(maxsize=16)
 def _environment(kind: str, templates: str | None, digits: int):
     return _make_environment(kind, templates, digits)
+
+
+def render_template(kind: str, name: str, *, templates: str | os.PathLike | None = None,
+                    digits: int = 4, **context) -> str:
+    """Render template ``name`` of format folder ``kind`` (``md``, ``tex``, ...), with the
+    teacher's ``templates`` folder searched first; template problems are TemplateErrors."""
+    env = _environment(kind, None if templates is None else str(templates), digits)
+    try:
+        return env.get_template(name).render(digits=digits, version=__version__,
+                                             precision=PRECISION, **context)
+    except jinja2.TemplateNotFound as error:
+        raise TemplateError(f"template {error.name!r} not found in "
+                            f"{', '.join(env.loader.searchpath)}") from None
+    except jinja2.TemplateSyntaxError as error:
+        raise TemplateError(f"template {error.filename}: line {error.lineno}: "
+                            f"{error.message}") from None
+    except jinja2.UndefinedError as error:
+        raise TemplateError(f"template {name!r}: {error.message}") from None
 
 
 def write_atomically(path: str | os.PathLike, text: str) -> None:
