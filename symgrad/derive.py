@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sympy import Add, Expr, Mul, Not, Piecewise, Rational, Symbol, evaluate
+from sympy import Add, Expr, Mul, Not, Piecewise, Rational, Symbol
 
 from .activations import Activation, activation as find_activation
 from .errors import DomainError, NumberError, ShapeError, UnknownNameError
@@ -221,9 +221,26 @@ def _evaluate(formula: Expr, values: dict) -> Expr:
 
 def _show(formula: Expr, values: dict) -> Expr:
     """The formula with each number visible in its place (nothing folded)."""
-    givens = {symbol: Given(value) for symbol, value in values.items()}
-    with evaluate(False):
-        return formula.xreplace(givens)
+    return _unevaluated(formula, {symbol: Given(value) for symbol, value in values.items()})
+
+
+def _unevaluated(expr: Expr, replacements: dict) -> Expr:
+    """``expr.xreplace(replacements)`` rebuilding each changed node unevaluated.
+
+    (SymPy's ``evaluate(False)`` context does the same but clears SymPy's cache
+    each time it is entered, which costs more than the whole substitution.)
+    """
+    if expr in replacements:
+        return replacements[expr]
+    if not expr.args:
+        return expr
+    args = tuple(_unevaluated(arg, replacements) for arg in expr.args)
+    if args == expr.args:
+        return expr
+    try:
+        return expr.func(*args, evaluate=False)
+    except TypeError:  # a node without an evaluate option, such as a piecewise branch
+        return expr.func(*args)
 
 
 def _working(formula: Expr, values: dict, value: Expr, lesson_form: Expr | None = None,
@@ -289,6 +306,11 @@ def _reduce(scale: Rational, letter: str | None, terms: tuple[Expr, ...],
     return working if letter else Formula(None, working.substituted, value)
 
 
+def _product(*factors: Expr) -> Expr:
+    """``a · b · c``, kept as written."""
+    return Mul(*factors, evaluate=False)
+
+
 def _descent(parameter: Expr, rate: Expr, gradient: Expr) -> Expr:
     """``p - α·g``, kept in that order."""
     return Add(parameter, Mul(-1, Mul(rate, gradient, evaluate=False), evaluate=False),
@@ -296,9 +318,9 @@ def _descent(parameter: Expr, rate: Expr, gradient: Expr) -> Expr:
 
 
 def _numbers_in(build, numbers: tuple[Expr, ...]) -> Expr:
-    """``build(*numbers)`` with every number visible, e.g. ``-0.8 · 1 · 2``."""
-    with evaluate(False):
-        return build(*(Given(n) for n in numbers))
+    """``build(*numbers)`` with every number visible, e.g. ``-0.8 · 1 · 2``; ``build``
+    makes an unevaluated expression."""
+    return build(*(Given(n) for n in numbers))
 
 
 def _cause(factors: list[Factor], parameter_factor: str) -> str | None:
@@ -344,7 +366,7 @@ def derive(neuron: Neuron | None = None, samples=None, *, learning_rate="0.1", s
         local = f"dz/d{name}"
         chains = zip(first.dloss, first.dactivation,
                      [f.formula.value for f in factors if f.name == local], first.gradients[j])
-        per_sample = tuple(Formula(None, _numbers_in(Mul, (dl, da, dz)), value)
+        per_sample = tuple(Formula(None, _numbers_in(_product, (dl, da, dz)), value)
                            for dl, da, dz, value in chains)
         total_working = None
         if len(samples) > 1:

@@ -45,6 +45,11 @@ def _packaged_templates() -> Path:
     return inside if inside.is_dir() else here.parent / "templates"
 
 
+_LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+                   "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
+                   "^": r"\textasciicircum{}"}
+
+
 def _latex_decimal(text: str) -> str:
     mantissa, _, exponent = text.partition("e")
     return rf"{mantissa} \cdot 10^{{{int(exponent)}}}" if exponent else mantissa
@@ -114,9 +119,14 @@ def _filters(digits: int) -> dict:
     def number(value):
         return _latex_decimal(decimal(value, digits)[0])
 
-    def equals(value):
+    def shown(value):
+        """``0.66`` for an exact decimal, ``\\approx 0.2689`` for a rounded value."""
         text, is_exact = decimal(value, digits)
-        return ("= " if is_exact else r"\approx ") + _latex_decimal(text)
+        return ("" if is_exact else r"\approx ") + _latex_decimal(text)
+
+    def equals(value):
+        text = shown(value)
+        return text if text.startswith("\\") else "= " + text
 
     def relation(expr):
         """``=`` when every number shown in ``expr`` is exact, else ``≈``."""
@@ -125,6 +135,10 @@ def _filters(digits: int) -> dict:
 
     def plain(value):
         return decimal(value, digits)[0]
+
+    def latex_text(text):
+        """Plain text (a sheet's title) made safe inside a LaTeX document."""
+        return "".join(_LATEX_SPECIALS.get(char, char) for char in str(text))
 
     def label(quantity):
         """LaTeX for an asked quantity: ``\\hat{y}``, ``L``, ``∂L/∂w``, ``w_new``."""
@@ -148,9 +162,10 @@ def _filters(digits: int) -> dict:
         text, is_exact = decimal(value, digits)
         return f'F("{text if is_exact else value}")'
 
-    return {"latex": latex, "number": number, "equals": equals, "relation": relation,
+    return {"latex": latex, "number": number, "equals": equals, "shown": shown,
+            "relation": relation,
             "plain": plain, "python": python, "fraction": fraction,
-            "label": label, "cdata": lambda text: text.replace("]]>", "]]]]><![CDATA[>")}
+            "label": label, "latex_text": latex_text, "cdata": lambda text: text.replace("]]>", "]]]]><![CDATA[>")}
 
 
 def json_value(value: Expr, digits: int = 4) -> dict:

@@ -1,0 +1,391 @@
+"""Exercise sheets: seeded single-neuron problems, answer keys and LMS export.
+
+Each problem is drawn from its own ``random.Random`` stream, seeded by the
+sheet's seed and the problem's number, so problem 7 is the same whether the
+sheet has 10 problems or 20.  Problems are redrawn until they meet the
+difficulty's conditions (short decimals, no saturated sigmoid, no ReLU kink,
+no duplicates).  The answer key renders the very Derivation objects that
+``symgrad example`` renders: there is no second maths path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from sympy import Expr, Rational
+
+from . import __version__
+from .activations import ACTIVATIONS
+from .derive import Derivation, Mistake, Quantity, derive, mistakes, quantities
+from .errors import DomainError, SymgradError, choose
+from .losses import LOSSES
+from .model import Neuron, Sample, decimal, exact
+from .render import json_value, render_template, write_atomically
+
+__all__ = ["Difficulty", "DIFFICULTIES", "ASKABLE", "SHEET_FORMATS", "Problem", "Sheet",
+           "sheet", "decimal_places"]
+
+# What a sheet can ask for, and the quantities of a derivation each name stands for.
+ASKABLE = {
+    "prediction": ("prediction",),
+    "loss": ("loss",),
+    "w": ("gradient:w",),
+    "b": ("gradient:b",),
+    "update": ("update",),
+    "loss_after": ("loss_after",),
+}
+DEFAULT_ASK = ("loss", "w", "b", "update")
+# format -> the files it writes: (template folder, template, file name) per document
+SHEET_FORMATS = {
+    "md": (("md", "sheet.md.j2", "sheet.md"), ("md", "key.md.j2", "key.md")),
+    "tex": (("tex", "sheet.tex.j2", "sheet.tex"), ("tex", "key.tex.j2", "key.tex")),
+    "json": ((None, None, "sheet.json"),),
+    "moodle": (("moodle", "quiz.xml.j2", "quiz.xml"),),
+}
+MAX_COUNT = 500
+MAX_INPUTS = 5
+MAX_BATCH = 10
+# Tries per problem before the conditions are declared impossible to meet.
+MAX_TRIES = 3000
+# sigmoid, tanh and softplus stay out of their flat tails: |z| at most this.
+MAX_ABS_Z = 3
+_SMOOTH = ("sigmoid", "tanh", "softplus")
+
+
+def _grid(low: str, high: str, step: str, *, zero: bool = True) -> tuple[Rational, ...]:
+    low, high, step = Rational(low), Rational(high), Rational(step)
+    count = int((high - low) / step)
+    values = (low + k * step for k in range(count + 1))
+    return tuple(v for v in values if zero or v != 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Difficulty:
+    """The numbers a difficulty draws from and the conditions its problems meet.
+
+    ``decimals`` bounds the decimal places of every displayed value (``None``: no
+    bound, values may be irrational and are shown rounded); ``max_error`` bounds
+    each prediction's distance from its target, keeping losses small.
+    """
+
+    name: str
+    activations: tuple[str, ...]
+    losses: tuple[str, ...]
+    weights: tuple[Rational, ...]
+    biases: tuple[Rational, ...]
+    inputs: tuple[Rational, ...]
+    targets: tuple[Rational, ...]
+    rates: tuple[Rational, ...]
+    decimals: int | None
+    max_error: Rational | None
+
+
+DIFFICULTIES = {
+    "easy": Difficulty(
+        "easy", ("identity", "relu"), ("squared", "mse"),
+        weights=_grid("-2", "2", "0.1", zero=False), biases=_grid("-1", "1", "0.1"),
+        inputs=_grid("-3", "3", "0.5", zero=False), targets=_grid("-2", "3", "0.5"),
+        rates=tuple(Rational(r) for r in ("0.1", "0.05", "0.2", "0.01")), decimals=3,
+        max_error=Rational(2)),
+    "medium": Difficulty(
+        "medium", ("identity", "relu", "sigmoid", "tanh"),
+        ("squared", "half_squared", "mse", "mae"),
+        weights=_grid("-2", "2", "0.1", zero=False), biases=_grid("-1", "1", "0.1"),
+        inputs=_grid("-3", "3", "0.5", zero=False), targets=_grid("-2", "3", "0.5"),
+        rates=tuple(Rational(r) for r in ("0.1", "0.05", "0.5", "0.01")), decimals=None,
+        max_error=Rational(3)),
+    "hard": Difficulty(
+        "hard", tuple(ACTIVATIONS), tuple(LOSSES),
+        weights=_grid("-3", "3", "0.05", zero=False), biases=_grid("-2", "2", "0.05"),
+        inputs=_grid("-4", "4", "0.25", zero=False), targets=_grid("-3", "3", "0.25"),
+        rates=tuple(Rational(r) for r in ("0.1", "0.05", "0.2", "0.5", "0.01")),
+        decimals=None, max_error=None),
+}
+# Targets that suit an activation's range of outputs.
+_TARGETS = {
+    "sigmoid": _grid("0", "1", "0.25"),
+    "tanh": _grid("-1", "1", "0.5"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One drawn problem: its number, its derivation and the quantities asked for."""
+
+    number: int
+    derivation: Derivation
+    asked: tuple[Quantity, ...]
+
+    def mistakes(self, quantity: Quantity) -> tuple[Mistake, ...]:
+        """The predictable wrong answers to ``quantity``."""
+        return mistakes(self.derivation, quantity.key)
+
+
+@dataclass(frozen=True, slots=True)
+class Sheet:
+    """A seeded set of problems; render it with :meth:`documents` or :meth:`save`."""
+
+    title: str
+    seed: int
+    difficulty: str
+    ask: tuple[str, ...]
+    problems: tuple[Problem, ...]
+    tolerance: str
+    digits: int = 4
+    templates: str | None = None
+
+    def documents(self, fmt: str = "md") -> dict[str, str]:
+        """File name -> text of every document of format ``fmt``: ``md`` and ``tex`` give
+        the student sheet and the answer key, ``json`` and ``moodle`` one file each."""
+        outputs = choose(SHEET_FORMATS, fmt, "sheet format")
+        if fmt == "json":
+            return {"sheet.json": self.to_json()}
+        return {filename: render_template(kind, name, templates=self.templates,
+                                          digits=self.digits, sheet=self)
+                for kind, name, filename in outputs}
+
+    def save(self, folder: str | os.PathLike, fmt: str = "md") -> list[Path]:
+        """Write every document of ``fmt`` into ``folder`` (atomically, file by file), after
+        all of them have rendered, so a failure leaves no partial set."""
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise SymgradError(f"cannot write to {str(folder)!r}: it is not a folder")
+        documents = self.documents(fmt)
+        paths = []
+        for filename, text in documents.items():
+            write_atomically(folder / filename, text)
+            paths.append(folder / filename)
+        return paths
+
+    def tolerance_of(self, value: Expr) -> str:
+        """The absolute tolerance for ``value``, as Moodle wants it: a relative tolerance
+        such as ``1%`` is turned into an absolute one for this value."""
+        if self.tolerance.endswith("%"):
+            absolute = exact(self.tolerance[:-1], "tolerance") / 100 * abs(value)
+            if absolute == 0:
+                absolute = Rational(1, 10 ** (self.digits + 1))
+        else:
+            absolute = exact(self.tolerance, "tolerance")
+        return decimal(absolute, self.digits)[0]
+
+    def moodle_mistakes(self, problem: Problem, quantity: Quantity) -> tuple[Mistake, ...]:
+        """The mistakes whose tolerance intervals overlap neither the correct answer's nor
+        each other's, so Moodle can tell every one of them apart."""
+        def interval(value):
+            centre, width = float(value.evalf(20)), float(Rational(self.tolerance_of(value)))
+            return centre - width, centre + width
+
+        taken = [interval(quantity.value)]
+        kept = []
+        for mistake in problem.mistakes(quantity):
+            low, high = interval(mistake.value)
+            if all(high < other_low or low > other_high for other_low, other_high in taken):
+                taken.append((low, high))
+                kept.append(mistake)
+        return tuple(kept)
+
+    def answer_text(self, value: Expr) -> str:
+        """A value as Moodle should read it: exact when short, else 10 significant digits."""
+        return decimal(value, 10)[0]
+
+    def to_data(self) -> dict:
+        """The whole sheet as plain data: problems, asked quantities and answers."""
+        return {
+            "title": self.title, "seed": self.seed, "difficulty": self.difficulty,
+            "ask": list(self.ask), "symgrad": __version__,
+            "problems": [{
+                "number": p.number,
+                "activation": p.derivation.activation.name,
+                "loss": p.derivation.loss_function.name,
+                "parameters": {name: json_value(v, self.digits) for name, v in
+                               zip(p.derivation.parameter_names, p.derivation.parameters)},
+                "samples": [{"x": [json_value(x, self.digits) for x in s.x],
+                             "y": json_value(s.y, self.digits)} for s in p.derivation.samples],
+                "learning_rate": json_value(p.derivation.learning_rate, self.digits),
+                "answers": [{"quantity": q.key, "kind": q.kind,
+                             **json_value(q.value, self.digits)} for q in p.asked],
+            } for p in self.problems],
+        }
+
+    def to_json(self) -> str:
+        """:meth:`to_data` as indented JSON."""
+        return json.dumps(self.to_data(), indent=2, ensure_ascii=False) + "\n"
+
+
+def decimal_places(value: Expr) -> int | None:
+    """Decimal places of a terminating decimal; ``None`` when it never ends.
+
+    >>> decimal_places(Rational("0.125")), decimal_places(Rational(1, 3))
+    (3, None)
+    """
+    if not value.is_Rational:
+        return None
+    q, places = value.q, 0
+    while q % 10 == 0:
+        q, places = q // 10, places + 1
+    twos = fives = 0
+    while q % 2 == 0:
+        q, twos = q // 2, twos + 1
+    while q % 5 == 0:
+        q, fives = q // 5, fives + 1
+    return places + max(twos, fives) if q == 1 else None
+
+
+def displayed_values(d: Derivation) -> list[Expr]:
+    """Every number a worked solution shows, from the forward pass to the loss after."""
+    values = [d.loss.value, d.loss_after.value, *d.parameters, d.learning_rate]
+    for rows in (d.forward, d.forward_after):
+        for row in rows:
+            values += [row.z.value, row.prediction.value, row.loss.value]
+    values += [f.formula.value for f in d.factors]
+    for g in d.gradients:
+        values += [p.value for p in g.per_sample] + [g.value, g.update.value]
+    return values
+
+
+def _parse_names(names, registry: dict, kind: str) -> tuple[str, ...]:
+    names = tuple(names)
+    for name in names:
+        choose(registry, name, kind)
+    if not names:
+        raise SymgradError(f"give at least one {kind}; choose from: {', '.join(registry)}")
+    return names
+
+
+def sheet(*, count: int = 10, seed: int = 1, activations=None, losses=None, inputs: int = 1,
+          batch: int = 1, ask=DEFAULT_ASK, difficulty: str = "easy", exact_step: bool = False,
+          allow_kink: bool = False, title: str = "Gradient descent practice",
+          tolerance: str = "1%", digits: int = 4, templates=None) -> Sheet:
+    """Draw a seeded exercise sheet of ``count`` single-neuron problems.
+
+    >>> s = sheet(count=2, seed=1)
+    >>> [p.number for p in s.problems], sorted(s.documents("md"))
+    ([1, 2], ['key.md', 'sheet.md'])
+    """
+    level = choose(DIFFICULTIES, difficulty, "difficulty")
+    for name, value, high in (("count", count, MAX_COUNT), ("inputs", inputs, MAX_INPUTS),
+                              ("batch", batch, MAX_BATCH)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+            raise SymgradError(f"{name} must be a whole number from 1 to {high}, not {value!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise SymgradError(f"seed must be a whole number, not {seed!r}")
+    activations = _parse_names(activations or level.activations, ACTIVATIONS, "activation")
+    losses = _parse_names(losses or level.losses, LOSSES, "loss")
+    ask = _parse_names(ask, ASKABLE, "asked quantity")
+    if tolerance.endswith("%"):
+        exact(tolerance[:-1], "tolerance")
+    elif exact(tolerance, "tolerance") <= 0:
+        raise SymgradError(f"the tolerance must be positive, not {tolerance}")
+    pairs = _pairs(activations, losses, level, exact_step, batch)
+    drawn, seen = [], set()
+    for number in range(1, count + 1):
+        rng = random.Random(f"symgrad-sheet:{seed}:{number}")
+        for _ in range(MAX_TRIES):
+            problem = _draw(rng, level, pairs, inputs, batch, exact_step)
+            if problem is None:
+                continue
+            neuron, samples, rate = problem
+            key = (neuron, samples, rate)
+            if key in seen:
+                continue
+            derivation = _accept(neuron, samples, rate, level, exact_step, allow_kink)
+            if derivation is not None:
+                seen.add(key)
+                break
+        else:
+            raise SymgradError(
+                f"could not draw problem {number} meeting the conditions of a {difficulty} "
+                f"sheet ({', '.join(activations)}; {', '.join(losses)}) in {MAX_TRIES} tries; "
+                "allow other activations or losses, or a harder difficulty")
+        asked = _asked(derivation, ask)
+        drawn.append(Problem(number, derivation, asked))
+    return Sheet(title=title, seed=seed, difficulty=difficulty, ask=ask, problems=tuple(drawn),
+                 tolerance=tolerance, digits=digits,
+                 templates=None if templates is None else str(templates))
+
+
+def _pairs(activations, losses, level: Difficulty, exact_step: bool, batch: int):
+    """The (activation, loss) pairs that can meet the sheet's conditions at all."""
+    pairs = [(a, l) for a in activations for l in losses if l != "bce" or a == "sigmoid"]
+    if not pairs:
+        raise SymgradError("bce (binary cross-entropy) needs predictions strictly between 0 "
+                           "and 1: add sigmoid to the activations")
+    if level.decimals is not None:
+        pairs = [(a, l) for a, l in pairs if a not in _SMOOTH and l != "bce"]
+        if not pairs:
+            raise SymgradError(f"{level.name} problems keep every value a short decimal, which "
+                               f"{', '.join(a for a in activations if a in _SMOOTH) or 'bce'} "
+                               "cannot; use --difficulty medium or hard")
+    if exact_step:
+        if batch != 1:
+            raise SymgradError("--exact-step needs one sample a problem (--batch 1)")
+        pairs = [(a, l) for a, l in pairs
+                 if a in ("identity", "relu", "leaky_relu") and l in _EXACT_STEP]
+        if not pairs:
+            raise SymgradError("--exact-step needs an identity or ReLU activation and a "
+                               "squared, half_squared or mse loss")
+    return tuple(pairs)
+
+
+# Learning rate that lands on the target in one step: α = 1 / (c · (Σ x² + 1)).
+_EXACT_STEP = {"squared": 2, "mse": 2, "half_squared": 1}
+
+
+def _draw(rng: random.Random, level: Difficulty, pairs, inputs: int, batch: int,
+          exact_step: bool):
+    activation, loss = rng.choice(pairs)
+    targets = (0, 1) if loss == "bce" else _TARGETS.get(activation, level.targets)
+    samples = tuple(Sample(x=tuple(rng.choice(level.inputs) for _ in range(inputs)),
+                           y=rng.choice(targets)) for _ in range(batch))
+    neuron = Neuron(weights=tuple(rng.choice(level.weights) for _ in range(inputs)),
+                    bias=rng.choice(level.biases), activation=activation, loss=loss)
+    if exact_step:
+        squares = sum(x * x for x in samples[0].x) + 1
+        rate = Rational(1, _EXACT_STEP[loss] * squares)
+        if decimal_places(rate) is None or decimal_places(rate) > 3:
+            return None
+    else:
+        rate = rng.choice(level.rates)
+    return neuron, samples, rate
+
+
+def _accept(neuron, samples, rate, level: Difficulty, exact_step: bool,
+            allow_kink: bool) -> Derivation | None:
+    """The derivation when the drawn problem meets every condition, else ``None``."""
+    try:
+        d = derive(neuron, samples, learning_rate=rate)
+    except DomainError:
+        return None
+    zs = [row.z.value for row in d.forward]
+    if neuron.activation in _SMOOTH and any(abs(z) > MAX_ABS_Z for z in zs):
+        return None  # saturated: gradients vanish, nothing to see
+    if neuron.activation in ("relu", "leaky_relu") and not allow_kink and 0 in zs:
+        return None
+    if level.max_error is not None and any(
+            abs(row.prediction.value - row.sample_data.y) > level.max_error for row in d.forward):
+        return None
+    if d.loss.value == 0 or all(g.sign == 0 for g in d.gradients):
+        return None  # nothing to learn
+    if exact_step and d.loss_after.value != 0:
+        return None
+    if level.decimals is not None:
+        for value in displayed_values(d):
+            places = decimal_places(value)
+            if places is None or places > level.decimals:
+                return None
+    return d
+
+
+def _asked(d: Derivation, ask: tuple[str, ...]) -> tuple[Quantity, ...]:
+    found = quantities(d)
+    chosen = []
+    for name in ask:
+        for spec in ASKABLE[name]:
+            kind, _, parameter = spec.partition(":")
+            chosen += [q for q in found if q.kind == kind and (
+                not parameter or str(q.symbol).startswith(parameter))]
+    return tuple(chosen)
