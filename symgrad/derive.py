@@ -9,6 +9,7 @@ with the numbers substituted (``2(1.1 - 1.5)``), and its exact value (``-4/5``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sympy import Add, Expr, Mul, Not, Piecewise, Rational, Symbol
 
@@ -18,7 +19,7 @@ from .losses import Loss, loss as find_loss
 from .model import Given, Neuron, Sample, exact, seed_neuron, seed_samples
 
 __all__ = ["Formula", "Factor", "Forward", "Gradient", "Iteration", "Derivation", "Quantity",
-           "Mistake", "MISTAKES", "derive", "composed_loss", "quantities", "mistakes", "Z",
+           "Mistake", "MISTAKES", "StepNumbers", "derive", "step_numbers", "composed_loss", "quantities", "mistakes", "Z",
            "PREDICTION", "TARGET", "TINY"]
 
 # Real symbols, so that sympy.diff of |ŷ - y| is sign(ŷ - y), not a complex form.
@@ -159,6 +160,22 @@ class _Values:
     totals: tuple[Expr, ...]
 
 
+@lru_cache(maxsize=64)
+def _formulas(activation_name: str, loss_name: str, slope: Rational, delta: Rational, n: int,
+              bias: bool):
+    """Symbols and formulas of a neuron shape, built once: SymPy objects are immutable,
+    so problems of the same shape share them."""
+    suffixes = [""] if n == 1 else [f"_{i}" for i in range(1, n + 1)]
+    inputs = tuple(Symbol("x" + s, real=True) for s in suffixes)
+    weights = tuple(Symbol("w" + s, real=True) for s in suffixes)
+    symbols = weights + ((Symbol("b", real=True),) if bias else ())
+    terms = [Mul(w, x, evaluate=False) for w, x in zip(weights, inputs)]
+    linear = Add(*terms, *symbols[n:], evaluate=False) if len(symbols) > 1 else terms[0]
+    act, entry = find_activation(activation_name), find_loss(loss_name)
+    return (inputs, weights, symbols, linear, act.function(Z, slope), act.derivative(Z, slope),
+            entry.function(PREDICTION, TARGET, delta), entry.derivative(PREDICTION, TARGET, delta))
+
+
 class _Problem:
     """The formulas of a neuron, built once, evaluated at many parameter values."""
 
@@ -172,18 +189,9 @@ class _Problem:
             if len(sample.x) != n:
                 raise ShapeError(f"sample {i} has {len(sample.x)} input(s) x but the neuron has "
                                  f"{n} weight(s) w; give one x per w")
-        suffixes = [""] if n == 1 else [f"_{i}" for i in range(1, n + 1)]
-        self.inputs = tuple(Symbol("x" + s, real=True) for s in suffixes)
-        self.weights = tuple(Symbol("w" + s, real=True) for s in suffixes)
-        self.symbols = self.weights + ((Symbol("b", real=True),) if neuron.bias is not None
-                                       else ())
-        terms = [Mul(w, x, evaluate=False) for w, x in zip(self.weights, self.inputs)]
-        self.linear = Add(*terms, *self.symbols[n:], evaluate=False) if len(terms) + len(
-            self.symbols) - n > 1 else terms[0]
-        self.f = self.activation.function(Z, neuron.slope)
-        self.df = self.activation.derivative(Z, neuron.slope)
-        self.ell = self.loss.function(PREDICTION, TARGET, neuron.delta)
-        self.dell = self.loss.derivative(PREDICTION, TARGET, neuron.delta)
+        (self.inputs, self.weights, self.symbols, self.linear, self.f, self.df, self.ell,
+         self.dell) = _formulas(neuron.activation, neuron.loss, neuron.slope, neuron.delta, n,
+                                neuron.bias is not None)
         m = len(samples)
         self.scale = Rational(1, m) if self.loss.reduction == "mean" else Rational(1)
 
@@ -411,6 +419,37 @@ def derive(neuron: Neuron | None = None, samples=None, *, learning_rate="0.1", s
         forward_after=forward_after, loss_after=loss_after, iterations=tuple(iterations),
         final_parameters=current, final_loss=values.loss, tolerance=tol, converged=converged,
         exact_until=exact_until)
+
+
+@dataclass(frozen=True, slots=True)
+class StepNumbers:
+    """The exact numbers of one worked step, without its working: a quick look for
+    drawing problems. ``shown`` holds every number the worked solution displays."""
+
+    predictions: tuple[Expr, ...]
+    loss: Expr
+    gradients: tuple[Expr, ...]
+    loss_after: Expr
+    shown: tuple[Expr, ...]
+
+
+def step_numbers(neuron: Neuron, samples, *, learning_rate) -> StepNumbers:
+    """The numbers :func:`derive` would show for one step, computed the same way.
+
+    >>> step_numbers(seed_neuron(), seed_samples(), learning_rate="0.1").loss_after
+    0
+    """
+    problem = _Problem(neuron, tuple(samples))
+    rate = exact(learning_rate, "learning rate")
+    first = problem.values(neuron.parameters)
+    updated = tuple(p - rate * g for p, g in zip(neuron.parameters, first.totals))
+    after = problem.values(updated)
+    shown = [*neuron.parameters, rate, *updated]
+    for values in (first, after):
+        shown += [*values.z, *values.prediction, *values.losses, values.loss]
+    shown += [*first.dloss, *first.dactivation, *first.totals]
+    shown += [g for per_sample in first.gradients for g in per_sample]
+    return StepNumbers(first.prediction, first.loss, first.totals, after.loss, tuple(shown))
 
 
 def _factors(problem: _Problem, values: _Values) -> tuple[Factor, ...]:

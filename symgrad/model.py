@@ -199,7 +199,9 @@ class Given(Symbol):
 
     def __new__(cls, value):
         value = _sympify(value)  # strict: never parses text
-        given = Symbol.__new__(cls, f"given({value})")
+        # Rationals, the common case, are named without running SymPy's printer.
+        name = f"given({value.p}/{value.q})" if value.is_Rational else f"given({value})"
+        given = Symbol.__new__(cls, name)
         given.value = value
         return given
 

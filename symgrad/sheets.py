@@ -20,7 +20,8 @@ from sympy import Expr, Rational
 
 from . import __version__
 from .activations import ACTIVATIONS
-from .derive import Derivation, Mistake, Quantity, derive, mistakes, quantities
+from .derive import (Derivation, Mistake, Quantity, derive, mistakes, quantities,
+                     step_numbers)
 from .errors import DomainError, SymgradError, choose
 from .losses import LOSSES
 from .model import Neuron, Sample, decimal, exact
@@ -356,28 +357,32 @@ def _draw(rng: random.Random, level: Difficulty, pairs, inputs: int, batch: int,
 def _accept(neuron, samples, rate, level: Difficulty, exact_step: bool,
             allow_kink: bool) -> Derivation | None:
     """The derivation when the drawn problem meets every condition, else ``None``."""
-    try:
-        d = derive(neuron, samples, learning_rate=rate)
-    except DomainError:
-        return None
-    zs = [row.z.value for row in d.forward]
+    # Conditions on z alone are checked before the (costlier) derivation.
+    zs = [sum((w * x for w, x in zip(neuron.weights, s.x)), neuron.bias or 0) for s in samples]
     if neuron.activation in _SMOOTH and any(abs(z) > MAX_ABS_Z for z in zs):
         return None  # saturated: gradients vanish, nothing to see
     if neuron.activation in ("relu", "leaky_relu") and not allow_kink and 0 in zs:
         return None
-    if level.max_error is not None and any(
-            abs(row.prediction.value - row.sample_data.y) > level.max_error for row in d.forward):
+    if level.decimals is not None and any(
+            decimal_places(z) is None or decimal_places(z) > level.decimals for z in zs):
         return None
-    if d.loss.value == 0 or all(g.sign == 0 for g in d.gradients):
+    try:
+        numbers = step_numbers(neuron, samples, learning_rate=rate)
+    except DomainError:
+        return None
+    if level.max_error is not None and any(
+            abs(a - s.y) > level.max_error for a, s in zip(numbers.predictions, samples)):
+        return None
+    if numbers.loss == 0 or all(g == 0 for g in numbers.gradients):
         return None  # nothing to learn
-    if exact_step and d.loss_after.value != 0:
+    if exact_step and numbers.loss_after != 0:
         return None
     if level.decimals is not None:
-        for value in displayed_values(d):
+        for value in numbers.shown:
             places = decimal_places(value)
             if places is None or places > level.decimals:
                 return None
-    return d
+    return derive(neuron, samples, learning_rate=rate)
 
 
 def _asked(d: Derivation, ask: tuple[str, ...]) -> tuple[Quantity, ...]:
