@@ -13,7 +13,9 @@ from .errors import SymgradError  # noqa: E402
 from .losses import LOSSES  # noqa: E402
 from .model import Neuron, Sample  # noqa: E402
 from .render import FORMATS, WorkedExample, worked_example  # noqa: E402
+from .sheets import Sheet, sheet  # noqa: E402
 
 __all__ = ["ACTIVATIONS", "LOSSES", "FORMATS", "Neuron", "Sample", "Derivation",
-           "WorkedExample", "SymgradError", "derive", "worked_example", "composed_loss",
+           "WorkedExample", "Sheet", "SymgradError", "derive", "worked_example", "sheet",
+           "composed_loss",
            "__version__"]

@@ -12,6 +12,7 @@ from .errors import SymgradError
 from .losses import LOSSES
 from .model import Neuron, Sample
 from .render import FORMATS, worked_example
+from .sheets import ASKABLE, DEFAULT_ASK, DIFFICULTIES, MAX_COUNT, SHEET_FORMATS, sheet
 
 __all__ = ["main"]
 
@@ -113,7 +114,93 @@ def _build_parser() -> argparse.ArgumentParser:
     output.add_argument("--templates", type=Path, metavar="DIR",
                         help="a folder of templates searched before the packaged ones, file "
                              "by file (DIR/md/example.md.j2 or DIR/example.md.j2)")
+    _add_sheet_parser(commands)
     return parser
+
+
+_SHEET_HELP = """\
+Draw a seeded set of single-neuron problems and write two documents: the student
+sheet (the numbers and what to compute, with blanks) and the answer key (a table of
+answers and every problem's worked solution). The same command always writes the
+same bytes; problem k is the same whatever --count is.
+"""
+
+_SHEET_EPILOG = f"""\
+difficulties:
+  easy    identity/relu with squared/mse by default; every value shown is a decimal
+          with at most 3 places, as in the seed lessons
+  medium  adds sigmoid, tanh, half_squared and mae; sigmoid and tanh keep |z| <= 3
+  hard    every activation and loss (bce with sigmoid only); finer numbers
+asked quantities: {", ".join(ASKABLE)}
+  (w and b are the gradients dL/dw and dL/db; update asks for every new parameter)
+formats: md and tex write sheet.EXT and key.EXT; json writes sheet.json; moodle
+         writes quiz.xml (one numerical question per asked quantity)
+
+examples:
+  symgrad sheet --count 20 --seed 7 --out week3/
+  symgrad sheet --count 5 --seed 1 --exact-step              converge in one step
+  symgrad sheet --difficulty medium --activation sigmoid,tanh --ask w,update
+  symgrad sheet --count 30 --format moodle --tolerance 2% --out quiz/
+"""
+
+
+def _names(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _add_sheet_parser(commands) -> None:
+    sheet_parser = commands.add_parser(
+        "sheet", help="draw a seeded exercise sheet with an answer key",
+        description=_SHEET_HELP, epilog=_SHEET_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    drawing = sheet_parser.add_argument_group("the problems")
+    drawing.add_argument("--count", type=int, default=10, metavar="N",
+                         help=f"number of problems, 1 to {MAX_COUNT} (default 10)")
+    drawing.add_argument("--seed", type=int, default=1, metavar="S",
+                         help="random seed: the same seed gives the same sheet (default 1)")
+    drawing.add_argument("--difficulty", choices=list(DIFFICULTIES), default="easy",
+                         help="which numbers and functions to draw (default easy)")
+    drawing.add_argument("--activation", type=_names, metavar="A,B",
+                         help="activations to draw from (default: the difficulty's)")
+    drawing.add_argument("--loss", type=_names, metavar="L,M",
+                         help="losses to draw from (default: the difficulty's)")
+    drawing.add_argument("--inputs", type=int, default=1, metavar="K",
+                         help="inputs per neuron (default 1)")
+    drawing.add_argument("--batch", type=int, default=1, metavar="M",
+                         help="samples per problem (default 1)")
+    drawing.add_argument("--ask", type=_names, default=list(DEFAULT_ASK), metavar="Q,R",
+                         help="what to compute: " + ", ".join(ASKABLE) +
+                              f" (default {','.join(DEFAULT_ASK)})")
+    drawing.add_argument("--exact-step", action="store_true",
+                         help="choose the learning rate so one step reaches zero loss, as in "
+                              "the seed lessons (one sample, identity or ReLU, squared losses)")
+    drawing.add_argument("--allow-kink", action="store_true",
+                         help="let ReLU problems land exactly on z = 0")
+    output = sheet_parser.add_argument_group("output")
+    output.add_argument("--format", choices=list(SHEET_FORMATS), default="md",
+                        help="md or tex (sheet and key), json, moodle (default md)")
+    output.add_argument("--out", type=Path, default=Path("."), metavar="DIR",
+                        help="folder to write into, made if missing (default: the current "
+                             "folder)")
+    output.add_argument("--title", default="Gradient descent practice",
+                        help="title printed on the sheet and key")
+    output.add_argument("--tolerance", default="1%", metavar="T",
+                        help="Moodle answer tolerance: relative like 1%% (default) or "
+                             "absolute like 0.01")
+    output.add_argument("--digits", type=_positive_int, default=4, metavar="D",
+                        help="significant digits of rounded values (default 4)")
+    output.add_argument("--templates", type=Path, metavar="DIR",
+                        help="a folder of templates searched before the packaged ones")
+
+
+def _sheet(args) -> str:
+    drawn = sheet(count=args.count, seed=args.seed, activations=args.activation,
+                  losses=args.loss, inputs=args.inputs, batch=args.batch, ask=args.ask,
+                  difficulty=args.difficulty, exact_step=args.exact_step,
+                  allow_kink=args.allow_kink, title=args.title, tolerance=args.tolerance,
+                  digits=args.digits, templates=args.templates)
+    written = drawn.save(args.out, args.format)
+    return "".join(f"wrote {path}\n" for path in written)
 
 
 def _read_spec(path: Path) -> dict:
@@ -185,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        text = _example(args)
+        text = {"example": _example, "sheet": _sheet}[args.command](args)
     except SymgradError as error:
         print(f"symgrad {args.command}: error: {error}", file=sys.stderr)
         return 2

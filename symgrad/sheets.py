@@ -27,8 +27,8 @@ from .losses import LOSSES
 from .model import Neuron, Sample, decimal, exact
 from .render import json_value, render_template, write_atomically
 
-__all__ = ["Difficulty", "DIFFICULTIES", "ASKABLE", "SHEET_FORMATS", "Problem", "Sheet",
-           "sheet", "decimal_places"]
+__all__ = ["Difficulty", "DIFFICULTIES", "ASKABLE", "DEFAULT_ASK", "SHEET_FORMATS", "MAX_COUNT",
+           "Problem", "Sheet", "sheet", "decimal_places"]
 
 # What a sheet can ask for, and the quantities of a derivation each name stands for.
 ASKABLE = {
@@ -106,6 +106,8 @@ DIFFICULTIES = {
         rates=tuple(Rational(r) for r in ("0.1", "0.05", "0.2", "0.5", "0.01")),
         decimals=None, max_error=None),
 }
+# Errors ŷ - y that easy problems are built around.
+_ERRORS = _grid("-2", "2", "0.1", zero=False)
 # Targets that suit an activation's range of outputs.
 _TARGETS = {
     "sigmoid": _grid("0", "1", "0.25"),
@@ -150,12 +152,15 @@ class Sheet:
                 for kind, name, filename in outputs}
 
     def save(self, folder: str | os.PathLike, fmt: str = "md") -> list[Path]:
-        """Write every document of ``fmt`` into ``folder`` (atomically, file by file), after
-        all of them have rendered, so a failure leaves no partial set."""
+        """Write every document of ``fmt`` into ``folder`` (made if missing), atomically file
+        by file, after all of them have rendered, so a failure leaves no partial set."""
         folder = Path(folder)
-        if not folder.is_dir():
-            raise SymgradError(f"cannot write to {str(folder)!r}: it is not a folder")
         documents = self.documents(fmt)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise SymgradError(f"cannot write to {str(folder)!r}: "
+                               f"{error.strerror or 'not a folder'}") from None
         paths = []
         for filename, text in documents.items():
             write_atomically(folder / filename, text)
@@ -234,18 +239,6 @@ def decimal_places(value: Expr) -> int | None:
     while q % 5 == 0:
         q, fives = q // 5, fives + 1
     return places + max(twos, fives) if q == 1 else None
-
-
-def displayed_values(d: Derivation) -> list[Expr]:
-    """Every number a worked solution shows, from the forward pass to the loss after."""
-    values = [d.loss.value, d.loss_after.value, *d.parameters, d.learning_rate]
-    for rows in (d.forward, d.forward_after):
-        for row in rows:
-            values += [row.z.value, row.prediction.value, row.loss.value]
-    values += [f.formula.value for f in d.factors]
-    for g in d.gradients:
-        values += [p.value for p in g.per_sample] + [g.value, g.update.value]
-    return values
 
 
 def _parse_names(names, registry: dict, kind: str) -> tuple[str, ...]:
@@ -339,11 +332,22 @@ _EXACT_STEP = {"squared": 2, "mse": 2, "half_squared": 1}
 def _draw(rng: random.Random, level: Difficulty, pairs, inputs: int, batch: int,
           exact_step: bool):
     activation, loss = rng.choice(pairs)
-    targets = (0, 1) if loss == "bce" else _TARGETS.get(activation, level.targets)
-    samples = tuple(Sample(x=tuple(rng.choice(level.inputs) for _ in range(inputs)),
-                           y=rng.choice(targets)) for _ in range(batch))
-    neuron = Neuron(weights=tuple(rng.choice(level.weights) for _ in range(inputs)),
-                    bias=rng.choice(level.biases), activation=activation, loss=loss)
+    weights = tuple(rng.choice(level.weights) for _ in range(inputs))
+    bias = rng.choice(level.biases)
+    xs = [tuple(rng.choice(level.inputs) for _ in range(inputs)) for _ in range(batch)]
+    if level.decimals is not None:
+        # Short decimals everywhere start with a short error ŷ - y: draw the error, and
+        # the target from it (easy levels use only piecewise-linear activations).
+        def prediction(x):
+            z = sum((w * xi for w, xi in zip(weights, x)), bias)
+            return z if activation == "identity" or z > 0 else (0 if activation == "relu"
+                                                                 else Rational(1, 100) * z)
+        ys = [prediction(x) - rng.choice(_ERRORS) for x in xs]
+    else:
+        targets = (0, 1) if loss == "bce" else _TARGETS.get(activation, level.targets)
+        ys = [rng.choice(targets) for _ in xs]
+    samples = tuple(Sample(x=x, y=y) for x, y in zip(xs, ys))
+    neuron = Neuron(weights=weights, bias=bias, activation=activation, loss=loss)
     if exact_step:
         squares = sum(x * x for x in samples[0].x) + 1
         rate = Rational(1, _EXACT_STEP[loss] * squares)

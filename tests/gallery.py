@@ -7,6 +7,7 @@ Run ``python tests/gallery.py`` after changing templates or maths; the test
 from pathlib import Path
 
 from symgrad import Neuron, Sample, worked_example
+from symgrad.sheets import sheet
 
 OUTPUT = Path(__file__).resolve().parent.parent / "output"
 FORMATS = ("md", "tex", "py")
@@ -27,6 +28,11 @@ GALLERY = {
 }
 
 
+# An easy sheet of seed 1, and a medium one exported to Moodle.
+SHEET = sheet(count=6, seed=1)
+MOODLE = sheet(count=4, seed=1, difficulty="medium", ask=("w", "b", "update"))
+
+
 def render_all() -> dict[Path, str]:
     """Every gallery file's path and the text it should hold."""
     files = {}
@@ -36,11 +42,16 @@ def render_all() -> dict[Path, str]:
             files[OUTPUT / f"{name}.{fmt}"] = example.render(fmt)
     files[OUTPUT / "seed001_linear_squared.json"] = worked_example(
         *GALLERY["seed001_linear_squared"][:2]).to_json()
+    for name, text in SHEET.documents("md").items():
+        files[OUTPUT / "sheets" / name] = text
+    for name, text in SHEET.documents("tex").items():
+        files[OUTPUT / "sheets" / name] = text
+    files[OUTPUT / "sheets" / "quiz.xml"] = MOODLE.documents("moodle")["quiz.xml"]
     return files
 
 
 if __name__ == "__main__":
-    OUTPUT.mkdir(exist_ok=True)
     for path, text in render_all().items():
+        path.parent.mkdir(exist_ok=True)
         path.write_text(text, encoding="utf-8")
         print(f"wrote {path.relative_to(OUTPUT.parent)}")

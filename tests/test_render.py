@@ -1,5 +1,6 @@
 """Tests of symgrad.render: the md, tex, json and py formats and template overrides."""
 
+import html
 import json
 import os
 import re
@@ -174,9 +175,13 @@ def test_repr_for_jupyter():
 
 
 def test_markdown_parses_with_katex(katex_dir):
-    """Every maths span of every Markdown document (gallery and edge cases) renders with KaTeX."""
+    """Every maths span of every Markdown document (gallery and edge cases) and of the Moodle
+    quiz renders with KaTeX."""
     spans = [span for text in _all_documents("md") for span in _math_spans(text)]
-    assert len(spans) > 300
+    quizzes = [text for path, text in render_all().items() if path.suffix == ".xml"]
+    spans += [(html.unescape(m), False) for text in quizzes
+              for m in re.findall(r"\\\((.+?)\\\)", text)]
+    assert len(spans) > 300 and any(not display for _, display in spans[-5:])
     result = subprocess.run(["node", str(ROOT / "tests" / "katex_check.js")],
                             input=json.dumps(spans), capture_output=True, text=True,
                             env=dict(os.environ, NODE_PATH=str(katex_dir / "node_modules")))

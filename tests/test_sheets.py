@@ -1,0 +1,263 @@
+"""Tests of symgrad.sheets: seeded drawing, conditions, answer keys and Moodle XML."""
+
+import html
+import json
+import re
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+from sympy import Rational, diff
+
+from conftest import run
+from symgrad.derive import composed_loss, derive
+from symgrad.errors import SymgradError
+from symgrad.sheets import decimal_places, sheet
+
+
+def _problem_key(problem):
+    d = problem.derivation
+    return (d.neuron, d.samples, d.learning_rate)
+
+
+def _shown(d):
+    """Every number a worked solution displays, walked from the derivation's records."""
+    values = [d.loss.value, d.loss_after.value, *d.parameters, d.learning_rate]
+    for rows in (d.forward, d.forward_after):
+        for row in rows:
+            values += [row.z.value, row.prediction.value, row.loss.value]
+    values += [f.formula.value for f in d.factors]
+    for g in d.gradients:
+        values += [p.value for p in g.per_sample] + [g.value, g.update.value]
+    return values
+
+
+@pytest.mark.parametrize("fmt", ["md", "tex", "json", "moodle"])
+def test_same_seed_same_bytes(fmt):
+    """The same arguments give byte-identical documents."""
+    first = sheet(count=5, seed=42, difficulty="medium").documents(fmt)
+    again = sheet(count=5, seed=42, difficulty="medium").documents(fmt)
+    assert first == again
+
+
+def test_same_bytes_in_a_fresh_process(tmp_path):
+    """Another process (another hash seed) writes the same files."""
+    for folder, hash_seed in ((tmp_path / "a", "1"), (tmp_path / "b", "2")):
+        folder.mkdir()
+        result = run(sys.executable, "-m", "symgrad", "sheet", "--count", "4", "--seed", "9",
+                     "--out", str(folder), env={"PYTHONHASHSEED": hash_seed, "PATH": ""})
+        assert result.returncode == 0, result.stderr
+    for name in ("sheet.md", "key.md"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_different_seeds_differ():
+    """Different seeds draw different problems."""
+    one = [_problem_key(p) for p in sheet(count=5, seed=1).problems]
+    two = [_problem_key(p) for p in sheet(count=5, seed=2).problems]
+    assert one != two
+
+
+def test_problem_k_is_stable_across_counts():
+    """Problem 7 is the same whether the sheet has 10 or 20 problems."""
+    short, long = sheet(count=10, seed=5), sheet(count=20, seed=5)
+    assert [_problem_key(p) for p in short.problems] == [
+        _problem_key(p) for p in long.problems[:10]]
+
+
+def test_no_duplicate_problems():
+    """No problem appears twice in a sheet."""
+    keys = [_problem_key(p) for p in sheet(count=60, seed=3).problems]
+    assert len(set(keys)) == len(keys)
+
+
+@pytest.mark.parametrize("difficulty", ["easy", "medium", "hard"])
+def test_answers_equal_engine_and_finite_differences(difficulty):
+    """Every answer equals a fresh derivation's value, and gradients equal a central finite
+    difference of the composed loss."""
+    drawn = sheet(count=8, seed=11, difficulty=difficulty, ask=("prediction", "loss", "w", "b",
+                                                                "update", "loss_after"))
+    h = Rational(1, 10**6)
+    for problem in drawn.problems:
+        d = problem.derivation
+        fresh = derive(d.neuron, d.samples, learning_rate=d.learning_rate)
+        assert [g.value for g in fresh.gradients] == [g.value for g in d.gradients]
+        total, symbols = composed_loss(d.neuron, d.samples)
+        point = dict(zip(symbols, d.parameters))
+        for q in problem.asked:
+            if q.kind == "gradient":
+                symbolic = diff(total, q.symbol).subs(point)
+                assert abs(float((q.value - symbolic).evalf(30))) < 1e-12
+                up = total.subs(point | {q.symbol: point[q.symbol] + h})
+                down = total.subs(point | {q.symbol: point[q.symbol] - h})
+                central = float(((up - down) / (2 * h)).evalf(30))
+                assert abs(float(q.value.evalf(30)) - central) < 1e-6 * (1 + abs(central))
+            elif q.kind == "loss":
+                assert q.value == total.subs(point) or abs(
+                    float((q.value - total.subs(point)).evalf(30))) < 1e-20
+            elif q.kind == "loss_after":
+                after = dict(zip(symbols, fresh.updated))
+                assert abs(float((q.value - total.subs(after)).evalf(30))) < 1e-20
+
+
+def test_easy_values_are_short_decimals():
+    """On 200 easy problems every displayed value is a decimal with at most 3 places, and the
+    Markdown key shows no rounded value."""
+    drawn = sheet(count=200, seed=17)
+    for problem in drawn.problems:
+        for value in _shown(problem.derivation):
+            places = decimal_places(value)
+            assert places is not None and places <= 3, (problem.number, value)
+    assert r"\approx" not in drawn.documents("md")["key.md"]
+
+
+def test_decimal_places():
+    """decimal_places counts places of terminating decimals only."""
+    assert [decimal_places(Rational(v)) for v in ("3", "0.5", "-0.125", "12.25")] == [0, 1, 3, 2]
+    assert decimal_places(Rational(1, 3)) is None
+
+
+def test_smooth_activations_avoid_saturation_and_relu_avoids_kink():
+    """Sigmoid and tanh problems keep |z| <= 3; ReLU problems never sit at z = 0."""
+    drawn = sheet(count=40, seed=2, difficulty="medium", activations=("sigmoid", "tanh", "relu"))
+    for problem in drawn.problems:
+        for row in problem.derivation.forward:
+            if problem.derivation.activation.name == "relu":
+                assert row.z.value != 0
+            else:
+                assert abs(row.z.value) <= 3
+
+
+def test_exact_step_reaches_zero_loss():
+    """--exact-step problems land on the target in one step, as seeds 001 and 003 do."""
+    for problem in sheet(count=10, seed=4, exact_step=True).problems:
+        assert problem.derivation.loss_after.value == 0
+        assert problem.derivation.loss.value != 0
+
+
+def test_sheet_and_key_content():
+    """The sheet shows the numbers and blanks; the key shows the answers and worked steps."""
+    documents = sheet(count=3, seed=1, title="Week 3").documents("md")
+    student, key = documents["sheet.md"], documents["key.md"]
+    assert "seed 1" in student and "symgrad" in student and student.count("## Problem") == 3
+    assert r"\_\_\_" in student and "Forward pass" not in student
+    assert "## Answers" in key and key.count("### 4. The gradients") == 3
+
+
+def test_json_export_has_every_answer():
+    """JSON lists problems, asked quantities and exact and decimal answers."""
+    drawn = sheet(count=3, seed=8, ask=("w", "update"))
+    data = json.loads(drawn.to_json())
+    assert data["seed"] == 8 and len(data["problems"]) == 3
+    for problem, exported in zip(drawn.problems, data["problems"]):
+        assert [a["quantity"] for a in exported["answers"]] == ["dL/dw", "w_new", "b_new"]
+        for q, answer in zip(problem.asked, exported["answers"]):
+            assert answer["exact"] == str(q.value)
+            assert answer["value"] == pytest.approx(float(q.value.evalf(20)))
+
+
+MOODLE_ORDER = ["name", "questiontext", "generalfeedback", "defaultgrade", "penalty", "hidden"]
+
+
+def test_moodle_xml_structure():
+    """The Moodle XML parses; each numerical question has the fields Moodle's XML format
+    exports, a correct answer with tolerance, and mistake answers with other values."""
+    drawn = sheet(count=4, seed=6, difficulty="medium")
+    text = drawn.documents("moodle")["quiz.xml"]
+    root = ET.fromstring(text.encode())
+    assert root.tag == "quiz"
+    category, *questions = root.findall("question")
+    assert category.get("type") == "category" and category.find("category/text").text
+    assert len(questions) == sum(len(p.asked) for p in drawn.problems)
+    mistakes_seen = 0
+    for question in questions:
+        assert question.get("type") == "numerical"
+        tags = [child.tag for child in question]
+        assert [t for t in tags if t in MOODLE_ORDER] == MOODLE_ORDER
+        assert question.find("name/text").text.strip()
+        assert question.find("questiontext").get("format") == "html"
+        assert r"\(" in question.find("questiontext/text").text
+        assert "Forward pass" in question.find("generalfeedback/text").text
+        answers = question.findall("answer")
+        correct = [a for a in answers if a.get("fraction") == "100"]
+        assert len(correct) == 1
+        right = float(correct[0].find("text").text)
+        right_tol = float(correct[0].find("tolerance").text)
+        assert right_tol > 0
+        for answer in answers:
+            assert answer.find("tolerance") is not None and answer.find("feedback/text") is not None
+        for wrong in (a for a in answers if a.get("fraction") == "0"):
+            value, tol = float(wrong.find("text").text), float(wrong.find("tolerance").text)
+            assert abs(value - right) > tol + right_tol
+            assert "Not quite" in html.unescape(wrong.find("feedback/text").text)
+            mistakes_seen += 1
+    assert mistakes_seen >= len(questions)
+
+
+def test_moodle_tolerance_is_relative_by_default():
+    """1% of the answer, written as an absolute tolerance; an absolute one is used as given."""
+    drawn = sheet(count=1, seed=1, ask=("w",))
+    q = drawn.problems[0].asked[0]
+    assert Rational(drawn.tolerance_of(q.value)) == abs(q.value) / 100
+    assert sheet(count=1, seed=1, tolerance="0.05").tolerance_of(q.value) == "0.05"
+
+
+def test_moodle_feedback_names_the_mistakes():
+    """Feedback for wrong answers names missing f'(z), the missing x, the 2, the sign."""
+    text = sheet(count=10, seed=2, difficulty="medium", ask=("w", "update")).documents(
+        "moodle")["quiz.xml"]
+    for phrase in ("derivative f&#39;(z)", "the input the weight multiplies", "factor 2",
+                   "flips the sign", "with + instead of -"):
+        assert phrase in html.unescape(text) or phrase in text
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--count", "0"], "count must be a whole number from 1 to 500"),
+    (["--count", "100000"], "count must be a whole number from 1 to 500"),
+    (["--activation", "swish"], "unknown activation 'swish'"),
+    (["--loss", "hinge"], "unknown loss 'hinge'"),
+    (["--ask", "bias"], "unknown asked quantity 'bias'"),
+    (["--activation", "sigmoid"], "use --difficulty medium or hard"),
+    (["--difficulty", "hard", "--activation", "relu", "--loss", "bce"], "add sigmoid"),
+    (["--exact-step", "--batch", "2"], "--exact-step needs one sample"),
+    (["--tolerance", "abc"], "tolerance must be a number"),
+    (["--difficulty", "impossible"], "invalid choice"),
+])
+def test_bad_sheet_input_exit_2_no_files(tmp_path, args, message):
+    """Bad sheet input prints one line naming the problem, exits 2 and writes nothing."""
+    result = run(sys.executable, "-m", "symgrad", "sheet", *args, "--out", str(tmp_path))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_out_folder_is_made_or_refused(tmp_path):
+    """A missing --out folder is made; one that cannot be (under a file) is a one-line error."""
+    made = tmp_path / "week3"
+    assert run(sys.executable, "-m", "symgrad", "sheet", "--count", "1",
+               "--out", str(made)).returncode == 0
+    assert sorted(p.name for p in made.iterdir()) == ["key.md", "sheet.md"]
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("")
+    result = run(sys.executable, "-m", "symgrad", "sheet", "--out", str(blocker / "x"))
+    assert result.returncode == 2 and "cannot write to" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_impossible_conditions_fail_clearly(monkeypatch):
+    """Conditions no draw can meet end with a message naming what to relax."""
+    from symgrad import sheets
+    monkeypatch.setattr(sheets, "MAX_TRIES", 0)
+    with pytest.raises(SymgradError, match="could not draw problem 1 .* allow other"):
+        sheets.sheet(count=1, seed=1)
+
+
+def test_cli_writes_both_documents(tmp_path):
+    """`symgrad sheet` writes sheet and key into --out and names them."""
+    result = run(sys.executable, "-m", "symgrad", "sheet", "--count", "2", "--format", "tex",
+                 "--out", str(tmp_path))
+    assert result.returncode == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["key.tex", "sheet.tex"]
+    assert re.findall(r"wrote (\S+)", result.stdout) == [str(tmp_path / "sheet.tex"),
+                                                         str(tmp_path / "key.tex")]
