@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 from sympy import (Add, Expr, Function, Max, Mul, Piecewise, Pow, Rational,
-                   Symbol, exp, log, tanh)
+                   Symbol, diff, exp, log, tanh)
 
-from .errors import choose
+from .errors import SymgradError, choose
 from .model import Given
 
-__all__ = ["Activation", "ACTIVATIONS", "activation", "sigmoid"]
+__all__ = ["Activation", "ACTIVATIONS", "activation", "custom", "sigmoid"]
 
 
 class sigmoid(Function):
@@ -117,10 +117,30 @@ ACTIVATIONS: dict[str, Activation] = {
 }
 
 
-def activation(name: str) -> Activation:
-    """Look up an activation by name.
+def activation(name: str | Activation) -> Activation:
+    """Look up an activation by name (a custom :class:`Activation` is its own entry).
 
     >>> activation("relu").title
     'ReLU'
     """
+    if isinstance(name, Activation):
+        return name
     return choose(ACTIVATIONS, name, "activation")
+
+
+def custom(formula: Expr) -> Activation:
+    """An activation from a formula in ``z``; SymPy derives its derivative.
+
+    >>> z = Symbol("z", real=True)
+    >>> custom(z / (1 + abs(z))).derivative(z, 0)
+    -z*sign(z)/(Abs(z) + 1)**2 + 1/(Abs(z) + 1)
+    """
+    z = Symbol("z", real=True)
+    extra = sorted(str(s) for s in formula.free_symbols - {z})
+    if extra:
+        raise SymgradError(f"a custom activation is a formula in z alone, but it uses "
+                           f"{', '.join(extra)}")
+    derivative = diff(formula, z)
+    return Activation("custom", "custom activation",
+                      function=lambda at, slope: formula.xreplace({z: at}),
+                      derivative=lambda at, slope: derivative.xreplace({z: at}))

@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .activations import ACTIVATIONS
+from .activations import ACTIVATIONS, custom
+from .checks import FUNCTIONS, check, diagnose, parse
+from .derive import PREDICTION, TARGET, Z, derive
 from .errors import SymgradError
 from .losses import LOSSES
 from .model import Neuron, Sample
@@ -61,16 +63,9 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="symgrad", description="Exactly computed, typeset worked "
-                     "derivations of a neuron's gradients.")
-    parser.add_argument("--version", action="version", version=f"symgrad {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    example = commands.add_parser(
-        "example", help="derive and render a worked gradient-descent step",
-        description=_EXAMPLE_HELP, epilog=_EXAMPLE_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    neuron = example.add_argument_group("the neuron (one sample; use --spec for a batch)")
+def _add_neuron_arguments(parser) -> None:
+    """The flags that describe a neuron, its sample(s) and the learning rate."""
+    neuron = parser.add_argument_group("the neuron (one sample; use --spec for a batch)")
     neuron.add_argument("--x", action="append", type=_numbers, metavar="X",
                         help="input(s): repeat the flag or give a comma list, one per weight "
                              "(default 2.0)")
@@ -82,6 +77,10 @@ def _build_parser() -> argparse.ArgumentParser:
     neuron.add_argument("--y", metavar="Y", help="target, the correct value (default 1.5)")
     neuron.add_argument("--activation", default=None, metavar="NAME",
                         help="activation f (default identity): " + ", ".join(ACTIVATIONS))
+    neuron.add_argument("--activation-expr", metavar="FORMULA",
+                        help="a custom activation as a formula in z, such as "
+                             "'z/(1+abs(z))'; SymPy derives f'(z). Allowed: numbers, z, "
+                             "+ - * / ** and " + ", ".join(FUNCTIONS))
     neuron.add_argument("--loss", default=None, metavar="NAME",
                         help="loss L (default squared): " + ", ".join(LOSSES))
     neuron.add_argument("--slope", default=None, metavar="S",
@@ -91,9 +90,21 @@ def _build_parser() -> argparse.ArgumentParser:
     neuron.add_argument("--spec", type=Path, metavar="FILE.toml",
                         help="read the neuron, a batch of samples and settings from a TOML "
                              "file; flags given as well override it")
+    neuron.add_argument("--lr", default=None, metavar="ALPHA",
+                        help="learning rate alpha > 0 (default 0.1)")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="symgrad", description="Exactly computed, typeset worked "
+                     "derivations of a neuron's gradients.")
+    parser.add_argument("--version", action="version", version=f"symgrad {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    example = commands.add_parser(
+        "example", help="derive and render a worked gradient-descent step",
+        description=_EXAMPLE_HELP, epilog=_EXAMPLE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_neuron_arguments(example)
     training = example.add_argument_group("training")
-    training.add_argument("--lr", default=None, metavar="ALPHA",
-                          help="learning rate alpha > 0 (default 0.1)")
     training.add_argument("--steps", type=_positive_int, default=None, metavar="N",
                           help="gradient-descent steps; N > 1 adds a table of every step "
                                "(default 1)")
@@ -115,6 +126,7 @@ def _build_parser() -> argparse.ArgumentParser:
                         help="a folder of templates searched before the packaged ones, file "
                              "by file (DIR/md/example.md.j2 or DIR/example.md.j2)")
     _add_sheet_parser(commands)
+    _add_check_parser(commands)
     return parser
 
 
@@ -162,6 +174,9 @@ def _add_sheet_parser(commands) -> None:
                          help="which numbers and functions to draw (default easy)")
     drawing.add_argument("--activation", type=_names, metavar="A,B",
                          help="activations to draw from (default: the difficulty's)")
+    drawing.add_argument("--activation-expr", metavar="FORMULA",
+                         help="also draw a custom activation given as a formula in z "
+                              "(medium and hard sheets)")
     drawing.add_argument("--loss", type=_names, metavar="L,M",
                          help="losses to draw from (default: the difficulty's)")
     drawing.add_argument("--inputs", type=int, default=1, metavar="K",
@@ -194,13 +209,73 @@ def _add_sheet_parser(commands) -> None:
 
 
 def _sheet(args) -> str:
-    drawn = sheet(count=args.count, seed=args.seed, activations=args.activation,
+    activations = args.activation
+    if args.activation_expr is not None:
+        activations = [*(activations or DIFFICULTIES[args.difficulty].activations),
+                       _custom_activation(args.activation_expr)]
+    drawn = sheet(count=args.count, seed=args.seed, activations=activations,
                   losses=args.loss, inputs=args.inputs, batch=args.batch, ask=args.ask,
                   difficulty=args.difficulty, exact_step=args.exact_step,
                   allow_kink=args.allow_kink, title=args.title, tolerance=args.tolerance,
                   digits=args.digits, templates=args.templates)
     written = drawn.save(args.out, args.format)
     return "".join(f"wrote {path}\n" for path in written)
+
+
+_CHECK_HELP = """\
+Check a learner's answer for one quantity of a neuron's gradient-descent step. A
+number is compared with the exact value (within --tolerance) and, when it is wrong,
+with the values of the usual mistakes, which are named. A formula (for dL/da, da/dz
+or dz/dw) is compared with the derived one. Exit code 0: correct; 1: wrong; 2: bad
+input.
+"""
+
+_CHECK_EPILOG = """\
+quantities: prediction, loss, dL/dw (dL/dw1, ...), dL/db, w_new (w1_new, ...), b_new,
+            loss_after; and the factors dL/da, da/dz, dz/dw of the first sample, as a
+            number or as a formula in a (for ŷ), y, z, x
+
+examples:
+  symgrad check --quantity dL/dw --answer -1.6                 seed 001: correct
+  symgrad check --quantity dL/dw --answer 1.6                  the sign flipped
+  symgrad check --activation sigmoid --quantity da/dz --answer "sigmoid(z)*(1-sigmoid(z))"
+"""
+
+_FACTORS = ("dL/da", "da/dz")
+
+
+def _add_check_parser(commands) -> None:
+    check_parser = commands.add_parser(
+        "check", help="check an answer and name the mistake behind a wrong one",
+        description=_CHECK_HELP, epilog=_CHECK_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    answer = check_parser.add_argument_group("the answer")
+    answer.add_argument("--quantity", required=True, metavar="Q",
+                        help="what was computed, such as dL/dw, w_new or da/dz")
+    answer.add_argument("--answer", required=True, metavar="TEXT",
+                        help="the learner's number or formula (never evaluated as code)")
+    answer.add_argument("--tolerance", default="1%", metavar="T",
+                        help="relative like 1%% (default) or absolute like 0.001")
+    _add_neuron_arguments(check_parser)
+
+
+def _check(args) -> tuple[str, int]:
+    neuron, samples, learning_rate, _ = _problem(args)
+    text = args.answer.lstrip()
+    derivation = derive(neuron, samples, learning_rate=learning_rate)
+    factors = {f.name: f.formula for f in derivation.factors if f.sample == 1}
+    if args.quantity in factors:
+        formula = factors[args.quantity]
+        names = [str(s) for s in (derivation.input_symbols + (PREDICTION, TARGET, Z))]
+        answer = parse(text, symbols=["a" if n == "a" else n for n in names])
+        expected = formula.symbolic if answer.free_symbols else formula.value
+        result = check(answer, expected, tolerance=args.tolerance)
+        mark = "✓" if result.correct else "✗"
+        return f"{mark} {args.quantity}: {result.feedback}\n", 0 if result.correct else 1
+    verdict = diagnose(neuron, args.quantity, parse(text, symbols=()), samples=samples,
+                       learning_rate=learning_rate, tolerance=args.tolerance)
+    mark = "✓" if verdict.correct else "✗"
+    return f"{mark} {verdict.message}\n", 0 if verdict.correct else 1
 
 
 def _read_spec(path: Path) -> dict:
@@ -219,7 +294,13 @@ _SPEC_KEYS = {"weights", "bias", "activation", "loss", "slope", "delta", "learni
               "steps", "tolerance", "samples"}
 
 
-def _example(args) -> str:
+def _custom_activation(text: str | None):
+    """The Activation of --activation-expr, or None."""
+    return None if text is None else custom(parse(text, symbols=("z",)))
+
+
+def _problem(args) -> tuple[Neuron, list[Sample], object, dict]:
+    """The neuron, samples and learning rate from the flags and --spec, and the spec."""
     spec = _read_spec(args.spec) if args.spec else {}
     unknown = sorted(set(spec) - _SPEC_KEYS)
     if unknown:
@@ -242,15 +323,23 @@ def _example(args) -> str:
             if set(row) != {"x", "y"}:
                 raise SymgradError(f"spec sample {i} needs exactly the keys x and y")
         samples = [Sample(x=row["x"], y=row["y"]) for row in rows]
+    if args.activation_expr is not None and args.activation is not None:
+        raise SymgradError("give either --activation or --activation-expr, not both")
     options = {key: value for key, value in (
-        ("activation", args.activation or spec.get("activation", "identity")),
+        ("activation", _custom_activation(args.activation_expr) or args.activation
+         or spec.get("activation", "identity")),
         ("loss", args.loss or spec.get("loss", "squared")),
         ("slope", args.slope or spec.get("slope")),
         ("delta", args.delta or spec.get("delta"))) if value is not None}
     neuron = Neuron(weights=weights, bias=bias, **options)
+    return neuron, samples, args.lr or spec.get("learning_rate", "0.1"), spec
+
+
+def _example(args) -> str:
+    neuron, samples, learning_rate, spec = _problem(args)
     steps = args.steps or spec.get("steps", 1)
     result = worked_example(
-        neuron, samples, learning_rate=args.lr or spec.get("learning_rate", "0.1"),
+        neuron, samples, learning_rate=learning_rate,
         steps=steps, tolerance=args.tol or spec.get("tolerance"), digits=args.digits,
         glossary=not args.no_glossary, templates=args.templates)
     fmt = args.format
@@ -265,19 +354,22 @@ def _example(args) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0 ok, 2 bad input)."""
+    """Run the command line; returns the exit code (0 ok, 1 a wrong answer, 2 bad input)."""
     parser = _build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
     try:
-        text = {"example": _example, "sheet": _sheet}[args.command](args)
+        if args.command == "check":
+            text, code = _check(args)
+        else:
+            text, code = {"example": _example, "sheet": _sheet}[args.command](args), 0
     except SymgradError as error:
         print(f"symgrad {args.command}: error: {error}", file=sys.stderr)
         return 2
     sys.stdout.write(text)
-    return 0
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -545,9 +545,10 @@ def quantities(derivation: Derivation) -> tuple[Quantity, ...]:
     return tuple(found)
 
 
-def mistakes(derivation: Derivation, key: str) -> tuple[Mistake, ...]:
-    """The values predictable mistakes give for quantity ``key``, each different from the
-    correct value and from each other, computed from the derivation's own factors.
+def mistakes(derivation: Derivation, key: str, *, distinct: bool = True) -> tuple[Mistake, ...]:
+    """The values predictable mistakes give for quantity ``key``, computed from the
+    derivation's own factors: each differs from the correct value, and with ``distinct``
+    from the others too (else mistakes that give the same number are all listed).
 
     >>> [(m.name, m.value) for m in mistakes(derive(), "dL/dw")]
     [('missing_input', -4/5), ('flipped_sign', 8/5)]
@@ -606,13 +607,15 @@ def mistakes(derivation: Derivation, key: str) -> tuple[Mistake, ...]:
                     candidates.append((name, problem.values(parameters).loss))
                 except DomainError:
                     continue  # that wrong step leaves the loss undefined: no number to match
-    return _distinct(quantity.value, candidates)
+    return _differing(quantity.value, candidates, distinct)
 
 
-def _distinct(correct: Expr, candidates) -> tuple[Mistake, ...]:
-    """Keep the mistakes whose values differ from the correct one and from each other."""
+def _differing(correct: Expr, candidates, distinct: bool) -> tuple[Mistake, ...]:
+    """Keep the mistakes whose values differ from the correct one (and, when ``distinct``,
+    from each other)."""
     kept: list[Mistake] = []
     for name, value in candidates:
-        if all(_sign(value - other) != 0 for other in [correct] + [k.value for k in kept]):
+        others = [correct] + ([k.value for k in kept] if distinct else [])
+        if all(_sign(value - other) != 0 for other in others):
             kept.append(Mistake(name, MISTAKES[name], value))
     return tuple(kept)

@@ -1,7 +1,7 @@
 """Narrow exceptions: every message is one line a learner can act on."""
 
 __all__ = ["SymgradError", "NumberError", "UnknownNameError", "ShapeError",
-           "DomainError", "TemplateError", "choose"]
+           "DomainError", "ParseError", "TemplateError", "choose"]
 
 
 class SymgradError(ValueError):
@@ -22,6 +22,10 @@ class ShapeError(SymgradError):
 
 class DomainError(SymgradError):
     """A value outside the domain of a function, such as log(0) in cross-entropy."""
+
+
+class ParseError(SymgradError):
+    """Text that is not a safe, simple formula (symgrad never evaluates text)."""
 
 
 class TemplateError(SymgradError):

@@ -148,7 +148,7 @@ class Neuron:
 
     weights: tuple[Rational, ...]
     bias: Rational | None = Rational(0)
-    activation: str = "identity"
+    activation: str | object = "identity"  # a registry name or a custom Activation
     loss: str = "squared"
     slope: Rational = field(default=Rational(1, 100))
     delta: Rational = field(default=Rational(1))

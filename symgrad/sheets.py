@@ -19,7 +19,7 @@ from pathlib import Path
 from sympy import Expr, Rational
 
 from . import __version__
-from .activations import ACTIVATIONS
+from .activations import ACTIVATIONS, activation as find_activation
 from .derive import (Derivation, Mistake, Quantity, derive, mistakes, quantities,
                      step_numbers)
 from .errors import DomainError, SymgradError, choose
@@ -54,7 +54,7 @@ MAX_BATCH = 10
 MAX_TRIES = 3000
 # sigmoid, tanh and softplus stay out of their flat tails: |z| at most this.
 MAX_ABS_Z = 3
-_SMOOTH = ("sigmoid", "tanh", "softplus")
+_SMOOTH = ("sigmoid", "tanh", "softplus", "custom")
 
 
 def _grid(low: str, high: str, step: str, *, zero: bool = True) -> tuple[Rational, ...]:
@@ -267,7 +267,10 @@ def sheet(*, count: int = 10, seed: int = 1, activations=None, losses=None, inpu
             raise SymgradError(f"{name} must be a whole number from 1 to {high}, not {value!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise SymgradError(f"seed must be a whole number, not {seed!r}")
-    activations = _parse_names(activations or level.activations, ACTIVATIONS, "activation")
+    # Registry names or custom Activation objects (from a formula), as registry entries.
+    activations = tuple(find_activation(a) for a in (activations or level.activations))
+    if not activations:
+        raise SymgradError(f"give at least one activation; choose from: {', '.join(ACTIVATIONS)}")
     losses = _parse_names(losses or level.losses, LOSSES, "loss")
     ask = _parse_names(ask, ASKABLE, "asked quantity")
     if tolerance.endswith("%"):
@@ -293,7 +296,8 @@ def sheet(*, count: int = 10, seed: int = 1, activations=None, losses=None, inpu
         else:
             raise SymgradError(
                 f"could not draw problem {number} meeting the conditions of a {difficulty} "
-                f"sheet ({', '.join(activations)}; {', '.join(losses)}) in {MAX_TRIES} tries; "
+                f"sheet ({', '.join(a.name for a in activations)}; {', '.join(losses)}) in "
+                f"{MAX_TRIES} tries; "
                 "allow other activations or losses, or a harder difficulty")
         asked = _asked(derivation, ask)
         drawn.append(Problem(number, derivation, asked))
@@ -304,21 +308,21 @@ def sheet(*, count: int = 10, seed: int = 1, activations=None, losses=None, inpu
 
 def _pairs(activations, losses, level: Difficulty, exact_step: bool, batch: int):
     """The (activation, loss) pairs that can meet the sheet's conditions at all."""
-    pairs = [(a, l) for a in activations for l in losses if l != "bce" or a == "sigmoid"]
+    pairs = [(a, l) for a in activations for l in losses if l != "bce" or a.name == "sigmoid"]
     if not pairs:
         raise SymgradError("bce (binary cross-entropy) needs predictions strictly between 0 "
                            "and 1: add sigmoid to the activations")
     if level.decimals is not None:
-        pairs = [(a, l) for a, l in pairs if a not in _SMOOTH and l != "bce"]
-        if not pairs:
+        cannot = sorted({a.name for a, _ in pairs if a.name in _SMOOTH} |
+                        {l for _, l in pairs if l == "bce"})
+        if cannot:
             raise SymgradError(f"{level.name} problems keep every value a short decimal, which "
-                               f"{', '.join(a for a in activations if a in _SMOOTH) or 'bce'} "
-                               "cannot; use --difficulty medium or hard")
+                               f"{', '.join(cannot)} cannot; use --difficulty medium or hard")
     if exact_step:
         if batch != 1:
             raise SymgradError("--exact-step needs one sample a problem (--batch 1)")
         pairs = [(a, l) for a, l in pairs
-                 if a in ("identity", "relu", "leaky_relu") and l in _EXACT_STEP]
+                 if a.name in ("identity", "relu", "leaky_relu") and l in _EXACT_STEP]
         if not pairs:
             raise SymgradError("--exact-step needs an identity or ReLU activation and a "
                                "squared, half_squared or mse loss")
@@ -340,14 +344,16 @@ def _draw(rng: random.Random, level: Difficulty, pairs, inputs: int, batch: int,
         # the target from it (easy levels use only piecewise-linear activations).
         def prediction(x):
             z = sum((w * xi for w, xi in zip(weights, x)), bias)
-            return z if activation == "identity" or z > 0 else (0 if activation == "relu"
-                                                                 else Rational(1, 100) * z)
+            return z if activation.name == "identity" or z > 0 else (
+                0 if activation.name == "relu" else Rational(1, 100) * z)
         ys = [prediction(x) - rng.choice(_ERRORS) for x in xs]
     else:
-        targets = (0, 1) if loss == "bce" else _TARGETS.get(activation, level.targets)
+        targets = (0, 1) if loss == "bce" else _TARGETS.get(activation.name, level.targets)
         ys = [rng.choice(targets) for _ in xs]
     samples = tuple(Sample(x=x, y=y) for x, y in zip(xs, ys))
-    neuron = Neuron(weights=weights, bias=bias, activation=activation, loss=loss)
+    # Registry activations go by name (as a teacher would write them); custom ones as objects.
+    neuron = Neuron(weights=weights, bias=bias, loss=loss,
+                    activation=activation if activation.name == "custom" else activation.name)
     if exact_step:
         squares = sum(x * x for x in samples[0].x) + 1
         rate = Rational(1, _EXACT_STEP[loss] * squares)
@@ -363,9 +369,10 @@ def _accept(neuron, samples, rate, level: Difficulty, exact_step: bool,
     """The derivation when the drawn problem meets every condition, else ``None``."""
     # Conditions on z alone are checked before the (costlier) derivation.
     zs = [sum((w * x for w, x in zip(neuron.weights, s.x)), neuron.bias or 0) for s in samples]
-    if neuron.activation in _SMOOTH and any(abs(z) > MAX_ABS_Z for z in zs):
+    name = find_activation(neuron.activation).name
+    if name in _SMOOTH and any(abs(z) > MAX_ABS_Z for z in zs):
         return None  # saturated: gradients vanish, nothing to see
-    if neuron.activation in ("relu", "leaky_relu") and not allow_kink and 0 in zs:
+    if name in ("relu", "leaky_relu") and not allow_kink and 0 in zs:
         return None
     if level.decimals is not None and any(
             decimal_places(z) is None or decimal_places(z) > level.decimals for z in zs):
