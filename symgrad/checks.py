@@ -48,6 +48,8 @@ FUNCTIONS = {
     "max": (Max, None),
     "min": (Min, None),
 }
+# SymPy's own spellings, so that printed SymPy expressions read back.
+ALIASES = {"Abs": "abs", "Max": "max", "Min": "min"}
 # The names of a single neuron's lesson: ŷ is written a.
 NEURON_SYMBOLS = ("a", "y", "z", "x", "w", "b")
 # Unicode a learner may type, and its ASCII meaning.
@@ -73,7 +75,8 @@ def parse(text: str, symbols=None) -> Expr:
 
     ``symbols`` lists the allowed names (default: the lesson's a, y, z, x, w, b; ŷ is
     written ``a``). Allowed: numbers, those names, ``+ - * / **`` (``^`` means ``**``),
-    and the functions exp, log, sqrt, sigmoid, tanh, relu, Heaviside, abs, max, min.
+    and the functions exp, log, sqrt, sigmoid, tanh, relu, Heaviside, abs, max, min
+    (SymPy's spellings Abs, Max and Min too).
 
     >>> parse("2*(a - y)*sigmoid(z)*(1 - sigmoid(z))*x")
     x*(1 - 1/(1 + exp(-z)))*(2*a - 2*y)/(1 + exp(-z))
@@ -159,6 +162,8 @@ class _Validator(ast.NodeVisitor):
             self.visit(node.right)
 
     def visit_Call(self, node):
+        if isinstance(node.func, ast.Name) and node.func.id in ALIASES:
+            node.func.id = ALIASES[node.func.id]
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
             name = node.func.id if isinstance(node.func, ast.Name) else _describe(node.func)
             raise ParseError(f"{name!r} is not a function you can call; functions: "
@@ -406,7 +411,9 @@ def diagnose(neuron: Neuron, quantity: str, answer, *, samples=None, learning_ra
     correct = wanted[quantity].value
     verdict = check(value, correct, tolerance=tolerance)
     if verdict.correct:
-        return Diagnosis(quantity, True, (), f"correct: {quantity} = {decimal(correct)[0]}")
+        text, is_exact = decimal(correct)
+        return Diagnosis(quantity, True, (), f"correct: {quantity} {'=' if is_exact else '≈'} "
+                                             f"{text}")
     matched = tuple(m for m in mistakes(d, quantity, distinct=False)
                     if check(value, m.value, tolerance=tolerance).correct)
     if not matched:

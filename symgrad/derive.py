@@ -8,6 +8,7 @@ with the numbers substituted (``2(1.1 - 1.5)``), and its exact value (``-4/5``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -615,6 +616,9 @@ def _differing(correct: Expr, candidates, distinct: bool) -> tuple[Mistake, ...]
     from each other)."""
     kept: list[Mistake] = []
     for name, value in candidates:
+        approx = complex(value.evalf(30))
+        if approx.imag or not math.isfinite(approx.real):
+            continue  # e.g. log of a negative number: no number a learner could write
         others = [correct] + ([k.value for k in kept] if distinct else [])
         if all(_sign(value - other) != 0 for other in others):
             kept.append(Mistake(name, MISTAKES[name], value))

@@ -1,0 +1,323 @@
+"""Tests of symgrad.checks: the safe parser, answer checking, diagnosis and gradcheck."""
+
+import importlib
+import re
+import sys
+import threading
+
+import pytest
+from hypothesis import given, settings, strategies as st
+from sympy import Abs, Max, Min, Rational, Symbol, exp, log, sqrt, tanh
+
+from conftest import run
+from symgrad.activations import ACTIVATIONS
+from symgrad.checks import (FUNCTIONS, GradientMismatch, check, diagnose, gradcheck, parse)
+from symgrad.derive import derive, mistakes, quantities
+from symgrad.errors import ParseError, SymgradError
+from symgrad.losses import LOSSES
+from symgrad.model import Neuron, Sample
+
+MARKER = "symgrad_injection_marker"
+
+
+def _corpus(marker_path):
+    """Hostile or malformed texts; none may run, all must be refused."""
+    touch = f"touch {marker_path}"
+    return [
+        f"__import__('os').system('{touch}')",
+        f"__import__(\"os\").system(\"{touch}\")",
+        "().__class__.__bases__[0].__subclasses__()",
+        "().__class__",
+        "x.__class__",
+        "Symbol('x').__class__",
+        "lambda: 0",
+        "(lambda: __import__('os'))()",
+        "[x for x in ()]",
+        "{x for x in ()}",
+        "(x for x in ())",
+        "{x: 1 for x in ()}",
+        'f"{1}"',
+        "'text'",
+        "b'bytes'",
+        "9**9**9**9",
+        "2**10000",
+        "(10**20)**(10**20)",
+        "exp(exp(exp(exp(99))))",
+        "x" * 1_000_000,
+        "1" + "+1" * 600,
+        "eval('1')",
+        "exec('1')",
+        "open('/etc/passwd')",
+        "getattr(x, '__class__')",
+        "globals()",
+        "__builtins__",
+        "import os",
+        "x = 1",
+        "x := 1",
+        "x if y else z",
+        "x[0]",
+        "x.real",
+        "exp(x=1)",
+        "max(*[1, 2])",
+        "sqrt()",
+        "exp(1, 2)",
+        "1 < 2",
+        "x and y",
+        "not x",
+        "~x",
+        "x % 2",
+        "x // 2",
+        "x @ y",
+        "x << 2",
+        "1j",
+        "True",
+        "None",
+        "q + 1",
+        "еxp(z)",           # Cyrillic е
+        "ехр(z)",           # Cyrillic е, х, р
+        "z\u200b",          # zero-width space
+        "ｅｘｐ(z)",          # fullwidth letters, which Python would fold to exp
+        "1/0",
+        "2x",
+        "",
+        "   ",
+        "sigmoid",
+        "(",
+    ]
+
+
+def _refused_in_time(text):
+    """Parse in a thread; return the exception, or fail if it runs over a second."""
+    outcome = []
+
+    def work():
+        try:
+            parse(text)
+        except Exception as error:  # noqa: BLE001 - the test inspects it
+            outcome.append(error)
+        else:
+            outcome.append(None)
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    worker.join(1.0)
+    assert outcome, f"parse did not return within 1 s for {text[:60]!r}"
+    return outcome[0]
+
+
+def test_injection_corpus_is_refused_and_never_runs(tmp_path):
+    """Each hostile text is a SymgradError, nothing executes, and each returns in a second."""
+    marker = tmp_path / MARKER
+    corpus = _corpus(marker)
+    assert len(corpus) >= 40
+    for text in corpus:
+        error = _refused_in_time(text)
+        assert isinstance(error, SymgradError), (text[:60], error)
+        assert "\n" not in str(error) and len(str(error)) < 300
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("q + 1", "unknown name 'q'; allowed: a, y, z, x, w, b"),
+    ("x.real", "attribute access"),
+    ("9**9**9**9", "power tower"),
+    ("x**101", "exponents above 100"),
+    ("'a'", "not a number"),
+    ("exp", "'exp' is a function"),
+    ("2x", "write multiplication with *"),
+    ("еxp(z)", "U+0435"),
+    ("x" * 501, "at most 500"),
+])
+def test_rejections_explain_themselves(text, message):
+    """Each refusal says what was wrong in words a learner can act on."""
+    with pytest.raises(ParseError, match=re.escape(message)):
+        parse(text)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2*(a - y)", 2 * (Symbol("a", real=True) - Symbol("y", real=True))),
+    ("x^2", Symbol("x", real=True) ** 2),
+    ("σ(z)*(1 − σ(z))", None),
+    ("relu(z) + abs(z) + max(z, 1) + min(z, 0)", None),
+    ("Heaviside(z)", None),
+    ("1.5e-3", Rational(3, 2000)),
+])
+def test_allowed_formulas(text, expected):
+    """Whitelisted names, functions and operators parse (unicode minus, · and σ too)."""
+    result = parse(text)
+    if expected is not None:
+        assert result == expected
+
+
+def test_custom_symbols():
+    """The allowed names can be chosen; others are refused."""
+    assert parse("w1*x1", symbols=["w1", "x1"]).free_symbols == {
+        Symbol("w1", real=True), Symbol("x1", real=True)}
+    with pytest.raises(ParseError, match="allowed: w1, x1"):
+        parse("z", symbols=["w1", "x1"])
+
+
+_Z, _X = Symbol("z", real=True), Symbol("x", real=True)
+_LEAVES = st.sampled_from([_Z, _X, Rational(1, 2), Rational(3), Rational(-2, 3)])
+
+
+def _grow(children):
+    unary = st.sampled_from([exp, tanh, Abs, lambda e: sqrt(e * e + 1),
+                             lambda e: log(e * e + 1), lambda e: 1 / (1 + exp(-e))])
+    return st.one_of(
+        st.tuples(unary, children).map(lambda t: t[0](t[1])),
+        st.tuples(children, children).map(lambda t: t[0] + t[1]),
+        st.tuples(children, children).map(lambda t: t[0] * t[1]),
+        st.tuples(children, children).map(lambda t: t[0] - t[1]),
+        st.tuples(children, children).map(lambda t: t[0] / (t[1] * t[1] + 1)),
+        st.tuples(children, st.integers(-3, 3)).map(lambda t: t[0] ** t[1] if t[1] >= 0
+                                                    else 1 / (t[0] ** 2 + 1)),
+        st.tuples(children, children).map(lambda t: Max(t[0], t[1])),
+        st.tuples(children, children).map(lambda t: Min(t[0], t[1])),
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.recursive(_LEAVES, _grow, max_leaves=6))
+def test_parse_round_trips_printed_expressions(expr):
+    """For random whitelisted expressions, parse(str(expr)) is equivalent to expr."""
+    text = str(expr)
+    if len(text) > 500:
+        return
+    try:
+        back = parse(text)
+    except ParseError as error:
+        assert "power tower" in str(error) or "parts" in str(error)
+        return
+    assert check(back, expr).correct
+
+
+def test_check_numbers_and_tolerance():
+    """Numbers: exact, within tolerance, or wrong; tolerance relative or absolute."""
+    assert check("0.66", Rational(33, 50)).kind == "exact"
+    assert check("0.6601", Rational(33, 50)).kind == "numeric"
+    assert check("0.67", Rational(33, 50)).kind == "wrong"
+    assert check("0.67", Rational(33, 50), tolerance="0.02").correct
+    assert not check("0.67", Rational(33, 50), tolerance="0.1%").correct
+
+
+def test_check_formulas():
+    """Formulas: proved equivalent, or wrong with a point where they differ."""
+    assert check("exp(-z)/(1+exp(-z))^2", "sigmoid(z)*(1-sigmoid(z))").kind == "equivalent"
+    wrong = check("sigmoid(z)", "sigmoid(z)*(1-sigmoid(z))")
+    assert not wrong.correct and "differ at z =" in wrong.feedback
+
+
+def test_check_hard_formula_does_not_hang(monkeypatch):
+    """When simplify cannot finish in time the random-point verdict stands."""
+    from symgrad import checks
+    monkeypatch.setattr(checks, "SIMPLIFY_SECONDS", 0.0)
+    result = check("tanh(z)", "(exp(z) - exp(-z))/(exp(z) + exp(-z))")
+    assert result.correct and result.kind == "numeric"
+
+
+def _cases():
+    for act in ACTIVATIONS:
+        for loss in LOSSES:
+            y = 1 if loss == "bce" else Rational(3, 2)
+            if loss == "bce" and act != "sigmoid":
+                continue
+            yield act, loss, y
+
+
+@pytest.mark.parametrize("act, loss, y", list(_cases()))
+def test_diagnose_names_every_known_mistake(act, loss, y):
+    """Each known mistake's value is named by diagnose, and the correct value never is."""
+    neuron = Neuron(weights="0.5", bias="0.3", activation=act, loss=loss)
+    samples = [Sample(x=2, y=y), Sample(x=-1, y=y / 3)]
+    d = derive(neuron, samples)
+    for q in quantities(d):
+        right = diagnose(neuron, q.key, q.value, samples=samples)
+        assert right.correct and not right.mistakes, (q.key, right.message)
+        for mistake in mistakes(d, q.key, distinct=False):
+            verdict = diagnose(neuron, q.key, mistake.value, samples=samples,
+                               tolerance="1e-12")
+            assert not verdict.correct
+            assert mistake.name in {m.name for m in verdict.mistakes}, (q.key, mistake.name)
+            assert mistake.description in verdict.message
+
+
+def test_diagnose_message_names_the_missing_factor():
+    """The message gives the number behind the mistake, like f'(z)."""
+    neuron = Neuron(weights="0.5", bias="0.1", activation="sigmoid")
+    d = derive(neuron, [Sample(x=2, y="1.5")])
+    missing = next(m for m in mistakes(d, "dL/dw") if m.name == "missing_activation_derivative")
+    message = diagnose(neuron, "dL/dw", missing.value, samples=[Sample(x=2, y="1.5")]).message
+    assert "without the activation's derivative f'(z) = 0.1874" in message
+
+
+def test_diagnose_refuses_unknown_quantities_and_formulas():
+    """Unknown quantities and formula answers are clear errors."""
+    with pytest.raises(SymgradError, match="unknown quantity 'dL/dq'"):
+        diagnose(Neuron(weights=1), "dL/dq", "1")
+    with pytest.raises(SymgradError, match="a number is expected"):
+        diagnose(Neuron(weights=1), "dL/dw", "x")
+
+
+@pytest.mark.parametrize("act", list(ACTIVATIONS))
+def test_gradcheck_agrees_for_every_activation(act):
+    """The chain rule agrees with sympy.diff and finite differences."""
+    report = gradcheck(Neuron(weights="0.5", bias="0.3", activation=act, loss="mse"),
+                       [Sample(x=2, y=1), Sample(x=-1, y=0)])
+    assert report.ok and "ok" in str(report)
+
+
+def test_gradcheck_raises_on_a_wrong_derivative(monkeypatch):
+    """A registry derivative that is wrong is caught, and raised when asked."""
+    from dataclasses import replace
+    activations = importlib.import_module("symgrad.activations")
+    derive_module = importlib.import_module("symgrad.derive")
+    broken = replace(ACTIVATIONS["tanh"], derivative=lambda z, slope: 1 - tanh(z))
+    monkeypatch.setitem(activations.ACTIVATIONS, "tanh", broken)
+    derive_module._formulas.cache_clear()
+    try:
+        neuron = Neuron(weights="0.5", bias="0.3", activation="tanh")
+        assert not gradcheck(neuron).ok
+        with pytest.raises(GradientMismatch, match="w, b"):
+            gradcheck(neuron, raise_on_mismatch=True)
+    finally:
+        derive_module._formulas.cache_clear()
+
+
+CLI = (sys.executable, "-m", "symgrad", "check")
+
+
+def test_cli_check_exit_codes():
+    """✓ and exit 0 when right, ✗ with the mistake and exit 1 when wrong, 2 for bad input."""
+    right = run(*CLI, "--quantity", "dL/dw", "--answer", "-1.6")
+    assert right.returncode == 0 and right.stdout.startswith("✓")
+    wrong = run(*CLI, "--quantity", "dL/dw", "--answer", "1.6")
+    assert wrong.returncode == 1 and wrong.stdout.startswith("✗") and "flips the sign" in (
+        wrong.stdout)
+    bad = run(*CLI, "--quantity", "dL/dw", "--answer", "__import__('os')")
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_cli_check_formula_answers():
+    """A formula answer for a factor is compared with the derived formula."""
+    ok = run(*CLI, "--activation", "sigmoid", "--quantity", "da/dz", "--answer",
+             "sigmoid(z)*(1-sigmoid(z))")
+    assert ok.returncode == 0
+    no = run(*CLI, "--quantity", "dL/da", "--answer", "a - y")
+    assert no.returncode == 1 and "differ" in no.stdout
+
+
+def test_custom_activation_from_formula(tmp_path):
+    """--activation-expr works in example (derivative by SymPy) and refuses unsafe text."""
+    out = run(sys.executable, "-m", "symgrad", "example", "--activation-expr", "z/(1+abs(z))",
+              "--format", "json")
+    assert out.returncode == 0 and '"activation": "custom"' in out.stdout
+    bad = run(sys.executable, "-m", "symgrad", "example", "--activation-expr",
+              "z.__class__", "--out", str(tmp_path / "x.md"))
+    assert bad.returncode == 2 and not (tmp_path / "x.md").exists()
+
+
+def test_functions_are_the_documented_whitelist():
+    """The callable names are exactly the documented ones."""
+    assert set(FUNCTIONS) == {"exp", "log", "sqrt", "sigmoid", "tanh", "relu", "Heaviside",
+                              "abs", "max", "min"}
