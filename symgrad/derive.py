@@ -20,8 +20,8 @@ from .losses import Loss, loss as find_loss
 from .model import Given, Neuron, Sample, exact, seed_neuron, seed_samples
 
 __all__ = ["Formula", "Factor", "Forward", "Gradient", "Iteration", "Derivation", "Quantity",
-           "Mistake", "MISTAKES", "StepNumbers", "derive", "step_numbers", "composed_loss", "quantities", "mistakes", "Z",
-           "PREDICTION", "TARGET", "TINY"]
+           "Mistake", "MISTAKES", "StepNumbers", "derive", "step_numbers", "composed_loss",
+           "quantities", "mistakes", "Z", "PREDICTION", "TARGET", "TINY"]
 
 # Real symbols, so that sympy.diff of |ŷ - y| is sign(ŷ - y), not a complex form.
 Z = Symbol("z", real=True)

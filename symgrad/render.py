@@ -136,6 +136,10 @@ def _filters(digits: int) -> dict:
     def plain(value):
         return decimal(value, digits)[0]
 
+    def cdata(text):
+        """Text safe inside an XML CDATA section (which ``]]>`` would end)."""
+        return text.replace("]]>", "]]]]><![CDATA[>")
+
     def latex_text(text):
         """Plain text (a sheet's title) made safe inside a LaTeX document."""
         return "".join(_LATEX_SPECIALS.get(char, char) for char in str(text))
@@ -165,7 +169,7 @@ def _filters(digits: int) -> dict:
     return {"latex": latex, "number": number, "equals": equals, "shown": shown,
             "relation": relation,
             "plain": plain, "python": python, "fraction": fraction,
-            "label": label, "latex_text": latex_text, "cdata": lambda text: text.replace("]]>", "]]]]><![CDATA[>")}
+            "label": label, "latex_text": latex_text, "cdata": cdata}
 
 
 def json_value(value: Expr, digits: int = 4) -> dict:

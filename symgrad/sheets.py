@@ -308,21 +308,22 @@ def sheet(*, count: int = 10, seed: int = 1, activations=None, losses=None, inpu
 
 def _pairs(activations, losses, level: Difficulty, exact_step: bool, batch: int):
     """The (activation, loss) pairs that can meet the sheet's conditions at all."""
-    pairs = [(a, l) for a in activations for l in losses if l != "bce" or a.name == "sigmoid"]
+    pairs = [(a, loss) for a in activations for loss in losses
+             if loss != "bce" or a.name == "sigmoid"]
     if not pairs:
         raise SymgradError("bce (binary cross-entropy) needs predictions strictly between 0 "
                            "and 1: add sigmoid to the activations")
     if level.decimals is not None:
         cannot = sorted({a.name for a, _ in pairs if a.name in _SMOOTH} |
-                        {l for _, l in pairs if l == "bce"})
+                        {loss for _, loss in pairs if loss == "bce"})
         if cannot:
             raise SymgradError(f"{level.name} problems keep every value a short decimal, which "
                                f"{', '.join(cannot)} cannot; use --difficulty medium or hard")
     if exact_step:
         if batch != 1:
             raise SymgradError("--exact-step needs one sample a problem (--batch 1)")
-        pairs = [(a, l) for a, l in pairs
-                 if a.name in ("identity", "relu", "leaky_relu") and l in _EXACT_STEP]
+        pairs = [(a, loss) for a, loss in pairs
+                 if a.name in ("identity", "relu", "leaky_relu") and loss in _EXACT_STEP]
         if not pairs:
             raise SymgradError("--exact-step needs an identity or ReLU activation and a "
                                "squared, half_squared or mse loss")

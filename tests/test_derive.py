@@ -23,7 +23,7 @@ def _factor(d, name, sample=1):
 
 
 def test_seed_001_numbers():
-    """Seed lesson 001: ŷ = 1.1, L = 0.16, dL/dŷ = -0.8, dL/dw = -1.6, dL/db = -0.8, w = 0.66, b = 0.18, ŷ after = 1.5."""
+    """Seed 001: ŷ 1.1, L 0.16, dL/dŷ -0.8, dL/dw -1.6, dL/db -0.8, w 0.66, b 0.18, ŷ after 1.5."""
     d = derive(Neuron(weights="0.5", bias="0.1"), [Sample(x="2.0", y="1.5")],
                learning_rate="0.1")
     assert d.forward[0].prediction.value == R("1.1")
@@ -36,7 +36,7 @@ def test_seed_001_numbers():
 
 
 def test_seed_003_numbers():
-    """Seed lesson 003: z = 3.5, L = 0.25, factors -1, 1, 2, 1, gradients -2, -1, w = 1.7, b = 0.6, loss after 0."""
+    """Seed 003: z 3.5, L 0.25, factors -1, 1, 2, 1, gradients -2, -1, w 1.7, b 0.6, L after 0."""
     d = derive(Neuron(weights="1.5", bias="0.5"), [Sample(x="2.0", y="4.0")])
     assert d.forward[0].z.value == R("3.5")
     assert d.loss.value == R("0.25")
