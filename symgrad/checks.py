@@ -19,7 +19,7 @@ from sympy import (Abs, Expr, Heaviside, Max, Min, Rational, Symbol, diff, exp, 
 
 from .derive import (Derivation, Mistake, composed_loss, derive, mistakes, quantities)
 from .errors import ParseError, SymgradError
-from .model import Given, Neuron, decimal, exact, seed_samples
+from .model import Given, Neuron, absolute_tolerance, decimal, exact, seed_samples
 
 __all__ = ["parse", "check", "CheckResult", "diagnose", "Diagnosis", "gradcheck", "GradCheck",
            "GradientMismatch", "FUNCTIONS", "NEURON_SYMBOLS", "MAX_LENGTH", "ParseError"]
@@ -274,14 +274,6 @@ def _as_expression(value, symbols, what: str) -> Expr:
     return exact(value, what)
 
 
-def _tolerance(tolerance, expected: Expr) -> float:
-    """An absolute tolerance for ``expected``: ``"1%"`` is relative, a number absolute."""
-    text = str(tolerance).strip()
-    if text.endswith("%"):
-        return float(exact(text[:-1], "tolerance") / 100) * abs(float(expected.evalf(30)))
-    return float(exact(tolerance, "tolerance"))
-
-
 def check(answer, expected, *, tolerance="1%", symbols=None) -> CheckResult:
     """Check an answer (text, number or SymPy expression) against the expected one.
 
@@ -304,7 +296,7 @@ def check(answer, expected, *, tolerance="1%", symbols=None) -> CheckResult:
     free = answer.free_symbols | expected.free_symbols
     if not free:
         difference = abs(float((answer - expected).evalf(30)))
-        if difference <= _tolerance(tolerance, expected):
+        if difference <= float(absolute_tolerance(tolerance, expected).evalf(30)):
             return CheckResult(True, "numeric", "Correct (within the tolerance).")
         return CheckResult(False, "wrong", f"Not equal to the expected value: {decimal(answer)[0]}"
                                            f" is off by {difference:.3g}.")

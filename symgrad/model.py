@@ -17,7 +17,8 @@ from sympy.core.sympify import _sympify
 
 from .errors import NumberError, ShapeError
 
-__all__ = ["exact", "decimal", "Given", "Neuron", "Sample", "seed_neuron", "seed_samples"]
+__all__ = ["exact", "decimal", "absolute_tolerance", "Given", "Neuron", "Sample", "seed_neuron",
+           "seed_samples"]
 
 # Decimal or fraction, optional exponent; anything else is not a number to us.
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?(/[+-]?\d+)?")
@@ -105,6 +106,21 @@ def decimal(value: Expr, digits: int = 4) -> tuple[str, bool]:
     text = mpmath.nstr(approx._to_mpmath(approx._prec), digits, strip_zeros=True,
                        min_fixed=-4, max_fixed=digits + 2)
     return text, False
+
+
+def absolute_tolerance(tolerance, value: Expr) -> Expr:
+    """The absolute tolerance around ``value``: ``"1%"`` is relative to it, a number (or
+    ``"0.01"``) is absolute. Negative tolerances are refused.
+
+    >>> absolute_tolerance("1%", Rational(-8, 5)), absolute_tolerance("0.05", 3)
+    (2/125, 1/20)
+    """
+    text = str(tolerance).strip()
+    relative = text.endswith("%")
+    amount = exact(text[:-1] if relative else tolerance, "tolerance")
+    if amount < 0:
+        raise NumberError(f"the tolerance must not be negative, not {text}")
+    return amount / 100 * abs(value) if relative else amount
 
 
 def _numbers(values, name: str) -> tuple[Rational, ...]:

@@ -24,7 +24,7 @@ from .derive import (Derivation, Mistake, Quantity, derive, mistakes, quantities
                      step_numbers)
 from .errors import DomainError, SymgradError, choose
 from .losses import LOSSES
-from .model import Neuron, Sample, decimal, exact
+from .model import Neuron, Sample, absolute_tolerance, decimal
 from .render import json_value, render_template, write_atomically
 
 __all__ = ["Difficulty", "DIFFICULTIES", "ASKABLE", "DEFAULT_ASK", "SHEET_FORMATS", "MAX_COUNT",
@@ -170,12 +170,9 @@ class Sheet:
     def tolerance_of(self, value: Expr) -> str:
         """The absolute tolerance for ``value``, as Moodle wants it: a relative tolerance
         such as ``1%`` is turned into an absolute one for this value."""
-        if self.tolerance.endswith("%"):
-            absolute = exact(self.tolerance[:-1], "tolerance") / 100 * abs(value)
-            if absolute == 0:
-                absolute = Rational(1, 10 ** (self.digits + 1))
-        else:
-            absolute = exact(self.tolerance, "tolerance")
+        absolute = absolute_tolerance(self.tolerance, value)
+        if absolute == 0:  # 1% of 0: accept rounding at the last digit shown
+            absolute = Rational(1, 10 ** (self.digits + 1))
         return decimal(absolute, self.digits)[0]
 
     def moodle_mistakes(self, problem: Problem, quantity: Quantity) -> tuple[Mistake, ...]:
@@ -273,10 +270,9 @@ def sheet(*, count: int = 10, seed: int = 1, activations=None, losses=None, inpu
         raise SymgradError(f"give at least one activation; choose from: {', '.join(ACTIVATIONS)}")
     losses = _parse_names(losses or level.losses, LOSSES, "loss")
     ask = _parse_names(ask, ASKABLE, "asked quantity")
-    if tolerance.endswith("%"):
-        exact(tolerance[:-1], "tolerance")
-    elif exact(tolerance, "tolerance") <= 0:
-        raise SymgradError(f"the tolerance must be positive, not {tolerance}")
+    absolute_tolerance(tolerance, 1)  # refuse a bad tolerance before drawing anything
+    if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 50:
+        raise SymgradError(f"digits must be a whole number from 1 to 50, not {digits!r}")
     pairs = _pairs(activations, losses, level, exact_step, batch)
     drawn, seen = [], set()
     for number in range(1, count + 1):
