@@ -17,7 +17,7 @@ from sympy import Add, Expr, Mul, Not, Piecewise, Rational, Symbol
 from .activations import Activation, activation as find_activation
 from .errors import DomainError, NumberError, ShapeError, UnknownNameError
 from .losses import Loss, loss as find_loss
-from .model import Given, Neuron, Sample, exact, seed_neuron, seed_samples
+from .model import PRECISION, Given, Neuron, Sample, exact, seed_neuron, seed_samples
 
 __all__ = ["Formula", "Factor", "Forward", "Gradient", "Iteration", "Derivation", "Quantity",
            "Mistake", "MISTAKES", "StepNumbers", "derive", "step_numbers", "composed_loss",
@@ -34,7 +34,6 @@ MAX_STEPS = 10_000
 # Exact values of non-rational activations nest (exp of exp of ...) and grow about
 # fourfold each step; past this many operations the loop carries PRECISION digits.
 MAX_EXACT_OPS = 100
-PRECISION = 60
 
 
 @dataclass(frozen=True, slots=True)

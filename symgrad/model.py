@@ -6,6 +6,7 @@ becomes ``1/10`` so that ``0.5 - 0.1*(-1.6)`` is exactly ``0.66``.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass, field
@@ -17,8 +18,9 @@ from sympy.core.sympify import _sympify
 
 from .errors import NumberError, ShapeError
 
-__all__ = ["exact", "decimal", "absolute_tolerance", "Given", "Neuron", "Sample", "seed_neuron",
-           "seed_samples"]
+__all__ = ["exact", "decimal", "absolute_tolerance", "Given", "Defined", "numeric",
+           "expand_definitions", "PRECISION", "Neuron", "Sample", "Layer", "Network",
+           "seed_neuron", "seed_samples"]
 
 # Decimal or fraction, optional exponent; anything else is not a number to us.
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?(/[+-]?\d+)?")
@@ -100,7 +102,7 @@ def decimal(value: Expr, digits: int = 4) -> tuple[str, bool]:
         text = _terminating(value)
         if text is not None:
             return text, True
-    approx = value.evalf(digits + 10)
+    approx = numeric(value, digits + 10)
     if not approx.is_Number:
         raise NumberError(f"cannot give a number for {value}")
     text = mpmath.nstr(approx._to_mpmath(approx._prec), digits, strip_zeros=True,
@@ -137,18 +139,25 @@ def _numbers(values, name: str) -> tuple[Rational, ...]:
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """One training example: inputs ``x`` (one per weight) and the target ``y``.
+    """One training example: inputs ``x`` (one per weight) and the target ``y``
+    (a tuple of targets for a network with several outputs).
 
     >>> Sample(x=2.0, y=1.5)
     Sample(x=(2,), y=3/2)
     """
 
     x: tuple[Rational, ...]
-    y: Rational
+    y: Rational | tuple[Rational, ...]
 
     def __post_init__(self):
         object.__setattr__(self, "x", _numbers(self.x, "x"))
-        object.__setattr__(self, "y", exact(self.y, "y"))
+        several = isinstance(self.y, (list, tuple))
+        object.__setattr__(self, "y", _numbers(self.y, "y") if several else exact(self.y, "y"))
+
+    @property
+    def targets(self) -> tuple[Rational, ...]:
+        """``y`` as a tuple, one target per output."""
+        return self.y if isinstance(self.y, tuple) else (self.y,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +200,110 @@ class Neuron:
         return self.weights + ((self.bias,) if self.bias is not None else ())
 
 
+@dataclass(frozen=True, slots=True)
+class Layer:
+    """A dense layer: ``weights[j][k]`` joins input k to neuron j; one bias per neuron
+    (``biases=None``: no biases); one activation for the layer.
+
+    >>> Layer(weights=[[0.1, 0.2], [0.3, 0.4]], biases=[0, 0]).width
+    2
+    """
+
+    weights: tuple[tuple[Rational, ...], ...]
+    biases: tuple[Rational, ...] | None = None
+    activation: str | object = "sigmoid"
+
+    def __post_init__(self):
+        rows = tuple(_numbers(row, "w") for row in self.weights)
+        if not rows or len({len(row) for row in rows}) != 1:
+            raise ShapeError("a layer's weights are rows of equal length, one row per neuron")
+        object.__setattr__(self, "weights", rows)
+        if self.biases is not None:
+            biases = _numbers(self.biases, "b")
+            if len(biases) != len(rows):
+                raise ShapeError(f"a layer of {len(rows)} neurons needs {len(rows)} biases, "
+                                 f"not {len(biases)}")
+            object.__setattr__(self, "biases", biases)
+
+    @property
+    def width(self) -> int:
+        """How many neurons the layer has."""
+        return len(self.weights)
+
+    @property
+    def inputs(self) -> int:
+        """How many inputs each neuron takes."""
+        return len(self.weights[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    """A feed-forward network of dense layers and a loss over its outputs.
+
+    The loss of one sample is the sum (``outputs="sum"``) or mean (``"mean"``) of
+    the registry loss over the outputs; samples combine by the loss's own reduction.
+    ``frozen`` names parameters (``b`` for every bias, ``layer2`` for a whole layer, or
+    single names such as ``w1_12``) that keep their values.
+
+    >>> Network(layers=[Layer([[0.5]], [0.1], "identity")]).parameter_names
+    ('w1_11', 'b1_1')
+    """
+
+    layers: tuple[Layer, ...]
+    loss: str = "squared"
+    outputs: str = "sum"
+    slope: Rational = field(default=Rational(1, 100))
+    delta: Rational = field(default=Rational(1))
+    frozen: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        layers = tuple(self.layers)
+        if not layers:
+            raise ShapeError("a network needs at least one layer")
+        for number, (before, after) in enumerate(zip(layers, layers[1:]), 2):
+            if after.inputs != before.width:
+                raise ShapeError(f"layer {number} takes {after.inputs} inputs but layer "
+                                 f"{number - 1} has {before.width} neurons")
+        if self.outputs not in ("sum", "mean"):
+            raise ShapeError(f"outputs must be 'sum' or 'mean', not {self.outputs!r}")
+        object.__setattr__(self, "layers", layers)
+        object.__setattr__(self, "slope", exact(self.slope, "slope"))
+        object.__setattr__(self, "delta", exact(self.delta, "delta"))
+        frozen = tuple(self.frozen)
+        known = set(self.parameter_names) | {"w", "b"} | {
+            f"layer{n}" for n in range(1, len(layers) + 1)}
+        for name in frozen:
+            if name not in known:
+                raise ShapeError(f"cannot freeze {name!r}; freeze 'w', 'b', 'layer1'.. or a "
+                                 f"parameter such as {self.parameter_names[0]!r}")
+        object.__setattr__(self, "frozen", frozen)
+
+    @property
+    def parameter_names(self) -> tuple[str, ...]:
+        """``w{l}_{j}{k}`` and ``b{l}_{j}``, layer by layer, weights before biases."""
+        names = []
+        for l, layer in enumerate(self.layers, 1):
+            names += [f"w{l}_{j}{k}" for j in range(1, layer.width + 1)
+                      for k in range(1, layer.inputs + 1)]
+            if layer.biases is not None:
+                names += [f"b{l}_{j}" for j in range(1, layer.width + 1)]
+        return tuple(names)
+
+    @property
+    def parameters(self) -> tuple[Rational, ...]:
+        """The values in the order of :attr:`parameter_names`."""
+        values = []
+        for layer in self.layers:
+            values += [w for row in layer.weights for w in row]
+            values += list(layer.biases or ())
+        return tuple(values)
+
+    def is_frozen(self, name: str) -> bool:
+        """Whether parameter ``name`` keeps its value."""
+        layer = "layer" + name[1:].split("_")[0]
+        return name in self.frozen or name[0] in self.frozen or layer in self.frozen
+
+
 def seed_neuron() -> Neuron:
     """The neuron of the built-in example: w = 0.5, b = 0.1, no activation, squared loss."""
     return Neuron(weights="0.5", bias="0.1")
@@ -199,6 +312,55 @@ def seed_neuron() -> Neuron:
 def seed_samples() -> tuple[Sample, ...]:
     """The sample of the built-in example: x = 2.0, y = 1.5."""
     return (Sample(x="2.0", y="1.5"),)
+
+
+# Digits carried by the numeric side of a named exact value.
+PRECISION = 60
+
+
+class Defined(Symbol):
+    """A named exact value, such as the activation of a deep layer.
+
+    Its ``definition`` is exact, in terms of numbers and earlier named values, so a
+    deep network's exact values form a straight-line program of linear size instead
+    of one expression that grows with every layer; ``approx`` holds it to
+    PRECISION digits for display.  Its sign is known to SymPy, so ``Max(0, a)`` or a
+    piecewise derivative at a named value takes the right branch.
+    """
+
+    __slots__ = ("definition", "approx", "serial")
+    _serials = itertools.count()
+
+    def __new__(cls, name: str, definition: Expr):
+        approx = numeric(definition, PRECISION)
+        if not approx.is_Number:
+            raise NumberError(f"{name} = {definition} is not a number")
+        signs = {"positive": True} if approx > 0 else {"negative": True} if approx < 0 else {}
+        # Not SymPy's cached constructor: two derivations may both name a value "a1_1#1".
+        defined = Symbol.__xnew__(cls, name, real=True, **signs)
+        defined.definition = definition
+        defined.approx = approx
+        defined.serial = next(cls._serials)
+        return defined
+
+    def _hashable_content(self):
+        return (self.name, self.serial)
+
+
+def numeric(value: Expr, digits: int = 15) -> Expr:
+    """``value`` evaluated to ``digits`` digits, named exact values included."""
+    atoms = value.atoms(Defined)
+    if atoms:
+        value = value.xreplace({atom: atom.approx for atom in atoms})
+    return value.evalf(digits)
+
+
+def expand_definitions(value: Expr) -> Expr:
+    """The single exact expression behind a value built from named values (it may be
+    large: use it for checks on small problems)."""
+    while value.atoms(Defined):
+        value = value.xreplace({atom: atom.definition for atom in value.atoms(Defined)})
+    return value
 
 
 class Given(Symbol):

@@ -22,14 +22,18 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.pycode import pycode
 
 from . import __version__
-from .derive import PRECISION, PREDICTION, Derivation, derive
+from .derive import PREDICTION, TARGET, Derivation, derive
+from .model import PRECISION
+from .network import NetworkDerivation, derive_network
 from .errors import SymgradError, TemplateError, UnknownNameError, choose
-from .model import Given, decimal
+from .model import Defined, Given, Network, decimal, numeric
 
 __all__ = ["FORMATS", "WorkedExample", "worked_example", "render_template", "write_atomically",
            "json_value"]
 
 # format name -> (template folder, template file, file extension)
+# Networks with more parameters than this list gradients in a table unless --show asks.
+MAX_SHOWN = 12
 FORMATS = {
     "md": ("md", "example.md.j2", ".md"),
     "tex": ("tex", "example.tex.j2", ".tex"),
@@ -66,6 +70,10 @@ class LessonPrinter(LatexPrinter):
     def _print_Given(self, given):
         text = _latex_decimal(decimal(given.value, self._digits)[0])
         return rf"\left({text}\right)" if text.startswith("-") else text
+
+    def _print_Defined(self, defined):
+        """A named exact value shows as its (rounded) number."""
+        return self._print_Given(Given(defined))
 
     def _print_Rational(self, number):
         text, is_exact = decimal(number, self._digits)
@@ -172,9 +180,23 @@ def _filters(digits: int) -> dict:
             "label": label, "latex_text": latex_text, "cdata": cdata}
 
 
+def _defined_atoms(d) -> set:
+    """Every named exact value a network derivation refers to, definitions included."""
+    found, todo = set(), [g.value for g in d.gradients] + list(d.updated) + [
+        d.loss.value, d.loss_after.value] + [row.a.value for rows in d.forward for row in rows]
+    todo += [f.value for rows in d.backward for row in rows
+             for f in (row.upstream, row.slope, row.delta)]
+    while todo:
+        for atom in todo.pop().atoms(Defined):
+            if atom not in found:
+                found.add(atom)
+                todo.append(atom.definition)
+    return found
+
+
 def json_value(value: Expr, digits: int = 4) -> dict:
     """A number as JSON: ``{"value": float or null, "exact": SymPy text, "latex": LaTeX}``."""
-    number = float(value.evalf(17))
+    number = float(numeric(value, 17))
     return {"value": number if math.isfinite(number) else None, "exact": str(value),
             "latex": LessonPrinter(digits).doprint(value)}
 
@@ -187,22 +209,48 @@ class WorkedExample:
     True
     """
 
-    def __init__(self, derivation: Derivation, *, digits: int = 4, glossary: bool = True,
-                 templates: str | os.PathLike | None = None):
+    def __init__(self, derivation: Derivation | NetworkDerivation, *, digits: int = 4,
+                 glossary: bool = True, templates: str | os.PathLike | None = None,
+                 show: tuple[str, ...] | None = None):
         if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 50:
             raise SymgradError(f"digits must be a whole number from 1 to 50, not {digits!r}")
         self.derivation = derivation
         self.digits = digits
         self.glossary = glossary
         self.templates = templates
+        if show is not None:
+            unknown = [name for name in show if name not in derivation.parameter_names]
+            if unknown:
+                raise UnknownNameError(f"cannot show {unknown[0]!r}; parameters: "
+                                       f"{', '.join(derivation.parameter_names)}")
+            show = tuple(show)
+        self.show = show
 
     def render(self, fmt: str) -> str:
         """The worked example as text in format ``md``, ``tex``, ``json`` or ``py``."""
         kind, name, _ = choose(FORMATS, fmt, "format")
         if fmt == "json":
             return self.to_json()
+        if self.is_network:
+            name = name.replace("example", "network")
         return render_template(kind, name, templates=self.templates, digits=self.digits,
-                               d=self.derivation, glossary=self.glossary)
+                               d=self.derivation, glossary=self.glossary, show=self.shown,
+                               symbols={"a": PREDICTION, "y": TARGET})
+
+    @property
+    def is_network(self) -> bool:
+        """Whether this is a network's derivation (else a single neuron's)."""
+        return isinstance(self.derivation, NetworkDerivation)
+
+    @property
+    def shown(self) -> tuple[str, ...]:
+        """The parameters whose gradients are worked in full (the rest are in a table)."""
+        if not self.is_network:
+            return self.derivation.parameter_names
+        if self.show is not None:
+            return self.show
+        names = self.derivation.parameter_names
+        return names if len(names) <= MAX_SHOWN else ()
 
     def to_markdown(self) -> str:
         """Markdown with ``$…$`` and ``$$…$$`` maths (GitHub, Jupyter, KaTeX)."""
@@ -218,6 +266,8 @@ class WorkedExample:
 
     def to_data(self) -> dict:
         """Every step as plain data: the documented JSON shape."""
+        if self.is_network:
+            return self._network_data()
         d, digits = self.derivation, self.digits
 
         def value(v):
@@ -255,6 +305,60 @@ class WorkedExample:
             "final": {"parameters": named(d.final_parameters),
                       "loss_value": value(d.final_loss), "converged": d.converged,
                       "exact": d.exact_until is None},
+        }
+
+    def _network_data(self) -> dict:
+        d, digits = self.derivation, self.digits
+        printer = LessonPrinter(digits)
+
+        def value(v):
+            return json_value(v, digits)
+
+        def named(values):
+            return {name: value(v) for name, v in zip(d.parameter_names, values)}
+
+        def working(formula):
+            return None if formula is None or formula.substituted is None else printer.doprint(
+                formula.substituted)
+
+        factors = []
+        for s, rows in enumerate(d.backward, 1):
+            for row in rows:
+                unit = f"{row.layer}_{row.neuron}"
+                output = row.layer == len(d.network.layers)
+                for name, formula in ((f"dL/da{unit}" if output else f"sum{unit}", row.upstream),
+                                      (f"da{unit}/dz{unit}", row.slope),
+                                      (f"delta{unit}", row.delta)):
+                    factors.append({"name": name, "sample": s,
+                                    "symbolic": (printer.doprint(formula.symbolic)
+                                                 if formula.symbolic is not None else None),
+                                    "substituted": working(formula), "value": value(formula.value)})
+        definitions = {}
+        for atom in sorted(_defined_atoms(d), key=lambda atom: atom.serial):
+            definitions[atom.name] = str(atom.definition)
+        outputs = len(d.network.layers)
+        return {
+            "activation": [act.name for act in d.activations],
+            "loss": d.loss_function.name,
+            "outputs": d.network.outputs,
+            "learning_rate": value(d.learning_rate),
+            "layers": [{"width": layer.width, "activation": act.name}
+                       for layer, act in zip(d.network.layers, d.activations)],
+            "samples": [{"x": [value(x) for x in s.x], "y": [value(y) for y in s.targets]}
+                        for s in d.samples],
+            "parameters": named(d.parameters),
+            "prediction": [[value(row.a.value) for row in rows if row.layer == outputs]
+                           for rows in d.forward],
+            "loss_value": value(d.loss.value),
+            "factors": factors,
+            "gradients": {g.parameter: value(g.value) for g in d.gradients},
+            "frozen": [g.parameter for g in d.gradients if g.frozen],
+            "updated": named(d.updated),
+            "loss_after": value(d.loss_after.value),
+            "steps": [{"step": 1, "parameters": named(d.parameters),
+                       "loss_value": value(d.loss.value),
+                       "gradients": {g.parameter: value(g.value) for g in d.gradients}}],
+            "definitions": definitions,
         }
 
     def to_json(self) -> str:
@@ -327,14 +431,23 @@ def write_atomically(path: str | os.PathLike, text: str) -> None:
 
 def worked_example(neuron=None, samples=None, *, learning_rate="0.1", steps: int = 1,
                    tolerance=None, digits: int = 4, glossary: bool = True,
-                   templates: str | os.PathLike | None = None) -> WorkedExample:
-    """Derive and wrap a worked example; with no arguments, seed lesson 001's neuron.
+                   templates: str | os.PathLike | None = None,
+                   show: tuple[str, ...] | None = None) -> WorkedExample:
+    """Derive and wrap a worked example of a Neuron or a Network; with no arguments,
+    seed lesson 001's neuron. ``show`` picks a network's parameters worked in full.
 
     >>> from symgrad import Neuron, Sample
     >>> ex = worked_example(Neuron(weights=1.5, bias=0.5), Sample(x=2.0, y=4.0))
     >>> ex.to_data()["updated"]["w"]["exact"]
     '17/10'
     """
-    derivation = derive(neuron, samples, learning_rate=learning_rate, steps=steps,
-                        tolerance=tolerance)
-    return WorkedExample(derivation, digits=digits, glossary=glossary, templates=templates)
+    if isinstance(neuron, Network):
+        if steps != 1 or tolerance is not None:
+            raise SymgradError("a network's worked example is one step; --steps and --tol "
+                               "are for single neurons")
+        derivation = derive_network(neuron, samples, learning_rate=learning_rate)
+    else:
+        derivation = derive(neuron, samples, learning_rate=learning_rate, steps=steps,
+                            tolerance=tolerance)
+    return WorkedExample(derivation, digits=digits, glossary=glossary, templates=templates,
+                         show=show)
