@@ -14,8 +14,8 @@ import random
 import threading
 from dataclasses import dataclass
 
-from sympy import (Abs, Expr, Heaviside, Max, Min, Rational, Symbol, diff, exp, log, nan,
-                   oo, simplify, sqrt, tanh, zoo)
+from sympy import (Abs, E, Expr, Heaviside, Max, Min, Rational, Symbol, diff, exp, log, nan,
+                   oo, pi, simplify, sqrt, tanh, zoo)
 
 from .derive import (Derivation, Mistake, composed_loss, derive, mistakes, quantities)
 from .errors import ParseError, SymgradError
@@ -48,6 +48,8 @@ FUNCTIONS = {
     "max": (Max, None),
     "min": (Min, None),
 }
+# Constants a formula may name (SymPy prints e as E), unless a symbol takes the name.
+CONSTANTS = {"E": E, "pi": pi}
 # SymPy's own spellings, so that printed SymPy expressions read back.
 ALIASES = {"Abs": "abs", "Max": "max", "Min": "min"}
 # The names of a single neuron's lesson: ŷ is written a.
@@ -76,7 +78,7 @@ def parse(text: str, symbols=None) -> Expr:
     ``symbols`` lists the allowed names (default: the lesson's a, y, z, x, w, b; ŷ is
     written ``a``). Allowed: numbers, those names, ``+ - * / **`` (``^`` means ``**``),
     and the functions exp, log, sqrt, sigmoid, tanh, relu, Heaviside, abs, max, min
-    (SymPy's spellings Abs, Max and Min too).
+    (SymPy's spellings Abs, Max and Min too), and the constants E and pi.
 
     >>> parse("2*(a - y)*sigmoid(z)*(1 - sigmoid(z))*x")
     x*(1 - 1/(1 + exp(-z)))*(2*a - 2*y)/(1 + exp(-z))
@@ -137,6 +139,8 @@ class _Validator(ast.NodeVisitor):
             raise ParseError("numbers must be finite")
 
     def visit_Name(self, node):
+        if node.id in CONSTANTS and node.id not in self.table:
+            return
         if node.id not in self.table and not self.table:
             raise ParseError(f"unknown name {node.id!r}: a number is expected here")
         if node.id not in self.table:
@@ -224,7 +228,7 @@ class _Builder(ast.NodeVisitor):
         return exact(node.value if isinstance(node.value, int) else repr(node.value))
 
     def visit_Name(self, node):
-        return self.table[node.id]
+        return self.table[node.id] if node.id in self.table else CONSTANTS[node.id]
 
     def visit_UnaryOp(self, node):
         operand = self.visit(node.operand)
