@@ -22,7 +22,7 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.pycode import pycode
 
 from . import __version__
-from .derive import PREDICTION, TARGET, Derivation, derive
+from .derive import PREDICTION, TARGET, Z, Derivation, derive
 from .model import PRECISION
 from .network import NetworkDerivation, derive_network
 from .errors import SymgradError, TemplateError, UnknownNameError, choose
@@ -235,7 +235,7 @@ class WorkedExample:
             name = name.replace("example", "network")
         return render_template(kind, name, templates=self.templates, digits=self.digits,
                                d=self.derivation, glossary=self.glossary, show=self.shown,
-                               symbols={"a": PREDICTION, "y": TARGET})
+                               symbols={"a": PREDICTION, "y": TARGET, "z": Z})
 
     @property
     def is_network(self) -> bool:
