@@ -12,8 +12,8 @@ from .checks import FUNCTIONS, check, diagnose, parse
 from .derive import PREDICTION, TARGET, Z, derive
 from .errors import SymgradError
 from .losses import LOSSES
-from .model import Neuron, Sample
-from .render import FORMATS, worked_example
+from .model import Layer, Network, Neuron, Sample
+from .render import FORMATS, MAX_SHOWN, worked_example
 from .sheets import ASKABLE, DEFAULT_ASK, DIFFICULTIES, MAX_COUNT, SHEET_FORMATS, sheet
 
 __all__ = ["main"]
@@ -118,6 +118,10 @@ def _build_parser() -> argparse.ArgumentParser:
     output.add_argument("--digits", type=_positive_int, default=4, metavar="D",
                         help="significant digits for values that are not short exact "
                              "decimals; they are shown with ≈ (default 4)")
+    output.add_argument("--show", type=_names, metavar="P,Q",
+                        help="for a network: the parameters whose gradients are worked in "
+                             "full, such as w1_11,b2_1 (default: all when there are at most "
+                             f"{MAX_SHOWN}, else a table only)")
     output.add_argument("--no-glossary", action="store_true",
                         help="leave out the appendix of key definitions")
     output.add_argument("--out", type=Path, metavar="PATH",
@@ -261,6 +265,8 @@ def _add_check_parser(commands) -> None:
 
 def _check(args) -> tuple[str, int]:
     neuron, samples, learning_rate, _ = _problem(args)
+    if isinstance(neuron, Network):
+        raise SymgradError("symgrad check works on a single neuron, not a network spec")
     text = args.answer.lstrip()
     derivation = derive(neuron, samples, learning_rate=learning_rate)
     factors = {f.name: f.formula for f in derivation.factors if f.sample == 1}
@@ -292,6 +298,49 @@ def _read_spec(path: Path) -> dict:
 
 _SPEC_KEYS = {"weights", "bias", "activation", "loss", "slope", "delta", "learning_rate",
               "steps", "tolerance", "samples"}
+_NETWORK_KEYS = {"layers", "loss", "outputs", "slope", "delta", "learning_rate", "samples",
+                 "freeze", "show"}
+_NEURON_FLAGS = ("x", "w", "b", "y", "activation", "activation_expr")
+
+
+def _samples(spec: dict) -> list[Sample]:
+    rows = spec["samples"]
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise SymgradError("spec 'samples' must be a list of tables with x and y "
+                           "([[samples]] in TOML)")
+    for i, row in enumerate(rows, 1):
+        if set(row) != {"x", "y"}:
+            raise SymgradError(f"spec sample {i} needs exactly the keys x and y")
+    return [Sample(x=row["x"], y=row["y"]) for row in rows]
+
+
+def _network(args, spec: dict) -> tuple[Network, list[Sample], object]:
+    """A network, its samples and the learning rate from a spec with [[layers]]."""
+    unknown = sorted(set(spec) - _NETWORK_KEYS)
+    if unknown:
+        raise SymgradError(f"unknown key {unknown[0]!r} in a network spec; allowed: "
+                           f"{', '.join(sorted(_NETWORK_KEYS))}")
+    given = [name for name in _NEURON_FLAGS if getattr(args, name, None)]
+    if given or args.no_bias:
+        flag = "--" + (given[0] if given else "no_bias").replace("_", "-")
+        raise SymgradError(f"{flag} describes a single neuron; a network spec gives its "
+                           "layers and samples in the TOML file")
+    if "samples" not in spec:
+        raise SymgradError("a network spec needs [[samples]] with x and y")
+    layers = []
+    for number, table in enumerate(spec["layers"], 1):
+        if not isinstance(table, dict) or not {"weights"} <= set(table) <= {
+                "weights", "biases", "activation"}:
+            raise SymgradError(f"spec layer {number} needs weights (one row per neuron) and "
+                               "may have biases and activation")
+        layers.append(Layer(weights=table["weights"], biases=table.get("biases"),
+                            activation=table.get("activation", "sigmoid")))
+    options = {key: value for key, value in (
+        ("loss", args.loss or spec.get("loss")), ("outputs", spec.get("outputs")),
+        ("slope", args.slope or spec.get("slope")), ("delta", args.delta or spec.get("delta")),
+        ("frozen", tuple(spec.get("freeze", ())))) if value is not None}
+    return (Network(layers=tuple(layers), **options), _samples(spec),
+            args.lr or spec.get("learning_rate", "0.1"))
 
 
 def _custom_activation(text: str | None):
@@ -299,13 +348,15 @@ def _custom_activation(text: str | None):
     return None if text is None else custom(parse(text, symbols=("z",)))
 
 
-def _problem(args) -> tuple[Neuron, list[Sample], object, dict]:
-    """The neuron, samples and learning rate from the flags and --spec, and the spec."""
+def _problem(args) -> tuple[Neuron | Network, list[Sample], object, dict]:
+    """The neuron (or network), samples and learning rate from the flags and --spec."""
     spec = _read_spec(args.spec) if args.spec else {}
+    if "layers" in spec:
+        return (*_network(args, spec), spec)
     unknown = sorted(set(spec) - _SPEC_KEYS)
     if unknown:
         raise SymgradError(f"unknown key {unknown[0]!r} in {args.spec}; allowed: "
-                           f"{', '.join(sorted(_SPEC_KEYS))}")
+                           f"{', '.join(sorted(_SPEC_KEYS))} (or layers for a network)")
     flat = lambda lists: [v for group in lists for v in group]  # noqa: E731
     weights = flat(args.w) if args.w else spec.get("weights", ["0.5"])
     bias = None if args.no_bias else (args.b if args.b is not None else spec.get("bias", "0.1"))
@@ -315,14 +366,7 @@ def _problem(args) -> tuple[Neuron, list[Sample], object, dict]:
         samples = [Sample(x=flat(args.x) if args.x else ["2.0"],
                           y=args.y if args.y is not None else "1.5")]
     else:
-        rows = spec["samples"]
-        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            raise SymgradError("spec 'samples' must be a list of tables with x and y "
-                               "([[samples]] in TOML)")
-        for i, row in enumerate(rows, 1):
-            if set(row) != {"x", "y"}:
-                raise SymgradError(f"spec sample {i} needs exactly the keys x and y")
-        samples = [Sample(x=row["x"], y=row["y"]) for row in rows]
+        samples = _samples(spec)
     if args.activation_expr is not None and args.activation is not None:
         raise SymgradError("give either --activation or --activation-expr, not both")
     options = {key: value for key, value in (
@@ -337,11 +381,18 @@ def _problem(args) -> tuple[Neuron, list[Sample], object, dict]:
 
 def _example(args) -> str:
     neuron, samples, learning_rate, spec = _problem(args)
+    show = args.show if args.show is not None else spec.get("show")
+    if show is not None and not isinstance(neuron, Network):
+        raise SymgradError("--show picks a network's parameters; a single neuron shows all")
     steps = args.steps or spec.get("steps", 1)
+    if isinstance(neuron, Network) and (args.steps or args.tol):
+        raise SymgradError("--steps and --tol run a single neuron's training loop; a network's "
+                           "worked example is one step")
     result = worked_example(
         neuron, samples, learning_rate=learning_rate,
         steps=steps, tolerance=args.tol or spec.get("tolerance"), digits=args.digits,
-        glossary=not args.no_glossary, templates=args.templates)
+        glossary=not args.no_glossary, templates=args.templates,
+        show=None if show is None else tuple(show))
     fmt = args.format
     if fmt is None and args.out is not None:
         fmt = next((name for name, (_, _, suffix) in FORMATS.items()

@@ -17,7 +17,8 @@ from sympy import Add, Expr, Mul, Not, Piecewise, Rational, Symbol
 from .activations import Activation, activation as find_activation
 from .errors import DomainError, NumberError, ShapeError, UnknownNameError
 from .losses import Loss, loss as find_loss
-from .model import PRECISION, Given, Neuron, Sample, exact, seed_neuron, seed_samples
+from .model import (PRECISION, Defined, Given, Neuron, Sample, exact, numeric, seed_neuron,
+                    seed_samples)
 
 __all__ = ["Formula", "Factor", "Forward", "Gradient", "Iteration", "Derivation", "Quantity",
            "Mistake", "MISTAKES", "StepNumbers", "derive", "step_numbers", "composed_loss",
@@ -221,10 +222,29 @@ class _Problem:
 
 
 def _evaluate(formula: Expr, values: dict) -> Expr:
-    """The exact value of a display formula, with the given numbers put in."""
+    """The exact value of a display formula, with the given numbers put in; a piecewise
+    formula takes the case that holds."""
+    if isinstance(formula, Piecewise) and all(_is_number(v) for v in values.values()):
+        formula = next(piece for piece, test in formula.args if _holds(test, values))
     values = dict(values)
     values.update((g, g.value) for g in formula.atoms(Given))
     return formula.xreplace(values)
+
+
+def _is_number(value: Expr) -> bool:
+    """A number, possibly written with named exact values (not a formula of symbols)."""
+    return not (value.free_symbols - value.atoms(Defined))
+
+
+def _holds(condition, values: dict) -> bool:
+    """Whether a piecewise condition holds at ``values``; decided numerically when SymPy
+    cannot tell (a named exact value inside |ŷ - y| ≤ δ, say)."""
+    if condition == True:  # noqa: E712 - SymPy's true
+        return True
+    filled = condition.xreplace(dict(values) | {g: g.value for g in condition.atoms(Given)})
+    if filled in (True, False):
+        return bool(filled)
+    return bool(type(filled)(numeric(filled.lhs, PRECISION), numeric(filled.rhs, PRECISION)))
 
 
 def _show(formula: Expr, values: dict) -> Expr:
@@ -261,7 +281,7 @@ def _working(formula: Expr, values: dict, value: Expr, lesson_form: Expr | None 
     if isinstance(formula, Piecewise):
         earlier = []
         for piece, test in formula.args:
-            if test == True or bool(_evaluate(test, values)):  # noqa: E712 (sympy true)
+            if _holds(test, values):
                 condition = test if test != True else Not(earlier[-1])  # noqa: E712
                 applied = piece
                 break

@@ -7,6 +7,7 @@ Run ``python tests/gallery.py`` after changing templates or maths; the test
 from pathlib import Path
 
 from symgrad import Neuron, Sample, worked_example
+from symgrad.model import Layer, Network
 from symgrad.sheets import sheet
 
 OUTPUT = Path(__file__).resolve().parent.parent / "output"
@@ -25,6 +26,11 @@ GALLERY = {
                             [Sample(x=("1", "2"), y="1"), Sample(x=("2", "-1"), y="0.5")], {}),
     "training_loop_5_steps": (Neuron(weights="0.5", bias="0.1"), [Sample(x="2.0", y="1.5")],
                               {"learning_rate": "0.05", "steps": 5}),
+    "network_2_2_2_sigmoid": (
+        Network(layers=[Layer([["0.15", "0.2"], ["0.25", "0.3"]], ["0.35", "0.35"], "sigmoid"),
+                        Layer([["0.4", "0.45"], ["0.5", "0.55"]], ["0.6", "0.6"], "sigmoid")],
+                loss="squared"),
+        [Sample(x=["0.05", "0.1"], y=["0.01", "0.99"])], {"learning_rate": "0.5"}),
 }
 
 
@@ -40,8 +46,9 @@ def render_all() -> dict[Path, str]:
         example = worked_example(neuron, samples, **options)
         for fmt in FORMATS:
             files[OUTPUT / f"{name}.{fmt}"] = example.render(fmt)
-    files[OUTPUT / "seed001_linear_squared.json"] = worked_example(
-        *GALLERY["seed001_linear_squared"][:2]).to_json()
+    for name in ("seed001_linear_squared", "network_2_2_2_sigmoid"):
+        neuron, samples, options = GALLERY[name]
+        files[OUTPUT / f"{name}.json"] = worked_example(neuron, samples, **options).to_json()
     for name, text in SHEET.documents("md").items():
         files[OUTPUT / "sheets" / name] = text
     for name, text in SHEET.documents("tex").items():
