@@ -11,6 +11,7 @@ import pytest
 from conftest import ROOT, run
 from gallery import render_all
 from symgrad import ACTIVATIONS, LOSSES, Neuron, Sample, worked_example
+from symgrad.model import Layer, Network
 from symgrad.errors import TemplateError, UnknownNameError
 
 SEED_001 = worked_example()
@@ -31,6 +32,11 @@ def _edge_examples():
     examples = [worked_example(n, s) for n, s in cases]
     examples.append(worked_example(*one(activation="sigmoid"), steps=6))
     examples.append(worked_example(*one(), steps=6, tolerance="0.01"))
+    network = Network(layers=[Layer([["0.5", "-1"], ["1", "0.25"]], ["0.1", "0"], "relu"),
+                              Layer([["0.3", "0.2"]], None, "tanh")],
+                      loss="huber", outputs="mean", frozen=("layer1",))
+    examples.append(worked_example(network, [Sample(x=["1", "2"], y="0.5"),
+                                             Sample(x=["-1", "0.5"], y="-0.2")]))
     return examples
 
 
