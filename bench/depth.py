@@ -11,7 +11,6 @@ its own process with a time limit.
 import argparse
 import subprocess
 import sys
-import time
 
 DEPTHS = (1, 2, 4, 8, 12, 25, 50, 100)
 NAIVE_DEPTHS = (1, 2, 4, 8)

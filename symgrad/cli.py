@@ -122,6 +122,10 @@ def _build_parser() -> argparse.ArgumentParser:
                         help="for a network: the parameters whose gradients are worked in "
                              "full, such as w1_11,b2_1 (default: all when there are at most "
                              f"{MAX_SHOWN}, else a table only)")
+    output.add_argument("--matrix", action="store_true",
+                        help="for a network: add the backward pass in matrix form, "
+                             "δ = (W^T δ_next) ⊙ f'(z) and dL/dW = δ a^T, beside the "
+                             "neuron-by-neuron form")
     output.add_argument("--no-glossary", action="store_true",
                         help="leave out the appendix of key definitions")
     output.add_argument("--out", type=Path, metavar="PATH",
@@ -392,7 +396,7 @@ def _example(args) -> str:
         neuron, samples, learning_rate=learning_rate,
         steps=steps, tolerance=args.tol or spec.get("tolerance"), digits=args.digits,
         glossary=not args.no_glossary, templates=args.templates,
-        show=None if show is None else tuple(show))
+        show=None if show is None else tuple(show), matrix=args.matrix)
     fmt = args.format
     if fmt is None and args.out is not None:
         fmt = next((name for name, (_, _, suffix) in FORMATS.items()

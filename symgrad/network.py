@@ -15,16 +15,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sympy import Add, Expr, Mul, Rational, Symbol
+from sympy import Add, Expr, MatMul, Matrix, Mul, Rational, Symbol
 
 from .activations import Activation, activation as find_activation
 from .derive import PREDICTION, TARGET, Z, Formula, _evaluate, _show, _working
 from .errors import NumberError, ShapeError
 from .losses import Loss, loss as find_loss
-from .model import Defined, Network, Sample, exact
+from .model import Defined, Given, Network, Sample, exact
 
-__all__ = ["NetworkDerivation", "Neuronwise", "Backward", "NetworkGradient", "derive_network",
-           "composed_network_loss"]
+__all__ = ["NetworkDerivation", "Neuronwise", "Backward", "NetworkGradient", "MatrixStep",
+           "derive_network", "composed_network_loss"]
 
 # An exact value with more operations than this is given a name of its own.
 MAX_INLINE_OPS = 12
@@ -69,6 +69,20 @@ class NetworkGradient:
 
 
 @dataclass(frozen=True, slots=True)
+class MatrixStep:
+    """One layer of the backward pass of one sample in matrix form, numbers shown:
+    ``δ = (W^T δ_next) ⊙ f'(z)`` (``∇_a L ⊙ f'(z)`` at the outputs), ``∂L/∂W = δ aᵀ``."""
+
+    layer: int
+    backprop: Expr | None   # W^T δ_next as a product of matrices; None at the outputs
+    upstream: Matrix
+    slope: Matrix
+    delta: Matrix
+    inputs: Matrix          # (a^{(l-1)})^T, a row
+    gradient: Matrix
+
+
+@dataclass(frozen=True, slots=True)
 class NetworkDerivation:
     """A worked gradient-descent step of a network."""
 
@@ -87,6 +101,7 @@ class NetworkDerivation:
     loss_after: Formula
     activations: tuple[Activation, ...]
     loss_function: Loss
+    matrices: tuple[tuple[MatrixStep, ...], ...]        # [sample][layer, last layer first]
 
     @property
     def updated(self) -> tuple[Expr, ...]:
@@ -170,7 +185,7 @@ class _NetworkProblem:
         """The forward and backward pass at ``parameters``, every δ computed once."""
         layers = self.unpack(parameters)
         zs, as_, losses, ups, slopes, deltas = [], [], [], [], [], []
-        for s, sample in enumerate(self.samples, 1):
+        for sample in self.samples:
             inputs = list(sample.x)
             sample_z, sample_a = [], [inputs]
             for l, ((weights, biases), f) in enumerate(zip(layers, self.f), 1):
@@ -280,6 +295,7 @@ def derive_network(network: Network, samples, *, learning_rate="0.1") -> Network
         gradients.append(NetworkGradient(name, symbol, tuple(per_sample), total, value,
                                          frozen[index], update))
     backward = _backward_working(problem, parameters, first)
+    matrices = _matrix_working(problem, parameters, first)
     return NetworkDerivation(
         network=network, samples=samples, learning_rate=rate,
         parameter_names=network.parameter_names, parameter_symbols=symbols,
@@ -288,7 +304,7 @@ def derive_network(network: Network, samples, *, learning_rate="0.1") -> Network
         loss=Formula(None, None, first.loss), backward=backward, gradients=tuple(gradients),
         forward_after=_forward_working(problem, updated, after),
         loss_after=Formula(None, None, after.loss), activations=problem.activations,
-        loss_function=problem.loss)
+        loss_function=problem.loss, matrices=matrices)
 
 
 def _position(name: str) -> tuple[int, int, int | None]:
@@ -374,6 +390,36 @@ def _backward_working(problem: _NetworkProblem, parameters, numbers: _Pass):
                 sample_rows.append(Backward(l, j, upstream, slope, delta))
         rows.append(tuple(sample_rows))
     return tuple(rows)
+
+
+def _shown_matrix(rows) -> Matrix:
+    """A matrix of numbers kept visible (rounded for display, exact underneath)."""
+    return Matrix([[Given(value) for value in row] for row in rows])
+
+
+def _matrix_working(problem: _NetworkProblem, parameters, numbers: _Pass):
+    """The backward pass of every sample as matrices, last layer first."""
+    layers = problem.unpack(parameters)
+    steps = []
+    for s in range(len(problem.samples)):
+        sample_steps = []
+        for l in range(len(layers), 0, -1):
+            backprop = None
+            if l < len(layers):
+                weights = layers[l][0]
+                transposed = _shown_matrix([[row[k] for row in weights]
+                                            for k in range(len(weights[0]))])
+                backprop = MatMul(transposed, _shown_matrix(
+                    [[d] for d in numbers.delta[s][l]]), evaluate=False)
+            column = lambda values: _shown_matrix([[v] for v in values])  # noqa: E731
+            delta = numbers.delta[s][l - 1]
+            inputs = numbers.a[s][l - 1]
+            sample_steps.append(MatrixStep(
+                l, backprop, column(numbers.upstream[s][l - 1]),
+                column(numbers.slope[s][l - 1]), column(delta), _shown_matrix([inputs]),
+                _shown_matrix([[d * a for a in inputs] for d in delta])))
+        steps.append(tuple(sample_steps))
+    return tuple(steps)
 
 
 def composed_network_loss(network: Network, samples) -> tuple[Expr, tuple[Symbol, ...]]:

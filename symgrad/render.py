@@ -211,7 +211,7 @@ class WorkedExample:
 
     def __init__(self, derivation: Derivation | NetworkDerivation, *, digits: int = 4,
                  glossary: bool = True, templates: str | os.PathLike | None = None,
-                 show: tuple[str, ...] | None = None):
+                 show: tuple[str, ...] | None = None, matrix: bool = False):
         if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 50:
             raise SymgradError(f"digits must be a whole number from 1 to 50, not {digits!r}")
         self.derivation = derivation
@@ -225,6 +225,7 @@ class WorkedExample:
                                        f"{', '.join(derivation.parameter_names)}")
             show = tuple(show)
         self.show = show
+        self.matrix = matrix
 
     def render(self, fmt: str) -> str:
         """The worked example as text in format ``md``, ``tex``, ``json`` or ``py``."""
@@ -235,6 +236,7 @@ class WorkedExample:
             name = name.replace("example", "network")
         return render_template(kind, name, templates=self.templates, digits=self.digits,
                                d=self.derivation, glossary=self.glossary, show=self.shown,
+                               matrix=self.matrix,
                                symbols={"a": PREDICTION, "y": TARGET, "z": Z})
 
     @property
@@ -432,9 +434,10 @@ def write_atomically(path: str | os.PathLike, text: str) -> None:
 def worked_example(neuron=None, samples=None, *, learning_rate="0.1", steps: int = 1,
                    tolerance=None, digits: int = 4, glossary: bool = True,
                    templates: str | os.PathLike | None = None,
-                   show: tuple[str, ...] | None = None) -> WorkedExample:
+                   show: tuple[str, ...] | None = None, matrix: bool = False) -> WorkedExample:
     """Derive and wrap a worked example of a Neuron or a Network; with no arguments,
-    seed lesson 001's neuron. ``show`` picks a network's parameters worked in full.
+    seed lesson 001's neuron. ``show`` picks a network's parameters worked in full and
+    ``matrix`` adds the matrix form of its backward pass.
 
     >>> from symgrad import Neuron, Sample
     >>> ex = worked_example(Neuron(weights=1.5, bias=0.5), Sample(x=2.0, y=4.0))
@@ -449,5 +452,7 @@ def worked_example(neuron=None, samples=None, *, learning_rate="0.1", steps: int
     else:
         derivation = derive(neuron, samples, learning_rate=learning_rate, steps=steps,
                             tolerance=tolerance)
+    if matrix and not isinstance(neuron, Network):
+        raise SymgradError("the matrix form is for networks; a single neuron has no matrices")
     return WorkedExample(derivation, digits=digits, glossary=glossary, templates=templates,
-                         show=show)
+                         show=show, matrix=matrix)

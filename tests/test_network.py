@@ -184,6 +184,22 @@ def test_json_shape_and_python_script_agree():
         assert printed[(first, name)] == pytest.approx(value, rel=1e-9)
 
 
+def test_matrix_form_matches_per_weight_form():
+    """δ and δ aᵀ of the matrix form equal the per-neuron δ and the per-weight gradients."""
+    d = derive_network(_mazur(), MAZUR_SAMPLE)
+    gradients = {g.parameter: g.value for g in d.gradients}
+    deltas = {(row.layer, row.neuron): row.delta.value for row in d.backward[0]}
+    for step in d.matrices[0]:
+        for j in range(step.delta.rows):
+            assert step.delta[j, 0].value == deltas[(step.layer, j + 1)]
+            for k in range(step.gradient.cols):
+                weight = gradients[f"w{step.layer}_{j + 1}{k + 1}"]
+                assert abs(numeric(step.gradient[j, k].value - weight, 40)) < R(1, 10**35)
+    assert [step.backprop is None for step in d.matrices[0]] == [True, False]
+    md = worked_example(_mazur(), MAZUR_SAMPLE, matrix=True).to_markdown()
+    assert r"\left(W^{(2)}\right)^{T} \delta^{(2)} \odot f'(z^{(1)})" in md
+
+
 def test_show_picks_worked_parameters():
     """--show works chosen gradients in full; the table lists them all."""
     md = worked_example(_mazur(), MAZUR_SAMPLE, show=("w2_11",)).to_markdown()

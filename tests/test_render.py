@@ -36,7 +36,7 @@ def _edge_examples():
                               Layer([["0.3", "0.2"]], None, "tanh")],
                       loss="huber", outputs="mean", frozen=("layer1",))
     examples.append(worked_example(network, [Sample(x=["1", "2"], y="0.5"),
-                                             Sample(x=["-1", "0.5"], y="-0.2")]))
+                                             Sample(x=["-1", "0.5"], y="-0.2")], matrix=True))
     return examples
 
 
