@@ -7,26 +7,16 @@ ratio does not depend on the machine.  Target: at most 1.5.
 """
 
 import argparse
-import statistics
-import subprocess
 import sys
-import time
 
-
-def median_seconds(command: list[str], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from timing import BASELINE, median_seconds
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="processes per command (>= 5)")
     runs = max(5, parser.parse_args().runs)
-    baseline = median_seconds([sys.executable, "-c", "import sympy, jinja2"], runs)
+    baseline = median_seconds(BASELINE, runs)
     symgrad = median_seconds([sys.executable, "-m", "symgrad", "example", "--format", "md"],
                              runs)
     print(f"import sympy, jinja2 : {baseline:.3f} s (median of {runs})")

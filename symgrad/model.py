@@ -18,9 +18,8 @@ from sympy.core.sympify import _sympify
 
 from .errors import NumberError, ShapeError
 
-__all__ = ["exact", "decimal", "absolute_tolerance", "Given", "Defined", "numeric",
-           "expand_definitions", "PRECISION", "Neuron", "Sample", "Layer", "Network",
-           "seed_neuron", "seed_samples"]
+__all__ = ["exact", "decimal", "absolute_tolerance", "Given", "Defined", "numeric", "PRECISION",
+           "Neuron", "Sample", "Layer", "Network", "seed_neuron", "seed_samples"]
 
 # Decimal or fraction, optional exponent; anything else is not a number to us.
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?(/[+-]?\d+)?")
@@ -353,14 +352,6 @@ def numeric(value: Expr, digits: int = 15) -> Expr:
     if atoms:
         value = value.xreplace({atom: atom.approx for atom in atoms})
     return value.evalf(digits)
-
-
-def expand_definitions(value: Expr) -> Expr:
-    """The single exact expression behind a value built from named values (it may be
-    large: use it for checks on small problems)."""
-    while value.atoms(Defined):
-        value = value.xreplace({atom: atom.definition for atom in value.atoms(Defined)})
-    return value
 
 
 class Given(Symbol):
