@@ -361,6 +361,17 @@ def _cause(factors: list[Factor], parameter_factor: str) -> str | None:
     return None
 
 
+def step_inputs(samples, learning_rate) -> tuple[tuple[Sample, ...], Rational]:
+    """Samples as a non-empty tuple and the learning rate as a positive exact number."""
+    samples = (samples,) if isinstance(samples, Sample) else tuple(samples)
+    if not samples:
+        raise ShapeError("give at least one sample (x, y)")
+    rate = exact(learning_rate, "learning rate")
+    if rate <= 0:
+        raise NumberError(f"the learning rate must be positive, not {rate}")
+    return samples, rate
+
+
 def derive(neuron: Neuron | None = None, samples=None, *, learning_rate="0.1", steps: int = 1,
            tolerance=None) -> Derivation:
     """Derive one worked gradient-descent step (and ``steps`` training steps).
@@ -370,14 +381,7 @@ def derive(neuron: Neuron | None = None, samples=None, *, learning_rate="0.1", s
     (4/25, [-8/5, -4/5], (33/50, 9/50))
     """
     neuron = seed_neuron() if neuron is None else neuron
-    if samples is None:
-        samples = seed_samples()
-    samples = (samples,) if isinstance(samples, Sample) else tuple(samples)
-    if not samples:
-        raise ShapeError("give at least one sample (x, y)")
-    rate = exact(learning_rate, "learning rate")
-    if rate <= 0:
-        raise NumberError(f"the learning rate must be positive, not {rate}")
+    samples, rate = step_inputs(seed_samples() if samples is None else samples, learning_rate)
     if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
         raise NumberError(f"steps must be a whole number from 1 to {MAX_STEPS}, not {steps!r}")
     tol = None if tolerance is None else exact(tolerance, "tolerance")

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from sympy import Add, Expr, MatMul, Matrix, Mul, Rational, Symbol
 
 from .activations import Activation, activation as find_activation
-from .derive import PREDICTION, TARGET, Z, Formula, _evaluate, _show, _working
-from .errors import NumberError, ShapeError
+from .derive import (PREDICTION, TARGET, Z, Formula, _descent, _evaluate, _numbers_in, _product,
+                     _reduce, _show, _working, step_inputs)
+from .errors import ShapeError
 from .losses import Loss, loss as find_loss
-from .model import Defined, Given, Network, Sample, exact
+from .model import Defined, Given, Network, Sample
 
 __all__ = ["NetworkDerivation", "Neuronwise", "Backward", "NetworkGradient", "MatrixStep",
            "derive_network", "composed_network_loss"]
@@ -248,12 +249,7 @@ def derive_network(network: Network, samples, *, learning_rate="0.1") -> Network
     >>> [g.value for g in d.gradients], d.updated
     ([-8/5, -4/5], (33/50, 9/50))
     """
-    samples = (samples,) if isinstance(samples, Sample) else tuple(samples)
-    if not samples:
-        raise ShapeError("give at least one sample (x, y)")
-    rate = exact(learning_rate, "learning rate")
-    if rate <= 0:
-        raise NumberError(f"the learning rate must be positive, not {rate}")
+    samples, rate = step_inputs(samples, learning_rate)
     problem = _NetworkProblem(network, samples)
     names = _Names()
     parameters = network.parameters
@@ -281,17 +277,11 @@ def derive_network(network: Network, samples, *, learning_rate="0.1") -> Network
                 per_sample.append(Formula(product, _show(product, {delta_symbol: delta,
                                                                    input_symbol: incoming}),
                                           first.gradients[index][s]))
-        total = None
-        if len(samples) > 1:
-            sums = [Symbol(f"g_{s}") for s in range(1, len(samples) + 1)]
-            symbolic = Mul(problem.scale, Add(*sums, evaluate=False), evaluate=False)
-            total = _working(symbolic, dict(zip(sums, first.gradients[index])), first.totals[index])
         value = first.totals[index]
-        step = Add(Symbol("p"), Mul(-1, Mul(Symbol("r"), Symbol("g"), evaluate=False),
-                                    evaluate=False), evaluate=False)
+        total = (_reduce(problem.scale, None, first.gradients[index], value)
+                 if len(samples) > 1 else None)
         update = (Formula(None, None, parameters[index]) if frozen[index] else Formula(
-            None, _show(step, {Symbol("p"): parameters[index], Symbol("r"): rate,
-                               Symbol("g"): value}), updated[index]))
+            None, _numbers_in(_descent, (parameters[index], rate, value)), updated[index]))
         gradients.append(NetworkGradient(name, symbol, tuple(per_sample), total, value,
                                          frozen[index], update))
     backward = _backward_working(problem, parameters, first)
@@ -383,9 +373,7 @@ def _backward_working(problem: _NetworkProblem, parameters, numbers: _Pass):
                 slope = _working(problem.df[l - 1].xreplace({Z: z}),
                                  {z: numbers.z[s][l - 1][j - 1]},
                                  numbers.slope[s][l - 1][j - 1])
-                delta = Formula(None, _show(Mul(Symbol("u"), Symbol("f"), evaluate=False),
-                                            {Symbol("u"): upstream.value,
-                                             Symbol("f"): slope.value}),
+                delta = Formula(None, _numbers_in(_product, (upstream.value, slope.value)),
                                 numbers.delta[s][l - 1][j - 1])
                 sample_rows.append(Backward(l, j, upstream, slope, delta))
         rows.append(tuple(sample_rows))
