@@ -272,12 +272,14 @@ def _check(args) -> tuple[str, int]:
     if isinstance(neuron, Network):
         raise SymgradError("symgrad check works on a single neuron, not a network spec")
     text = args.answer.lstrip()
-    derivation = derive(neuron, samples, learning_rate=learning_rate)
-    factors = {f.name: f.formula for f in derivation.factors if f.sample == 1}
-    if args.quantity in factors:
+    if args.quantity in _FACTORS or args.quantity.startswith("dz/d"):
+        derivation = derive(neuron, samples, learning_rate=learning_rate)
+        factors = {f.name: f.formula for f in derivation.factors if f.sample == 1}
+        if args.quantity not in factors:
+            raise SymgradError(f"unknown factor {args.quantity!r}; choose one of: "
+                               f"{', '.join(factors)}")
         formula = factors[args.quantity]
-        names = [str(s) for s in (derivation.input_symbols + (PREDICTION, TARGET, Z))]
-        answer = parse(text, symbols=["a" if n == "a" else n for n in names])
+        answer = parse(text, symbols=derivation.input_symbols + (PREDICTION, TARGET, Z))
         expected = formula.symbolic if answer.free_symbols else formula.value
         result = check(answer, expected, tolerance=args.tolerance)
         mark = "✓" if result.correct else "✗"
