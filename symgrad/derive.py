@@ -18,7 +18,7 @@ from .activations import Activation, activation as find_activation
 from .errors import DomainError, NumberError, ShapeError, UnknownNameError
 from .losses import Loss, loss as find_loss
 from .model import (PRECISION, Defined, Given, Neuron, Sample, exact, numeric, seed_neuron,
-                    seed_samples)
+                    seed_samples, whole_number)
 
 __all__ = ["Formula", "Factor", "Forward", "Gradient", "Iteration", "Derivation", "Quantity",
            "Mistake", "MISTAKES", "StepNumbers", "derive", "step_numbers", "composed_loss",
@@ -382,8 +382,7 @@ def derive(neuron: Neuron | None = None, samples=None, *, learning_rate="0.1", s
     """
     neuron = seed_neuron() if neuron is None else neuron
     samples, rate = step_inputs(seed_samples() if samples is None else samples, learning_rate)
-    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
-        raise NumberError(f"steps must be a whole number from 1 to {MAX_STEPS}, not {steps!r}")
+    whole_number(steps, "steps", MAX_STEPS)
     tol = None if tolerance is None else exact(tolerance, "tolerance")
     if tol is not None and tol <= 0:
         raise NumberError(f"the tolerance must be positive, not {tol}")

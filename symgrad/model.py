@@ -18,7 +18,8 @@ from sympy.core.sympify import _sympify
 
 from .errors import NumberError, ShapeError
 
-__all__ = ["exact", "decimal", "absolute_tolerance", "Given", "Defined", "numeric", "PRECISION",
+__all__ = ["exact", "decimal", "whole_number", "absolute_tolerance", "Given", "Defined",
+           "numeric", "PRECISION",
            "Neuron", "Sample", "Layer", "Network", "seed_neuron", "seed_samples"]
 
 # Decimal or fraction, optional exponent; anything else is not a number to us.
@@ -27,6 +28,8 @@ _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?(/[+-]?\d+)?")
 _MAX_EXPONENT = 30
 # A terminating decimal longer than this is shown rounded, like any other value.
 MAX_EXACT_DIGITS = 12
+# Most significant digits a rounded value may be shown with.
+MAX_DIGITS = 50
 
 
 def exact(value, name: str = "value") -> Rational:
@@ -107,6 +110,17 @@ def decimal(value: Expr, digits: int = 4) -> tuple[str, bool]:
     text = mpmath.nstr(approx._to_mpmath(approx._prec), digits, strip_zeros=True,
                        min_fixed=-4, max_fixed=digits + 2)
     return text, False
+
+
+def whole_number(value, name: str, high: int) -> int:
+    """``value`` when it is a whole number from 1 to ``high``, else a NumberError.
+
+    >>> whole_number(4, "digits", 50)
+    4
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+        raise NumberError(f"{name} must be a whole number from 1 to {high}, not {value!r}")
+    return value
 
 
 def absolute_tolerance(tolerance, value: Expr) -> Expr:

@@ -23,10 +23,10 @@ from sympy.printing.pycode import pycode
 
 from . import __version__
 from .derive import PREDICTION, TARGET, Z, Derivation, derive
-from .model import PRECISION
 from .network import NetworkDerivation, derive_network
 from .errors import SymgradError, TemplateError, UnknownNameError, choose
-from .model import Defined, Given, Network, decimal, numeric
+from .model import (MAX_DIGITS, PRECISION, Defined, Given, Network, decimal, numeric,
+                    whole_number)
 
 __all__ = ["FORMATS", "WorkedExample", "worked_example", "render_template", "write_atomically",
            "json_value"]
@@ -212,8 +212,7 @@ class WorkedExample:
     def __init__(self, derivation: Derivation | NetworkDerivation, *, digits: int = 4,
                  glossary: bool = True, templates: str | os.PathLike | None = None,
                  show: tuple[str, ...] | None = None, matrix: bool = False):
-        if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 50:
-            raise SymgradError(f"digits must be a whole number from 1 to 50, not {digits!r}")
+        whole_number(digits, "digits", MAX_DIGITS)
         self.derivation = derivation
         self.digits = digits
         self.glossary = glossary

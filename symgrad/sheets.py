@@ -24,7 +24,7 @@ from .derive import (Derivation, Mistake, Quantity, derive, mistakes, quantities
                      step_numbers)
 from .errors import DomainError, SymgradError, choose
 from .losses import LOSSES
-from .model import Neuron, Sample, absolute_tolerance, decimal
+from .model import MAX_DIGITS, Neuron, Sample, absolute_tolerance, decimal, whole_number
 from .render import json_value, render_template, write_atomically
 
 __all__ = ["Difficulty", "DIFFICULTIES", "ASKABLE", "DEFAULT_ASK", "SHEET_FORMATS", "MAX_COUNT",
@@ -260,8 +260,7 @@ def sheet(*, count: int = 10, seed: int = 1, activations=None, losses=None, inpu
     level = choose(DIFFICULTIES, difficulty, "difficulty")
     for name, value, high in (("count", count, MAX_COUNT), ("inputs", inputs, MAX_INPUTS),
                               ("batch", batch, MAX_BATCH)):
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
-            raise SymgradError(f"{name} must be a whole number from 1 to {high}, not {value!r}")
+        whole_number(value, name, high)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise SymgradError(f"seed must be a whole number, not {seed!r}")
     # Registry names or custom Activation objects (from a formula), as registry entries.
@@ -271,8 +270,7 @@ def sheet(*, count: int = 10, seed: int = 1, activations=None, losses=None, inpu
     losses = _parse_names(losses or level.losses, LOSSES, "loss")
     ask = _parse_names(ask, ASKABLE, "asked quantity")
     absolute_tolerance(tolerance, 1)  # refuse a bad tolerance before drawing anything
-    if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 50:
-        raise SymgradError(f"digits must be a whole number from 1 to 50, not {digits!r}")
+    whole_number(digits, "digits", MAX_DIGITS)
     pairs = _pairs(activations, losses, level, exact_step, batch)
     drawn, seen = [], set()
     for number in range(1, count + 1):
