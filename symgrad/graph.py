@@ -1,0 +1,275 @@
+"""The computation graph of a derivation: every value as a node, every dependency as an edge.
+
+Like micrograd's graph, each node carries its value and its gradient ``∂L/∂node``, but
+with the lesson's symbol names, and each edge carries its local derivative
+(``∂z/∂w = x = 2``).  Node gradients are accumulated backwards over the edges
+(``∂L/∂node = Σ ∂L/∂next · ∂next/∂node``), so the graph is the chain rule made
+visible: a test checks that the parameters' node gradients equal the derivation's.
+
+The graph is data; Mermaid (Markdown), TikZ (LaTeX), DOT and SVG are templates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sympy import Expr, Rational, Symbol
+
+from .derive import TARGET, Derivation
+from .network import NetworkDerivation
+
+__all__ = ["Node", "Edge", "Graph", "computation_graph", "KINDS"]
+
+# What a node is; templates style each kind (parameters stand out, data is quiet).
+KINDS = ("parameter", "input", "target", "sum", "activation", "loss")
+LOSS = Symbol("L")
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One value of the computation: ``key`` is an identifier safe in Mermaid, DOT and
+    TikZ, ``name`` its plain-text name (``w``, ``z1_2``, ``ŷ[2]``), ``symbol`` its maths,
+    ``gradient`` is ``∂L/∂node`` (None for data: inputs and targets), and
+    ``column``/``row`` place it in a left-to-right drawing."""
+
+    key: str
+    name: str
+    symbol: Symbol
+    kind: str
+    value: Expr
+    gradient: Expr | None
+    column: int
+    row: int
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """``source`` feeds ``target``; ``local`` is ``∂target/∂source`` (None for data,
+    which nothing differentiates by) and ``formula`` its symbol when it is one
+    (``x`` on the edge ``w → z``)."""
+
+    source: str
+    target: str
+    local: Expr | None
+    formula: Expr | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Graph:
+    """Nodes in drawing order, edges from inputs to the loss, and the loss's key."""
+
+    nodes: tuple[Node, ...]
+    edges: tuple[Edge, ...]
+    loss: str
+
+    @property
+    def columns(self) -> int:
+        """How many columns a left-to-right drawing needs."""
+        return 1 + max(node.column for node in self.nodes)
+
+    @property
+    def rows(self) -> int:
+        """The most nodes in any one column."""
+        counts: dict[int, int] = {}
+        for node in self.nodes:
+            counts[node.column] = counts.get(node.column, 0) + 1
+        return max(counts.values())
+
+    def place(self, node: Node) -> tuple[int, float]:
+        """``(column, height)`` of a node, each column centred on height 0, downwards."""
+        count = sum(1 for other in self.nodes if other.column == node.column)
+        return node.column, node.row - (count - 1) / 2
+
+    def node(self, key: str) -> Node:
+        """The node called ``key``."""
+        return next(node for node in self.nodes if node.key == key)
+
+    def edge_name(self, edge: Edge) -> str:
+        """``∂z/∂w`` in plain text."""
+        return f"∂{self.node(edge.target).name}/∂{self.node(edge.source).name}"
+
+
+class _Builder:
+    """Collects nodes and edges, then places them and accumulates gradients."""
+
+    def __init__(self):
+        self.nodes: dict[str, tuple] = {}  # key -> (name, symbol, kind, value)
+        self.edges: list[Edge] = []
+
+    def add(self, key, name, symbol, kind, value):
+        self.nodes[key] = (name, symbol, kind, value)
+        return key
+
+    def link(self, source, target, local=None, formula=None):
+        self.edges.append(Edge(source, target, local, formula))
+
+    def build(self, loss: str) -> Graph:
+        gradients = self._gradients(loss)
+        columns = self._columns()
+        # Within a column, computed values come first, then the leaves (parameters and
+        # data) in the order of the values they feed, so a weight sits near its neuron.
+        computed = [key for key in self.nodes if any(e.target == key for e in self.edges)]
+        rows: dict[str, int] = {}
+        counts: dict[int, int] = {}
+
+        def place(key):
+            rows[key] = counts.get(columns[key], 0)
+            counts[columns[key]] = rows[key] + 1
+
+        for key in computed:
+            place(key)
+        feeds = {key: min(rows[e.target] for e in self.edges if e.source == key)
+                 for key in self.nodes if key not in rows}
+        for key in sorted(feeds, key=feeds.get):
+            place(key)
+        nodes = [Node(key, name, symbol, kind, value, gradients.get(key), columns[key], rows[key])
+                 for key, (name, symbol, kind, value) in self.nodes.items()]
+        return Graph(tuple(nodes), tuple(self.edges), loss)
+
+    def _gradients(self, loss: str) -> dict[str, Expr]:
+        """Reverse accumulation from ∂L/∂L = 1, newest node first (nodes are added in
+        forward order, so every consumer of a node was added after it)."""
+        gradients = {loss: Rational(1)}
+        for key in reversed(list(self.nodes)):
+            if key == loss:
+                continue
+            terms = [gradients[e.target] * e.local for e in self.edges
+                     if e.source == key and e.local is not None and e.target in gradients]
+            if terms:
+                gradients[key] = sum(terms[1:], terms[0])
+        return gradients
+
+    def _columns(self) -> dict[str, int]:
+        """A node's column is its longest distance from the inputs; a leaf sits just
+        left of its first consumer, so layer-2 weights stand beside layer-1 outputs."""
+        sources: dict[str, list[str]] = {key: [] for key in self.nodes}
+        for edge in self.edges:
+            sources[edge.target].append(edge.source)
+        columns: dict[str, int] = {}
+        for key in self.nodes:  # forward order: sources come first
+            if sources[key]:
+                columns[key] = 1 + max(columns.get(s, 0) for s in sources[key])
+        for edge in self.edges:
+            if not sources[edge.source]:
+                place = columns[edge.target] - 1
+                columns[edge.source] = min(columns.get(edge.source, place), place)
+        return columns
+
+
+def _tag(symbol_name: str, sample: int | None) -> str:
+    """A sample's copy of a symbol: ``z^{[2]}``, and ``z^{(1)[2]}_{1}`` inside a network."""
+    if sample is None:
+        return symbol_name
+    if "^{" in symbol_name:
+        return symbol_name.replace("}_", f"[{sample}]}}_", 1)
+    return f"{symbol_name}^{{[{sample}]}}"
+
+
+def _neuron_graph(d: Derivation) -> Graph:
+    graph = _Builder()
+    batch = len(d.samples) > 1
+    scale = Rational(1, len(d.samples)) if d.loss_function.reduction == "mean" else Rational(1)
+    factors = {(f.name, f.sample): f.formula.value for f in d.factors}
+    for name, symbol, value in zip(d.parameter_names, d.parameter_symbols, d.parameters):
+        graph.add(name, name, symbol, "parameter", value)
+    terms = []
+    for f in d.forward:
+        s = f.sample if batch else None
+        suffix, tag = ("", "") if s is None else (f"_s{s}", f"[{s}]")
+        z = graph.add("z" + suffix, "z" + tag, Symbol(_tag("z", s)), "sum", f.z.value)
+        for name, x_symbol, x in zip(d.parameter_names, d.input_symbols, f.sample_data.x):
+            key = graph.add(x_symbol.name + suffix, x_symbol.name + tag,
+                            Symbol(_tag(x_symbol.name, s)), "input", x)
+            graph.link(key, z)
+            graph.link(name, z, factors[(f"dz/d{name}", f.sample)], x_symbol)
+        if d.neuron.bias is not None:
+            graph.link("b", z, Rational(1))
+        a = graph.add("a" + suffix, "ŷ" + tag, Symbol(_tag(r"\hat{y}", s)), "activation",
+                      f.prediction.value)
+        graph.link(z, a, factors[("da/dz", f.sample)])
+        y = graph.add("y" + suffix, "y" + tag, Symbol(_tag(TARGET.name, s)), "target",
+                      f.sample_data.y)
+        term = graph.add("l" + suffix, "L" + tag, Symbol(f"L_{{{s}}}") if batch else LOSS,
+                         "loss", f.loss.value)
+        graph.link(a, term, factors[("dL/da", f.sample)])
+        graph.link(y, term)
+        terms.append(term)
+    if batch:
+        graph.add("L", "L", LOSS, "loss", d.loss.value)
+        for term in terms:
+            graph.link(term, "L", scale)
+        return graph.build("L")
+    return graph.build("l")
+
+
+def _network_graph(d: NetworkDerivation) -> Graph:
+    graph = _Builder()
+    batch = len(d.samples) > 1
+    scale = Rational(1, len(d.samples)) if d.loss_function.reduction == "mean" else Rational(1)
+    values = dict(zip(d.parameter_names, d.parameters))
+    for name, symbol, value in zip(d.parameter_names, d.parameter_symbols, d.parameters):
+        graph.add(name, name, symbol, "parameter", value)
+    last = len(d.network.layers)
+    terms = []
+    for s, (rows, backward) in enumerate(zip(d.forward, d.backward), 1):
+        tag, suffix = (f"[{s}]", f"_s{s}") if batch else ("", "")
+        sample = d.samples[s - 1]
+        previous = []
+        for k, x in enumerate(sample.x, 1):
+            previous.append((graph.add(f"x_{k}{suffix}", f"x{k}{tag}",
+                                       Symbol(_tag(f"x_{k}", s if batch else None)), "input",
+                                       x), x, Symbol(f"x_{k}", real=True)))
+        slopes = {(row.layer, row.neuron): row for row in backward}
+        for l in range(1, last + 1):
+            layer = [row for row in rows if row.layer == l]
+            current = []
+            for row in layer:
+                j = row.neuron
+                z = graph.add(f"z{l}_{j}{suffix}", f"z{l}_{j}{tag}",
+                              Symbol(_tag(f"z^{{({l})}}_{{{j}}}", s if batch else None)), "sum",
+                              row.z.value)
+                for k, (source, value, source_symbol) in enumerate(previous, 1):
+                    weight = f"w{l}_{j}{k}"
+                    graph.link(weight, z, value, source_symbol)
+                    if l == 1:
+                        graph.link(source, z)
+                    else:
+                        graph.link(source, z, values[weight],
+                                   d.parameter_symbols[d.parameter_names.index(weight)])
+                if f"b{l}_{j}" in values:
+                    graph.link(f"b{l}_{j}", z, Rational(1))
+                a = graph.add(f"a{l}_{j}{suffix}", f"a{l}_{j}{tag}",
+                              Symbol(_tag(f"a^{{({l})}}_{{{j}}}", s if batch else None)),
+                              "activation", row.a.value)
+                graph.link(z, a, slopes[(l, j)].slope.value)
+                current.append((a, row.a.value, Symbol(f"a^{{({l})}}_{{{j}}}", real=True)))
+            previous = current
+        term = graph.add(f"l{suffix}", f"L{tag}", Symbol(f"L_{{{s}}}") if batch else LOSS,
+                         "loss", d.losses[s - 1].value)
+        for j, (a, _, _) in enumerate(previous, 1):
+            y = graph.add(f"y_{j}{suffix}", f"y{j}{tag}",
+                          Symbol(_tag(f"y_{j}", s if batch else None)), "target",
+                          sample.targets[j - 1])
+            graph.link(a, term, slopes[(last, j)].upstream.value)
+            graph.link(y, term)
+        terms.append(term)
+    if batch:
+        graph.add("L", "L", LOSS, "loss", d.loss.value)
+        for term in terms:
+            graph.link(term, "L", scale)
+        return graph.build("L")
+    return graph.build("l")
+
+
+def computation_graph(derivation: Derivation | NetworkDerivation) -> Graph:
+    """The computation graph of a worked example's first step, values and gradients on
+    every node and the local derivative on every edge.
+
+    >>> from symgrad.derive import derive
+    >>> g = computation_graph(derive())
+    >>> [(n.name, str(n.value), str(n.gradient)) for n in g.nodes if n.kind == "parameter"]
+    [('w', '1/2', '-8/5'), ('b', '1/10', '-4/5')]
+    """
+    if isinstance(derivation, NetworkDerivation):
+        return _network_graph(derivation)
+    return _neuron_graph(derivation)
