@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import __version__
+from . import __version__, plots
 from .activations import ACTIVATIONS, custom
 from .checks import FUNCTIONS, check, diagnose, parse
 from .derive import PREDICTION, TARGET, Z, derive
@@ -38,6 +38,8 @@ examples:
   symgrad example --activation sigmoid --format tex --out sigmoid.tex
   symgrad example --x 1,2 --w 0.5,-0.3 --y 1 --activation relu --steps 5
   symgrad example --spec batch.toml --format json  a batch of samples (see README)
+  symgrad example --graph --plots --steps 5 --format html --out lesson.html
+  symgrad example --format dot | dot -Tsvg > graph.svg
 """
 
 
@@ -113,8 +115,10 @@ def _build_parser() -> argparse.ArgumentParser:
     output = example.add_argument_group("output")
     output.add_argument("--format", choices=list(FORMATS), default=None,
                         help="md: Markdown with $-maths (default, or from --out's suffix); "
-                             "tex: a LaTeX document; json: every step as data; py: a "
-                             "standard-library script that recomputes every number")
+                             "tex: a LaTeX document; html: one self-contained page (maths "
+                             "by KaTeX, inlined); json: every step as data; py: a "
+                             "standard-library script that recomputes every number; dot: "
+                             "the computation graph alone, for graphviz")
     output.add_argument("--digits", type=_positive_int, default=4, metavar="D",
                         help="significant digits for values that are not short exact "
                              "decimals; they are shown with ≈ (default 4)")
@@ -126,6 +130,16 @@ def _build_parser() -> argparse.ArgumentParser:
                         help="for a network: add the backward pass in matrix form, "
                              "δ = (W^T δ_next) ⊙ f'(z) and dL/dW = δ a^T, beside the "
                              "neuron-by-neuron form")
+    pictures = example.add_argument_group("pictures")
+    pictures.add_argument("--graph", action="store_true",
+                          help="add the computation graph: each value with its gradient, "
+                               "each arrow with its local derivative (Mermaid in md, TikZ in "
+                               "tex, SVG in html)")
+    pictures.add_argument("--plots", action="store_true",
+                          help="add plots of the loss: over the training steps, along one "
+                               "parameter with its tangent, and over two parameters with the "
+                               "descent path; written as NAME_*.svg and NAME_*.png beside "
+                               "--out NAME.md/.tex, inlined in html (needs symgrad[plot])")
     output.add_argument("--no-glossary", action="store_true",
                         help="leave out the appendix of key definitions")
     output.add_argument("--out", type=Path, metavar="PATH",
@@ -398,12 +412,20 @@ def _example(args) -> str:
         neuron, samples, learning_rate=learning_rate,
         steps=steps, tolerance=args.tol or spec.get("tolerance"), digits=args.digits,
         glossary=not args.no_glossary, templates=args.templates,
-        show=None if show is None else tuple(show), matrix=args.matrix)
+        show=None if show is None else tuple(show), matrix=args.matrix, graph=args.graph,
+        plots=args.plots)
     fmt = args.format
     if fmt is None and args.out is not None:
         fmt = next((name for name, (_, _, suffix) in FORMATS.items()
                     if suffix == args.out.suffix), None)
     fmt = fmt or "md"
+    if args.plots:
+        if fmt not in ("md", "tex", "html"):
+            raise SymgradError(f"--plots goes with --format md, tex or html, not {fmt}")
+        if fmt != "html" and args.out is None:
+            raise SymgradError("--plots writes image files beside the document: give "
+                               f"--out NAME.{fmt}, or use --format html, which holds them")
+        plots.require_matplotlib()
     if args.out is not None:
         result.save(args.out, fmt)
         return ""

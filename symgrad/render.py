@@ -9,11 +9,12 @@ numbers of a lesson as decimals (``0.66``, not ``33/50``).
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import os
 import tempfile
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import jinja2
@@ -21,10 +22,12 @@ from sympy import Expr
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.pycode import pycode
 
-from . import __version__
+from . import __version__, plots
 from .derive import PREDICTION, TARGET, Z, Derivation, derive
 from .network import NetworkDerivation, derive_network
 from .errors import SymgradError, TemplateError, UnknownNameError, choose
+from .graph import Graph, computation_graph
+from .notebook import notebook
 from .model import (MAX_DIGITS, PRECISION, Defined, Given, Network, decimal, numeric,
                     whole_number)
 
@@ -39,6 +42,9 @@ FORMATS = {
     "tex": ("tex", "example.tex.j2", ".tex"),
     "py": ("py", "example.py.j2", ".py"),
     "json": (None, None, ".json"),
+    "html": ("html", "page.html.j2", ".html"),
+    "dot": ("dot", "graph.dot.j2", ".dot"),
+    "ipynb": (None, None, ".ipynb"),
 }
 
 
@@ -97,7 +103,7 @@ def _make_environment(kind: str, templates: str | os.PathLike | None, digits: in
                        variable_start_string="(((", variable_end_string=")))",
                        comment_start_string="((=", comment_end_string="=))",
                        line_comment_prefix="%%")
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(search), autoescape=False,
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(search), autoescape=kind == "html",
                              bytecode_cache=_bytecode_cache(),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              trim_blocks=True, lstrip_blocks=True, **options)
@@ -144,6 +150,11 @@ def _filters(digits: int) -> dict:
     def plain(value):
         return decimal(value, digits)[0]
 
+    def plain_equals(value):
+        """``= 0.66`` or ``≈ 0.2689`` in plain text, for graph labels."""
+        text, is_exact = decimal(value, digits)
+        return ("= " if is_exact else "≈ ") + text
+
     def cdata(text):
         """Text safe inside an XML CDATA section (which ``]]>`` would end)."""
         return text.replace("]]>", "]]]]><![CDATA[>")
@@ -176,7 +187,7 @@ def _filters(digits: int) -> dict:
 
     return {"latex": latex, "number": number, "equals": equals, "shown": shown,
             "relation": relation,
-            "plain": plain, "python": python, "fraction": fraction,
+            "plain": plain, "plain_equals": plain_equals, "python": python, "fraction": fraction,
             "label": label, "latex_text": latex_text, "cdata": cdata}
 
 
@@ -211,7 +222,8 @@ class WorkedExample:
 
     def __init__(self, derivation: Derivation | NetworkDerivation, *, digits: int = 4,
                  glossary: bool = True, templates: str | os.PathLike | None = None,
-                 show: tuple[str, ...] | None = None, matrix: bool = False):
+                 show: tuple[str, ...] | None = None, matrix: bool = False,
+                 graph: bool = False, plots: bool = False):
         whole_number(digits, "digits", MAX_DIGITS)
         self.derivation = derivation
         self.digits = digits
@@ -225,18 +237,78 @@ class WorkedExample:
             show = tuple(show)
         self.show = show
         self.matrix = matrix
+        self.graph = graph
+        self.plots = plots
 
-    def render(self, fmt: str) -> str:
-        """The worked example as text in format ``md``, ``tex``, ``json`` or ``py``."""
+    def render(self, fmt: str, *, images: tuple[dict, ...] = ()) -> str:
+        """The worked example as text in format ``md``, ``tex``, ``py``, ``json``, ``html``
+        or ``dot`` (the computation graph alone); ``images`` are plots to refer to."""
         kind, name, _ = choose(FORMATS, fmt, "format")
         if fmt == "json":
             return self.to_json()
+        if fmt == "html":
+            return self.to_html()
+        if fmt == "ipynb":
+            return notebook(self)
+        if fmt == "dot":
+            return self._render("dot", name, graph=self.computation_graph, title=self.title)
         if self.is_network:
             name = name.replace("example", "network")
+        return self._render(kind, name, images=images)
+
+    def _render(self, kind: str, name: str, **context) -> str:
+        context = {"graph": self.computation_graph if self.graph else None, "images": (),
+                   "page": False, "graph_svg": None, **context}
         return render_template(kind, name, templates=self.templates, digits=self.digits,
                                d=self.derivation, glossary=self.glossary, show=self.shown,
                                matrix=self.matrix,
-                               symbols={"a": PREDICTION, "y": TARGET, "z": Z})
+                               symbols={"a": PREDICTION, "y": TARGET, "z": Z}, **context)
+
+    @cached_property
+    def computation_graph(self) -> Graph:
+        """The computation graph of the first step (see :mod:`symgrad.graph`)."""
+        return computation_graph(self.derivation)
+
+    @property
+    def title(self) -> str:
+        """A one-line title, as the documents' headings give it."""
+        if self.is_network:
+            layers = self.derivation.network.layers
+            widths = "-".join(str(n) for n in [layers[0].inputs, *(l.width for l in layers)])
+            return f"Worked example: backpropagation through a {widths} network"
+        d = self.derivation
+        return (f"Worked example: one gradient-descent step ({d.activation.title} activation, "
+                f"{d.loss_function.title})")
+
+    def _page_markdown(self) -> str:
+        """The Markdown of the page: the graph as SVG and plots as inline images."""
+        graph_svg = None
+        if self.graph:
+            graph_svg = render_template("html", "graph.svg.j2", templates=self.templates,
+                                        digits=self.digits, graph=self.computation_graph)
+        images = ()
+        if self.plots:
+            images = tuple(_image(name, "data:image/svg+xml;base64,"
+                                  + base64.b64encode(svg).decode())
+                           for name, svg in plots.svg_images(self.derivation).items())
+        name = FORMATS["md"][1].replace("example", "network" if self.is_network else "example")
+        return self._render("md", name, page=True, graph_svg=graph_svg, images=images)
+
+    def to_html(self) -> str:
+        """A self-contained HTML page: the worked solution, graph and plots, with KaTeX
+        inlined so that it shows its maths without network access."""
+        from .page import katex_assets, markdown_to_html  # ~20 ms, only pages need it
+
+        css, script = katex_assets()
+        return render_template("html", "page.html.j2", templates=self.templates,
+                               digits=self.digits, title=self.title, katex_css=css,
+                               katex_js=script, body=markdown_to_html(self._page_markdown()))
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows the page's body; its own MathJax typesets the maths."""
+        from .page import markdown_to_html
+
+        return markdown_to_html(self._page_markdown())
 
     @property
     def is_network(self) -> bool:
@@ -383,8 +455,24 @@ class WorkedExample:
             if fmt is None:
                 raise UnknownNameError(f"cannot tell the format of {str(path)!r}; use a suffix "
                                        f"of: {', '.join(v[2] for v in FORMATS.values())}")
-        write_atomically(path, self.render(fmt))
+        images = ()
+        if self.plots:
+            if fmt not in ("md", "tex", "html"):
+                raise SymgradError(f"plots go with md, tex and html documents, not {fmt}")
+            if fmt != "html":
+                # Files beside the document: SVG for Markdown, PNG for pdflatex.
+                wanted = ".svg" if fmt == "md" else ".png"
+                images = tuple(_image(file.stem.removeprefix(path.stem + "_"), file.name)
+                               for file in plots.save(self.derivation, path.parent, path.stem)
+                               if file.suffix == wanted)
+        write_atomically(path, self.render(fmt, images=images))
         return path
+
+
+def _image(name: str, src: str) -> dict:
+    """A plot as the templates refer to it."""
+    return {"name": name, "src": src, "title": plots.TITLES[name],
+            "caption": plots.CAPTIONS[name]}
 
 
 @lru_cache(maxsize=16)
@@ -433,10 +521,12 @@ def write_atomically(path: str | os.PathLike, text: str) -> None:
 def worked_example(neuron=None, samples=None, *, learning_rate="0.1", steps: int = 1,
                    tolerance=None, digits: int = 4, glossary: bool = True,
                    templates: str | os.PathLike | None = None,
-                   show: tuple[str, ...] | None = None, matrix: bool = False) -> WorkedExample:
+                   show: tuple[str, ...] | None = None, matrix: bool = False,
+                   graph: bool = False, plots: bool = False) -> WorkedExample:
     """Derive and wrap a worked example of a Neuron or a Network; with no arguments,
-    seed lesson 001's neuron. ``show`` picks a network's parameters worked in full and
-    ``matrix`` adds the matrix form of its backward pass.
+    seed lesson 001's neuron. ``show`` picks a network's parameters worked in full,
+    ``matrix`` adds the matrix form of its backward pass, ``graph`` the computation
+    graph and ``plots`` pictures of the loss (matplotlib, ``symgrad[plot]``).
 
     >>> from symgrad import Neuron, Sample
     >>> ex = worked_example(Neuron(weights=1.5, bias=0.5), Sample(x=2.0, y=4.0))
@@ -454,4 +544,4 @@ def worked_example(neuron=None, samples=None, *, learning_rate="0.1", steps: int
     if matrix and not isinstance(neuron, Network):
         raise SymgradError("the matrix form is for networks; a single neuron has no matrices")
     return WorkedExample(derivation, digits=digits, glossary=glossary, templates=templates,
-                         show=show, matrix=matrix)
+                         show=show, matrix=matrix, graph=graph, plots=plots)

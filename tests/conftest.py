@@ -33,7 +33,7 @@ def pdflatex():
 @pytest.fixture(scope="session")
 def katex_dir():
     """A folder whose node_modules holds katex (installed by .ci/run)."""
-    folder = Path(os.environ.get("SYMGRAD_KATEX_DIR", ROOT / ".ci" / "node"))
+    folder = Path(os.environ.get("SYMGRAD_NODE_DIR", ROOT / ".ci" / "node"))
     node = shutil.which("node")
     found = node is not None and (folder / "node_modules" / "katex").is_dir()
     require(found, f"node and katex are needed in {folder} (npm install --prefix {folder} katex)")

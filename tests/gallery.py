@@ -1,9 +1,12 @@
 """The committed gallery in output/: which examples, and how to regenerate them.
 
 Run ``python tests/gallery.py`` after changing templates or maths; the test
-``test_gallery.py`` fails while output/ is stale.
+``test_gallery.py`` fails while output/ is stale.  Files drawn by matplotlib (plots,
+and the HTML page that inlines them) are compared only under the matplotlib version
+that drew them, since another version draws the same numbers a little differently.
 """
 
+import tempfile
 from pathlib import Path
 
 from symgrad import Neuron, Sample, worked_example
@@ -33,6 +36,16 @@ GALLERY = {
         [Sample(x=["0.05", "0.1"], y=["0.01", "0.99"])], {"learning_rate": "0.5", "matrix": True}),
 }
 
+# Examples with pictures: the computation graph and the plots, in every format that
+# holds them; name.md refers to name_*.svg, name.tex to name_*.png.
+PICTURES = {
+    "seed001_pictures": (Neuron(weights="0.5", bias="0.1"), [Sample(x="2.0", y="1.5")],
+                         {"learning_rate": "0.05", "steps": 5}),
+    "network_2_2_2_graph": (GALLERY["network_2_2_2_sigmoid"][0],
+                            GALLERY["network_2_2_2_sigmoid"][1], {"learning_rate": "0.5"}),
+}
+# Written by the browser test (tests/test_page.py), not by this script.
+SCREENSHOTS = OUTPUT / "screenshots"
 
 # An easy sheet of seed 1, and a medium one exported to Moodle.
 SHEET = sheet(count=6, seed=1)
@@ -54,11 +67,31 @@ def render_all() -> dict[Path, str]:
     for name, text in SHEET.documents("tex").items():
         files[OUTPUT / "sheets" / name] = text
     files[OUTPUT / "sheets" / "quiz.xml"] = MOODLE.documents("moodle")["quiz.xml"]
+    files.update(render_pictures())
+    return files
+
+
+def render_pictures() -> dict[Path, str | bytes]:
+    """The picture examples' documents (text) and plots (bytes), drawn in a scratch folder."""
+    files: dict[Path, str | bytes] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for name, (neuron, samples, options) in PICTURES.items():
+            plots = name == "seed001_pictures"
+            example = worked_example(neuron, samples, graph=True, plots=plots, **options)
+            for fmt in ("md", "tex", "html"):
+                example.save(Path(scratch) / f"{name}.{fmt}")
+            files[OUTPUT / f"{name}.dot"] = example.render("dot")
+        for path in Path(scratch).iterdir():
+            data = path.read_bytes()
+            files[OUTPUT / path.name] = data if path.suffix == ".png" else data.decode()
     return files
 
 
 if __name__ == "__main__":
     for path, text in render_all().items():
         path.parent.mkdir(exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text, encoding="utf-8")
         print(f"wrote {path.relative_to(OUTPUT.parent)}")

@@ -4,12 +4,13 @@ import html
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
 import pytest
 from conftest import ROOT, run
-from gallery import render_all
+from gallery import OUTPUT, render_all
 from symgrad import ACTIVATIONS, LOSSES, Neuron, Sample, worked_example
 from symgrad.model import Layer, Network
 from symgrad.errors import TemplateError, UnknownNameError
@@ -196,6 +197,8 @@ def test_markdown_parses_with_katex(katex_dir):
 
 def test_latex_compiles(pdflatex, tmp_path):
     """Every LaTeX document (gallery and edge cases) compiles with pdflatex."""
+    for plot in OUTPUT.glob("*.png"):  # the gallery's plots, beside the documents
+        shutil.copyfile(plot, tmp_path / plot.name)
     for number, text in enumerate(_all_documents("tex")):
         source = tmp_path / f"doc{number}.tex"
         source.write_text(text)

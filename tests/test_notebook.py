@@ -1,0 +1,38 @@
+"""Tests of symgrad.notebook: --format ipynb writes a notebook that recomputes the numbers."""
+
+import json
+import re
+import sys
+
+import pytest
+from gallery import GALLERY
+from symgrad import worked_example
+from symgrad.cli import main
+
+
+@pytest.mark.parametrize("name", ["two_input_batch_mse", "network_2_2_2_sigmoid"])
+def test_notebook_runs_and_recomputes_the_gradients(name, tmp_path):
+    """Executed by nbclient, the notebook prints every gradient the JSON holds."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    neuron, samples, options = GALLERY[name]
+    example = worked_example(neuron, samples, **options)
+    path = example.save(tmp_path / "lesson.ipynb")
+    book = nbformat.read(path, as_version=4)
+    assert [cell.cell_type for cell in book.cells] == ["markdown", "markdown", "code"]
+    assert book.cells[0].source == example.to_markdown()
+    nbclient.NotebookClient(book, timeout=120, kernel_name="python3").execute()
+    printed = "".join(output.get("text", "") for output in book.cells[-1].outputs)
+    shown = {}
+    for parameter, value in re.findall(r"^\s+dL/d(\w+) = (\S+)$", printed, re.M):
+        shown.setdefault(parameter, value)  # the first pass, before the training loop
+    for parameter, value in json.loads(example.to_json())["gradients"].items():
+        assert float(shown[parameter]) == pytest.approx(value["value"], rel=1e-9)
+
+
+def test_notebook_without_nbformat_says_what_to_install(monkeypatch, capsys, tmp_path):
+    """Without the extra, --format ipynb names `pip install 'symgrad[notebook]'`, exit 2."""
+    monkeypatch.setitem(sys.modules, "nbformat", None)
+    assert main(["example", "--format", "ipynb", "--out", str(tmp_path / "a.ipynb")]) == 2
+    assert "pip install 'symgrad[notebook]'" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
