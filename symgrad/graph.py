@@ -90,11 +90,15 @@ class Graph:
 
 
 class _Builder:
-    """Collects nodes and edges, then places them and accumulates gradients."""
+    """Collects nodes and edges, then places them and accumulates gradients.  The
+    parameters come first; a derivation's per-sample parts are added in between, and
+    :meth:`total` adds the loss of a batch."""
 
-    def __init__(self):
+    def __init__(self, d: Derivation | NetworkDerivation):
         self.nodes: dict[str, tuple] = {}  # key -> (name, symbol, kind, value)
         self.edges: list[Edge] = []
+        for name, symbol, value in zip(d.parameter_names, d.parameter_symbols, d.parameters):
+            self.add(name, name, symbol, "parameter", value)
 
     def add(self, key, name, symbol, kind, value):
         self.nodes[key] = (name, symbol, kind, value)
@@ -102,6 +106,17 @@ class _Builder:
 
     def link(self, source, target, local=None, formula=None):
         self.edges.append(Edge(source, target, local, formula))
+
+    def total(self, d: Derivation | NetworkDerivation, terms: list[str]) -> Graph:
+        """The graph, ending in the sum or mean ``L`` of the samples' loss terms (or in
+        the single sample's loss ``l``)."""
+        if len(terms) == 1:
+            return self.build(terms[0])
+        scale = Rational(1, len(terms)) if d.loss_function.reduction == "mean" else Rational(1)
+        self.add("L", "L", LOSS, "loss", d.loss.value)
+        for term in terms:
+            self.link(term, "L", scale)
+        return self.build("L")
 
     def build(self, loss: str) -> Graph:
         gradients = self._gradients(loss)
@@ -166,12 +181,9 @@ def _tag(symbol_name: str, sample: int | None) -> str:
 
 
 def _neuron_graph(d: Derivation) -> Graph:
-    graph = _Builder()
+    graph = _Builder(d)
     batch = len(d.samples) > 1
-    scale = Rational(1, len(d.samples)) if d.loss_function.reduction == "mean" else Rational(1)
     factors = {(f.name, f.sample): f.formula.value for f in d.factors}
-    for name, symbol, value in zip(d.parameter_names, d.parameter_symbols, d.parameters):
-        graph.add(name, name, symbol, "parameter", value)
     terms = []
     for f in d.forward:
         s = f.sample if batch else None
@@ -194,21 +206,14 @@ def _neuron_graph(d: Derivation) -> Graph:
         graph.link(a, term, factors[("dL/da", f.sample)])
         graph.link(y, term)
         terms.append(term)
-    if batch:
-        graph.add("L", "L", LOSS, "loss", d.loss.value)
-        for term in terms:
-            graph.link(term, "L", scale)
-        return graph.build("L")
-    return graph.build("l")
+    return graph.total(d, terms)
 
 
 def _network_graph(d: NetworkDerivation) -> Graph:
-    graph = _Builder()
+    graph = _Builder(d)
     batch = len(d.samples) > 1
-    scale = Rational(1, len(d.samples)) if d.loss_function.reduction == "mean" else Rational(1)
     values = dict(zip(d.parameter_names, d.parameters))
-    for name, symbol, value in zip(d.parameter_names, d.parameter_symbols, d.parameters):
-        graph.add(name, name, symbol, "parameter", value)
+    symbols = dict(zip(d.parameter_names, d.parameter_symbols))
     last = len(d.network.layers)
     terms = []
     for s, (rows, backward) in enumerate(zip(d.forward, d.backward), 1):
@@ -234,8 +239,7 @@ def _network_graph(d: NetworkDerivation) -> Graph:
                     if l == 1:
                         graph.link(source, z)
                     else:
-                        graph.link(source, z, values[weight],
-                                   d.parameter_symbols[d.parameter_names.index(weight)])
+                        graph.link(source, z, values[weight], symbols[weight])
                 if f"b{l}_{j}" in values:
                     graph.link(f"b{l}_{j}", z, Rational(1))
                 a = graph.add(f"a{l}_{j}{suffix}", f"a{l}_{j}{tag}",
@@ -253,12 +257,7 @@ def _network_graph(d: NetworkDerivation) -> Graph:
             graph.link(a, term, slopes[(last, j)].upstream.value)
             graph.link(y, term)
         terms.append(term)
-    if batch:
-        graph.add("L", "L", LOSS, "loss", d.loss.value)
-        for term in terms:
-            graph.link(term, "L", scale)
-        return graph.build("L")
-    return graph.build("l")
+    return graph.total(d, terms)
 
 
 def computation_graph(derivation: Derivation | NetworkDerivation) -> Graph:

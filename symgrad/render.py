@@ -252,9 +252,11 @@ class WorkedExample:
             return notebook(self)
         if fmt == "dot":
             return self._render("dot", name, graph=self.computation_graph, title=self.title)
-        if self.is_network:
-            name = name.replace("example", "network")
-        return self._render(kind, name, images=images)
+        return self._render(kind, self._document(name), images=images)
+
+    def _document(self, name: str) -> str:
+        """The template of this kind of example: ``example.*`` or, for networks, ``network.*``."""
+        return name.replace("example", "network") if self.is_network else name
 
     def _render(self, kind: str, name: str, **context) -> str:
         context = {"graph": self.computation_graph if self.graph else None, "images": (),
@@ -291,8 +293,8 @@ class WorkedExample:
             images = tuple(_image(name, "data:image/svg+xml;base64,"
                                   + base64.b64encode(svg).decode())
                            for name, svg in plots.svg_images(self.derivation).items())
-        name = FORMATS["md"][1].replace("example", "network" if self.is_network else "example")
-        return self._render("md", name, page=True, graph_svg=graph_svg, images=images)
+        return self._render("md", self._document(FORMATS["md"][1]), page=True,
+                            graph_svg=graph_svg, images=images)
 
     def to_html(self) -> str:
         """A self-contained HTML page: the worked solution, graph and plots, with KaTeX
