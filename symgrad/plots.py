@@ -23,7 +23,6 @@ from __future__ import annotations
 import io
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +32,7 @@ from sympy import Expr, exp, lambdify, latex
 from .activations import sigmoid
 from .derive import Derivation, composed_loss
 from .errors import SymgradError
+from .files import write_atomically
 from .model import Given, decimal, numeric
 from .network import NetworkDerivation, composed_network_loss
 
@@ -468,7 +468,7 @@ def save(derivation: Derivation | NetworkDerivation, folder: str | os.PathLike,
     paths = []
     for name, extension, content in _encoded(derivation, EXTENSIONS):
         path = folder / f"{stem}_{name}{extension}"
-        _write_bytes_atomically(path, content)
+        write_atomically(path, content)
         paths.append(path)
     return tuple(paths)
 
@@ -505,29 +505,3 @@ def _encoded(derivation, extensions) -> list[tuple[str, str, bytes]]:
         for figure in drawn.values():
             figure.clear()  # built without pyplot, so there is no window to close
     return encoded
-
-
-def _write_bytes_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it into place,
-    so a failure never leaves a half-written picture."""
-    try:
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                             suffix=".tmp")
-    except OSError as error:
-        raise SymgradError(f"cannot write {str(path)!r}: {error.strerror}") from None
-    try:
-        # mkstemp makes the file private; a picture gets the usual permissions instead.
-        os.chmod(temporary, 0o666 & ~_umask())
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    """The process's umask (reading it means setting it, so it is set straight back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask

@@ -13,7 +13,6 @@ import base64
 import json
 import math
 import os
-import tempfile
 from functools import cached_property, lru_cache
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from . import __version__, plots
 from .derive import PREDICTION, TARGET, Z, Derivation, derive
 from .network import NetworkDerivation, derive_network
 from .errors import SymgradError, TemplateError, UnknownNameError, choose
+from .files import write_atomically
 from .graph import Graph, computation_graph
 from .notebook import notebook
 from .model import (MAX_DIGITS, PRECISION, Defined, Given, Network, decimal, numeric,
@@ -498,26 +498,6 @@ def render_template(kind: str, name: str, *, templates: str | os.PathLike | None
                             f"{error.message}") from None
     except jinja2.UndefinedError as error:
         raise TemplateError(f"template {name!r}: {error.message}") from None
-
-
-def write_atomically(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it into place,
-    so a failure never leaves a half-written file."""
-    path = Path(path)
-    folder = path.parent
-    if not folder.is_dir():
-        raise SymgradError(f"cannot write {str(path)!r}: folder {str(folder)!r} does not exist")
-    try:
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as error:
-        raise SymgradError(f"cannot write {str(path)!r}: {error.strerror}") from None
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def worked_example(neuron=None, samples=None, *, learning_rate="0.1", steps: int = 1,
