@@ -29,8 +29,8 @@ LOSS = Symbol("L")
 class Node:
     """One value of the computation: ``key`` is an identifier safe in Mermaid, DOT and
     TikZ, ``name`` its plain-text name (``w``, ``z1_2``, ``ŷ[2]``), ``symbol`` its maths,
-    ``gradient`` is ``∂L/∂node`` (None for data: inputs and targets), and
-    ``column``/``row`` place it in a left-to-right drawing."""
+    ``gradient`` is ``∂L/∂node`` (None for data: inputs and targets), and ``column``
+    and ``height`` (downwards, in box pitches) place it in a left-to-right drawing."""
 
     key: str
     name: str
@@ -39,7 +39,7 @@ class Node:
     value: Expr
     gradient: Expr | None
     column: int
-    row: int
+    height: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,17 +68,14 @@ class Graph:
         return 1 + max(node.column for node in self.nodes)
 
     @property
-    def rows(self) -> int:
-        """The most nodes in any one column."""
-        counts: dict[int, int] = {}
-        for node in self.nodes:
-            counts[node.column] = counts.get(node.column, 0) + 1
-        return max(counts.values())
+    def top(self) -> float:
+        """The height of the highest node."""
+        return min(node.height for node in self.nodes)
 
-    def place(self, node: Node) -> tuple[int, float]:
-        """``(column, height)`` of a node, each column centred on height 0, downwards."""
-        count = sum(1 for other in self.nodes if other.column == node.column)
-        return node.column, node.row - (count - 1) / 2
+    @property
+    def bottom(self) -> float:
+        """The height of the lowest node."""
+        return max(node.height for node in self.nodes)
 
     def node(self, key: str) -> Node:
         """The node called ``key``."""
@@ -121,23 +118,9 @@ class _Builder:
     def build(self, loss: str) -> Graph:
         gradients = self._gradients(loss)
         columns = self._columns()
-        # Within a column, computed values come first, then the leaves (parameters and
-        # data) in the order of the values they feed, so a weight sits near its neuron.
-        computed = [key for key in self.nodes if any(e.target == key for e in self.edges)]
-        rows: dict[str, int] = {}
-        counts: dict[int, int] = {}
-
-        def place(key):
-            rows[key] = counts.get(columns[key], 0)
-            counts[columns[key]] = rows[key] + 1
-
-        for key in computed:
-            place(key)
-        feeds = {key: min(rows[e.target] for e in self.edges if e.source == key)
-                 for key in self.nodes if key not in rows}
-        for key in sorted(feeds, key=feeds.get):
-            place(key)
-        nodes = [Node(key, name, symbol, kind, value, gradients.get(key), columns[key], rows[key])
+        heights = self._heights(columns)
+        nodes = [Node(key, name, symbol, kind, value, gradients.get(key), columns[key],
+                      heights[key])
                  for key, (name, symbol, kind, value) in self.nodes.items()]
         return Graph(tuple(nodes), tuple(self.edges), loss)
 
@@ -154,21 +137,56 @@ class _Builder:
                 gradients[key] = sum(terms[1:], terms[0])
         return gradients
 
-    def _columns(self) -> dict[str, int]:
-        """A node's column is its longest distance from the inputs; a leaf sits just
-        left of its first consumer, so layer-2 weights stand beside layer-1 outputs."""
+    def _sources(self) -> dict[str, list[str]]:
         sources: dict[str, list[str]] = {key: [] for key in self.nodes}
         for edge in self.edges:
             sources[edge.target].append(edge.source)
+        return sources
+
+    def _columns(self) -> dict[str, int]:
+        """A computed value stands one column right of the values it is computed from,
+        two when parameters feed it, so that they get a column of their own; a leaf
+        (parameter or data) stands just left of its first consumer."""
+        sources = self._sources()
         columns: dict[str, int] = {}
         for key in self.nodes:  # forward order: sources come first
             if sources[key]:
-                columns[key] = 1 + max(columns.get(s, 0) for s in sources[key])
+                computed = [columns[s] for s in sources[key] if sources[s]]
+                fed = any(self.nodes[s][2] == "parameter" for s in sources[key])
+                columns[key] = max(computed, default=0) + (2 if fed and computed else 1)
         for edge in self.edges:
             if not sources[edge.source]:
                 place = columns[edge.target] - 1
                 columns[edge.source] = min(columns.get(edge.source, place), place)
         return columns
+
+    def _heights(self, columns: dict[str, int]) -> dict[str, float]:
+        """In each column the computed values and inputs are centred on height 0, one
+        pitch apart.  A parameter is stacked above that middle when the value it feeds
+        is in the upper half of its column, below it otherwise, so the arrows between
+        layers pass through a free middle; targets go at the bottom."""
+        sources = self._sources()
+        kinds = {key: entry[2] for key, entry in self.nodes.items()}
+        feeds = {e.source: e.target for e in reversed(self.edges)}  # first consumer
+        heights: dict[str, float] = {}
+        for column in set(columns.values()):
+            middle = [k for k in self.nodes if columns[k] == column and (
+                sources[k] or kinds[k] == "input")]
+            for i, key in enumerate(middle):
+                heights[key] = i - (len(middle) - 1) / 2
+        for column in set(columns.values()):
+            leaves = [k for k in self.nodes if columns[k] == column and k not in heights]
+            parameters = [k for k in leaves if kinds[k] == "parameter"]
+            edge = max([abs(heights[k]) for k in heights if columns[k] == column]
+                       + [abs(heights[feeds[k]]) for k in parameters] + [0])
+            above = [k for k in parameters if heights[feeds[k]] <= 0]
+            for i, key in enumerate(reversed(above), 1):
+                heights[key] = -edge - i
+            below = [k for k in parameters if heights[feeds[k]] > 0]
+            below += [k for k in leaves if kinds[k] != "parameter"]
+            for i, key in enumerate(below, 1):
+                heights[key] = edge + i
+        return heights
 
 
 def _tag(symbol_name: str, sample: int | None) -> str:

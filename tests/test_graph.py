@@ -62,7 +62,7 @@ def test_layout_gives_every_node_its_own_place():
     """No two nodes share a column and row, and every edge points rightwards."""
     for example in EXAMPLES.values():
         graph = example.computation_graph
-        places = [(n.column, n.row) for n in graph.nodes]
+        places = [(n.column, n.height) for n in graph.nodes]
         assert len(places) == len(set(places))
         for edge in graph.edges:
             assert graph.node(edge.source).column < graph.node(edge.target).column
