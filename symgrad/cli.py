@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import __version__, plots
+from . import __version__
 from .activations import ACTIVATIONS, custom
 from .checks import FUNCTIONS, check, diagnose, parse
 from .derive import PREDICTION, TARGET, Z, derive
@@ -139,7 +139,8 @@ def _build_parser() -> argparse.ArgumentParser:
                           help="add plots of the loss: over the training steps, along one "
                                "parameter with its tangent, and over two parameters with the "
                                "descent path; written as NAME_*.svg and NAME_*.png beside "
-                               "--out NAME.md/.tex, inlined in html (needs symgrad[plot])")
+                               "--out NAME.md/.tex, inlined in html and ipynb (needs "
+                               "symgrad[plot])")
     output.add_argument("--no-glossary", action="store_true",
                         help="leave out the appendix of key definitions")
     output.add_argument("--out", type=Path, metavar="PATH",
@@ -419,13 +420,6 @@ def _example(args) -> str:
         fmt = next((name for name, (_, _, suffix) in FORMATS.items()
                     if suffix == args.out.suffix), None)
     fmt = fmt or "md"
-    if args.plots:
-        if fmt not in ("md", "tex", "html"):
-            raise SymgradError(f"--plots goes with --format md, tex or html, not {fmt}")
-        if fmt != "html" and args.out is None:
-            raise SymgradError("--plots writes image files beside the document: give "
-                               f"--out NAME.{fmt}, or use --format html, which holds them")
-        plots.require_matplotlib()
     if args.out is not None:
         result.save(args.out, fmt)
         return ""

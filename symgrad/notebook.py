@@ -29,7 +29,7 @@ def notebook(example) -> str:
     # A shebang means nothing in a cell.
     body = script.partition("\n")[2] if script.startswith("#!") else script
     book = v4.new_notebook(cells=[
-        v4.new_markdown_cell(example.to_markdown()),
+        v4.new_markdown_cell(example._repr_markdown_()),
         v4.new_markdown_cell("## Recompute every number\n\nThe cell below recomputes the "
                              "worked example in plain Python with exact fractions. Change "
                              "a number and run it again."),

@@ -240,10 +240,13 @@ class WorkedExample:
         self.graph = graph
         self.plots = plots
 
-    def render(self, fmt: str, *, images: tuple[dict, ...] = ()) -> str:
-        """The worked example as text in format ``md``, ``tex``, ``py``, ``json``, ``html``
-        or ``dot`` (the computation graph alone); ``images`` are plots to refer to."""
+    def render(self, fmt: str, *, images: tuple[dict, ...] | None = None) -> str:
+        """The worked example as text in format ``md``, ``tex``, ``py``, ``json``, ``html``,
+        ``ipynb`` or ``dot`` (the computation graph alone).  With plots, ``images`` are the
+        files an ``md`` or ``tex`` document refers to (:meth:`save` draws them)."""
         kind, name, _ = choose(FORMATS, fmt, "format")
+        if self.plots and fmt in ("py", "json", "dot"):
+            raise SymgradError(f"plots go with md, tex, html and ipynb documents, not {fmt}")
         if fmt == "json":
             return self.to_json()
         if fmt == "html":
@@ -252,7 +255,10 @@ class WorkedExample:
             return notebook(self)
         if fmt == "dot":
             return self._render("dot", name, graph=self.computation_graph, title=self.title)
-        return self._render(kind, self._document(name), images=images)
+        if self.plots and images is None and fmt in ("md", "tex"):
+            raise SymgradError(f"plots are image files beside a {fmt} document: save it to a "
+                               f"path (--out NAME.{fmt}), or use html or ipynb, which hold them")
+        return self._render(kind, self._document(name), images=images or ())
 
     def _document(self, name: str) -> str:
         """The template of this kind of example: ``example.*`` or, for networks, ``network.*``."""
@@ -288,13 +294,15 @@ class WorkedExample:
         if self.graph:
             graph_svg = render_template("html", "graph.svg.j2", templates=self.templates,
                                         digits=self.digits, graph=self.computation_graph)
-        images = ()
-        if self.plots:
-            images = tuple(_image(name, "data:image/svg+xml;base64,"
-                                  + base64.b64encode(svg).decode())
-                           for name, svg in plots.svg_images(self.derivation).items())
         return self._render("md", self._document(FORMATS["md"][1]), page=True,
-                            graph_svg=graph_svg, images=images)
+                            graph_svg=graph_svg, images=self._inline_images())
+
+    def _inline_images(self) -> tuple[dict, ...]:
+        """The plots as SVG data, for documents that hold their pictures."""
+        if not self.plots:
+            return ()
+        return tuple(_image(name, "data:image/svg+xml;base64," + base64.b64encode(svg).decode())
+                     for name, svg in plots.svg_images(self.derivation).items())
 
     def to_html(self) -> str:
         """A self-contained HTML page: the worked solution, graph and plots, with KaTeX
@@ -441,7 +449,8 @@ class WorkedExample:
         return json.dumps(self.to_data(), indent=2, ensure_ascii=False) + "\n"
 
     def _repr_markdown_(self) -> str:
-        return self.to_markdown()
+        """Markdown as a notebook shows it: any plots inlined as SVG data."""
+        return self.render("md", images=self._inline_images())
 
     def _repr_latex_(self) -> str:
         d = self.derivation
@@ -457,16 +466,13 @@ class WorkedExample:
             if fmt is None:
                 raise UnknownNameError(f"cannot tell the format of {str(path)!r}; use a suffix "
                                        f"of: {', '.join(v[2] for v in FORMATS.values())}")
-        images = ()
-        if self.plots:
-            if fmt not in ("md", "tex", "html"):
-                raise SymgradError(f"plots go with md, tex and html documents, not {fmt}")
-            if fmt != "html":
-                # Files beside the document: SVG for Markdown, PNG for pdflatex.
-                wanted = ".svg" if fmt == "md" else ".png"
-                images = tuple(_image(file.stem.removeprefix(path.stem + "_"), file.name)
-                               for file in plots.save(self.derivation, path.parent, path.stem)
-                               if file.suffix == wanted)
+        images = None
+        if self.plots and fmt in ("md", "tex"):
+            # Files beside the document: SVG for Markdown, PNG for pdflatex.
+            wanted = ".svg" if fmt == "md" else ".png"
+            images = tuple(_image(file.stem.removeprefix(path.stem + "_"), file.name)
+                           for file in plots.save(self.derivation, path.parent, path.stem)
+                           if file.suffix == wanted)
         write_atomically(path, self.render(fmt, images=images))
         return path
 

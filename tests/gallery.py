@@ -80,7 +80,8 @@ def render_pictures() -> dict[Path, str | bytes]:
             example = worked_example(neuron, samples, graph=True, plots=plots, **options)
             for fmt in ("md", "tex", "html"):
                 example.save(Path(scratch) / f"{name}.{fmt}")
-            files[OUTPUT / f"{name}.dot"] = example.render("dot")
+            graph = worked_example(neuron, samples, graph=True, **options)
+            files[OUTPUT / f"{name}.dot"] = graph.render("dot")
         for path in Path(scratch).iterdir():
             data = path.read_bytes()
             files[OUTPUT / path.name] = data if path.suffix == ".png" else data.decode()

@@ -112,3 +112,28 @@ def test_help_teaches_every_flag():
                  "--steps", "--tol", "--digits", "--format", "--out", "--templates", "--spec",
                  "leaky_relu", "huber", "--no-glossary"):
         assert flag in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--plots", "--format", "json"], "plots go with md, tex, html and ipynb documents, not json"),
+    (["--plots", "--format", "dot"], "plots go with md, tex, html and ipynb documents, not dot"),
+    (["--plots"], "plots are image files beside a md document: save it to a path (--out NAME.md)"),
+])
+def test_plots_without_a_place_for_them(argv, message, capsys, tmp_path):
+    """--plots with a format that cannot hold pictures is one line, exit 2, no file."""
+    assert main(["example", *argv]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1 and message in captured.err
+
+
+def test_plots_are_written_beside_the_document(tmp_path):
+    """--plots --out NAME.md writes the three pictures as SVG and PNG and shows the SVGs."""
+    pytest.importorskip("matplotlib")
+    assert main(["example", "--plots", "--steps", "3", "--out", str(tmp_path / "lesson.md")]) == 0
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == sorted(["lesson.md"] + [f"lesson_{plot}{ext}" for plot in
+                                            ("loss_curve", "loss_slice", "loss_surface")
+                                            for ext in (".svg", ".png")])
+    text = (tmp_path / "lesson.md").read_text()
+    assert "![The loss during training](lesson_loss_curve.svg)" in text
+    assert ".png" not in text

@@ -20,7 +20,7 @@ def test_notebook_runs_and_recomputes_the_gradients(name, tmp_path):
     path = example.save(tmp_path / "lesson.ipynb")
     book = nbformat.read(path, as_version=4)
     assert [cell.cell_type for cell in book.cells] == ["markdown", "markdown", "code"]
-    assert book.cells[0].source == example.to_markdown()
+    assert book.cells[0].source == example.to_markdown() == example._repr_markdown_()
     nbclient.NotebookClient(book, timeout=120, kernel_name="python3").execute()
     printed = "".join(output.get("text", "") for output in book.cells[-1].outputs)
     shown = {}
@@ -36,3 +36,16 @@ def test_notebook_without_nbformat_says_what_to_install(monkeypatch, capsys, tmp
     assert main(["example", "--format", "ipynb", "--out", str(tmp_path / "a.ipynb")]) == 2
     assert "pip install 'symgrad[notebook]'" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_notebook_holds_its_plots_and_graph(tmp_path):
+    """With --graph --plots the notebook's Markdown carries the Mermaid graph and the three
+    plots as SVG data, so it needs no files beside it."""
+    pytest.importorskip("nbformat")
+    pytest.importorskip("matplotlib")
+    assert main(["example", "--graph", "--plots", "--steps", "3", "--format", "ipynb",
+                 "--out", str(tmp_path / "lesson.ipynb")]) == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["lesson.ipynb"]
+    first = json.loads((tmp_path / "lesson.ipynb").read_text())["cells"][0]["source"]
+    first = "".join(first) if isinstance(first, list) else first
+    assert first.count("](data:image/svg+xml;base64,") == 3 and "```mermaid" in first

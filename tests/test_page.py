@@ -65,7 +65,7 @@ def test_page_in_chromium(page_checker, tmp_path):
     neuron, samples, options = GALLERY["training_loop_5_steps"]
     example = worked_example(neuron, samples, graph=True, plots=True, **options)
     page = example.save(tmp_path / "lesson.html")
-    markdowns = [example.to_markdown()] + [
+    markdowns = [example._repr_markdown_()] + [
         worked_example(n, s, graph=True, **o).to_markdown()
         for n, s, o in (GALLERY["two_input_batch_mse"], GALLERY["network_2_2_2_sigmoid"])]
     mermaid_files = []
