@@ -249,13 +249,15 @@ class WorkedExample:
             raise SymgradError(f"plots go with md, tex, html and ipynb documents, not {fmt}")
         if fmt == "json":
             return self.to_json()
+        if fmt == "py":
+            return self.to_python()
         if fmt == "html":
             return self.to_html()
         if fmt == "ipynb":
             return notebook(self)
         if fmt == "dot":
             return self._render("dot", name, graph=self.computation_graph, title=self.title)
-        if self.plots and images is None and fmt in ("md", "tex"):
+        if self.plots and images is None:
             raise SymgradError(f"plots are image files beside a {fmt} document: save it to a "
                                f"path (--out NAME.{fmt}), or use html or ipynb, which hold them")
         return self._render(kind, self._document(name), images=images or ())
@@ -345,7 +347,7 @@ class WorkedExample:
 
     def to_python(self) -> str:
         """A standard-library Python script that recomputes and prints every number."""
-        return self.render("py")
+        return self._render("py", self._document(FORMATS["py"][1]))
 
     def to_data(self) -> dict:
         """Every step as plain data: the documented JSON shape."""
