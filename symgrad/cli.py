@@ -134,7 +134,7 @@ def _build_parser() -> argparse.ArgumentParser:
     pictures.add_argument("--graph", action="store_true",
                           help="add the computation graph: each value with its gradient, "
                                "each arrow with its local derivative (Mermaid in md, TikZ in "
-                               "tex, SVG in html)")
+                               "tex, SVG in html, nodes and edges in json)")
     pictures.add_argument("--plots", action="store_true",
                           help="add plots of the loss: over the training steps, along one "
                                "parameter with its tangent, and over two parameters with the "

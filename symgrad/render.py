@@ -247,6 +247,9 @@ class WorkedExample:
         kind, name, _ = choose(FORMATS, fmt, "format")
         if self.plots and fmt in ("py", "json", "dot"):
             raise SymgradError(f"plots go with md, tex, html and ipynb documents, not {fmt}")
+        if self.graph and fmt == "py":
+            raise SymgradError("the graph goes with md, tex, html, ipynb and json documents, "
+                               "or alone as --format dot; not py")
         if fmt == "json":
             return self.to_json()
         if fmt == "py":
@@ -350,9 +353,27 @@ class WorkedExample:
         return self._render("py", self._document(FORMATS["py"][1]))
 
     def to_data(self) -> dict:
-        """Every step as plain data: the documented JSON shape."""
-        if self.is_network:
-            return self._network_data()
+        """Every step as plain data: the documented JSON shape (with ``graph`` when the
+        example has its computation graph)."""
+        data = self._network_data() if self.is_network else self._neuron_data()
+        if self.graph:
+            data["graph"] = self._graph_data()
+        return data
+
+    def _graph_data(self) -> dict:
+        graph, digits = self.computation_graph, self.digits
+        return {
+            "nodes": [{"key": n.key, "name": n.name, "kind": n.kind,
+                       "value": json_value(n.value, digits),
+                       "gradient": None if n.gradient is None else json_value(n.gradient, digits)}
+                      for n in graph.nodes],
+            "edges": [{"source": e.source, "target": e.target,
+                       "local": None if e.local is None else json_value(e.local, digits)}
+                      for e in graph.edges],
+            "loss": graph.loss,
+        }
+
+    def _neuron_data(self) -> dict:
         d, digits = self.derivation, self.digits
 
         def value(v):

@@ -120,3 +120,23 @@ def test_tikz_graph_compiles(pdflatex, tmp_path):
     result = run(pdflatex, "-interaction=nonstopmode", "-halt-on-error", "graph.tex",
                  cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-2000:]
+
+
+def test_json_carries_the_graph():
+    """With the graph, the JSON lists every node and edge with the graph's numbers, and the
+    parameters' node gradients equal the JSON's gradients."""
+    data = EXAMPLES["two_input_batch_mse"].to_data()
+    graph = EXAMPLES["two_input_batch_mse"].computation_graph
+    assert [n["key"] for n in data["graph"]["nodes"]] == [n.key for n in graph.nodes]
+    assert len(data["graph"]["edges"]) == len(graph.edges) and data["graph"]["loss"] == "L"
+    for node in data["graph"]["nodes"]:
+        if node["kind"] == "parameter":
+            assert node["gradient"] == data["gradients"][node["key"]]
+    assert "graph" not in worked_example().to_data()
+
+
+def test_graph_has_no_place_in_a_script():
+    """Asking for the graph in the Python script is a clear error, not silently dropped."""
+    from symgrad.errors import SymgradError
+    with pytest.raises(SymgradError, match="not py"):
+        worked_example(graph=True).render("py")
