@@ -18,8 +18,8 @@ from sympy.core.sympify import _sympify
 
 from .errors import NumberError, ShapeError
 
-__all__ = ["exact", "decimal", "whole_number", "absolute_tolerance", "Given", "Defined",
-           "numeric", "PRECISION",
+__all__ = ["exact", "decimal", "latex_decimal", "whole_number", "absolute_tolerance", "Given",
+           "Defined", "numeric", "PRECISION",
            "Neuron", "Sample", "Layer", "Network", "seed_neuron", "seed_samples"]
 
 # Decimal or fraction, optional exponent; anything else is not a number to us.
@@ -110,6 +110,16 @@ def decimal(value: Expr, digits: int = 4) -> tuple[str, bool]:
     text = mpmath.nstr(approx._to_mpmath(approx._prec), digits, strip_zeros=True,
                        min_fixed=-4, max_fixed=digits + 2)
     return text, False
+
+
+def latex_decimal(text: str) -> str:
+    """LaTeX of a decimal's text, its exponent as a power of ten.
+
+    >>> latex_decimal("4.386e-4"), latex_decimal("0.66")
+    ('4.386 \\\\cdot 10^{-4}', '0.66')
+    """
+    mantissa, _, exponent = text.partition("e")
+    return rf"{mantissa} \cdot 10^{{{int(exponent)}}}" if exponent else mantissa
 
 
 def whole_number(value, name: str, high: int) -> int:

@@ -33,7 +33,7 @@ from .activations import sigmoid
 from .derive import Derivation, composed_loss
 from .errors import SymgradError
 from .files import write_atomically
-from .model import Given, decimal, numeric
+from .model import Given, decimal, latex_decimal, numeric
 from .network import NetworkDerivation, composed_network_loss
 
 if TYPE_CHECKING:
@@ -293,10 +293,7 @@ def _shown(value: Expr) -> str:
     """Mathtext of ``= value`` as the lessons show it: ``= -1.6`` when exact,
     ``\\approx 4.386 \\cdot 10^{-4}`` when rounded."""
     text, is_exact = decimal(value, 4)
-    mantissa, _, exponent = text.partition("e")
-    if exponent:
-        mantissa += rf" \cdot 10^{{{int(exponent)}}}"
-    return ("= " if is_exact else r"\approx ") + mantissa
+    return ("= " if is_exact else r"\approx ") + latex_decimal(text)
 
 
 def _held(labels: tuple[str, ...], values: tuple[float, ...]) -> str:

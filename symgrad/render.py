@@ -28,8 +28,8 @@ from .errors import SymgradError, TemplateError, UnknownNameError, choose
 from .files import write_atomically
 from .graph import Graph, computation_graph
 from .notebook import notebook
-from .model import (MAX_DIGITS, PRECISION, Defined, Given, Network, decimal, numeric,
-                    whole_number)
+from .model import (MAX_DIGITS, PRECISION, Defined, Given, Network, decimal, latex_decimal,
+                    numeric, whole_number)
 
 __all__ = ["FORMATS", "WorkedExample", "worked_example", "render_template", "write_atomically",
            "json_value"]
@@ -60,11 +60,6 @@ _LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$"
                    "^": r"\textasciicircum{}"}
 
 
-def _latex_decimal(text: str) -> str:
-    mantissa, _, exponent = text.partition("e")
-    return rf"{mantissa} \cdot 10^{{{int(exponent)}}}" if exponent else mantissa
-
-
 class LessonPrinter(LatexPrinter):
     """SymPy's LaTeX printer, keeping a lesson's term order and decimal numbers."""
 
@@ -74,7 +69,7 @@ class LessonPrinter(LatexPrinter):
         self._digits = digits
 
     def _print_Given(self, given):
-        text = _latex_decimal(decimal(given.value, self._digits)[0])
+        text = latex_decimal(decimal(given.value, self._digits)[0])
         return rf"\left({text}\right)" if text.startswith("-") else text
 
     def _print_Defined(self, defined):
@@ -84,7 +79,7 @@ class LessonPrinter(LatexPrinter):
     def _print_Rational(self, number):
         text, is_exact = decimal(number, self._digits)
         if is_exact:
-            return _latex_decimal(text)
+            return latex_decimal(text)
         return super()._print_Rational(number)
 
 
@@ -131,12 +126,12 @@ def _filters(digits: int) -> dict:
         return printers[dot].doprint(expr)
 
     def number(value):
-        return _latex_decimal(decimal(value, digits)[0])
+        return latex_decimal(decimal(value, digits)[0])
 
     def shown(value):
         """``0.66`` for an exact decimal, ``\\approx 0.2689`` for a rounded value."""
         text, is_exact = decimal(value, digits)
-        return ("" if is_exact else r"\approx ") + _latex_decimal(text)
+        return ("" if is_exact else r"\approx ") + latex_decimal(text)
 
     def equals(value):
         text = shown(value)
