@@ -94,7 +94,7 @@ def require_matplotlib():
     Figures are built with ``matplotlib.figure.Figure`` directly, never through pyplot,
     so symgrad leaves a notebook's backend and global figure list alone.
 
-    >>> require_matplotlib().__name__  # doctest: +SKIP
+    >>> require_matplotlib().__name__
     'matplotlib'
     """
     try:
@@ -315,7 +315,7 @@ def figures(derivation: Derivation | NetworkDerivation) -> dict[str, Figure]:
     ``arrow``.
 
     >>> from symgrad.derive import derive
-    >>> sorted(figures(derive()))  # doctest: +SKIP
+    >>> sorted(figures(derive()))
     ['loss_curve', 'loss_slice', 'loss_surface']
     """
     require_matplotlib()
