@@ -8,7 +8,8 @@
 __version__ = "0.1.0"
 
 from .activations import ACTIVATIONS  # noqa: E402
-from .derive import Derivation, composed_loss, derive  # noqa: E402
+from .derive import composed_loss, derive  # noqa: E402
+from .records import Derivation  # noqa: E402
 from .errors import SymgradError  # noqa: E402
 from .losses import LOSSES  # noqa: E402
 from .model import Neuron, Sample  # noqa: E402

@@ -48,9 +48,11 @@ class Activation:
     """An activation ``f`` with its derivative side by side.
 
     ``function(z, slope)`` and ``derivative(z, slope)`` build unevaluated
-    formulas; ``lesson_form(z)`` is the derivative written through the
-    output, as lessons teach it (``σ(z)(1 - σ(z))``), and ``output(z)`` is the
-    sub-expression of it that equals the neuron's output ŷ.
+    formulas; ``lesson_form(z)`` is the derivative as lessons of a single neuron
+    write it (``σ(z)(1 - σ(z))``), and ``output(z)`` is the sub-expression of it
+    that equals the neuron's output ŷ; ``output_form(a)`` is the derivative written
+    through the output ``a = f(z)`` itself (``a(1 - a)``, ``1 - a²``), as
+    backpropagation uses it.
     """
 
     name: str
@@ -59,6 +61,7 @@ class Activation:
     derivative: Callable[[Symbol, Rational], Expr]
     lesson_form: Callable[[Symbol], Expr] | None = None
     output: Callable[[Symbol], Expr] | None = None
+    output_form: Callable[[Symbol], Expr] | None = None
     convention: str | None = None
     kink: Rational | None = None
 
@@ -82,13 +85,13 @@ ACTIVATIONS: dict[str, Activation] = {
             lesson_form=lambda z: Mul(sigmoid(z), Add(1, _minus(sigmoid(z)), evaluate=False),
                                       evaluate=False),
             output=lambda z: sigmoid(z),
+            output_form=lambda a: Mul(a, Add(1, _minus(a), evaluate=False), evaluate=False),
         ),
         Activation(
             "tanh", "tanh",
             function=lambda z, slope: tanh(z),
             derivative=lambda z, slope: Add(1, _minus(Pow(tanh(z), 2)), evaluate=False),
-            lesson_form=lambda z: Add(1, _minus(Pow(tanh(z), 2)), evaluate=False),
-            output=lambda z: tanh(z),
+            output_form=lambda a: Add(1, _minus(Pow(a, 2)), evaluate=False),
         ),
         Activation(
             "relu", "ReLU",

@@ -17,9 +17,12 @@ from dataclasses import dataclass
 from sympy import (Abs, E, Expr, Heaviside, Max, Min, Rational, Symbol, diff, exp, log, nan,
                    oo, pi, simplify, sqrt, tanh, zoo)
 
-from .derive import (Derivation, Mistake, composed_loss, derive, mistakes, quantities)
+from .derive import composed_loss, derive
+from .quantities import Mistake, mistakes, quantities
+from .records import Derivation
 from .errors import ParseError, SymgradError
-from .model import Given, Neuron, absolute_tolerance, decimal, exact, seed_samples
+from .model import (Given, Network, Neuron, absolute_tolerance, decimal, exact, numeric,
+                    seed_samples)
 
 __all__ = ["parse", "check", "CheckResult", "diagnose", "Diagnosis", "gradcheck", "GradCheck",
            "GradientMismatch", "FUNCTIONS", "NEURON_SYMBOLS", "MAX_LENGTH", "ParseError"]
@@ -444,10 +447,10 @@ class GradCheck:
         return "\n".join(lines)
 
 
-def gradcheck(neuron: Neuron, samples=None, *, raise_on_mismatch: bool = False,
+def gradcheck(neuron: Neuron | Network, samples=None, *, raise_on_mismatch: bool = False,
               step: str = "1e-6") -> GradCheck:
-    """Compare each chain-rule gradient with ``sympy.diff`` of the composed loss and with a
-    central finite difference.
+    """Compare each chain-rule gradient of a neuron or a (small) network with ``sympy.diff``
+    of the composed loss and with a central finite difference.
 
     >>> gradcheck(Neuron(weights="0.5", bias="0.1", activation="sigmoid")).ok
     True
@@ -459,14 +462,14 @@ def gradcheck(neuron: Neuron, samples=None, *, raise_on_mismatch: bool = False,
     h = exact(step, "step")
     rows = []
     for g, symbol in zip(d.gradients, symbols):
-        chain = float(g.value.evalf(30))
+        chain = float(numeric(g.value, 30))
         symbolic = float(diff(total, symbol).evalf(30, subs=point))
         up = total.evalf(30, subs=point | {symbol: point[symbol] + h})
         down = total.evalf(30, subs=point | {symbol: point[symbol] - h})
-        numeric = float((up - down) / (2 * h))
+        central = float((up - down) / (2 * h))
         agree = (abs(chain - symbolic) <= 1e-9 * (1 + abs(symbolic))
-                 and abs(chain - numeric) <= 1e-5 * (1 + abs(numeric)))
-        rows.append((g.parameter, chain, symbolic, numeric, agree))
+                 and abs(chain - central) <= 1e-5 * (1 + abs(central)))
+        rows.append((g.parameter, chain, symbolic, central, agree))
     report = GradCheck(tuple(rows))
     if raise_on_mismatch and not report.ok:
         bad = ", ".join(row[0] for row in rows if not row[-1])

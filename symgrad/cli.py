@@ -125,7 +125,7 @@ def _build_parser() -> argparse.ArgumentParser:
     output.add_argument("--show", type=_names, metavar="P,Q",
                         help="for a network: the parameters whose gradients are worked in "
                              "full, such as w1_11,b2_1 (default: all when there are at most "
-                             f"{MAX_SHOWN}, else a table only)")
+                             f"{MAX_SHOWN}, else the first {MAX_SHOWN} and a table; all: every one)")
     output.add_argument("--matrix", action="store_true",
                         help="for a network: add the backward pass in matrix form, "
                              "δ = (W^T δ_next) ⊙ f'(z) and dL/dW = δ a^T, beside the "
@@ -320,7 +320,7 @@ def _read_spec(path: Path) -> dict:
 _SPEC_KEYS = {"weights", "bias", "activation", "loss", "slope", "delta", "learning_rate",
               "steps", "tolerance", "samples"}
 _NETWORK_KEYS = {"layers", "loss", "outputs", "slope", "delta", "learning_rate", "samples",
-                 "freeze", "show"}
+                 "freeze", "show", "steps", "tolerance"}
 _NEURON_FLAGS = ("x", "w", "b", "y", "activation", "activation_expr")
 
 
@@ -406,9 +406,6 @@ def _example(args) -> str:
     if show is not None and not isinstance(neuron, Network):
         raise SymgradError("--show picks a network's parameters; a single neuron shows all")
     steps = args.steps or spec.get("steps", 1)
-    if isinstance(neuron, Network) and (args.steps or args.tol):
-        raise SymgradError("--steps and --tol run a single neuron's training loop; a network's "
-                           "worked example is one step")
     result = worked_example(
         neuron, samples, learning_rate=learning_rate,
         steps=steps, tolerance=args.tol or spec.get("tolerance"), digits=args.digits,

@@ -1,364 +1,463 @@
-"""All the maths: build the neuron's formulas, derive each chain-rule factor,
-substitute exact values, and update the parameters by gradient descent.
+"""The one engine: the forward pass, backpropagation, the update and the training loop
+of any feed-forward network; a single neuron is a network of one layer of width one.
 
-The result is a :class:`Derivation`, a frozen record of every line of working.
-Each line is a :class:`Formula` shown three ways: symbolic (``2(ŷ - y)``),
-with the numbers substituted (``2(1.1 - 1.5)``), and its exact value (``-4/5``).
+The forward pass is ``z = Σ w a + b``, ``a = f(z)``; the backward pass gives each
+neuron's error signal ``δ = ∂L/∂z`` (``∂L/∂a · f'(z)`` at the outputs,
+``(Σ_k w_kj δ_k) · f'(z)`` in hidden layers, each δ computed once); the gradients are
+``∂L/∂w_jk = δ_j a_k`` and ``∂L/∂b_j = δ_j``. For a single neuron, ``δ · x`` is the
+lesson's chain ``∂L/∂ŷ · ∂ŷ/∂z · ∂z/∂w``.
+
+Nothing is composed into one big expression: exact numbers flow unit by unit, and a
+value that is not a short exact number becomes a named exact value (``Defined``), so
+the work grows linearly with depth, width and training steps. The result is a
+:class:`~symgrad.records.Derivation` that every view reads.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from functools import lru_cache
 
-from sympy import Add, Expr, Mul, Not, Piecewise, Rational, Symbol
+from sympy import Add, Expr, MatMul, Matrix, Mul, Rational, Symbol
 
-from .activations import Activation, activation as find_activation
-from .errors import DomainError, NumberError, ShapeError, UnknownNameError
-from .losses import Loss, loss as find_loss
-from .model import (PRECISION, Defined, Given, Neuron, Sample, exact, numeric, seed_neuron,
-                    seed_samples, whole_number)
+from .activations import activation as find_activation
+from .errors import DomainError, NumberError, ShapeError
+from .losses import loss as find_loss
+from .model import (Defined, Given, Network, Neuron, Sample, exact, seed_neuron, seed_samples,
+                    whole_number)
+from .records import (PREDICTION, TARGET, Z, Derivation, Forward, Gradient, Iteration,
+                      MatrixStep, Unit)
+from .working import (Formula, approx, descent, evaluate, numbers_in, product, reduce, show,
+                      unevaluated, working)
 
-__all__ = ["Formula", "Factor", "Forward", "Gradient", "Iteration", "Derivation", "Quantity",
-           "Mistake", "MISTAKES", "StepNumbers", "derive", "step_numbers", "composed_loss",
-           "quantities", "mistakes", "Z", "PREDICTION", "TARGET", "TINY"]
+__all__ = ["derive", "step_inputs", "step_numbers", "StepNumbers", "composed_loss", "Z",
+           "PREDICTION", "TARGET", "TINY", "MAX_STEPS"]
 
-# Real symbols, so that sympy.diff of |ŷ - y| is sign(ŷ - y), not a complex form.
-Z = Symbol("z", real=True)
-PREDICTION = Symbol("a", real=True)  # the neuron's output a = ŷ
-TARGET = Symbol("y", real=True)
 # A gradient smaller than this in size barely moves its parameter.
 TINY = Rational(1, 1000)
 # At most this many training steps, so a typo cannot run for hours.
 MAX_STEPS = 10_000
-# Exact values of non-rational activations nest (exp of exp of ...) and grow about
-# fourfold each step; past this many operations the loop carries PRECISION digits.
-MAX_EXACT_OPS = 100
+# In a network, an exact value with more operations than this gets a name of its own; a
+# single neuron's values stay written out unless they grow past MAX_NEURON_OPS (a training
+# loop nests e^(e^(...)) step after step).
+MAX_INLINE_OPS = 12
+MAX_NEURON_OPS = 100
+# A rational with more bits than this (an ordinary decimal after many steps) gets a name.
+MAX_RATIONAL_BITS = 256
 
 
-@dataclass(frozen=True, slots=True)
-class Formula:
-    """One line of working: ``symbolic = substituted = value``.
+class _Names:
+    """Names for the exact values of one derivation, so no two collide.
 
-    ``lesson_form`` is an equal way of writing ``symbolic`` that lessons use
-    (``σ(z)(1 - σ(z))``); ``condition`` is the case of a piecewise formula
-    that applies to these numbers (``1.1 > 0``).
+    A value is named when it refers to named values, when it is a long rational, or when
+    it has more operations than ``inline_ops`` (parameters: ``parameter_ops``; None: no
+    limit). So a deep network names every long value, while a single neuron's worked step
+    stays written out and only its training loop's parameters get names once they grow.
     """
 
-    symbolic: Expr | None
-    substituted: Expr | None
-    value: Expr
-    lesson_form: Expr | None = None
-    condition: Expr | None = None
+    def __init__(self, inline_ops: int | None, parameter_ops: int | None = None):
+        self.inline_ops = inline_ops
+        self.parameter_ops = inline_ops if parameter_ops is None else parameter_ops
+        self.count = 0
+
+    @classmethod
+    def of(cls, lesson: bool) -> _Names:
+        """The naming rule of a single neuron (``lesson``) or of a network."""
+        return cls(None, MAX_NEURON_OPS) if lesson else cls(MAX_INLINE_OPS)
+
+    def define(self, label: str, value: Expr) -> Expr:
+        """``value`` itself when short, else a named exact value."""
+        limit = self.parameter_ops if label == "p" else self.inline_ops
+        if value.is_Rational:
+            if value.p.bit_length() + value.q.bit_length() <= MAX_RATIONAL_BITS:
+                return value
+        elif not value.atoms(Defined) and (limit is None or value.count_ops() <= limit):
+            return value
+        self.count += 1
+        return Defined(f"{label}#{self.count}", value)
 
 
 @dataclass(frozen=True, slots=True)
-class Factor:
-    """One chain-rule factor ``d(numerator)/d(denominator)`` for one sample."""
+class _Pass:
+    """Exact numbers of a forward and backward pass: [sample][layer][neuron]."""
 
-    name: str
-    numerator: Symbol
-    denominator: Symbol
-    sample: int
-    formula: Formula
-
-
-@dataclass(frozen=True, slots=True)
-class Forward:
-    """The forward pass of one sample: z, the prediction ŷ and its loss term."""
-
-    sample: int
-    sample_data: Sample
-    z: Formula
-    prediction: Formula
-    loss: Formula
-
-
-@dataclass(frozen=True, slots=True)
-class Gradient:
-    """``dL/dp`` for one parameter: the chain product per sample, and its update.
-
-    ``sign`` is -1, 0 or 1; ``cause`` says why a zero or tiny gradient is so:
-    ``"at_target"``, ``"flat_activation"`` or ``"zero_input"``.
-    """
-
-    parameter: str
-    symbol: Symbol
-    chain: tuple[str, ...]
-    per_sample: tuple[Formula, ...]
-    total: Formula | None
-    value: Expr
-    sign: int
-    tiny: bool
-    cause: str | None
-    update: Formula
-
-
-@dataclass(frozen=True, slots=True)
-class Iteration:
-    """One row of the training loop: parameters before the step, loss, gradients."""
-
-    step: int
-    parameters: tuple[Expr, ...]
+    z: tuple
+    a: tuple            # a[s][0] are the inputs x
+    terms: tuple        # [sample][output]: each output's loss term
+    losses: tuple       # [sample]
     loss: Expr
-    gradients: tuple[Expr, ...]
-    exact: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class Derivation:
-    """The whole worked example: the first step in full and the training loop."""
-
-    neuron: Neuron
-    samples: tuple[Sample, ...]
-    learning_rate: Rational
-    activation: Activation
-    loss_function: Loss
-    parameter_names: tuple[str, ...]
-    parameter_symbols: tuple[Symbol, ...]
-    input_symbols: tuple[Symbol, ...]
-    linear: Expr
-    activation_formula: Expr
-    activation_derivative: Expr
-    loss_formula: Expr
-    loss_derivative: Expr
-    forward: tuple[Forward, ...]
-    loss: Formula
-    factors: tuple[Factor, ...]
-    gradients: tuple[Gradient, ...]
-    forward_after: tuple[Forward, ...]
-    loss_after: Formula
-    iterations: tuple[Iteration, ...]
-    final_parameters: tuple[Expr, ...]
-    final_loss: Expr
-    tolerance: Rational | None
-    converged: bool
-    exact_until: int | None = None
-
-    @property
-    def parameters(self) -> tuple[Expr, ...]:
-        """The parameters before the first step."""
-        return self.neuron.parameters
-
-    @property
-    def updated(self) -> tuple[Expr, ...]:
-        """The parameters after the first step."""
-        return tuple(g.update.value for g in self.gradients)
-
-
-@dataclass(frozen=True, slots=True)
-class _Values:
-    """Exact numbers of one step, shared by the worked step and the training loop."""
-
-    z: tuple[Expr, ...]
-    prediction: tuple[Expr, ...]
-    losses: tuple[Expr, ...]
-    loss: Expr
-    dloss: tuple[Expr, ...]
-    dactivation: tuple[Expr, ...]
-    gradients: tuple[tuple[Expr, ...], ...]  # [parameter][sample]
+    upstream: tuple
+    slope: tuple
+    delta: tuple
+    gradients: tuple[tuple[Expr, ...], ...]   # [parameter][sample]
     totals: tuple[Expr, ...]
 
 
-@lru_cache(maxsize=64)
-def _formulas(activation_name: str, loss_name: str, slope: Rational, delta: Rational, n: int,
-              bias: bool):
-    """Symbols and formulas of a neuron shape, built once: SymPy objects are immutable,
-    so problems of the same shape share them."""
-    suffixes = [""] if n == 1 else [f"_{i}" for i in range(1, n + 1)]
-    inputs = tuple(Symbol("x" + s, real=True) for s in suffixes)
-    weights = tuple(Symbol("w" + s, real=True) for s in suffixes)
-    symbols = weights + ((Symbol("b", real=True),) if bias else ())
-    terms = [Mul(w, x, evaluate=False) for w, x in zip(weights, inputs)]
-    linear = Add(*terms, *symbols[n:], evaluate=False) if len(symbols) > 1 else terms[0]
-    act, entry = find_activation(activation_name), find_loss(loss_name)
-    return (inputs, weights, symbols, linear, act.function(Z, slope), act.derivative(Z, slope),
-            entry.function(PREDICTION, TARGET, delta), entry.derivative(PREDICTION, TARGET, delta))
+class _Engine:
+    """A network's local formulas, evaluated at given parameter values."""
 
-
-class _Problem:
-    """The formulas of a neuron, built once, evaluated at many parameter values."""
-
-    def __init__(self, neuron: Neuron, samples: tuple[Sample, ...]):
-        self.neuron = neuron
+    def __init__(self, network: Network, samples: tuple[Sample, ...]):
+        self.network = network
         self.samples = samples
-        self.activation = find_activation(neuron.activation)
-        self.loss = find_loss(neuron.loss)
-        n = len(neuron.weights)
+        self.activations = tuple(find_activation(layer.activation) for layer in network.layers)
+        self.loss = find_loss(network.loss)
+        outputs = network.layers[-1].width
         for i, sample in enumerate(samples, 1):
-            if len(sample.x) != n:
-                raise ShapeError(f"sample {i} has {len(sample.x)} input(s) x but the neuron has "
-                                 f"{n} weight(s) w; give one x per w")
-        (self.inputs, self.weights, self.symbols, self.linear, self.f, self.df, self.ell,
-         self.dell) = _formulas(neuron.activation, neuron.loss, neuron.slope, neuron.delta, n,
-                                neuron.bias is not None)
-        m = len(samples)
-        self.scale = Rational(1, m) if self.loss.reduction == "mean" else Rational(1)
+            if len(sample.x) != network.layers[0].inputs:
+                raise ShapeError(f"sample {i} has {len(sample.x)} input(s) x but the first "
+                                 f"layer takes {network.layers[0].inputs}; give one x per w")
+            if len(sample.targets) != outputs:
+                raise ShapeError(f"sample {i} has {len(sample.targets)} target(s) y but the "
+                                 f"network has {outputs} output(s)")
+            if self.loss.targets:
+                for y in sample.targets:
+                    if problem := self.loss.targets(y):
+                        raise DomainError(problem)
+        self.f = [act.function(Z, network.slope) for act in self.activations]
+        self.df = [act.derivative(Z, network.slope) for act in self.activations]
+        self.ell = self.loss.function(PREDICTION, TARGET, network.delta)
+        self.dell = self.loss.derivative(PREDICTION, TARGET, network.delta)
+        self.output_scale = Rational(1, outputs) if network.outputs == "mean" else Rational(1)
+        self.scale = Rational(1, len(samples)) if self.loss.reduction == "mean" else Rational(1)
 
-    def values(self, parameters: tuple[Expr, ...]) -> _Values:
-        """Every exact number of one gradient-descent step at ``parameters``."""
-        n = len(self.weights)
-        weights, bias = parameters[:n], (parameters[n] if len(parameters) > n else 0)
-        zs, preds, losses, dls, das = [], [], [], [], []
-        for i, sample in enumerate(self.samples, 1):
-            z = Add(*(w * x for w, x in zip(weights, sample.x))) + bias
-            a = _evaluate(self.f, {Z: z})
-            if self.loss.domain and (problem := self.loss.domain(a)):
-                raise DomainError(problem + (f" (sample {i})" if len(self.samples) > 1 else ""))
-            zs.append(z)
-            preds.append(a)
-            losses.append(_evaluate(self.ell, {PREDICTION: a, TARGET: sample.y}))
-            dls.append(_evaluate(self.dell, {PREDICTION: a, TARGET: sample.y}))
-            das.append(_evaluate(self.df, {Z: z}))
-        local = [[s.x[j] for s in self.samples] for j in range(n)]
-        if len(parameters) > n:
-            local.append([Rational(1)] * len(self.samples))
-        gradients = tuple(tuple(dl * da * dz for dl, da, dz in zip(dls, das, column))
-                          for column in local)
-        totals = tuple(self.scale * Add(*per_sample) for per_sample in gradients)
-        return _Values(tuple(zs), tuple(preds), tuple(losses), self.scale * Add(*losses),
-                       tuple(dls), tuple(das), gradients, totals)
+    def unpack(self, parameters) -> list[tuple[list[list[Expr]], list[Expr] | None]]:
+        """Parameters in the order of ``parameter_names`` -> (weights, biases) per layer."""
+        values, position, layers = list(parameters), 0, []
+        for layer in self.network.layers:
+            count = layer.width * layer.inputs
+            flat = values[position:position + count]
+            position += count
+            weights = [flat[j * layer.inputs:(j + 1) * layer.inputs] for j in range(layer.width)]
+            biases = None
+            if layer.biases is not None:
+                biases = values[position:position + layer.width]
+                position += layer.width
+            layers.append((weights, biases))
+        return layers
+
+    def _check_domain(self, prediction: Expr, sample: int, output: int, when: str):
+        if self.loss.domain is None:
+            return
+        if problem := self.loss.domain(approx(prediction, 60) if prediction.atoms(Defined)
+                                       else prediction):
+            where = [f"sample {sample}" if len(self.samples) > 1 else "",
+                     f"output {output}" if self.network.layers[-1].width > 1 else "", when]
+            raise DomainError(problem + " (" + ", ".join(w for w in where if w) + ")")
+
+    def run(self, parameters, names: _Names, when: str = "before the update") -> _Pass:
+        """The forward and backward pass at ``parameters``, every δ computed once."""
+        layers = self.unpack(parameters)
+        zs, as_, terms, losses, ups, slopes, deltas = [], [], [], [], [], [], []
+        for s, sample in enumerate(self.samples, 1):
+            inputs = list(sample.x)
+            sample_z, sample_a = [], [inputs]
+            for l, ((weights, biases), f) in enumerate(zip(layers, self.f), 1):
+                z = [names.define(f"z{l}_{j}", Add(*(w * a for w, a in zip(row, inputs)))
+                                  + (biases[j - 1] if biases else 0))
+                     for j, row in enumerate(weights, 1)]
+                inputs = [names.define(f"a{l}_{j}", evaluate(f, {Z: value}))
+                          for j, value in enumerate(z, 1)]
+                sample_z.append(z)
+                sample_a.append(inputs)
+            outputs = sample_a[-1]
+            for j, a in enumerate(outputs, 1):
+                self._check_domain(a, s, j, when)
+            sample_terms = [names.define("l", evaluate(self.ell, {PREDICTION: a, TARGET: y}))
+                            for a, y in zip(outputs, sample.targets)]
+            terms.append(sample_terms)
+            losses.append(names.define("L", self.output_scale * Add(*sample_terms)))
+            # Backward: the outputs first, then each hidden layer from its successor's δ.
+            sample_up, sample_slope, sample_delta = [], [], []
+            upstream = [names.define("dL/da", self.output_scale * evaluate(
+                self.dell, {PREDICTION: a, TARGET: y})) for a, y in zip(outputs, sample.targets)]
+            for l in range(len(layers), 0, -1):
+                slope = [names.define(f"f'{l}_{j}", evaluate(self.df[l - 1], {Z: z}))
+                         for j, z in enumerate(sample_z[l - 1], 1)]
+                delta = [names.define(f"d{l}_{j}", u * d)
+                         for j, (u, d) in enumerate(zip(upstream, slope), 1)]
+                sample_up.insert(0, upstream)
+                sample_slope.insert(0, slope)
+                sample_delta.insert(0, delta)
+                if l > 1:
+                    weights = layers[l - 1][0]
+                    upstream = [names.define(f"s{l - 1}_{k}", Add(*(
+                        weights[j][k - 1] * delta[j] for j in range(len(delta)))))
+                        for k in range(1, len(sample_z[l - 2]) + 1)]
+            zs.append(sample_z)
+            as_.append(sample_a)
+            ups.append(sample_up)
+            slopes.append(sample_slope)
+            deltas.append(sample_delta)
+        gradients = []
+        m = len(self.samples)
+        for l, (weights, biases) in enumerate(layers, 1):
+            for j in range(len(weights)):
+                for k in range(len(weights[j])):
+                    gradients.append(tuple(names.define(f"g{l}", deltas[s][l - 1][j]
+                                                        * as_[s][l - 1][k]) for s in range(m)))
+            if biases is not None:
+                gradients += [tuple(deltas[s][l - 1][j] for s in range(m))
+                              for j in range(len(weights))]
+        totals = tuple(g[0] if m == 1 else names.define("g", self.scale * Add(*g))
+                       for g in gradients)
+        loss = losses[0] if m == 1 else names.define("L", self.scale * Add(*losses))
+        return _Pass(tuple(zs), tuple(as_), tuple(terms), tuple(losses), loss, tuple(ups),
+                     tuple(slopes), tuple(deltas), tuple(gradients), totals)
 
 
-def _evaluate(formula: Expr, values: dict) -> Expr:
-    """The exact value of a display formula, with the given numbers put in; a piecewise
-    formula takes the case that holds."""
-    if isinstance(formula, Piecewise) and all(_is_number(v) for v in values.values()):
-        formula = next(piece for piece, test in formula.args if _holds(test, values))
-    values = dict(values)
-    values.update((g, g.value) for g in formula.atoms(Given))
-    return formula.xreplace(values)
+class _Notation:
+    """The symbols a derivation is written in: the lessons' ``w``, ``b``, ``x``, ``z``,
+    ``ŷ``, ``y`` for a single neuron, layer superscripts for a network."""
+
+    def __init__(self, network: Network, lesson: bool):
+        self.lesson = lesson
+        self.inputs = network.layers[0].inputs
+        wide = max(max(layer.width, layer.inputs) for layer in network.layers) >= 10
+        self.separator = "," if wide else ""
+
+    def weight(self, l: int, j: int, k: int) -> Symbol:
+        if self.lesson:
+            return Symbol("w" if self.inputs == 1 else f"w_{k}", real=True)
+        return Symbol(f"w^{{({l})}}_{{{j}{self.separator}{k}}}", real=True)
+
+    def bias(self, l: int, j: int) -> Symbol:
+        return Symbol("b" if self.lesson else f"b^{{({l})}}_{{{j}}}", real=True)
+
+    def source(self, l: int, k: int) -> Symbol:
+        """What input k of layer l is: ``x_k``, or ``a^{(l-1)}_k`` after the first layer."""
+        if l == 1:
+            return Symbol("x" if self.lesson and self.inputs == 1 else f"x_{k}", real=True)
+        return self.a(l - 1, k)
+
+    def z(self, l: int, j: int) -> Symbol:
+        return Z if self.lesson else Symbol(f"z^{{({l})}}_{{{j}}}", real=True)
+
+    def a(self, l: int, j: int) -> Symbol:
+        return PREDICTION if self.lesson else Symbol(f"a^{{({l})}}_{{{j}}}", real=True)
+
+    def y(self, j: int) -> Symbol:
+        return TARGET if self.lesson else Symbol(f"y_{{{j}}}", real=True)
+
+    def delta(self, l: int, j: int) -> Symbol:
+        return Symbol(f"\\delta^{{({l})}}_{{{j}}}", real=True)
 
 
-def _is_number(value: Expr) -> bool:
-    """A number, possibly written with named exact values (not a formula of symbols)."""
-    return not (value.free_symbols - value.atoms(Defined))
+def _parameter_symbols(network: Network, notation: _Notation) -> tuple[Symbol, ...]:
+    symbols = []
+    for name in network.parameter_names:
+        layer, neuron, source = network.position(name)
+        symbols.append(notation.weight(layer, neuron, source) if source is not None
+                       else notation.bias(layer, neuron))
+    return tuple(symbols)
 
 
-def _holds(condition, values: dict) -> bool:
-    """Whether a piecewise condition holds at ``values``; decided numerically when SymPy
-    cannot tell (a named exact value inside |ŷ - y| ≤ δ, say)."""
-    if condition == True:  # noqa: E712 - SymPy's true
-        return True
-    filled = condition.xreplace(dict(values) | {g: g.value for g in condition.atoms(Given)})
-    if filled in (True, False):
-        return bool(filled)
-    return bool(type(filled)(numeric(filled.lhs, PRECISION), numeric(filled.rhs, PRECISION)))
+class _Writer:
+    """Writes the working of a pass: each unit's lines, symbolic → numbers → value."""
+
+    def __init__(self, engine: _Engine, notation: _Notation):
+        self.engine = engine
+        self.notation = notation
+
+    def linear(self, l: int, j: int, inputs: int, bias: bool) -> Expr:
+        """``w_1 x_1 + ... + b`` of neuron j of layer l."""
+        n = self.notation
+        terms = [Mul(n.weight(l, j, k), n.source(l, k), evaluate=False)
+                 for k in range(1, inputs + 1)]
+        if bias:
+            terms.append(n.bias(l, j))
+        return Add(*terms, evaluate=False) if len(terms) > 1 else terms[0]
+
+    def slope_form(self, l: int, j: int):
+        """The lesson's form of f'(z) and the symbols shown in it."""
+        act, n = self.engine.activations[l - 1], self.notation
+        z, a = n.z(l, j), n.a(l, j)
+        if n.lesson and act.lesson_form is not None:
+            return act.lesson_form(z), act.output
+        if act.output_form is not None:
+            return act.output_form(a), None
+        if act.lesson_form is not None:
+            return act.lesson_form(z), act.output
+        return None, None
+
+    def forward(self, parameters, numbers: _Pass, backward: bool) -> tuple[Forward, ...]:
+        engine, n = self.engine, self.notation
+        layers = engine.unpack(parameters)
+        last = len(layers)
+        rows = []
+        for s, sample in enumerate(engine.samples):
+            units = []
+            for l, (weights, biases) in enumerate(layers, 1):
+                for j, row in enumerate(weights, 1):
+                    values = {n.weight(l, j, k): w for k, w in enumerate(row, 1)}
+                    values |= {n.source(l, k): v for k, v in enumerate(numbers.a[s][l - 1], 1)}
+                    if biases is not None:
+                        values[n.bias(l, j)] = biases[j - 1]
+                    z_symbol, a_symbol = n.z(l, j), n.a(l, j)
+                    z_value = numbers.z[s][l - 1][j - 1]
+                    a_value = numbers.a[s][l][j - 1]
+                    z = working(self.linear(l, j, len(row), biases is not None), values, z_value)
+                    f = unevaluated(engine.f[l - 1], {Z: z_symbol})
+                    a = working(f, {z_symbol: z_value}, a_value)
+                    unit = Unit(l, j, z_symbol, a_symbol, z, a)
+                    if backward:
+                        unit = self._backward(unit, layers, numbers, s, l == last)
+                    units.append(unit)
+            rows.append(Forward(s + 1, sample, tuple(units), *self._loss(numbers, s)))
+        return tuple(rows)
+
+    def _backward(self, unit: Unit, layers, numbers: _Pass, s: int, output: bool) -> Unit:
+        engine, n = self.engine, self.notation
+        l, j = unit.layer, unit.neuron
+        z_symbol, a_symbol = n.z(l, j), n.a(l, j)
+        z_value, a_value = numbers.z[s][l - 1][j - 1], numbers.a[s][l][j - 1]
+        if output:
+            y_symbol = n.y(j)
+            formula = unevaluated(engine.dell, {PREDICTION: a_symbol, TARGET: y_symbol})
+            if engine.output_scale != 1:
+                formula = Mul(engine.output_scale, formula, evaluate=False)
+            upstream = working(formula, {a_symbol: a_value,
+                                         y_symbol: engine.samples[s].targets[j - 1]},
+                               numbers.upstream[s][l - 1][j - 1])
+        else:
+            after = layers[l][0]
+            weights = {n.weight(l + 1, k, j): after[k - 1][j - 1] for k in range(1, len(after) + 1)}
+            deltas = {n.delta(l + 1, k): numbers.delta[s][l][k - 1]
+                      for k in range(1, len(after) + 1)}
+            symbolic = Add(*(Mul(w, d, evaluate=False) for w, d in zip(weights, deltas)),
+                           evaluate=False) if len(weights) > 1 else Mul(*weights, *deltas,
+                                                                        evaluate=False)
+            upstream = working(symbolic, weights | deltas, numbers.upstream[s][l - 1][j - 1])
+        lesson, output_of = self.slope_form(l, j)
+        shown = {z_symbol: z_value}
+        if lesson is not None:
+            shown[output_of(z_symbol) if output_of else a_symbol] = a_value
+        slope = working(unevaluated(engine.df[l - 1], {Z: z_symbol}), {z_symbol: z_value},
+                        numbers.slope[s][l - 1][j - 1], lesson, shown)
+        delta = Formula(None, numbers_in(product, (upstream.value, slope.value)),
+                        numbers.delta[s][l - 1][j - 1])
+        return Unit(l, j, z_symbol, a_symbol, unit.z, unit.a, upstream, slope, delta)
+
+    def _loss(self, numbers: _Pass, s: int) -> tuple[tuple[Formula, ...], Formula]:
+        """Each output's loss term and the sample's loss."""
+        engine, n = self.engine, self.notation
+        outputs = numbers.a[s][-1]
+        last = len(engine.network.layers)
+        terms = []
+        for j, (a, y) in enumerate(zip(outputs, engine.samples[s].targets), 1):
+            a_symbol, y_symbol = n.a(last, j), n.y(j)
+            formula = unevaluated(engine.ell, {PREDICTION: a_symbol, TARGET: y_symbol})
+            terms.append(working(formula, {a_symbol: a, y_symbol: y}, numbers.terms[s][j - 1]))
+        if len(terms) == 1:
+            return tuple(terms), terms[0]
+        return tuple(terms), reduce(engine.output_scale, "\\ell", numbers.terms[s],
+                                    numbers.losses[s])
+
+    def total(self, numbers: _Pass, forward: tuple[Forward, ...]) -> Formula:
+        """The loss of the batch (a single sample's own loss)."""
+        if len(forward) == 1:
+            return forward[0].loss
+        return reduce(self.engine.scale, "L", numbers.losses, numbers.loss)
+
+    def gradients(self, names, parameters, updated, rate, numbers: _Pass,
+                  frozen) -> tuple[Gradient, ...]:
+        engine, n = self.engine, self.notation
+        network = engine.network
+        last = len(network.layers)
+        found = []
+        for index, (name, position, symbol) in enumerate(zip(
+                names, network.parameter_names, _parameter_symbols(network, n))):
+            l, j, k = network.position(position)
+            per_sample = []
+            for s in range(len(engine.samples)):
+                delta = numbers.delta[s][l - 1][j - 1]
+                incoming = numbers.a[s][l - 1][k - 1] if k is not None else Rational(1)
+                value = numbers.gradients[index][s]
+                if n.lesson:
+                    chain = (numbers.upstream[s][l - 1][j - 1], numbers.slope[s][l - 1][j - 1],
+                             incoming)
+                    per_sample.append(Formula(None, numbers_in(product, chain), value))
+                elif k is None:
+                    per_sample.append(Formula(None, None, value))
+                else:
+                    d_symbol, a_symbol = n.delta(l, j), n.source(l, k)
+                    line = Mul(d_symbol, a_symbol, evaluate=False)
+                    per_sample.append(Formula(line, show(line, {d_symbol: delta,
+                                                                a_symbol: incoming}), value))
+            value = numbers.totals[index]
+            total = (reduce(engine.scale, None, numbers.gradients[index], value)
+                     if len(engine.samples) > 1 else None)
+            update = Formula(None, None, parameters[index]) if frozen[index] else Formula(
+                None, numbers_in(descent, (parameters[index], rate, value)), updated[index])
+            sign = _sign(value)
+            tiny = sign != 0 and _is_tiny(value)
+            cause = (self._cause(numbers, l, j, k, l == last)
+                     if sign == 0 or tiny else None)
+            chain = (("dL/da", "da/dz", f"dz/d{name}") if n.lesson else
+                     ("delta", "a") if k is not None else ("delta",))
+            found.append(Gradient(name, symbol, chain, tuple(per_sample), total, value, sign,
+                                  tiny, cause, update, frozen[index], l, j, k))
+        return tuple(found)
+
+    def _cause(self, numbers: _Pass, l: int, j: int, k: int | None, output: bool) -> str | None:
+        """Why a gradient is zero or tiny: the factor that vanishes in every sample."""
+        samples = range(len(self.engine.samples))
+        factors = [("at_target" if output else "no_signal",
+                    [numbers.upstream[s][l - 1][j - 1] for s in samples]),
+                   ("flat_activation", [numbers.slope[s][l - 1][j - 1] for s in samples])]
+        if k is not None:
+            factors.append(("zero_input", [numbers.a[s][l - 1][k - 1] for s in samples]))
+        for cause, values in factors:
+            if all(_is_tiny(v) for v in values):
+                return cause
+        return None
+
+    def matrices(self, parameters, numbers: _Pass) -> tuple[tuple[MatrixStep, ...], ...]:
+        """The backward pass of every sample as matrices, last layer first."""
+        layers = self.engine.unpack(parameters)
+        steps = []
+        for s in range(len(self.engine.samples)):
+            sample_steps = []
+            for l in range(len(layers), 0, -1):
+                backprop = None
+                if l < len(layers):
+                    weights = layers[l][0]
+                    transposed = _shown_matrix([[row[k] for row in weights]
+                                                for k in range(len(weights[0]))])
+                    backprop = MatMul(transposed, _column(numbers.delta[s][l]), evaluate=False)
+                delta = numbers.delta[s][l - 1]
+                inputs = numbers.a[s][l - 1]
+                sample_steps.append(MatrixStep(
+                    l, backprop, _column(numbers.upstream[s][l - 1]),
+                    _column(numbers.slope[s][l - 1]), _column(delta), _shown_matrix([inputs]),
+                    _shown_matrix([[d * a for a in inputs] for d in delta])))
+            steps.append(tuple(sample_steps))
+        return tuple(steps)
 
 
-def _show(formula: Expr, values: dict) -> Expr:
-    """The formula with each number visible in its place (nothing folded)."""
-    return _unevaluated(formula, {symbol: Given(value) for symbol, value in values.items()})
+def _shown_matrix(rows) -> Matrix:
+    """A matrix of numbers kept visible (rounded for display, exact underneath)."""
+    return Matrix([[Given(value) for value in row] for row in rows])
 
 
-def _unevaluated(expr: Expr, replacements: dict) -> Expr:
-    """``expr.xreplace(replacements)`` rebuilding each changed node unevaluated.
-
-    (SymPy's ``evaluate(False)`` context does the same but clears SymPy's cache
-    each time it is entered, which costs more than the whole substitution.)
-    """
-    if expr in replacements:
-        return replacements[expr]
-    if not expr.args:
-        return expr
-    args = tuple(_unevaluated(arg, replacements) for arg in expr.args)
-    if args == expr.args:
-        return expr
-    try:
-        return expr.func(*args, evaluate=False)
-    except TypeError:  # a node without an evaluate option, such as a piecewise branch
-        return expr.func(*args)
-
-
-def _working(formula: Expr, values: dict, value: Expr, lesson_form: Expr | None = None,
-             shown: dict | None = None) -> Formula:
-    """A :class:`Formula` for ``formula`` at ``values``; a piecewise formula shows
-    the case that applies and the condition that picks it."""
-    shown = values if shown is None else shown
-    condition = None
-    applied = formula
-    if isinstance(formula, Piecewise):
-        earlier = []
-        for piece, test in formula.args:
-            if _holds(test, values):
-                condition = test if test != True else Not(earlier[-1])  # noqa: E712
-                applied = piece
-                break
-            earlier.append(test)
-        condition = _show(condition, shown)
-    target = lesson_form if lesson_form is not None else applied
-    substituted = _show(target, shown) if target.free_symbols - set(target.atoms(Given)) else None
-    return Formula(formula, substituted, value, lesson_form, condition)
+def _column(values) -> Matrix:
+    return _shown_matrix([[v] for v in values])
 
 
 def _sign(value: Expr) -> int:
     """-1, 0 or 1; exact for rationals, decided numerically for other values."""
     if value.is_Rational:
         return int(bool(value > 0)) - int(bool(value < 0))
-    approx = value.evalf(30)
-    if abs(approx) < Rational(1, 10**25):
+    number = approx(value, 30)
+    if abs(number) < Rational(1, 10**25):
         return 0
-    return 1 if approx > 0 else -1
+    return 1 if number > 0 else -1
 
 
 def _is_tiny(value: Expr) -> bool:
-    return bool(abs(value) < TINY)
+    return bool(abs(approx(value)) < TINY)
 
 
-def _forward(problem: _Problem, parameters, values: _Values) -> tuple[tuple[Forward, ...],
-                                                                     Formula]:
-    """Working for z, ŷ and the loss of every sample, and the batch's loss."""
-    named = dict(zip(problem.symbols, parameters))
-    rows = []
-    for i, sample in enumerate(problem.samples):
-        numbers = named | dict(zip(problem.inputs, sample.x))
-        z_value, a_value = values.z[i], values.prediction[i]
-        z = _working(problem.linear, numbers, z_value)
-        prediction = _working(problem.f, {Z: z_value}, a_value)
-        ell = _working(problem.ell, {PREDICTION: a_value, TARGET: sample.y}, values.losses[i])
-        rows.append(Forward(i + 1, sample, z, prediction, ell))
-    m = len(problem.samples)
-    total = rows[0].loss if m == 1 else _reduce(problem.scale, "L", values.losses, values.loss)
-    return tuple(rows), total
-
-
-def _reduce(scale: Rational, letter: str | None, terms: tuple[Expr, ...],
-            value: Expr) -> Formula:
-    """``(1/m)(L_1 + ... + L_m)`` (or the plain sum) with each sample's number put in;
-    without a ``letter`` only the numbers are shown."""
-    names = [Symbol(f"{letter or 'term'}_{i}") for i in range(1, len(terms) + 1)]
-    total = Add(*names, evaluate=False)
-    symbolic = Mul(scale, total, evaluate=False) if scale != 1 else total
-    working = _working(symbolic, dict(zip(names, terms)), value)
-    return working if letter else Formula(None, working.substituted, value)
-
-
-def _product(*factors: Expr) -> Expr:
-    """``a · b · c``, kept as written."""
-    return Mul(*factors, evaluate=False)
-
-
-def _descent(parameter: Expr, rate: Expr, gradient: Expr) -> Expr:
-    """``p - α·g``, kept in that order."""
-    return Add(parameter, Mul(-1, Mul(rate, gradient, evaluate=False), evaluate=False),
-               evaluate=False)
-
-
-def _numbers_in(build, numbers: tuple[Expr, ...]) -> Expr:
-    """``build(*numbers)`` with every number visible, e.g. ``-0.8 · 1 · 2``; ``build``
-    makes an unevaluated expression."""
-    return build(*(Given(n) for n in numbers))
-
-
-def _cause(factors: list[Factor], parameter_factor: str) -> str | None:
-    """Why the chain product is zero or tiny: which factor vanishes everywhere."""
-    for name, cause in (("dL/da", "at_target"), ("da/dz", "flat_activation"),
-                        (parameter_factor, "zero_input")):
-        chosen = [f.formula.value for f in factors if f.name == name]
-        if chosen and all(_is_tiny(v) for v in chosen):
-            return cause
-    return None
+def _below(value: Expr, bound: Rational) -> bool:
+    return bool(approx(value, 40) < bound)
 
 
 def step_inputs(samples, learning_rate) -> tuple[tuple[Sample, ...], Rational]:
@@ -372,76 +471,80 @@ def step_inputs(samples, learning_rate) -> tuple[tuple[Sample, ...], Rational]:
     return samples, rate
 
 
-def derive(neuron: Neuron | None = None, samples=None, *, learning_rate="0.1", steps: int = 1,
-           tolerance=None) -> Derivation:
-    """Derive one worked gradient-descent step (and ``steps`` training steps).
+def _as_network(model: Neuron | Network) -> Network:
+    if isinstance(model, Network):
+        return model
+    if isinstance(model, Neuron):
+        return model.as_network()
+    raise ShapeError(f"derive needs a Neuron or a Network, not {type(model).__name__}")
+
+
+def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate="0.1",
+           steps: int = 1, tolerance=None) -> Derivation:
+    """Derive one worked gradient-descent step of a neuron or a network (and ``steps``
+    training steps).
 
     >>> d = derive()  # the built-in example: w = 0.5, b = 0.1, x = 2, y = 1.5
     >>> d.loss.value, [g.value for g in d.gradients], d.updated
     (4/25, [-8/5, -4/5], (33/50, 9/50))
     """
-    neuron = seed_neuron() if neuron is None else neuron
+    model = seed_neuron() if model is None else model
     samples, rate = step_inputs(seed_samples() if samples is None else samples, learning_rate)
     whole_number(steps, "steps", MAX_STEPS)
     tol = None if tolerance is None else exact(tolerance, "tolerance")
     if tol is not None and tol <= 0:
         raise NumberError(f"the tolerance must be positive, not {tol}")
-    problem = _Problem(neuron, samples)
-    parameters = neuron.parameters
-    first = problem.values(parameters)
+    network = _as_network(model)
+    lesson = isinstance(model, Neuron)
+    engine = _Engine(network, samples)
+    names = _Names.of(lesson)
+    notation = _Notation(network, lesson)
+    writer = _Writer(engine, notation)
+    parameters = network.parameters
+    frozen = tuple(network.is_frozen(name) for name in network.parameter_names)
 
-    forward, total = _forward(problem, parameters, first)
-    factors = _factors(problem, first)
-    gradients = []
-    for j, (name, symbol) in enumerate(zip(neuron.parameter_names, problem.symbols)):
-        local = f"dz/d{name}"
-        chains = zip(first.dloss, first.dactivation,
-                     [f.formula.value for f in factors if f.name == local], first.gradients[j])
-        per_sample = tuple(Formula(None, _numbers_in(_product, (dl, da, dz)), value)
-                           for dl, da, dz, value in chains)
-        total_working = None
-        if len(samples) > 1:
-            total_working = _reduce(problem.scale, None, first.gradients[j], first.totals[j])
-        value = first.totals[j]
-        update = Formula(None, _numbers_in(_descent, (parameters[j], rate, value)),
-                         parameters[j] - rate * value)
-        sign = _sign(value)
-        tiny = sign != 0 and _is_tiny(value)
-        cause = _cause(factors, local) if (sign == 0 or tiny) else None
-        gradients.append(Gradient(name, symbol, ("dL/da", "da/dz", local), per_sample,
-                                  total_working, value, sign, tiny, cause, update))
-
-    updated = tuple(g.update.value for g in gradients)
-    after = problem.values(updated)
-    forward_after, loss_after = _forward(problem, updated, after)
+    first = engine.run(parameters, names)
+    updated = tuple(p if still else names.define("p", p - rate * g)
+                    for p, g, still in zip(parameters, first.totals, frozen))
+    after = engine.run(updated, names, "after the update")
+    forward = writer.forward(parameters, first, backward=True)
+    forward_after = writer.forward(updated, after, backward=False)
 
     iterations, current, values, converged = [], parameters, first, False
-    exact_until = None  # the first step whose numbers are PRECISION-digit approximations
     for step_number in range(1, steps + 1):
-        if tol is not None and values.loss < tol:
+        if tol is not None and _below(values.loss, tol):
             converged = True
             break
-        iterations.append(Iteration(step_number, current, values.loss, values.totals,
-                                    exact=exact_until is None))
-        current = tuple(p - rate * g for p, g in zip(current, values.totals))
-        if exact_until is None and any(p.count_ops() > MAX_EXACT_OPS for p in current):
-            exact_until = step_number + 1
-        if exact_until is not None:
-            current = tuple(p.evalf(PRECISION) for p in current)
-        values = after if step_number == 1 else problem.values(current)
-    if tol is not None and not converged and values.loss < tol:
+        iterations.append(Iteration(step_number, current, values.loss, values.totals))
+        current = updated if step_number == 1 else tuple(
+            p if still else names.define("p", p - rate * g)
+            for p, g, still in zip(current, values.totals, frozen))
+        values = after if step_number == 1 else engine.run(current, names,
+                                                           f"after step {step_number}")
+    if tol is not None and not converged and _below(values.loss, tol):
         converged = True
 
+    parameter_names = model.parameter_names if lesson else network.parameter_names
+    z, a, y = notation.z(1, 1), notation.a(1, 1), notation.y(1)
+    first_layer = network.layers[0]
     return Derivation(
-        neuron=neuron, samples=samples, learning_rate=rate, activation=problem.activation,
-        loss_function=problem.loss, parameter_names=neuron.parameter_names,
-        parameter_symbols=problem.symbols, input_symbols=problem.inputs,
-        linear=problem.linear, activation_formula=problem.f, activation_derivative=problem.df,
-        loss_formula=problem.ell, loss_derivative=problem.dell,
-        forward=forward, loss=total, factors=factors, gradients=tuple(gradients),
-        forward_after=forward_after, loss_after=loss_after, iterations=tuple(iterations),
-        final_parameters=current, final_loss=values.loss, tolerance=tol, converged=converged,
-        exact_until=exact_until)
+        model=model, network=network, samples=samples, learning_rate=rate,
+        activations=engine.activations, loss_function=engine.loss,
+        parameter_names=parameter_names,
+        parameter_symbols=_parameter_symbols(network, notation), parameters=parameters,
+        input_symbols=tuple(notation.source(1, k) for k in range(1, first_layer.inputs + 1)),
+        target_symbols=tuple(notation.y(j) for j in range(1, network.layers[-1].width + 1)),
+        linear=writer.linear(1, 1, first_layer.inputs, first_layer.biases is not None),
+        activation_formula=unevaluated(engine.f[-1], {Z: z}),
+        activation_derivative=unevaluated(engine.df[-1], {Z: z}),
+        loss_formula=unevaluated(engine.ell, {PREDICTION: a, TARGET: y}),
+        loss_derivative=unevaluated(engine.dell, {PREDICTION: a, TARGET: y}),
+        forward=forward, loss=writer.total(first, forward),
+        gradients=writer.gradients(parameter_names, parameters, updated, rate, first, frozen),
+        forward_after=forward_after, loss_after=writer.total(after, forward_after),
+        iterations=tuple(iterations), final_parameters=current, final_loss=values.loss,
+        tolerance=tol, converged=converged,
+        matrices=writer.matrices(parameters, first) if not lesson else ())
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,192 +559,51 @@ class StepNumbers:
     shown: tuple[Expr, ...]
 
 
-def step_numbers(neuron: Neuron, samples, *, learning_rate) -> StepNumbers:
-    """The numbers :func:`derive` would show for one step, computed the same way.
+def step_numbers(model: Neuron | Network, samples, *, learning_rate) -> StepNumbers:
+    """The numbers :func:`derive` would show for one step, computed by the same engine.
 
     >>> step_numbers(seed_neuron(), seed_samples(), learning_rate="0.1").loss_after
     0
     """
-    problem = _Problem(neuron, tuple(samples))
+    network = _as_network(model)
+    engine = _Engine(network, tuple(samples))
+    names = _Names.of(isinstance(model, Neuron))
     rate = exact(learning_rate, "learning rate")
-    first = problem.values(neuron.parameters)
-    updated = tuple(p - rate * g for p, g in zip(neuron.parameters, first.totals))
-    after = problem.values(updated)
-    shown = [*neuron.parameters, rate, *updated]
+    first = engine.run(network.parameters, names)
+    updated = tuple(p - rate * g for p, g in zip(network.parameters, first.totals))
+    after = engine.run(updated, names, "after the update")
+    shown = [*network.parameters, rate, *updated]
     for values in (first, after):
-        shown += [*values.z, *values.prediction, *values.losses, values.loss]
-    shown += [*first.dloss, *first.dactivation, *first.totals]
-    shown += [g for per_sample in first.gradients for g in per_sample]
-    return StepNumbers(first.prediction, first.loss, first.totals, after.loss, tuple(shown))
+        shown += [v for sample in values.z for layer in sample for v in layer]
+        shown += [v for sample in values.a for layer in sample[1:] for v in layer]
+        shown += [*values.losses, values.loss]
+    for part in (first.upstream, first.slope):
+        shown += [v for sample in part for layer in sample for v in layer]
+    shown += [*first.totals, *(g for per_sample in first.gradients for g in per_sample)]
+    predictions = tuple(sample[-1][0] for sample in first.a)
+    return StepNumbers(predictions, first.loss, first.totals, after.loss, tuple(shown))
 
 
-def _factors(problem: _Problem, values: _Values) -> tuple[Factor, ...]:
-    """Every chain-rule factor of every sample, with its working."""
-    factors = []
-    act = problem.activation
-    for i, sample in enumerate(problem.samples):
-        a, z = values.prediction[i], values.z[i]
-        factors.append(Factor("dL/da", Symbol("L"), PREDICTION, i + 1, _working(
-            problem.dell, {PREDICTION: a, TARGET: sample.y}, values.dloss[i])))
-        lesson = act.lesson_form(Z) if act.lesson_form else None
-        shown = {Z: z}
-        if act.output is not None:
-            shown[act.output(Z)] = a
-        factors.append(Factor("da/dz", PREDICTION, Z, i + 1, _working(
-            problem.df, {Z: z}, values.dactivation[i], lesson, shown)))
-        for name, symbol, x_symbol, x in zip(problem.neuron.parameter_names, problem.symbols,
-                                             problem.inputs, sample.x):
-            factors.append(Factor(f"dz/d{name}", Z, symbol, i + 1, Formula(x_symbol, None, x)))
-        if problem.neuron.bias is not None:
-            factors.append(Factor("dz/db", Z, problem.symbols[-1], i + 1,
-                                  Formula(Rational(1), None, Rational(1))))
-    return tuple(factors)
-
-
-def composed_loss(neuron: Neuron, samples) -> tuple[Expr, tuple[Symbol, ...]]:
-    """The batch loss as one expression of the parameters, for checks with ``sympy.diff``.
+def composed_loss(model: Neuron | Network, samples) -> tuple[Expr, tuple[Symbol, ...]]:
+    """The batch loss as one expression of the parameters, and those parameters' symbols,
+    for checks with ``sympy.diff`` (small models only: it grows with depth).
 
     >>> L, (w, b) = composed_loss(seed_neuron(), seed_samples())
     >>> L
     (b + 2*w - 3/2)**2
     """
-    problem = _Problem(neuron, tuple(samples))
-    terms = []
-    for sample in problem.samples:
-        z = Add(*(w * x for w, x in zip(problem.weights, sample.x)))
-        if neuron.bias is not None:
-            z += problem.symbols[-1]
-        prediction = _evaluate(problem.f, {Z: z})
-        terms.append(_evaluate(problem.ell, {PREDICTION: prediction, TARGET: sample.y}))
-    return problem.scale * Add(*terms), problem.symbols
-
-
-
-@dataclass(frozen=True, slots=True)
-class Quantity:
-    """One number a learner can be asked for: ``kind`` is ``prediction``, ``loss``,
-    ``gradient``, ``update`` or ``loss_after``; ``key`` names it (``dL/dw``, ``w_new``)."""
-
-    key: str
-    kind: str
-    value: Expr
-    symbol: Symbol | None = None
-    sample: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Mistake:
-    """The value a predictable mistake gives, and what that mistake is."""
-
-    name: str
-    description: str
-    value: Expr
-
-
-MISTAKES = {
-    "missing_activation_derivative": "the chain without the activation's derivative f'(z)",
-    "missing_input": "the chain without dz/dw = x, the input the weight multiplies",
-    "missing_factor_two": "the derivative of the square without its factor 2",
-    "flipped_sign": "(y - ŷ) used instead of (ŷ - y), which flips the sign",
-    "missing_mean": "the sum over the batch without dividing by the number of samples",
-    "z_for_prediction": "z used where the activation's output ŷ = f(z) belongs",
-    "plus_instead_of_minus": "the update with + instead of -: a step uphill",
-    "missing_learning_rate": "the update without the learning rate α",
-}
-
-
-def quantities(derivation: Derivation) -> tuple[Quantity, ...]:
-    """Every number of the worked step a learner can be asked for, in lesson order.
-
-    >>> [q.key for q in quantities(derive())]
-    ['prediction', 'loss', 'dL/dw', 'dL/db', 'w_new', 'b_new', 'loss_after']
-    """
-    d = derivation
-    batch = len(d.forward) > 1
-    found = [Quantity(f"prediction{row.sample}" if batch else "prediction", "prediction",
-                      row.prediction.value, sample=row.sample) for row in d.forward]
-    found.append(Quantity("loss", "loss", d.loss.value))
-    found += [Quantity(f"dL/d{g.parameter}", "gradient", g.value, g.symbol) for g in d.gradients]
-    found += [Quantity(f"{g.parameter}_new", "update", g.update.value, g.symbol)
-              for g in d.gradients]
-    found.append(Quantity("loss_after", "loss_after", d.loss_after.value))
-    return tuple(found)
-
-
-def mistakes(derivation: Derivation, key: str, *, distinct: bool = True) -> tuple[Mistake, ...]:
-    """The values predictable mistakes give for quantity ``key``, computed from the
-    derivation's own factors: each differs from the correct value, and with ``distinct``
-    from the others too (else mistakes that give the same number are all listed).
-
-    >>> [(m.name, m.value) for m in mistakes(derive(), "dL/dw")]
-    [('missing_input', -4/5), ('flipped_sign', 8/5)]
-    """
-    d = derivation
-    wanted = {q.key: q for q in quantities(d)}
-    if key not in wanted:
-        raise UnknownNameError(f"unknown quantity {key!r}; choose one of: {', '.join(wanted)}")
-    quantity = wanted[key]
-    problem = _Problem(d.neuron, d.samples)
-    first = problem.values(d.parameters)
-    m = len(d.samples)
-    candidates: list[tuple[str, Expr]] = []
-
-    def at_z(i):  # dL/dŷ evaluated at z instead of ŷ
-        return _evaluate(problem.dell, {PREDICTION: first.z[i], TARGET: d.samples[i].y})
-
-    if quantity.kind == "prediction" and d.activation.name != "identity":
-        candidates.append(("z_for_prediction", first.z[quantity.sample - 1]))
-    elif quantity.kind == "loss":
-        if problem.scale != 1 and m > 1:
-            candidates.append(("missing_mean", first.loss * m))
-        if d.activation.name != "identity":
-            candidates.append(("z_for_prediction", problem.scale * Add(*(
-                _evaluate(problem.ell, {PREDICTION: z, TARGET: s.y})
-                for z, s in zip(first.z, d.samples)))))
-    elif quantity.kind == "gradient":
-        j = d.parameter_symbols.index(quantity.symbol)
-        local = [Rational(1)] * m if j >= len(d.neuron.weights) else [s.x[j] for s in d.samples]
-        chains = list(zip(first.dloss, first.dactivation, local))
-        if d.activation.name != "identity":
-            candidates.append(("missing_activation_derivative",
-                               problem.scale * Add(*(dl * dz for dl, _, dz in chains))))
-        if j < len(d.neuron.weights):
-            candidates.append(("missing_input",
-                               problem.scale * Add(*(dl * da for dl, da, _ in chains))))
-        if d.loss_function.name in ("squared", "mse"):
-            candidates.append(("missing_factor_two", quantity.value / 2))
-        candidates.append(("flipped_sign", -quantity.value))
-        if problem.scale != 1 and m > 1:
-            candidates.append(("missing_mean", quantity.value * m))
-        if d.activation.name != "identity":
-            candidates.append(("z_for_prediction", problem.scale * Add(*(
-                at_z(i) * da * dz for i, (_, da, dz) in enumerate(chains)))))
-    elif quantity.kind in ("update", "loss_after"):
-        plus = tuple(p + d.learning_rate * g for p, g in zip(d.parameters, first.totals))
-        no_rate = tuple(p - g for p, g in zip(d.parameters, first.totals))
-        if quantity.kind == "update":
-            j = d.parameter_symbols.index(quantity.symbol)
-            candidates += [("plus_instead_of_minus", plus[j]),
-                           ("missing_learning_rate", no_rate[j])]
-        else:
-            for name, parameters in (("plus_instead_of_minus", plus),
-                                     ("missing_learning_rate", no_rate)):
-                try:
-                    candidates.append((name, problem.values(parameters).loss))
-                except DomainError:
-                    continue  # that wrong step leaves the loss undefined: no number to match
-    return _differing(quantity.value, candidates, distinct)
-
-
-def _differing(correct: Expr, candidates, distinct: bool) -> tuple[Mistake, ...]:
-    """Keep the mistakes whose values differ from the correct one (and, when ``distinct``,
-    from each other)."""
-    kept: list[Mistake] = []
-    for name, value in candidates:
-        approx = complex(value.evalf(30))
-        if approx.imag or not math.isfinite(approx.real):
-            continue  # e.g. log of a negative number: no number a learner could write
-        others = [correct] + ([k.value for k in kept] if distinct else [])
-        if all(_sign(value - other) != 0 for other in others):
-            kept.append(Mistake(name, MISTAKES[name], value))
-    return tuple(kept)
+    network = _as_network(model)
+    engine = _Engine(network, tuple(samples))
+    symbols = _parameter_symbols(network, _Notation(network, isinstance(model, Neuron)))
+    layers = engine.unpack(symbols)
+    total = []
+    for sample in engine.samples:
+        inputs = list(sample.x)
+        for (weights, biases), f in zip(layers, engine.f):
+            inputs = [evaluate(f, {Z: Add(*(w * a for w, a in zip(row, inputs)))
+                                   + (biases[j] if biases else 0)})
+                      for j, row in enumerate(weights)]
+        total.append(engine.output_scale * Add(*(
+            evaluate(engine.ell, {PREDICTION: a, TARGET: y})
+            for a, y in zip(inputs, sample.targets))))
+    return engine.scale * Add(*total), symbols

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 from sympy import Expr, Rational, Symbol
 
-from .derive import TARGET, Derivation
-from .network import NetworkDerivation
+from .records import PREDICTION, Derivation
 
 __all__ = ["Node", "Edge", "Graph", "computation_graph", "KINDS"]
 
@@ -91,7 +90,7 @@ class _Builder:
     parameters come first; a derivation's per-sample parts are added in between, and
     :meth:`total` adds the loss of a batch."""
 
-    def __init__(self, d: Derivation | NetworkDerivation):
+    def __init__(self, d: Derivation):
         self.nodes: dict[str, tuple] = {}  # key -> (name, symbol, kind, value)
         self.edges: list[Edge] = []
         for name, symbol, value in zip(d.parameter_names, d.parameter_symbols, d.parameters):
@@ -104,7 +103,7 @@ class _Builder:
     def link(self, source, target, local=None, formula=None):
         self.edges.append(Edge(source, target, local, formula))
 
-    def total(self, d: Derivation | NetworkDerivation, terms: list[str]) -> Graph:
+    def total(self, d: Derivation, terms: list[str]) -> Graph:
         """The graph, ending in the sum or mean ``L`` of the samples' loss terms (or in
         the single sample's loss ``l``)."""
         if len(terms) == 1:
@@ -189,96 +188,67 @@ class _Builder:
         return heights
 
 
-def _tag(symbol_name: str, sample: int | None) -> str:
+def _tag(symbol: Symbol, sample: int | None) -> Symbol:
     """A sample's copy of a symbol: ``z^{[2]}``, and ``z^{(1)[2]}_{1}`` inside a network."""
+    name = r"\hat{y}" if symbol == PREDICTION else symbol.name
     if sample is None:
-        return symbol_name
-    if "^{" in symbol_name:
-        return symbol_name.replace("}_", f"[{sample}]}}_", 1)
-    return f"{symbol_name}^{{[{sample}]}}"
+        return Symbol(name)
+    if "^{" in name:
+        return Symbol(name.replace("}_", f"[{sample}]}}_", 1))
+    return Symbol(f"{name}^{{[{sample}]}}")
 
 
-def _neuron_graph(d: Derivation) -> Graph:
+def _graph(d: Derivation) -> Graph:
+    """One builder for a neuron and a network: each sample's units, read from the record."""
     graph = _Builder(d)
     batch = len(d.samples) > 1
-    factors = {(f.name, f.sample): f.formula.value for f in d.factors}
+    lesson = not d.is_network
+    parameters = {(g.layer, g.neuron, g.source): g for g in d.gradients}
+    values = dict(zip(d.parameter_names, d.parameters))
     terms = []
     for f in d.forward:
         s = f.sample if batch else None
         suffix, tag = ("", "") if s is None else (f"_s{s}", f"[{s}]")
-        z = graph.add("z" + suffix, "z" + tag, Symbol(_tag("z", s)), "sum", f.z.value)
-        for name, x_symbol, x in zip(d.parameter_names, d.input_symbols, f.sample_data.x):
-            key = graph.add(x_symbol.name + suffix, x_symbol.name + tag,
-                            Symbol(_tag(x_symbol.name, s)), "input", x)
-            graph.link(key, z)
-            graph.link(name, z, factors[(f"dz/d{name}", f.sample)], x_symbol)
-        if d.neuron.bias is not None:
-            graph.link("b", z, Rational(1))
-        a = graph.add("a" + suffix, "ŷ" + tag, Symbol(_tag(r"\hat{y}", s)), "activation",
-                      f.prediction.value)
-        graph.link(z, a, factors[("da/dz", f.sample)])
-        y = graph.add("y" + suffix, "y" + tag, Symbol(_tag(TARGET.name, s)), "target",
-                      f.sample_data.y)
+        previous = []
+        for k, (x_symbol, x) in enumerate(zip(d.input_symbols, f.sample_data.x), 1):
+            key, name = (x_symbol.name, x_symbol.name) if lesson else (f"x_{k}", f"x{k}")
+            previous.append((graph.add(key + suffix, name + tag, _tag(x_symbol, s), "input", x),
+                             x, x_symbol))
+        layer, current = 1, []
+        for unit in f.units:
+            if unit.layer != layer:
+                layer, previous, current = unit.layer, current, []
+            l, j = unit.layer, unit.neuron
+            z_key, a_key, a_name = ("z", "a", "ŷ") if lesson else (
+                f"z{l}_{j}", f"a{l}_{j}", f"a{l}_{j}")
+            z = graph.add(z_key + suffix, z_key + tag, _tag(unit.z_symbol, s), "sum",
+                          unit.z.value)
+            for k, (source, value, source_symbol) in enumerate(previous, 1):
+                weight = parameters[(l, j, k)]
+                graph.link(weight.parameter, z, value, source_symbol)
+                if l == 1:
+                    graph.link(source, z)
+                else:
+                    graph.link(source, z, values[weight.parameter], weight.symbol)
+            if (l, j, None) in parameters:
+                graph.link(parameters[(l, j, None)].parameter, z, Rational(1))
+            a = graph.add(a_key + suffix, a_name + tag, _tag(unit.a_symbol, s), "activation",
+                          unit.a.value)
+            graph.link(z, a, unit.slope.value)
+            current.append((a, unit.a.value, unit.a_symbol))
         term = graph.add("l" + suffix, "L" + tag, Symbol(f"L_{{{s}}}") if batch else LOSS,
                          "loss", f.loss.value)
-        graph.link(a, term, factors[("dL/da", f.sample)])
-        graph.link(y, term)
-        terms.append(term)
-    return graph.total(d, terms)
-
-
-def _network_graph(d: NetworkDerivation) -> Graph:
-    graph = _Builder(d)
-    batch = len(d.samples) > 1
-    values = dict(zip(d.parameter_names, d.parameters))
-    symbols = dict(zip(d.parameter_names, d.parameter_symbols))
-    last = len(d.network.layers)
-    terms = []
-    for s, (rows, backward) in enumerate(zip(d.forward, d.backward), 1):
-        tag, suffix = (f"[{s}]", f"_s{s}") if batch else ("", "")
-        sample = d.samples[s - 1]
-        previous = []
-        for k, x in enumerate(sample.x, 1):
-            previous.append((graph.add(f"x_{k}{suffix}", f"x{k}{tag}",
-                                       Symbol(_tag(f"x_{k}", s if batch else None)), "input",
-                                       x), x, Symbol(f"x_{k}", real=True)))
-        slopes = {(row.layer, row.neuron): row for row in backward}
-        for l in range(1, last + 1):
-            layer = [row for row in rows if row.layer == l]
-            current = []
-            for row in layer:
-                j = row.neuron
-                z = graph.add(f"z{l}_{j}{suffix}", f"z{l}_{j}{tag}",
-                              Symbol(_tag(f"z^{{({l})}}_{{{j}}}", s if batch else None)), "sum",
-                              row.z.value)
-                for k, (source, value, source_symbol) in enumerate(previous, 1):
-                    weight = f"w{l}_{j}{k}"
-                    graph.link(weight, z, value, source_symbol)
-                    if l == 1:
-                        graph.link(source, z)
-                    else:
-                        graph.link(source, z, values[weight], symbols[weight])
-                if f"b{l}_{j}" in values:
-                    graph.link(f"b{l}_{j}", z, Rational(1))
-                a = graph.add(f"a{l}_{j}{suffix}", f"a{l}_{j}{tag}",
-                              Symbol(_tag(f"a^{{({l})}}_{{{j}}}", s if batch else None)),
-                              "activation", row.a.value)
-                graph.link(z, a, slopes[(l, j)].slope.value)
-                current.append((a, row.a.value, Symbol(f"a^{{({l})}}_{{{j}}}", real=True)))
-            previous = current
-        term = graph.add(f"l{suffix}", f"L{tag}", Symbol(f"L_{{{s}}}") if batch else LOSS,
-                         "loss", d.losses[s - 1].value)
-        for j, (a, _, _) in enumerate(previous, 1):
-            y = graph.add(f"y_{j}{suffix}", f"y{j}{tag}",
-                          Symbol(_tag(f"y_{j}", s if batch else None)), "target",
-                          sample.targets[j - 1])
-            graph.link(a, term, slopes[(last, j)].upstream.value)
+        for unit, y_symbol, y_value in zip(f.outputs(), d.target_symbols, f.sample_data.targets):
+            key = "y" if lesson else f"y_{unit.neuron}"
+            name = "y" if lesson else f"y{unit.neuron}"
+            y = graph.add(key + suffix, name + tag, _tag(y_symbol, s), "target", y_value)
+            graph.link(current[unit.neuron - 1][0], term, unit.upstream.value)
             graph.link(y, term)
         terms.append(term)
     return graph.total(d, terms)
 
 
-def computation_graph(derivation: Derivation | NetworkDerivation) -> Graph:
+def computation_graph(derivation: Derivation) -> Graph:
     """The computation graph of a worked example's first step, values and gradients on
     every node and the local derivative on every edge.
 
@@ -287,6 +257,4 @@ def computation_graph(derivation: Derivation | NetworkDerivation) -> Graph:
     >>> [(n.name, str(n.value), str(n.gradient)) for n in g.nodes if n.kind == "parameter"]
     [('w', '1/2', '-8/5'), ('b', '1/10', '-4/5')]
     """
-    if isinstance(derivation, NetworkDerivation):
-        return _network_graph(derivation)
-    return _neuron_graph(derivation)
+    return _graph(derivation)

@@ -47,6 +47,13 @@ def _bce_domain(prediction) -> str | None:
     return None
 
 
+def _bce_targets(target) -> str | None:
+    if not 0 <= target <= 1:
+        return ("bce (binary cross-entropy) needs targets from 0 to 1 (a probability or a "
+                f"class 0/1), but y = {decimal(target)[0]}")
+    return None
+
+
 def _huber(a, y, delta):
     d = Given(delta)
     return Piecewise((_half(Pow(_error(a, y), 2)), Abs(_error(a, y)) <= d),
@@ -71,6 +78,7 @@ class Loss:
     reduction: str
     convention: str | None = None
     domain: Callable[[Expr], str | None] | None = None
+    targets: Callable[[Expr], str | None] | None = None
 
 
 LOSSES: dict[str, Loss] = {
@@ -96,7 +104,7 @@ LOSSES: dict[str, Loss] = {
                         "the sub-gradient $\\operatorname{sign}(0) = 0$ there"),
         Loss("bce", "binary cross-entropy",
              function=_bce, derivative=_bce_derivative, reduction="mean",
-             domain=_bce_domain),
+             domain=_bce_domain, targets=_bce_targets),
         Loss("huber", "Huber loss",
              function=_huber, derivative=_huber_derivative, reduction="mean",
              convention="the Huber loss is quadratic while $|\\hat{y} - y| \\le \\delta$ and "

@@ -222,6 +222,17 @@ class Neuron:
         """The weights, then the bias when there is one."""
         return self.weights + ((self.bias,) if self.bias is not None else ())
 
+    def as_network(self) -> Network:
+        """The same neuron as a network of one layer of width one.
+
+        >>> Neuron(weights=[1, 2], bias=None).as_network().parameter_names
+        ('w1_1_1', 'w1_1_2')
+        """
+        layer = Layer(weights=(self.weights,),
+                      biases=None if self.bias is None else (self.bias,),
+                      activation=self.activation)
+        return Network(layers=(layer,), loss=self.loss, slope=self.slope, delta=self.delta)
+
 
 @dataclass(frozen=True, slots=True)
 class Layer:
@@ -269,7 +280,7 @@ class Network:
     single names such as ``w1_12``) that keep their values.
 
     >>> Network(layers=[Layer([[0.5]], [0.1], "identity")]).parameter_names
-    ('w1_11', 'b1_1')
+    ('w1_1_1', 'b1_1')
     """
 
     layers: tuple[Layer, ...]
@@ -292,21 +303,25 @@ class Network:
         object.__setattr__(self, "layers", layers)
         object.__setattr__(self, "slope", exact(self.slope, "slope"))
         object.__setattr__(self, "delta", exact(self.delta, "delta"))
-        frozen = tuple(self.frozen)
-        known = set(self.parameter_names) | {"w", "b"} | {
-            f"layer{n}" for n in range(1, len(layers) + 1)}
-        for name in frozen:
-            if name not in known:
+        if isinstance(self.frozen, (str, int, float)) or not hasattr(self.frozen, "__iter__"):
+            raise ShapeError(f"frozen is a list of names such as ['b'], not {self.frozen!r}")
+        groups = {"w", "b"} | {f"layer{n}" for n in range(1, len(layers) + 1)}
+        frozen = []
+        for name in self.frozen:
+            found = name if name in groups else self.canonical(str(name))
+            if found is None:
                 raise ShapeError(f"cannot freeze {name!r}; freeze 'w', 'b', 'layer1'.. or a "
                                  f"parameter such as {self.parameter_names[0]!r}")
-        object.__setattr__(self, "frozen", frozen)
+            frozen.append(found)
+        object.__setattr__(self, "frozen", tuple(frozen))
 
     @property
     def parameter_names(self) -> tuple[str, ...]:
-        """``w{l}_{j}{k}`` and ``b{l}_{j}``, layer by layer, weights before biases."""
+        """``w{l}_{j}_{k}`` (layer l, neuron j, input k) and ``b{l}_{j}``, layer by layer,
+        weights before biases: names that never collide, whatever the widths."""
         names = []
         for l, layer in enumerate(self.layers, 1):
-            names += [f"w{l}_{j}{k}" for j in range(1, layer.width + 1)
+            names += [f"w{l}_{j}_{k}" for j in range(1, layer.width + 1)
                       for k in range(1, layer.inputs + 1)]
             if layer.biases is not None:
                 names += [f"b{l}_{j}" for j in range(1, layer.width + 1)]
@@ -321,10 +336,36 @@ class Network:
             values += list(layer.biases or ())
         return tuple(values)
 
+    def canonical(self, name: str) -> str | None:
+        """The parameter ``name`` means, or None: ``w2_3_10`` as it is, and the older
+        two-digit form ``w1_12`` (= ``w1_1_2``) where it is unambiguous.
+
+        >>> net = Network(layers=[Layer([[1, 2]], [0])])
+        >>> net.canonical("w1_12"), net.canonical("w1_1_2"), net.canonical("w9_1_1")
+        ('w1_1_2', 'w1_1_2', None)
+        """
+        known = self.parameter_names
+        if name in known:
+            return name
+        old = _OLD_WEIGHT.fullmatch(name)
+        if old:
+            guess = f"w{old.group(1)}_{old.group(2)}_{old.group(3)}"
+            return guess if guess in known else None
+        return None
+
+    def position(self, name: str) -> tuple[int, int, int | None]:
+        """``w2_1_3`` -> (2, 1, 3): layer, neuron, input; a bias ``b2_1`` -> (2, 1, None)."""
+        parts = [int(p) for p in name[1:].split("_")]
+        return (parts[0], parts[1], parts[2] if name[0] == "w" else None)
+
     def is_frozen(self, name: str) -> bool:
         """Whether parameter ``name`` keeps its value."""
-        layer = "layer" + name[1:].split("_")[0]
+        layer = f"layer{self.position(name)[0]}"
         return name in self.frozen or name[0] in self.frozen or layer in self.frozen
+
+
+# The older weight names: one digit each for the neuron and the input (w1_12).
+_OLD_WEIGHT = re.compile(r"w([0-9]+)_([1-9])([1-9])")
 
 
 def seed_neuron() -> Neuron:

@@ -30,11 +30,11 @@ from typing import TYPE_CHECKING
 from sympy import Expr, exp, lambdify, latex
 
 from .activations import sigmoid
-from .derive import Derivation, composed_loss
+from .derive import composed_loss
 from .errors import SymgradError
 from .files import write_atomically
 from .model import Given, decimal, latex_decimal, numeric
-from .network import NetworkDerivation, composed_network_loss
+from .records import Derivation
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -161,13 +161,10 @@ def _float(value: Expr) -> float:
     return float(numeric(value, 17))
 
 
-def _loss_function(derivation: Derivation | NetworkDerivation):
+def _loss_function(derivation: Derivation):
     """The loss as a float function of every parameter, in ``parameter_names`` order,
     giving nan where it is undefined. Plain Python ``math``, so plot_data needs no extra."""
-    if isinstance(derivation, NetworkDerivation):
-        expr, symbols = composed_network_loss(derivation.network, derivation.samples)
-    else:
-        expr, symbols = composed_loss(derivation.neuron, derivation.samples)
+    expr, symbols = composed_loss(derivation.model, derivation.samples)
     # Python's math knows neither the display σ nor a shown number: both become plain maths.
     expr = expr.replace(sigmoid, lambda z: 1 / (1 + exp(-z)))
     expr = expr.xreplace({given: given.value for given in expr.atoms(Given)})
@@ -192,11 +189,6 @@ def _evenly(centre: float, half: float, count: int) -> list[float]:
     return [centre + half * (k - middle) / middle for k in range(count)]
 
 
-def _frozen(derivation: Derivation | NetworkDerivation) -> list[bool]:
-    """Whether each parameter keeps its value (only a network's can)."""
-    return [getattr(g, "frozen", False) for g in derivation.gradients]
-
-
 def _label(derivation, index: int) -> str:
     """Mathtext for a parameter: ``$w_{1}$``, ``$w^{(1)}_{11}$``."""
     return f"${latex(derivation.parameter_symbols[index])}$"
@@ -209,7 +201,7 @@ def _window(values: list[float], half_minimum: float) -> tuple[float, float]:
     return (low + high) / 2, half
 
 
-def plot_data(derivation: Derivation | NetworkDerivation) -> PlotData:
+def plot_data(derivation: Derivation) -> PlotData:
     """Every number of the pictures of ``derivation`` (a neuron's or a network's).
 
     >>> from symgrad.derive import derive
@@ -222,16 +214,11 @@ def plot_data(derivation: Derivation | NetworkDerivation) -> PlotData:
     rate = _float(d.learning_rate)
     start = [_float(p) for p in d.parameters]
     gradients = [_float(g.value) for g in d.gradients]
-    if isinstance(d, NetworkDerivation):
-        losses = (_float(d.loss.value), _float(d.loss_after.value))
-        points = [start, [_float(p) for p in d.updated]]
-        current_loss = losses[0]
-    else:
-        losses = tuple(_float(it.loss) for it in d.iterations) + (_float(d.final_loss),)
-        points = [[_float(p) for p in it.parameters] for it in d.iterations]
-        points.append([_float(p) for p in d.final_parameters])
-        current_loss = _float(d.loss.value)
-    frozen = _frozen(d)
+    losses = tuple(_float(it.loss) for it in d.iterations) + (_float(d.final_loss),)
+    points = [[_float(p) for p in it.parameters] for it in d.iterations]
+    points.append([_float(p) for p in d.final_parameters])
+    current_loss = _float(d.loss.value)
+    frozen = [g.frozen for g in d.gradients]
     # The first step of each parameter: -α·g, or nothing for a frozen one.
     first_step = [0.0 if still else -rate * g for g, still in zip(gradients, frozen)]
     # The pictures follow the parameters that move (any two, if all are frozen).
@@ -308,7 +295,7 @@ def _held(labels: tuple[str, ...], values: tuple[float, ...]) -> str:
     return " (" + ", ".join(shown) + " held)"
 
 
-def figures(derivation: Derivation | NetworkDerivation) -> dict[str, Figure]:
+def figures(derivation: Derivation) -> dict[str, Figure]:
     """The pictures of ``derivation`` as matplotlib figures, keyed by the names in PLOTS
     (no ``loss_surface`` unless two parameters move). Every artist a test may read back
     has a ``gid``: ``loss_curve``, ``slice``, ``tangent``, ``current``, ``step``, ``path``,
@@ -447,7 +434,7 @@ def _levels(losses):
     return levels if len(levels) >= 2 else np.array([levels[0] - 0.5, levels[0] + 0.5])
 
 
-def save(derivation: Derivation | NetworkDerivation, folder: str | os.PathLike,
+def save(derivation: Derivation, folder: str | os.PathLike,
          stem: str) -> tuple[Path, ...]:
     """Write every picture as ``{stem}_{name}.svg`` and ``.png`` into ``folder`` (which
     must exist), each atomically and the same bytes on every run; the paths in PLOTS
@@ -471,7 +458,7 @@ def save(derivation: Derivation | NetworkDerivation, folder: str | os.PathLike,
     return tuple(paths)
 
 
-def svg_images(derivation: Derivation | NetworkDerivation) -> dict[str, bytes]:
+def svg_images(derivation: Derivation) -> dict[str, bytes]:
     """Every picture as SVG bytes, keyed by the names in PLOTS, for a page that embeds
     them; the same bytes as :func:`save` writes.
 

@@ -22,8 +22,9 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.pycode import pycode
 
 from . import __version__, plots
-from .derive import PREDICTION, TARGET, Z, Derivation, derive
-from .network import NetworkDerivation, derive_network
+from .derive import PREDICTION, TARGET, Z, derive
+from .records import Derivation
+from .working import approx
 from .errors import SymgradError, TemplateError, UnknownNameError, choose
 from .files import write_atomically
 from .graph import Graph, computation_graph
@@ -150,6 +151,11 @@ def _filters(digits: int) -> dict:
         text, is_exact = decimal(value, digits)
         return ("= " if is_exact else "≈ ") + text
 
+    def sign(value):
+        """-1, 0 or 1, decided exactly (or at high precision for named exact values)."""
+        number = approx(value, 40)
+        return int(bool(number > 0)) - int(bool(number < 0))
+
     def cdata(text):
         """Text safe inside an XML CDATA section (which ``]]>`` would end)."""
         return text.replace("]]>", "]]]]><![CDATA[>")
@@ -183,21 +189,43 @@ def _filters(digits: int) -> dict:
     return {"latex": latex, "number": number, "equals": equals, "shown": shown,
             "relation": relation,
             "plain": plain, "plain_equals": plain_equals, "python": python, "fraction": fraction,
-            "label": label, "latex_text": latex_text, "cdata": cdata}
+            "label": label, "latex_text": latex_text, "cdata": cdata, "sign": sign}
 
 
-def _defined_atoms(d) -> set:
-    """Every named exact value a network derivation refers to, definitions included."""
-    found, todo = set(), [g.value for g in d.gradients] + list(d.updated) + [
-        d.loss.value, d.loss_after.value] + [row.a.value for rows in d.forward for row in rows]
-    todo += [f.value for rows in d.backward for row in rows
-             for f in (row.upstream, row.slope, row.delta)]
+def _defined_atoms(d: Derivation) -> set:
+    """Every named exact value a derivation refers to, definitions included."""
+    found = set()
+    todo = [g.value for g in d.gradients] + list(d.updated) + [
+        d.loss.value, d.loss_after.value, d.final_loss, *d.final_parameters]
+    todo += [value for it in d.iterations for value in (it.loss, *it.parameters, *it.gradients)]
+    for rows in (d.forward, d.forward_after):
+        for f in rows:
+            for unit in f.units:
+                todo += [line.value for line in (unit.z, unit.a, unit.upstream, unit.slope,
+                                                 unit.delta) if line is not None]
+            todo += [term.value for term in f.terms]
     while todo:
         for atom in todo.pop().atoms(Defined):
             if atom not in found:
                 found.add(atom)
                 todo.append(atom.definition)
     return found
+
+
+def _shown_names(d: Derivation, show) -> tuple[str, ...]:
+    """The parameters ``show`` names (``all``, new or older names), in the record's order."""
+    show = (show,) if isinstance(show, str) else tuple(show)
+    if "all" in show:
+        return d.parameter_names
+    wanted = set()
+    for name in show:
+        found = d.network.canonical(str(name)) if d.is_network else (
+            name if name in d.parameter_names else None)
+        if found is None:
+            raise UnknownNameError(f"cannot show {name!r}; give 'all' or parameters such as "
+                                   f"{', '.join(d.parameter_names[:4])}")
+        wanted.add(found)
+    return tuple(name for name in d.parameter_names if name in wanted)
 
 
 def json_value(value: Expr, digits: int = 4) -> dict:
@@ -215,7 +243,7 @@ class WorkedExample:
     True
     """
 
-    def __init__(self, derivation: Derivation | NetworkDerivation, *, digits: int = 4,
+    def __init__(self, derivation: Derivation, *, digits: int = 4,
                  glossary: bool = True, templates: str | os.PathLike | None = None,
                  show: tuple[str, ...] | None = None, matrix: bool = False,
                  graph: bool = False, plots: bool = False):
@@ -225,11 +253,7 @@ class WorkedExample:
         self.glossary = glossary
         self.templates = templates
         if show is not None:
-            unknown = [name for name in show if name not in derivation.parameter_names]
-            if unknown:
-                raise UnknownNameError(f"cannot show {unknown[0]!r}; parameters: "
-                                       f"{', '.join(derivation.parameter_names)}")
-            show = tuple(show)
+            show = _shown_names(derivation, show)
         self.show = show
         self.matrix = matrix
         self.graph = graph
@@ -323,7 +347,7 @@ class WorkedExample:
     @property
     def is_network(self) -> bool:
         """Whether this is a network's derivation (else a single neuron's)."""
-        return isinstance(self.derivation, NetworkDerivation)
+        return self.derivation.is_network
 
     @property
     def shown(self) -> tuple[str, ...]:
@@ -333,7 +357,7 @@ class WorkedExample:
         if self.show is not None:
             return self.show
         names = self.derivation.parameter_names
-        return names if len(names) <= MAX_SHOWN else ()
+        return names if len(names) <= MAX_SHOWN else names[:MAX_SHOWN]
 
     def to_markdown(self) -> str:
         """Markdown with ``$…$`` and ``$$…$$`` maths (GitHub, Jupyter, KaTeX)."""
@@ -350,7 +374,69 @@ class WorkedExample:
     def to_data(self) -> dict:
         """Every step as plain data: the documented JSON shape (with ``graph`` when the
         example has its computation graph)."""
-        data = self._network_data() if self.is_network else self._neuron_data()
+        d, digits = self.derivation, self.digits
+        printer = LessonPrinter(digits)
+
+        def value(v):
+            return json_value(v, digits)
+
+        def named(values):
+            return {name: value(v) for name, v in zip(d.parameter_names, values)}
+
+        def line(name, sample, formula):
+            return {"name": name, "sample": sample,
+                    "symbolic": (printer.doprint(formula.symbolic)
+                                 if formula.symbolic is not None else None),
+                    "substituted": (printer.doprint(formula.substituted)
+                                    if formula.substituted is not None else None),
+                    "value": value(formula.value)}
+
+        data = {"activation": ([act.name for act in d.activations] if d.is_network
+                               else d.activation.name),
+                "loss": d.loss_function.name}
+        if d.is_network:
+            factors = []
+            for s, rows in enumerate(d.backward, 1):
+                for row in rows:
+                    unit = f"{row.layer}_{row.neuron}"
+                    output = row.layer == len(d.network.layers)
+                    factors += [line(f"dL/da{unit}" if output else f"sum{unit}", s, row.upstream),
+                                line(f"da{unit}/dz{unit}", s, row.slope),
+                                line(f"delta{unit}", s, row.delta)]
+            data |= {
+                "outputs": d.network.outputs,
+                "learning_rate": value(d.learning_rate),
+                "layers": [{"width": layer.width, "activation": act.name}
+                           for layer, act in zip(d.network.layers, d.activations)],
+                "samples": [{"x": [value(x) for x in s.x], "y": [value(y) for y in s.targets]}
+                            for s in d.samples],
+                "parameters": named(d.parameters),
+                "prediction": [[value(u.a.value) for u in f.outputs()] for f in d.forward],
+            }
+        else:
+            factors = [line(f.name, f.sample, f.formula) for f in d.factors]
+            data |= {
+                "learning_rate": value(d.learning_rate),
+                "samples": [{"x": [value(x) for x in s.x], "y": value(s.y)} for s in d.samples],
+                "parameters": named(d.parameters),
+                "prediction": (value(d.forward[0].prediction.value) if len(d.forward) == 1
+                               else [value(f.prediction.value) for f in d.forward]),
+            }
+        data |= {
+            "loss_value": value(d.loss.value),
+            "factors": factors,
+            "gradients": {g.parameter: value(g.value) for g in d.gradients},
+            "frozen": [g.parameter for g in d.gradients if g.frozen],
+            "updated": named(d.updated),
+            "loss_after": value(d.loss_after.value),
+            "steps": [{"step": it.step, "parameters": named(it.parameters),
+                       "loss_value": value(it.loss), "gradients": named(it.gradients)}
+                      for it in d.iterations],
+            "final": {"parameters": named(d.final_parameters),
+                      "loss_value": value(d.final_loss), "converged": d.converged},
+            "definitions": {atom.name: str(atom.definition) for atom in
+                            sorted(_defined_atoms(d), key=lambda atom: atom.serial)},
+        }
         if self.graph:
             data["graph"] = self._graph_data()
         return data
@@ -366,100 +452,6 @@ class WorkedExample:
                        "local": None if e.local is None else json_value(e.local, digits)}
                       for e in graph.edges],
             "loss": graph.loss,
-        }
-
-    def _neuron_data(self) -> dict:
-        d, digits = self.derivation, self.digits
-
-        def value(v):
-            return json_value(v, digits)
-
-        def named(values):
-            return {name: value(v) for name, v in zip(d.parameter_names, values)}
-
-        printer = LessonPrinter(digits)
-        factors = [{
-            "name": f.name,
-            "sample": f.sample,
-            "symbolic": printer.doprint(f.formula.symbolic),
-            "substituted": (printer.doprint(f.formula.substituted)
-                            if f.formula.substituted is not None else None),
-            "value": value(f.formula.value),
-        } for f in d.factors]
-        return {
-            "activation": d.activation.name,
-            "loss": d.loss_function.name,
-            "learning_rate": value(d.learning_rate),
-            "samples": [{"x": [value(x) for x in s.x], "y": value(s.y)} for s in d.samples],
-            "parameters": named(d.parameters),
-            "prediction": (value(d.forward[0].prediction.value) if len(d.forward) == 1
-                           else [value(f.prediction.value) for f in d.forward]),
-            "loss_value": value(d.loss.value),
-            "factors": factors,
-            "gradients": {g.parameter: value(g.value) for g in d.gradients},
-            "updated": named(d.updated),
-            "loss_after": value(d.loss_after.value),
-            "steps": [{"step": it.step, "parameters": named(it.parameters),
-                       "loss_value": value(it.loss), "gradients": named(it.gradients),
-                       "exact": it.exact}
-                      for it in d.iterations],
-            "final": {"parameters": named(d.final_parameters),
-                      "loss_value": value(d.final_loss), "converged": d.converged,
-                      "exact": d.exact_until is None},
-        }
-
-    def _network_data(self) -> dict:
-        d, digits = self.derivation, self.digits
-        printer = LessonPrinter(digits)
-
-        def value(v):
-            return json_value(v, digits)
-
-        def named(values):
-            return {name: value(v) for name, v in zip(d.parameter_names, values)}
-
-        def working(formula):
-            return None if formula is None or formula.substituted is None else printer.doprint(
-                formula.substituted)
-
-        factors = []
-        for s, rows in enumerate(d.backward, 1):
-            for row in rows:
-                unit = f"{row.layer}_{row.neuron}"
-                output = row.layer == len(d.network.layers)
-                for name, formula in ((f"dL/da{unit}" if output else f"sum{unit}", row.upstream),
-                                      (f"da{unit}/dz{unit}", row.slope),
-                                      (f"delta{unit}", row.delta)):
-                    factors.append({"name": name, "sample": s,
-                                    "symbolic": (printer.doprint(formula.symbolic)
-                                                 if formula.symbolic is not None else None),
-                                    "substituted": working(formula), "value": value(formula.value)})
-        definitions = {}
-        for atom in sorted(_defined_atoms(d), key=lambda atom: atom.serial):
-            definitions[atom.name] = str(atom.definition)
-        outputs = len(d.network.layers)
-        return {
-            "activation": [act.name for act in d.activations],
-            "loss": d.loss_function.name,
-            "outputs": d.network.outputs,
-            "learning_rate": value(d.learning_rate),
-            "layers": [{"width": layer.width, "activation": act.name}
-                       for layer, act in zip(d.network.layers, d.activations)],
-            "samples": [{"x": [value(x) for x in s.x], "y": [value(y) for y in s.targets]}
-                        for s in d.samples],
-            "parameters": named(d.parameters),
-            "prediction": [[value(row.a.value) for row in rows if row.layer == outputs]
-                           for rows in d.forward],
-            "loss_value": value(d.loss.value),
-            "factors": factors,
-            "gradients": {g.parameter: value(g.value) for g in d.gradients},
-            "frozen": [g.parameter for g in d.gradients if g.frozen],
-            "updated": named(d.updated),
-            "loss_after": value(d.loss_after.value),
-            "steps": [{"step": 1, "parameters": named(d.parameters),
-                       "loss_value": value(d.loss.value),
-                       "gradients": {g.parameter: value(g.value) for g in d.gradients}}],
-            "definitions": definitions,
         }
 
     def to_json(self) -> str:
@@ -539,15 +531,9 @@ def worked_example(neuron=None, samples=None, *, learning_rate="0.1", steps: int
     >>> ex.to_data()["updated"]["w"]["exact"]
     '17/10'
     """
-    if isinstance(neuron, Network):
-        if steps != 1 or tolerance is not None:
-            raise SymgradError("a network's worked example is one step; --steps and --tol "
-                               "are for single neurons")
-        derivation = derive_network(neuron, samples, learning_rate=learning_rate)
-    else:
-        derivation = derive(neuron, samples, learning_rate=learning_rate, steps=steps,
-                            tolerance=tolerance)
-    if matrix and not isinstance(neuron, Network):
+    derivation = derive(neuron, samples, learning_rate=learning_rate, steps=steps,
+                        tolerance=tolerance)
+    if matrix and not derivation.is_network:
         raise SymgradError("the matrix form is for networks; a single neuron has no matrices")
     return WorkedExample(derivation, digits=digits, glossary=glossary, templates=templates,
                          show=show, matrix=matrix, graph=graph, plots=plots)

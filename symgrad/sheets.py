@@ -20,8 +20,9 @@ from sympy import Expr, Rational
 
 from . import __version__
 from .activations import ACTIVATIONS, activation as find_activation
-from .derive import (Derivation, Mistake, Quantity, derive, mistakes, quantities,
-                     step_numbers)
+from .derive import derive, step_numbers
+from .quantities import Mistake, Quantity, mistakes, quantities
+from .records import Derivation
 from .errors import DomainError, SymgradError, choose
 from .losses import LOSSES
 from .model import MAX_DIGITS, Neuron, Sample, absolute_tolerance, decimal, whole_number

@@ -12,7 +12,8 @@ from sympy import Abs, Max, Min, Rational, Symbol, exp, log, sqrt, tanh
 from conftest import run
 from symgrad.activations import ACTIVATIONS
 from symgrad.checks import (FUNCTIONS, GradientMismatch, check, diagnose, gradcheck, parse)
-from symgrad.derive import derive, mistakes, quantities
+from symgrad.derive import derive
+from symgrad.quantities import mistakes, quantities
 from symgrad.errors import ParseError, SymgradError
 from symgrad.losses import LOSSES
 from symgrad.model import Neuron, Sample
@@ -271,17 +272,23 @@ def test_gradcheck_raises_on_a_wrong_derivative(monkeypatch):
     """A registry derivative that is wrong is caught, and raised when asked."""
     from dataclasses import replace
     activations = importlib.import_module("symgrad.activations")
-    derive_module = importlib.import_module("symgrad.derive")
-    broken = replace(ACTIVATIONS["tanh"], derivative=lambda z, slope: 1 - tanh(z))
+    broken = replace(ACTIVATIONS["tanh"], derivative=lambda z, slope: 1 - tanh(z),
+                     output_form=None)
     monkeypatch.setitem(activations.ACTIVATIONS, "tanh", broken)
-    derive_module._formulas.cache_clear()
-    try:
-        neuron = Neuron(weights="0.5", bias="0.3", activation="tanh")
-        assert not gradcheck(neuron).ok
-        with pytest.raises(GradientMismatch, match="w, b"):
-            gradcheck(neuron, raise_on_mismatch=True)
-    finally:
-        derive_module._formulas.cache_clear()
+    neuron = Neuron(weights="0.5", bias="0.3", activation="tanh")
+    assert not gradcheck(neuron).ok
+    with pytest.raises(GradientMismatch, match="w, b"):
+        gradcheck(neuron, raise_on_mismatch=True)
+
+
+def test_gradcheck_of_a_network():
+    """gradcheck works on a network: every gradient agrees, and its rows name each weight."""
+    from symgrad.model import Layer, Network
+    network = Network(layers=[Layer([["0.15", "0.2"], ["0.25", "0.3"]], ["0.35", "0.35"]),
+                              Layer([["0.4", "0.45"], ["0.5", "0.55"]], ["0.6", "0.6"])],
+                      loss="half_squared")
+    report = gradcheck(network, [Sample(x=["0.05", "0.1"], y=["0.01", "0.99"])])
+    assert report.ok and [row[0] for row in report.rows][:2] == ["w1_1_1", "w1_1_2"]
 
 
 CLI = (sys.executable, "-m", "symgrad", "check")

@@ -1,5 +1,6 @@
 """Tests of symgrad.derive (and the registries): values against independent oracles."""
 
+import mpmath
 import pytest
 from hypothesis import given, settings, strategies as st
 from sympy import Rational, diff, exp, simplify, tanh
@@ -8,7 +9,7 @@ from symgrad.activations import ACTIVATIONS, sigmoid
 from symgrad.derive import Z, PREDICTION, TARGET, composed_loss, derive
 from symgrad.errors import DomainError, NumberError, ShapeError, UnknownNameError
 from symgrad.losses import LOSSES
-from symgrad.model import Given, Neuron, Sample
+from symgrad.model import Defined, Given, Neuron, Sample, numeric
 
 R = Rational
 
@@ -56,11 +57,16 @@ def test_activation_derivative_matches_sympy_diff(name):
 
 
 @pytest.mark.parametrize("name", ["sigmoid", "tanh", "softplus"])
-def test_lesson_form_equals_derivative(name):
-    """σ(z)(1 - σ(z)) and 1 - tanh²(z) equal the explicit derivatives."""
+def test_lesson_forms_equal_derivative(name):
+    """σ(z)(1 - σ(z)) and the output forms a(1 - a), 1 - a² equal the explicit derivatives."""
     act = ACTIVATIONS[name]
-    lesson = act.lesson_form(Z).rewrite(exp)
-    assert simplify(lesson - act.derivative(Z, 0).doit()) == 0
+    derivative = act.derivative(Z, 0).doit()
+    if act.lesson_form is not None:
+        assert simplify(act.lesson_form(Z).rewrite(exp) - derivative) == 0
+    if act.output_form is not None:
+        through_output = act.output_form(PREDICTION).subs(PREDICTION, act.function(Z, 0))
+        assert simplify(through_output - derivative) == 0
+    assert act.lesson_form is not None or act.output_form is not None
 
 
 @pytest.mark.parametrize("name", list(LOSSES))
@@ -201,23 +207,25 @@ def test_bad_problems_raise_narrow_errors(kwargs, error, message):
 
 
 def test_tanh_uses_output_in_lesson_form():
-    """tanh's factor substitutes the prediction into 1 - tanh²(z)."""
+    """tanh's factor is written 1 - ŷ², with the prediction substituted (no tautology)."""
     d = derive(Neuron(weights=1, bias=0, activation="tanh"), [Sample(x=1, y=0)])
     f = next(f.formula for f in d.factors if f.name == "da/dz")
     assert f.value == 1 - tanh(1) ** 2
+    assert f.lesson_form == 1 - PREDICTION ** 2
     assert not f.substituted.has(Z)
 
 
-def test_long_sigmoid_loop_switches_to_many_digits():
-    """Nested exact exponentials are carried exactly for the first steps, then with 60 digits
-    that agree with exact arithmetic where both exist."""
+def test_long_sigmoid_loop_stays_exact_with_named_values():
+    """Nested exponentials become named exact values, so a long loop stays exact and agrees
+    with 50-digit arithmetic done independently."""
     neuron = Neuron(weights="0.5", bias="0.1", activation="sigmoid")
-    long = derive(neuron, [Sample(x=2, y=1)], steps=12)
-    assert long.exact_until is not None and long.iterations[0].exact
-    assert not long.iterations[-1].exact
-    last_exact = long.iterations[long.exact_until - 2]
-    assert last_exact.exact and last_exact.parameters[0].has(exp)
-    exact_next = [p - R(1, 10) * g for p, g in zip(last_exact.parameters, last_exact.gradients)]
-    approx = long.iterations[long.exact_until - 1].parameters
-    for p, q in zip(exact_next, approx):
-        assert abs(float((p - q).evalf(50))) < 1e-40
+    long = derive(neuron, [Sample(x=2, y=1)], steps=40)
+    assert any(p.atoms(Defined) for p in long.final_parameters)
+    with mpmath.workdps(50):
+        w, b = mpmath.mpf("0.5"), mpmath.mpf("0.1")
+        for _ in range(40):
+            a = 1 / (1 + mpmath.exp(-(2 * w + b)))
+            delta = 2 * (a - 1) * a * (1 - a)
+            w, b = w - mpmath.mpf("0.1") * delta * 2, b - mpmath.mpf("0.1") * delta
+        for ours, theirs in zip(long.final_parameters, (w, b)):
+            assert abs(numeric(ours, 50) - theirs) < 1e-40

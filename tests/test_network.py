@@ -1,4 +1,4 @@
-"""Tests of symgrad.network: backprop through layers against independent oracles."""
+"""Tests of networks through the one engine: backprop through layers against independent oracles."""
 
 import json
 import sys
@@ -11,20 +11,19 @@ from sympy import Rational, diff, lambdify
 from conftest import run
 from symgrad import Neuron, worked_example
 from symgrad.activations import ACTIVATIONS
-from symgrad.derive import derive
+from symgrad.derive import composed_loss, derive
 from symgrad.errors import ShapeError, SymgradError
 from symgrad.losses import LOSSES
 from symgrad.model import Layer, Network, Sample, numeric
-from symgrad.network import composed_network_loss, derive_network
 
 R = Rational
 
 
-def _mazur(**options):
+def _mazur(loss="half_squared", **options):
     """The 2-2-2 sigmoid network of the well-known step-by-step backpropagation example."""
     return Network(layers=[Layer([["0.15", "0.2"], ["0.25", "0.3"]], ["0.35", "0.35"]),
                            Layer([["0.4", "0.45"], ["0.5", "0.55"]], ["0.6", "0.6"])],
-                   loss="half_squared", **options)
+                   loss=loss, **options)
 
 
 MAZUR_SAMPLE = Sample(x=["0.05", "0.1"], y=["0.01", "0.99"])
@@ -36,17 +35,17 @@ def _close(value, expected, digits=9):
 
 def test_two_layer_sigmoid_example_numbers():
     """The classic worked example: loss 0.298371109, dL/dw5 = 0.082167041, dL/dw1 = 0.000438568."""
-    d = derive_network(_mazur(), MAZUR_SAMPLE, learning_rate="0.5")
+    d = derive(_mazur(), MAZUR_SAMPLE, learning_rate="0.5")
     assert _close(d.loss.value, 0.298371109)
     gradients = {g.parameter: g.value for g in d.gradients}
-    assert _close(gradients["w2_11"], 0.082167041)
-    assert _close(gradients["w1_11"], 0.000438568)
-    assert _close(d.updated[d.parameter_names.index("w2_11")], 0.35891648)
+    assert _close(gradients["w2_1_1"], 0.082167041)
+    assert _close(gradients["w1_1_1"], 0.000438568)
+    assert _close(d.updated[d.parameter_names.index("w2_1_1")], 0.35891648)
 
 
 def test_freezing_biases_keeps_them():
     """Frozen biases keep their values, as walkthroughs that update only weights do."""
-    d = derive_network(_mazur(frozen=("b",)), MAZUR_SAMPLE, learning_rate="0.5")
+    d = derive(_mazur(frozen=("b",)), MAZUR_SAMPLE, learning_rate="0.5")
     for g, before, after in zip(d.gradients, d.parameters, d.updated):
         assert (after == before) == g.parameter.startswith("b")
     assert _close(d.loss_after.value, 0.291027774)
@@ -54,7 +53,7 @@ def test_freezing_biases_keeps_them():
 
 def test_freezing_a_layer_and_unknown_names():
     """layer2 freezes a whole layer; an unknown name is refused."""
-    d = derive_network(_mazur(frozen=("layer2",)), MAZUR_SAMPLE)
+    d = derive(_mazur(frozen=("layer2",)), MAZUR_SAMPLE)
     assert [g.frozen for g in d.gradients] == [False] * 6 + [True] * 6
     with pytest.raises(ShapeError, match="cannot freeze 'layer3'"):
         _mazur(frozen=("layer3",))
@@ -62,7 +61,8 @@ def test_freezing_a_layer_and_unknown_names():
 
 def _random_network(draw):
     depth = draw(st.integers(1, 3))
-    widths = [draw(st.integers(1, 3)) for _ in range(depth + 1)]
+    # Widths up to 12 (names past 9 included), keeping the composed-loss oracle affordable.
+    widths = [draw(st.integers(1, 12 if depth == 1 else 3)) for _ in range(depth + 1)]
     number = st.integers(-15, 15).map(lambda n: R(n, 10))
     loss = draw(st.sampled_from(sorted(LOSSES)))
     layers = []
@@ -87,12 +87,12 @@ def test_gradients_equal_diff_and_finite_differences(data):
     """On random small networks every gradient equals sympy.diff of the composed loss and a
     central finite difference (away from kinks, where a convention decides)."""
     network, samples = _random_network(data.draw)
-    d = derive_network(network, samples)
+    d = derive(network, samples)
     kinky = {"relu", "leaky_relu"} & {a.name for a in d.activations}
     if kinky and any(abs(float(numeric(row.z.value))) < 1e-3
-                     for rows in d.forward for row in rows):
+                     for f in d.forward for row in f.units):
         return
-    total, symbols = composed_network_loss(network, samples)
+    total, symbols = composed_loss(network, samples)
     values = [mpmath.mpf(p.p) / p.q for p in d.parameters]
     h = mpmath.mpf(10) ** -6
     with mpmath.workdps(30):
@@ -110,9 +110,8 @@ def test_gradients_equal_diff_and_finite_differences(data):
             central = float((loss(*up) - loss(*down)) / (2 * h))
             if network.loss in ("mae", "huber") and abs(ours - central) > 1e-4:
                 errors = [abs(float(numeric(row.a.value)) - float(y))
-                          for rows, s in zip(d.forward, samples)
-                          for row, y in zip([r for r in rows if r.layer == len(network.layers)],
-                                            s.targets)]
+                          for f, s in zip(d.forward, samples)
+                          for row, y in zip(f.outputs(), s.targets)]
                 assert any(min(e, abs(e - 0.5)) < 1e-3 for e in errors)  # at the loss's kink
                 continue
             assert abs(ours - central) < 1e-5 * (1 + abs(central))
@@ -125,7 +124,7 @@ def test_single_neuron_network_matches_neuron_path(activation):
     samples = [Sample(x="2.0", y="0.7"), Sample(x="-1", y="0.2")]
     single = derive(neuron, samples)
     network = Network(layers=[Layer([["0.5"]], ["0.1"], activation)], loss="mse")
-    layered = derive_network(network, samples)
+    layered = derive(network, samples)
     pairs = [(single.loss.value, layered.loss.value), (single.loss_after.value,
                                                          layered.loss_after.value)]
     pairs += list(zip([g.value for g in single.gradients], [g.value for g in layered.gradients]))
@@ -140,7 +139,7 @@ def test_single_neuron_network_matches_neuron_path(activation):
 def test_deep_chain_derives():
     """A chain of 100 sigmoid neurons derives, with exact values named layer by layer."""
     layers = [Layer([["0.5"]], ["0.1"], "sigmoid") for _ in range(100)]
-    d = derive_network(Network(layers=layers), [Sample(x=2, y="0.5")])
+    d = derive(Network(layers=layers), [Sample(x=2, y="0.5")])
     first = d.gradients[0].value
     assert 0 < float(numeric(first)) < 1e-80  # the vanishing gradient of a deep sigmoid chain
     assert len(worked_example(Network(layers=layers), [Sample(x=2, y="0.5")]).to_markdown()) > 0
@@ -150,8 +149,8 @@ def test_network_shapes_are_checked():
     """Mismatched layers, samples and targets are clear errors."""
     with pytest.raises(ShapeError, match="layer 2 takes 3 inputs but layer 1 has 2"):
         Network(layers=[Layer([[1, 2], [3, 4]]), Layer([[1, 2, 3]])])
-    with pytest.raises(ShapeError, match="2 targets but the network has 1 outputs"):
-        derive_network(Network(layers=[Layer([[1]])]), [Sample(x=1, y=[1, 2])])
+    with pytest.raises(ShapeError, match=r"2 target\(s\) y but the network has 1 output\(s\)"):
+        derive(Network(layers=[Layer([[1]])]), [Sample(x=1, y=[1, 2])])
     with pytest.raises(ShapeError, match="needs 2 biases"):
         Layer([[1], [2]], [1])
 
@@ -188,14 +187,14 @@ def test_json_shape_and_python_script_agree():
 
 def test_matrix_form_matches_per_weight_form():
     """δ and δ aᵀ of the matrix form equal the per-neuron δ and the per-weight gradients."""
-    d = derive_network(_mazur(), MAZUR_SAMPLE)
+    d = derive(_mazur(), MAZUR_SAMPLE)
     gradients = {g.parameter: g.value for g in d.gradients}
     deltas = {(row.layer, row.neuron): row.delta.value for row in d.backward[0]}
     for step in d.matrices[0]:
         for j in range(step.delta.rows):
             assert step.delta[j, 0].value == deltas[(step.layer, j + 1)]
             for k in range(step.gradient.cols):
-                weight = gradients[f"w{step.layer}_{j + 1}{k + 1}"]
+                weight = gradients[f"w{step.layer}_{j + 1}_{k + 1}"]
                 assert abs(numeric(step.gradient[j, k].value - weight, 40)) < R(1, 10**35)
     assert [step.backprop is None for step in d.matrices[0]] == [True, False]
     md = worked_example(_mazur(), MAZUR_SAMPLE, matrix=True).to_markdown()
@@ -241,7 +240,7 @@ def test_cli_network_spec(tmp_path):
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["frozen"] == ["b1_1", "b1_2", "b2_1", "b2_2"]
-    assert data["updated"]["w2_11"]["value"] == pytest.approx(0.35891648, abs=1e-8)
+    assert data["updated"]["w2_1_1"]["value"] == pytest.approx(0.35891648, abs=1e-8)
     for fmt in ("md", "tex", "py"):
         assert run(sys.executable, "-m", "symgrad", "example", "--spec", str(spec),
                    "--format", fmt).returncode == 0
@@ -249,7 +248,6 @@ def test_cli_network_spec(tmp_path):
 
 @pytest.mark.parametrize("extra, toml, message", [
     (["--x", "1"], NETWORK_TOML, "--x describes a single neuron"),
-    (["--steps", "3"], NETWORK_TOML, "one step"),
     ([], NETWORK_TOML.replace("freeze", "frieze"), "unknown key 'frieze'"),
     ([], NETWORK_TOML.replace("[0.4, 0.45]", "[0.4]"), "rows of equal length"),
     ([], NETWORK_TOML.replace('freeze = ["b"]', 'freeze = ["q"]'), "cannot freeze 'q'"),
@@ -261,3 +259,102 @@ def test_cli_network_spec_errors(tmp_path, extra, toml, message):
     result = run(sys.executable, "-m", "symgrad", "example", "--spec", str(spec), *extra)
     assert result.returncode == 2 and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_classic_example_every_number():
+    """The classic 2-2-2 walkthrough, biases frozen: every updated weight and the loss after."""
+    d = derive(_mazur(frozen=("b",)), MAZUR_SAMPLE, learning_rate="0.5")
+    updated = dict(zip(d.parameter_names, d.updated))
+    expected = {"w1_1_1": 0.149780716, "w1_1_2": 0.19956143, "w1_2_1": 0.24975114,
+                "w1_2_2": 0.29950229, "w2_1_1": 0.35891648, "w2_1_2": 0.408666186,
+                "w2_2_1": 0.511301270, "w2_2_2": 0.561370121}
+    for name, value in expected.items():
+        assert _close(updated[name], value, 8), name
+    terms = [t.value for t in d.forward[0].terms]
+    assert _close(terms[0], 0.274811083) and _close(terms[1], 0.023560026)
+    assert _close(d.loss_after.value, 0.291027774)
+
+
+def test_names_never_collide_for_wide_layers():
+    """A layer with 11 inputs derives, names w1_1_10 and w1_1_11 apart, and reads old names."""
+    layer = Layer([[R(k, 10) for k in range(11)], [R(-k, 10) for k in range(11)]], [0, 0],
+                  "tanh")
+    network = Network(layers=[layer, Layer([["0.5", "-0.5"]], None, "identity")],
+                      frozen=("w1_1_11", "w2_12"))
+    d = derive(network, Sample(x=[R(1, k + 1) for k in range(11)], y=["0.3"]))
+    names = d.parameter_names
+    assert len(set(names)) == len(names) == 22 + 2 + 2
+    assert {"w1_1_10", "w1_1_11", "w1_2_11"} <= set(names)
+    assert network.frozen == ("w1_1_11", "w2_1_2")
+    assert network.canonical("w1_111") is None  # (1,11) or (11,1): ambiguous, refused
+    symbols = {g.parameter: g.symbol.name for g in d.gradients}
+    assert symbols["w1_1_10"] == "w^{(1)}_{1,10}" and symbols["w1_2_1"] == "w^{(1)}_{2,1}"
+    loss, parameters = composed_loss(network, d.samples)
+    for g, symbol in zip(d.gradients, parameters):
+        slope = diff(loss, symbol).subs(dict(zip(parameters, d.parameters)))
+        assert abs(numeric(g.value - slope, 40)) < R(1, 10**30)
+
+
+def test_layer_superscripts_keep_their_parentheses():
+    """Every layer superscript prints as ^{(l)} in tex and md, never as a power ^{l}."""
+    example = worked_example(_mazur(), MAZUR_SAMPLE, matrix=True)
+    for text in (example.to_latex(), example.to_markdown()):
+        for kind in ("z", "a", "w", r"\delta", "W"):
+            for layer in (1, 2):
+                assert f"{kind}^{{{layer}}}" not in text
+        assert r"\delta^{(1)}_{1} = \left(\sum_k w^{(2)}_{k1} \delta^{(2)}_k\right)" in text
+        assert r"f'(z^{(2)}_{1}) = " in text
+
+
+def test_network_lesson_forms_and_loss_terms():
+    """Outputs show 2(a − y) and a(1 − a); the loss is the sum of the per-output terms."""
+    md = worked_example(_mazur(loss="squared"), MAZUR_SAMPLE).to_markdown()
+    assert (r"\frac{\partial L}{\partial a^{(2)}_{1}} = 2 \left(a^{(2)}_{1} - y_{1}\right) "
+            r"\approx 2 \cdot \left(0.7514 - 0.01\right) \approx 1.483") in md
+    assert r"= a^{(1)}_{1} \left(1 - a^{(1)}_{1}\right) \approx 0.5933 \cdot" in md
+    assert r"$$L = \ell_{1} + \ell_{2} \approx 0.5496 + 0.04712 \approx 0.5967$$" in md
+
+
+def test_network_training_loop():
+    """--steps trains a network: each row's loss is the loss of a fresh derivation there."""
+    d = derive(_mazur(frozen=("b",)), MAZUR_SAMPLE, learning_rate="0.5", steps=4)
+    assert len(d.iterations) == 4
+    assert d.iterations[1].loss == d.loss_after.value
+    losses = [float(numeric(it.loss)) for it in d.iterations] + [float(numeric(d.final_loss))]
+    assert losses == sorted(losses, reverse=True)
+    restart = _mazur(frozen=("b",))
+    values = [float(numeric(p, 30)) for p in d.iterations[3].parameters]
+    layers = [Layer([values[0:2], values[2:4]], values[4:6]),
+              Layer([values[6:8], values[8:10]], values[10:12])]
+    again = derive(Network(layers=layers, loss="half_squared"), MAZUR_SAMPLE)
+    assert abs(float(numeric(again.loss.value)) - losses[3]) < 1e-12
+    md = worked_example(restart, MAZUR_SAMPLE, learning_rate="0.5", steps=4).to_markdown()
+    assert "## Training loop" in md and "| 4 |" in md
+
+
+def test_large_network_says_what_it_shows():
+    """A 2-3-1 network (13 parameters) works 12 in full and says how to show the rest."""
+    network = Network(layers=[Layer([[1, 2], [3, 4], [5, 6]], [0, 0, 0], "tanh"),
+                              Layer([[1, -1, 1]], [0], "identity")])
+    samples = Sample(x=["0.1", "0.2"], y=["1"])
+    md = worked_example(network, samples).to_markdown()
+    assert "This network has 13 parameters" in md and "`--show all`" in md
+    assert "such as `--show b2_1`" in md
+    full = worked_example(network, samples, show="all").to_markdown()
+    assert "This network has 13 parameters" not in full
+    assert full.count(r"{b^{(2)}_{1}}_{\text{new}}") == 1
+
+
+def test_single_neuron_record_equals_network_record():
+    """A neuron and the same neuron as a 1-1 network give one record, up to notation."""
+    neuron = Neuron(weights=["0.5", "-1"], bias="0.1", activation="sigmoid", loss="bce")
+    samples = [Sample(x=["2", "1"], y="1"), Sample(x=["-1", "0.5"], y="0")]
+    single, layered = derive(neuron, samples, steps=3), derive(neuron.as_network(), samples,
+                                                                steps=3)
+    assert [g.parameter for g in single.gradients] == ["w1", "w2", "b"]
+    assert [g.parameter for g in layered.gradients] == ["w1_1_1", "w1_1_2", "b1_1"]
+    for a, b in zip([single.loss.value, *single.updated, single.final_loss],
+                    [layered.loss.value, *layered.updated, layered.final_loss]):
+        assert abs(numeric(a - b, 50)) < R(1, 10**45)
+    assert [f.units[0].slope.value for f in single.forward] == [
+        f.units[0].slope.value for f in layered.forward]

@@ -148,10 +148,10 @@ def test_network_surface_skips_a_frozen_parameter():
     plotted = plot_data(example.derivation)
     assert plotted.steps == (0, 1)
     assert plotted.losses == (data["loss_value"]["value"], data["loss_after"]["value"])
-    assert plotted.slice_parameter == "w1_12"
-    assert plotted.slice_gradient == data["gradients"]["w1_12"]["value"]
-    assert plotted.surface_parameters == ("w1_12", "w1_21")
-    assert plotted.path == tuple((data[key]["w1_12"]["value"], data[key]["w1_21"]["value"])
+    assert plotted.slice_parameter == "w1_1_2"
+    assert plotted.slice_gradient == data["gradients"]["w1_1_2"]["value"]
+    assert plotted.surface_parameters == ("w1_1_2", "w1_2_1")
+    assert plotted.path == tuple((data[key]["w1_1_2"]["value"], data[key]["w1_2_1"]["value"])
                                  for key in ("parameters", "updated"))
     assert plotted.slice_losses[len(plotted.slice_grid) // 2] == pytest.approx(
         data["loss_value"]["value"], rel=1e-12)

@@ -1,0 +1,217 @@
+"""The derivation record: every line of working of a gradient-descent step, frozen.
+
+One record serves a single neuron and a network alike (a neuron is a network of one
+layer of width one); every view (Markdown, LaTeX, JSON, graph, plots, checks, sheets)
+reads it and recomputes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sympy import Expr, Matrix, Rational, Symbol
+
+from .activations import Activation
+from .losses import Loss
+from .model import Network, Neuron, Sample
+from .working import Formula
+
+__all__ = ["Unit", "Forward", "Factor", "Gradient", "Iteration", "MatrixStep", "Derivation",
+           "Z", "PREDICTION", "TARGET"]
+
+# The lesson's symbols, real so that sympy.diff of |ŷ - y| is sign(ŷ - y), not a complex form.
+Z = Symbol("z", real=True)
+PREDICTION = Symbol("a", real=True)  # the neuron's output a = ŷ
+TARGET = Symbol("y", real=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One neuron of one layer for one sample: ``z = Σ w a + b``, ``a = f(z)``, and, in
+    a pass that goes backwards, its error signal ``δ = ∂L/∂z = upstream · f'(z)``.
+
+    ``upstream`` is ``∂L/∂a``: the loss's derivative at an output, ``Σ_k w_kj δ_k``
+    in a hidden layer.
+    """
+
+    layer: int
+    neuron: int
+    z_symbol: Symbol
+    a_symbol: Symbol
+    z: Formula
+    a: Formula
+    upstream: Formula | None = None
+    slope: Formula | None = None
+    delta: Formula | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """The forward pass of one sample: its units layer by layer, the loss term of each
+    output (``terms``) and the sample's loss (their sum or mean)."""
+
+    sample: int
+    sample_data: Sample
+    units: tuple[Unit, ...]
+    terms: tuple[Formula, ...]
+    loss: Formula
+
+    @property
+    def z(self) -> Formula:
+        """The last unit's ``z`` (a single neuron's only one)."""
+        return self.units[-1].z
+
+    @property
+    def prediction(self) -> Formula:
+        """The last unit's output ŷ (a single neuron's prediction)."""
+        return self.units[-1].a
+
+    def outputs(self) -> tuple[Unit, ...]:
+        """The units of the last layer."""
+        last = self.units[-1].layer
+        return tuple(unit for unit in self.units if unit.layer == last)
+
+
+@dataclass(frozen=True, slots=True)
+class Factor:
+    """One chain-rule factor ``d(numerator)/d(denominator)`` of a single neuron for one
+    sample (``dL/da``, ``da/dz``, ``dz/dw``, ``dz/db``)."""
+
+    name: str
+    numerator: Symbol
+    denominator: Symbol
+    sample: int
+    formula: Formula
+
+
+@dataclass(frozen=True, slots=True)
+class Gradient:
+    """``dL/dp`` for one parameter: the chain product per sample, its reduction over the
+    batch and the update.
+
+    ``sign`` is -1, 0 or 1; ``cause`` says why a zero or tiny gradient is so:
+    ``"at_target"``, ``"no_signal"`` (nothing flows back into a hidden neuron),
+    ``"flat_activation"`` or ``"zero_input"``. ``layer``, ``neuron`` and ``source`` (the
+    input a weight multiplies; None for a bias) place the parameter in the network.
+    """
+
+    parameter: str
+    symbol: Symbol
+    chain: tuple[str, ...]
+    per_sample: tuple[Formula, ...]
+    total: Formula | None
+    value: Expr
+    sign: int
+    tiny: bool
+    cause: str | None
+    update: Formula
+    frozen: bool = False
+    layer: int = 1
+    neuron: int = 1
+    source: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Iteration:
+    """One row of the training loop: parameters before the step, loss, gradients."""
+
+    step: int
+    parameters: tuple[Expr, ...]
+    loss: Expr
+    gradients: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MatrixStep:
+    """One layer of the backward pass of one sample in matrix form, numbers shown:
+    ``δ = (W^T δ_next) ⊙ f'(z)`` (``∇_a L ⊙ f'(z)`` at the outputs), ``∂L/∂W = δ aᵀ``."""
+
+    layer: int
+    backprop: Expr | None   # W^T δ_next as a product of matrices; None at the outputs
+    upstream: Matrix
+    slope: Matrix
+    delta: Matrix
+    inputs: Matrix          # (a^{(l-1)})^T, a row
+    gradient: Matrix
+
+
+@dataclass(frozen=True, slots=True)
+class Derivation:
+    """The whole worked example: the first step in full, the loss after it, and the
+    training loop. ``model`` is what was given (a Neuron or a Network); ``network`` is
+    the same as a network. A single neuron is written in the lessons' notation (``w``,
+    ``b``, ``ŷ``), a network with layer superscripts (``w^{(l)}_{jk}``)."""
+
+    model: Neuron | Network
+    network: Network
+    samples: tuple[Sample, ...]
+    learning_rate: Rational
+    activations: tuple[Activation, ...]
+    loss_function: Loss
+    parameter_names: tuple[str, ...]
+    parameter_symbols: tuple[Symbol, ...]
+    parameters: tuple[Expr, ...]
+    input_symbols: tuple[Symbol, ...]
+    target_symbols: tuple[Symbol, ...]
+    linear: Expr
+    activation_formula: Expr
+    activation_derivative: Expr
+    loss_formula: Expr
+    loss_derivative: Expr
+    forward: tuple[Forward, ...]
+    loss: Formula
+    gradients: tuple[Gradient, ...]
+    forward_after: tuple[Forward, ...]
+    loss_after: Formula
+    iterations: tuple[Iteration, ...]
+    final_parameters: tuple[Expr, ...]
+    final_loss: Expr
+    tolerance: Rational | None
+    converged: bool
+    matrices: tuple[tuple[MatrixStep, ...], ...]  # [sample][layer, last first]; networks
+
+    @property
+    def is_network(self) -> bool:
+        """Whether this is a network's derivation (else a single neuron's)."""
+        return isinstance(self.model, Network)
+
+    @property
+    def neuron(self) -> Neuron | None:
+        """The single neuron, or None for a network."""
+        return None if self.is_network else self.model
+
+    @property
+    def activation(self) -> Activation:
+        """The activation of the output layer (a single neuron's only one)."""
+        return self.activations[-1]
+
+    @property
+    def updated(self) -> tuple[Expr, ...]:
+        """The parameters after the first step."""
+        return tuple(g.update.value for g in self.gradients)
+
+    @property
+    def backward(self) -> tuple[tuple[Unit, ...], ...]:
+        """Each sample's units in the order backpropagation visits them: the last layer
+        first, the neurons of a layer in order."""
+        return tuple(tuple(sorted(f.units, key=lambda u: (-u.layer, u.neuron)))
+                     for f in self.forward)
+
+    @property
+    def factors(self) -> tuple[Factor, ...]:
+        """A single neuron's chain-rule factors, sample by sample: ``dL/da``, ``da/dz``
+        and ``dz/dp`` for each parameter (read from the record's units)."""
+        a, z = PREDICTION, Z
+        found = []
+        for f in self.forward:
+            unit = f.units[0]
+            found.append(Factor("dL/da", Symbol("L"), a, f.sample, unit.upstream))
+            found.append(Factor("da/dz", a, z, f.sample, unit.slope))
+            for name, symbol, x_symbol, x in zip(self.parameter_names, self.parameter_symbols,
+                                                 self.input_symbols, f.sample_data.x):
+                found.append(Factor(f"dz/d{name}", z, symbol, f.sample,
+                                    Formula(x_symbol, None, x)))
+            if len(self.parameter_names) > len(self.input_symbols):
+                found.append(Factor("dz/db", z, self.parameter_symbols[-1], f.sample,
+                                    Formula(Rational(1), None, Rational(1))))
+        return tuple(found)

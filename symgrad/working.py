@@ -1,0 +1,137 @@
+"""How a line of working is written: ``symbolic = substituted = value``.
+
+These helpers turn a formula and the numbers that go into it into a
+:class:`Formula`, keeping every number visible in its place (``2(1.1 - 1.5)``),
+picking the case of a piecewise formula that applies, and evaluating exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sympy import Add, Expr, Mul, Not, Piecewise, Symbol
+
+from .model import PRECISION, Defined, Given, numeric
+
+__all__ = ["Formula", "evaluate", "holds", "show", "unevaluated", "working", "reduce",
+           "product", "descent", "numbers_in", "approx"]
+
+
+@dataclass(frozen=True, slots=True)
+class Formula:
+    """One line of working: ``symbolic = substituted = value``.
+
+    ``lesson_form`` is an equal way of writing ``symbolic`` that lessons use
+    (``σ(z)(1 - σ(z))``); ``condition`` is the case of a piecewise formula
+    that applies to these numbers (``1.1 > 0``).
+    """
+
+    symbolic: Expr | None
+    substituted: Expr | None
+    value: Expr
+    lesson_form: Expr | None = None
+    condition: Expr | None = None
+
+
+def approx(value: Expr, digits: int = 30) -> Expr:
+    """A number to compare with: a rational as it is, anything else to ``digits`` digits."""
+    return value if value.is_Rational else numeric(value, digits)
+
+
+def evaluate(formula: Expr, values: dict) -> Expr:
+    """The exact value of a display formula, with the given numbers put in; a piecewise
+    formula takes the case that holds."""
+    if isinstance(formula, Piecewise) and all(_is_number(v) for v in values.values()):
+        formula = next(piece for piece, test in formula.args if holds(test, values))
+    values = dict(values)
+    values.update((g, g.value) for g in formula.atoms(Given))
+    return formula.xreplace(values)
+
+
+def _is_number(value: Expr) -> bool:
+    """A number, possibly written with named exact values (not a formula of symbols)."""
+    return not (value.free_symbols - value.atoms(Defined))
+
+
+def holds(condition, values: dict) -> bool:
+    """Whether a piecewise condition holds at ``values``; decided numerically when SymPy
+    cannot tell (a named exact value inside |ŷ - y| ≤ δ, say)."""
+    if condition == True:  # noqa: E712 - SymPy's true
+        return True
+    filled = condition.xreplace(dict(values) | {g: g.value for g in condition.atoms(Given)})
+    if filled in (True, False):
+        return bool(filled)
+    return bool(type(filled)(numeric(filled.lhs, PRECISION), numeric(filled.rhs, PRECISION)))
+
+
+def show(formula: Expr, values: dict) -> Expr:
+    """The formula with each number visible in its place (nothing folded)."""
+    return unevaluated(formula, {symbol: Given(value) for symbol, value in values.items()})
+
+
+def unevaluated(expr: Expr, replacements: dict) -> Expr:
+    """``expr.xreplace(replacements)`` rebuilding each changed node unevaluated, so that
+    ``2(a - y)`` stays ``2(a - y)`` when ``a`` becomes ``a^{(2)}_1``.
+
+    (SymPy's ``evaluate(False)`` context does the same but clears SymPy's cache
+    each time it is entered, which costs more than the whole substitution.)
+    """
+    if expr in replacements:
+        return replacements[expr]
+    if not expr.args:
+        return expr
+    args = tuple(unevaluated(arg, replacements) for arg in expr.args)
+    if args == expr.args:
+        return expr
+    try:
+        return expr.func(*args, evaluate=False)
+    except TypeError:  # a node without an evaluate option, such as a piecewise branch
+        return expr.func(*args)
+
+
+def working(formula: Expr, values: dict, value: Expr, lesson_form: Expr | None = None,
+            shown: dict | None = None) -> Formula:
+    """A :class:`Formula` for ``formula`` at ``values``; a piecewise formula shows
+    the case that applies and the condition that picks it."""
+    shown = values if shown is None else shown
+    condition = None
+    applied = formula
+    if isinstance(formula, Piecewise):
+        earlier = []
+        for piece, test in formula.args:
+            if holds(test, values):
+                condition = test if test != True else Not(earlier[-1])  # noqa: E712
+                applied = piece
+                break
+            earlier.append(test)
+        condition = show(condition, shown)
+    target = lesson_form if lesson_form is not None else applied
+    substituted = show(target, shown) if target.free_symbols - set(target.atoms(Given)) else None
+    return Formula(formula, substituted, value, lesson_form, condition)
+
+
+def reduce(scale, letter: str | None, terms: tuple[Expr, ...], value: Expr) -> Formula:
+    """``(1/m)(L_1 + ... + L_m)`` (or the plain sum) with each term's number put in;
+    without a ``letter`` only the numbers are shown."""
+    names = [Symbol(f"{letter or 'term'}_{i}") for i in range(1, len(terms) + 1)]
+    total = Add(*names, evaluate=False)
+    symbolic = Mul(scale, total, evaluate=False) if scale != 1 else total
+    line = working(symbolic, dict(zip(names, terms)), value)
+    return line if letter else Formula(None, line.substituted, value)
+
+
+def product(*factors: Expr) -> Expr:
+    """``a · b · c``, kept as written."""
+    return Mul(*factors, evaluate=False)
+
+
+def descent(parameter: Expr, rate: Expr, gradient: Expr) -> Expr:
+    """``p - α·g``, kept in that order."""
+    return Add(parameter, Mul(-1, Mul(rate, gradient, evaluate=False), evaluate=False),
+               evaluate=False)
+
+
+def numbers_in(build, numbers: tuple[Expr, ...]) -> Expr:
+    """``build(*numbers)`` with every number visible, e.g. ``-0.8 · 1 · 2``; ``build``
+    makes an unevaluated expression."""
+    return build(*(Given(n) for n in numbers))
