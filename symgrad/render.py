@@ -25,7 +25,7 @@ from . import __version__, plots
 from .derive import PREDICTION, TARGET, Z, Derivation, derive
 from .network import NetworkDerivation, derive_network
 from .errors import SymgradError, TemplateError, UnknownNameError, choose
-from .files import write_atomically
+from .files import write_atomically, write_files
 from .graph import Graph, computation_graph
 from .notebook import notebook
 from .model import (MAX_DIGITS, PRECISION, Defined, Given, Network, decimal, latex_decimal,
@@ -484,14 +484,15 @@ class WorkedExample:
             if fmt is None:
                 raise UnknownNameError(f"cannot tell the format of {str(path)!r}; use a suffix "
                                        f"of: {', '.join(v[2] for v in FORMATS.values())}")
-        images = None
+        images, files = None, {}
         if self.plots and fmt in ("md", "tex"):
             # Files beside the document: SVG for Markdown, PNG for pdflatex.
             wanted = ".svg" if fmt == "md" else ".png"
+            files = plots.plot_files(self.derivation, path.parent, path.stem)
             images = tuple(_image(file.stem.removeprefix(path.stem + "_"), file.name)
-                           for file in plots.save(self.derivation, path.parent, path.stem)
-                           if file.suffix == wanted)
-        write_atomically(path, self.render(fmt, images=images))
+                           for file in files if file.suffix == wanted)
+        files[path] = self.render(fmt, images=images)
+        write_files(files)  # the document and its pictures: all of them or none
         return path
 
 
