@@ -190,3 +190,92 @@ def test_sheet_without_out_keeps_existing_files(tmp_path):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "sheet.md").read_text() != "last week's sheet\n"
     assert (tmp_path / "key.md").is_file()
+
+
+PAYLOAD = "{{ lipsum.__globals__['os'].popen('touch pwned').read() }}"
+
+
+@pytest.mark.parametrize("template, message", [
+    (PAYLOAD, "is not allowed to do that: access to attribute '__globals__'"),
+    ("{{ d.__class__.__mro__ }}", "is not allowed to do that: access to attribute '__class__'"),
+    ("{{ 'x' * 10**10 }}", "a repeated text longer than 64,000,000 characters"),
+    ("{% for i in range(99999) %}{{ 'x' * 999 }}{% endfor %}", "makes more than 64,000,000"),
+    ("{{ 10**100000 }}", "a power with more than 100,000 bits"),
+    ("{{ 1/0 }}", "failed: ZeroDivisionError: division by zero"),
+])
+def test_templates_render_in_a_sandbox(tmp_path, template, message):
+    """A teacher's template cannot run shell commands or exhaust memory: one line, exit 2,
+    nothing run and nothing written."""
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "example.md.j2").write_text(template)
+    before = snapshot(tmp_path)
+    result = symgrad("example", "--templates", "mine", "--out", "lesson.md", cwd=tmp_path)
+    assert_refused(result, message, before, tmp_path)
+    assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize("args", [["example", "--out", "lesson.md"],
+                                  ["sheet", "--count", "3", "--out", "week3"]])
+def test_full_disk_is_one_line(tmp_path, args):
+    """A write that fails for want of space (a file-size limit here) is one line, exit 2,
+    and leaves no file or temporary behind."""
+    (tmp_path / "week3").mkdir()
+    before = snapshot(tmp_path)
+    result = symgrad(*args, cwd=tmp_path, file_size=2000)
+    assert_refused(result, "cannot write", before, tmp_path)
+    assert "File too large" in result.stderr
+
+
+def _poison(cache, marker):
+    """Replace the code of every compiled template in ``cache`` with code that makes
+    ``marker``, keeping Jinja's header and checksum so that the file would be loaded."""
+    import marshal
+    import pickle
+
+    from jinja2.bccache import bc_magic
+
+    for path in cache.iterdir():
+        with path.open("rb") as stream:
+            header = stream.read(len(bc_magic))
+            checksum = pickle.load(stream)
+        code = compile(f"open({str(marker)!r}, 'w').close()", "planted", "exec")
+        path.write_bytes(header + pickle.dumps(checksum, 2) + marshal.dumps(code))
+
+
+def test_planted_bytecode_runs_only_from_a_private_cache(tmp_path):
+    """Compiled templates are loaded only from a 0700 folder of the user's: a planted file
+    in a folder others can write to is ignored (and would have run from a private one)."""
+    assert symgrad("example", cwd=tmp_path).returncode == 0
+    cache = tmp_path / ".cache" / "symgrad" / next(
+        p.name for p in (tmp_path / ".cache" / "symgrad").iterdir())
+    assert cache.stat().st_mode & 0o777 == 0o700 and any(cache.iterdir())
+    marker = tmp_path / "pwned"
+    _poison(cache, marker)
+    cache.chmod(0o777)
+    result = symgrad("example", cwd=tmp_path)
+    assert result.returncode == 0 and "Worked example" in result.stdout
+    assert not marker.exists()
+    cache.chmod(0o700)  # the same files in a private folder are trusted: the test has teeth
+    symgrad("example", cwd=tmp_path)
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("spoil", ["mode", "owner", "symlink"])
+def test_unsafe_cache_folder_is_not_used(tmp_path, monkeypatch, spoil):
+    """A cache folder others can write to, owned by someone else, or a symbolic link
+    means no cache at all."""
+    from symgrad.render import _bytecode_cache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert _bytecode_cache() is not None
+    folder = tmp_path / "symgrad"
+    if spoil == "mode":
+        folder.chmod(0o777)
+    elif spoil == "owner":
+        if os.geteuid() != 0:
+            pytest.skip("only root can give a folder away")
+        os.chown(folder, 12345, 12345)
+    else:
+        folder.rename(tmp_path / "real")
+        folder.symlink_to(tmp_path / "real")
+    assert _bytecode_cache() is None
