@@ -601,7 +601,15 @@ def main(argv: list[str] | None = None) -> int:
     except SymgradError as error:
         print(f"symgrad {args.command}: error: {error}", file=sys.stderr)
         return 2
-    sys.stdout.write(text)
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `symgrad example | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except OSError as error:  # a full disk behind `> lesson.md`
+        print(f"symgrad {args.command}: error: cannot write to standard output: "
+              f"{error.strerror}", file=sys.stderr)
+        return 2
     return code
 
 

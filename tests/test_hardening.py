@@ -279,3 +279,14 @@ def test_unsafe_cache_folder_is_not_used(tmp_path, monkeypatch, spoil):
         folder.rename(tmp_path / "real")
         folder.symlink_to(tmp_path / "real")
     assert _bytecode_cache() is None
+
+
+def test_full_standard_output_is_one_line(tmp_path):
+    """`symgrad example > /dev/full` is one line naming the problem, exit 2."""
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "symgrad", "example"], cwd=tmp_path,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=full,
+                                stderr=subprocess.PIPE, text=True, timeout=TIMEOUT,
+                                preexec_fn=_limits())
+    assert result.returncode == 2 and result.stderr == (
+        "symgrad example: error: cannot write to standard output: No space left on device\n")
