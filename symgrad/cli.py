@@ -39,6 +39,7 @@ examples:
   symgrad example --x 2 --w 1.5 --b 0.5 --y 4      seed lesson 003
   symgrad example --activation sigmoid --format tex --out sigmoid.tex
   symgrad example --x 1,2 --w 0.5,-0.3 --y 1 --activation relu --steps 5
+  symgrad example --x -1.2,0.5 --w -2/3,1 --b -2.5e-3   negative numbers as they are
   symgrad example --spec batch.toml --format json  a batch of samples (see README)
   symgrad example --graph --plots --steps 5 --format html --out lesson.html
   symgrad example --format dot | dot -Tsvg > graph.svg
@@ -197,6 +198,8 @@ asked quantities: {", ".join(ASKABLE)}
   (w and b are the gradients dL/dw and dL/db; update asks for every new parameter)
 formats: md and tex write sheet.EXT and key.EXT; json writes sheet.json; moodle
          writes quiz.xml (one numerical question per asked quantity)
+
+Without --out, existing files in the current folder are kept: give --out DIR or --force.
 
 examples:
   symgrad sheet --count 20 --seed 7 --out week3/
