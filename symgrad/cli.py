@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -79,11 +80,16 @@ def _file(text: str) -> Path:
     return path
 
 
+def _integer(text: str) -> int:
+    """A whole number in ASCII digits (int() would take '٢' or '1_0'), either minus sign."""
+    digits = text.strip().replace("\N{MINUS SIGN}", "-")
+    if not re.fullmatch(r"-?[0-9]{1,18}", digits):
+        raise argparse.ArgumentTypeError(f"must be a whole number such as 3, not {text[:40]!r}")
+    return int(digits)
+
+
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+    value = _integer(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
@@ -223,9 +229,9 @@ def _add_sheet_parser(commands) -> None:
         description=_SHEET_HELP, epilog=_SHEET_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     drawing = sheet_parser.add_argument_group("the problems")
-    drawing.add_argument("--count", type=int, default=10, metavar="N",
+    drawing.add_argument("--count", type=_integer, default=10, metavar="N",
                          help=f"number of problems, 1 to {MAX_COUNT} (default 10)")
-    drawing.add_argument("--seed", type=int, default=1, metavar="S",
+    drawing.add_argument("--seed", type=_integer, default=1, metavar="S",
                          help="random seed: the same seed gives the same sheet (default 1)")
     drawing.add_argument("--difficulty", choices=list(DIFFICULTIES), default="easy",
                          help="which numbers and functions to draw (default easy)")
@@ -236,9 +242,9 @@ def _add_sheet_parser(commands) -> None:
                               "(medium and hard sheets)")
     drawing.add_argument("--loss", type=_names, metavar="L,M",
                          help="losses to draw from (default: the difficulty's)")
-    drawing.add_argument("--inputs", type=int, default=1, metavar="K",
+    drawing.add_argument("--inputs", type=_integer, default=1, metavar="K",
                          help="inputs per neuron (default 1)")
-    drawing.add_argument("--batch", type=int, default=1, metavar="M",
+    drawing.add_argument("--batch", type=_integer, default=1, metavar="M",
                          help="samples per problem (default 1)")
     drawing.add_argument("--ask", type=_names, default=list(DEFAULT_ASK), metavar="Q,R",
                          help="what to compute: " + ", ".join(ASKABLE) +

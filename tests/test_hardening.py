@@ -309,3 +309,15 @@ def test_readme_negative_values_run(tmp_path, args):
     """Every README command with a negative value runs (exit 0, or 1 for a wrong answer)."""
     result = symgrad(*args, cwd=tmp_path)
     assert result.returncode in (0, 1) and result.stderr == "", result.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["example", "--steps", "\N{ARABIC-INDIC DIGIT TWO}"], ["example", "--digits", "9" * 5000],
+    ["sheet", "--count", "\N{FULLWIDTH DIGIT TWO}"], ["sheet", "--seed", "1_0"],
+    ["sheet", "--inputs", ""],
+])
+def test_whole_numbers_are_ascii(tmp_path, args):
+    """Whole-number flags take ASCII digits only, in one line when they do not."""
+    before = snapshot(tmp_path)
+    assert_refused(symgrad(*args, cwd=tmp_path), "must be a whole number such as 3", before,
+                   tmp_path)
