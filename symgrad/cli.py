@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 from pathlib import Path
 
@@ -11,8 +13,9 @@ from .activations import ACTIVATIONS, custom
 from .checks import FUNCTIONS, check, diagnose, parse
 from .derive import PREDICTION, TARGET, Z, derive
 from .errors import SymgradError
+from .files import kind_of
 from .losses import LOSSES
-from .model import Layer, Network, Neuron, Sample
+from .model import Layer, Network, Neuron, Sample, exact
 from .render import FORMATS, MAX_SHOWN, worked_example
 from .sheets import ASKABLE, DEFAULT_ASK, DIFFICULTIES, MAX_COUNT, SHEET_FORMATS, sheet
 
@@ -37,6 +40,7 @@ examples:
   symgrad example --x 2 --w 1.5 --b 0.5 --y 4      seed lesson 003
   symgrad example --activation sigmoid --format tex --out sigmoid.tex
   symgrad example --x 1,2 --w 0.5,-0.3 --y 1 --activation relu --steps 5
+  symgrad example --x -1.2,0.5 --w -2/3,1 --b -2.5e-3   negative numbers as they are
   symgrad example --spec batch.toml --format json  a batch of samples (see README)
   symgrad example --graph --plots --steps 5 --format html --out lesson.html
   symgrad example --format dot | dot -Tsvg > graph.svg
@@ -55,11 +59,37 @@ def _numbers(text: str) -> list[str]:
     return [part.strip() for part in text.split(",")]
 
 
+def _given(text: str) -> str:
+    """A flag's value, which must not be empty: an empty value is a mistake, not the default."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; give a value or leave the flag out for "
+                                         "its default")
+    return text
+
+
+def _path(text: str) -> Path:
+    return Path(_given(text))
+
+
+def _file(text: str) -> Path:
+    """A path to write one file to: not empty and not a folder such as '.' or 'week3/'."""
+    path = Path(_given(text))
+    if text.endswith(("/", os.sep)) or path.name in ("", ".", ".."):
+        raise argparse.ArgumentTypeError(f"{text!r} names a folder; give a file such as "
+                                         f"{str(path / 'lesson.md')!r}")
+    return path
+
+
+def _integer(text: str) -> int:
+    """A whole number in ASCII digits (int() would take '٢' or '1_0'), either minus sign."""
+    digits = text.strip().replace("\N{MINUS SIGN}", "-")
+    if not re.fullmatch(r"-?[0-9]{1,18}", digits):
+        raise argparse.ArgumentTypeError(f"must be a whole number such as 3, not {text[:40]!r}")
+    return int(digits)
+
+
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+    value = _integer(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
@@ -74,25 +104,26 @@ def _add_neuron_arguments(parser) -> None:
     neuron.add_argument("--w", action="append", type=_numbers, metavar="W",
                         help="weight(s), as many as inputs (default 0.5)")
     bias = neuron.add_mutually_exclusive_group()
-    bias.add_argument("--b", metavar="B", help="bias (default 0.1)")
+    bias.add_argument("--b", type=_given, metavar="B", help="bias (default 0.1)")
     bias.add_argument("--no-bias", action="store_true", help="a neuron without bias")
-    neuron.add_argument("--y", metavar="Y", help="target, the correct value (default 1.5)")
-    neuron.add_argument("--activation", default=None, metavar="NAME",
+    neuron.add_argument("--y", type=_given, metavar="Y",
+                        help="target, the correct value (default 1.5)")
+    neuron.add_argument("--activation", type=_given, metavar="NAME",
                         help="activation f (default identity): " + ", ".join(ACTIVATIONS))
-    neuron.add_argument("--activation-expr", metavar="FORMULA",
+    neuron.add_argument("--activation-expr", type=_given, metavar="FORMULA",
                         help="a custom activation as a formula in z, such as "
                              "'z/(1+abs(z))'; SymPy derives f'(z). Allowed: numbers, z, "
                              "+ - * / ** and " + ", ".join(FUNCTIONS))
-    neuron.add_argument("--loss", default=None, metavar="NAME",
+    neuron.add_argument("--loss", type=_given, metavar="NAME",
                         help="loss L (default squared): " + ", ".join(LOSSES))
-    neuron.add_argument("--slope", default=None, metavar="S",
+    neuron.add_argument("--slope", type=_given, metavar="S",
                         help="leaky_relu's slope for z <= 0 (default 0.01)")
-    neuron.add_argument("--delta", default=None, metavar="D",
+    neuron.add_argument("--delta", type=_given, metavar="D",
                         help="huber's threshold delta (default 1)")
-    neuron.add_argument("--spec", type=Path, metavar="FILE.toml",
+    neuron.add_argument("--spec", type=_path, metavar="FILE.toml",
                         help="read the neuron, a batch of samples and settings from a TOML "
                              "file; flags given as well override it")
-    neuron.add_argument("--lr", default=None, metavar="ALPHA",
+    neuron.add_argument("--lr", type=_given, metavar="ALPHA",
                         help="learning rate alpha > 0 (default 0.1)")
 
 
@@ -110,7 +141,7 @@ def _build_parser() -> argparse.ArgumentParser:
     training.add_argument("--steps", type=_positive_int, default=None, metavar="N",
                           help="gradient-descent steps; N > 1 adds a table of every step "
                                "(default 1)")
-    training.add_argument("--tol", default=None, metavar="T",
+    training.add_argument("--tol", type=_given, metavar="T",
                           help="stop the loop early once the loss is below T")
     output = example.add_argument_group("output")
     output.add_argument("--format", choices=list(FORMATS), default=None,
@@ -143,9 +174,12 @@ def _build_parser() -> argparse.ArgumentParser:
                                "symgrad[plot])")
     output.add_argument("--no-glossary", action="store_true",
                         help="leave out the appendix of key definitions")
-    output.add_argument("--out", type=Path, metavar="PATH",
-                        help="write to PATH (atomically) instead of standard output")
-    output.add_argument("--templates", type=Path, metavar="DIR",
+    output.add_argument("--out", type=_file, metavar="PATH",
+                        help="write to PATH (atomically; an existing regular file is "
+                             "replaced, anything else is refused) instead of standard "
+                             "output; its suffix gives the format unless --format does: "
+                             + ", ".join(suffix for *_, suffix in FORMATS.values()))
+    output.add_argument("--templates", type=_path, metavar="DIR",
                         help="a folder of templates searched before the packaged ones, file "
                              "by file (DIR/md/example.md.j2 or DIR/example.md.j2)")
     _add_sheet_parser(commands)
@@ -171,6 +205,8 @@ asked quantities: {", ".join(ASKABLE)}
 formats: md and tex write sheet.EXT and key.EXT; json writes sheet.json; moodle
          writes quiz.xml (one numerical question per asked quantity)
 
+Without --out, existing files in the current folder are kept: give --out DIR or --force.
+
 examples:
   symgrad sheet --count 20 --seed 7 --out week3/
   symgrad sheet --count 5 --seed 1 --exact-step              converge in one step
@@ -180,7 +216,11 @@ examples:
 
 
 def _names(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("is empty; give one or more names separated by "
+                                         "commas, or leave the flag out for the default")
+    return names
 
 
 def _add_sheet_parser(commands) -> None:
@@ -189,9 +229,9 @@ def _add_sheet_parser(commands) -> None:
         description=_SHEET_HELP, epilog=_SHEET_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     drawing = sheet_parser.add_argument_group("the problems")
-    drawing.add_argument("--count", type=int, default=10, metavar="N",
+    drawing.add_argument("--count", type=_integer, default=10, metavar="N",
                          help=f"number of problems, 1 to {MAX_COUNT} (default 10)")
-    drawing.add_argument("--seed", type=int, default=1, metavar="S",
+    drawing.add_argument("--seed", type=_integer, default=1, metavar="S",
                          help="random seed: the same seed gives the same sheet (default 1)")
     drawing.add_argument("--difficulty", choices=list(DIFFICULTIES), default="easy",
                          help="which numbers and functions to draw (default easy)")
@@ -202,9 +242,9 @@ def _add_sheet_parser(commands) -> None:
                               "(medium and hard sheets)")
     drawing.add_argument("--loss", type=_names, metavar="L,M",
                          help="losses to draw from (default: the difficulty's)")
-    drawing.add_argument("--inputs", type=int, default=1, metavar="K",
+    drawing.add_argument("--inputs", type=_integer, default=1, metavar="K",
                          help="inputs per neuron (default 1)")
-    drawing.add_argument("--batch", type=int, default=1, metavar="M",
+    drawing.add_argument("--batch", type=_integer, default=1, metavar="M",
                          help="samples per problem (default 1)")
     drawing.add_argument("--ask", type=_names, default=list(DEFAULT_ASK), metavar="Q,R",
                          help="what to compute: " + ", ".join(ASKABLE) +
@@ -217,21 +257,31 @@ def _add_sheet_parser(commands) -> None:
     output = sheet_parser.add_argument_group("output")
     output.add_argument("--format", choices=list(SHEET_FORMATS), default="md",
                         help="md or tex (sheet and key), json, moodle (default md)")
-    output.add_argument("--out", type=Path, default=Path("."), metavar="DIR",
-                        help="folder to write into, made if missing (default: the current "
-                             "folder)")
-    output.add_argument("--title", default="Gradient descent practice",
+    output.add_argument("--out", type=_path, metavar="DIR",
+                        help="folder to write into, made if missing; its files of the same "
+                             "names are replaced (default: the current folder, where "
+                             "existing files are kept unless --force)")
+    output.add_argument("--force", action="store_true",
+                        help="without --out: replace sheet.md, key.md, ... in the current "
+                             "folder")
+    output.add_argument("--title", type=_given, default="Gradient descent practice",
                         help="title printed on the sheet and key")
-    output.add_argument("--tolerance", default="1%", metavar="T",
+    output.add_argument("--tolerance", type=_given, default="1%", metavar="T",
                         help="Moodle answer tolerance: relative like 1%% (default) or "
                              "absolute like 0.01")
     output.add_argument("--digits", type=_positive_int, default=4, metavar="D",
                         help="significant digits of rounded values (default 4)")
-    output.add_argument("--templates", type=Path, metavar="DIR",
+    output.add_argument("--templates", type=_path, metavar="DIR",
                         help="a folder of templates searched before the packaged ones")
 
 
 def _sheet(args) -> str:
+    if args.out is None and not args.force:
+        # Without --out the current folder is only a default: never overwrite it silently.
+        existing = [name for *_, name in SHEET_FORMATS[args.format] if os.path.lexists(name)]
+        if existing:
+            raise SymgradError(f"{existing[0]} exists in the current folder; give --out DIR "
+                               "to write elsewhere or --force to replace it")
     activations = args.activation
     if args.activation_expr is not None:
         activations = [*(activations or DIFFICULTIES[args.difficulty].activations),
@@ -241,7 +291,7 @@ def _sheet(args) -> str:
                   difficulty=args.difficulty, exact_step=args.exact_step,
                   allow_kink=args.allow_kink, title=args.title, tolerance=args.tolerance,
                   digits=args.digits, templates=args.templates)
-    written = drawn.save(args.out, args.format)
+    written = drawn.save(Path(".") if args.out is None else args.out, args.format)
     return "".join(f"wrote {path}\n" for path in written)
 
 
@@ -273,11 +323,11 @@ def _add_check_parser(commands) -> None:
         description=_CHECK_HELP, epilog=_CHECK_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     answer = check_parser.add_argument_group("the answer")
-    answer.add_argument("--quantity", required=True, metavar="Q",
+    answer.add_argument("--quantity", required=True, type=_given, metavar="Q",
                         help="what was computed, such as dL/dw, w_new or da/dz")
-    answer.add_argument("--answer", required=True, metavar="TEXT",
+    answer.add_argument("--answer", required=True, type=_given, metavar="TEXT",
                         help="the learner's number or formula (never evaluated as code)")
-    answer.add_argument("--tolerance", default="1%", metavar="T",
+    answer.add_argument("--tolerance", type=_given, default="1%", metavar="T",
                         help="relative like 1%% (default) or absolute like 0.001")
     _add_neuron_arguments(check_parser)
 
@@ -305,16 +355,105 @@ def _check(args) -> tuple[str, int]:
     return f"{mark} {verdict.message}\n", 0 if verdict.correct else 1
 
 
+# A spec is a few lines; a bigger one is a mistake (or /dev/zero), not a lesson.
+MAX_SPEC_BYTES = 1_000_000
+
+
 def _read_spec(path: Path) -> dict:
+    """The TOML of a regular file of at most MAX_SPEC_BYTES, its value types checked."""
     import tomllib  # only needed with --spec
 
+    name = repr(str(path))
     try:
-        with path.open("rb") as stream:
-            return tomllib.load(stream)
+        # Non-blocking, so that opening a FIFO does not wait for a writer.
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
-        raise SymgradError(f"spec file {str(path)!r} does not exist") from None
-    except tomllib.TOMLDecodeError as error:
-        raise SymgradError(f"spec file {str(path)!r} is not valid TOML: {error}") from None
+        raise SymgradError(f"spec file {name} does not exist") from None
+    except OSError as error:
+        raise SymgradError(f"cannot read spec file {name}: {error.strerror}") from None
+    kind = kind_of(os.fstat(descriptor).st_mode)
+    if kind != "a regular file":
+        os.close(descriptor)
+        raise SymgradError(f"spec file {name} is {kind}, not a TOML file")
+    with os.fdopen(descriptor, "rb") as stream:
+        try:
+            data = stream.read(MAX_SPEC_BYTES + 1)
+        except OSError as error:
+            raise SymgradError(f"cannot read spec file {name}: {error.strerror}") from None
+    if len(data) > MAX_SPEC_BYTES:
+        raise SymgradError(f"spec file {name} is larger than {MAX_SPEC_BYTES:,} bytes")
+    try:
+        spec = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise SymgradError(f"spec file {name} is not UTF-8 text (a binary file?)") from None
+    except ValueError as error:  # TOMLDecodeError, or an integer past int's digit limit
+        raise SymgradError(f"spec file {name} is not valid TOML: {error}") from None
+    _check_spec(spec)
+    return spec
+
+
+# What each spec key holds, as the one-line error says it.
+_SPEC_TYPES = {
+    "weights": "numbers", "bias": "bias", "activation": "name", "loss": "name",
+    "outputs": "name", "slope": "number", "delta": "number", "learning_rate": "number",
+    "tolerance": "number", "steps": "whole", "freeze": "names", "show": "names",
+    "samples": "tables", "layers": "tables",
+}
+_LAYER_TYPES = {"weights": "rows", "biases": "numbers", "activation": "name"}
+_TYPE_WORDS = {
+    "number": 'a number such as 0.5 or "1/3"', "numbers": "a number or an array of numbers",
+    "rows": "an array with one row of numbers per neuron", "name": "a name in quotes",
+    "names": 'an array of names such as ["b"]', "whole": "a whole number such as 3",
+    "bias": "a number, or false for no bias", "tables": "an array of tables ([[KEY]] in TOML)",
+}
+_TOML_WORDS = {bool: "true/false", int: "an integer", float: "a number", str: "a string",
+               list: "an array", dict: "a table"}
+
+
+def _check_spec(spec: dict) -> None:
+    """Refuse a spec value of the wrong type in one line naming the key (``layers = 5``)."""
+    network = "layers" in spec
+    for key, value in spec.items():
+        if key in _SPEC_TYPES:
+            _check_value(key, value, "rows" if network and key == "weights" else
+                         _SPEC_TYPES[key])
+    for number, layer in enumerate(spec.get("layers", ()), 1):
+        for key, value in layer.items():
+            if key in _LAYER_TYPES:
+                _check_value(f"layers {number}: {key}", value, _LAYER_TYPES[key])
+    for number, sample in enumerate(spec.get("samples", ()), 1):
+        for key, value in sample.items():
+            if key in ("x", "y"):
+                _check_value(f"samples {number}: {key}", value,
+                             "number" if key == "y" and not network else "numbers")
+
+
+def _check_value(key: str, value, kind: str) -> None:
+    """``value`` when it is of ``kind`` (see _TYPE_WORDS), else a SymgradError naming ``key``."""
+    number = isinstance(value, (int, float, str)) and not isinstance(value, bool)
+    numbers = number or isinstance(value, list) and bool(value) and all(
+        isinstance(v, (int, float, str)) and not isinstance(v, bool) for v in value)
+    fits = {
+        "number": number, "numbers": numbers, "bias": number or value is False,
+        "rows": isinstance(value, list) and bool(value) and all(
+            isinstance(row, list) and row and all(
+                isinstance(v, (int, float, str)) and not isinstance(v, bool) for v in row)
+            for row in value),
+        "name": isinstance(value, str),
+        "names": isinstance(value, list) and all(isinstance(v, str) for v in value),
+        "whole": isinstance(value, int) and not isinstance(value, bool),
+        "tables": isinstance(value, list) and all(isinstance(v, dict) for v in value),
+    }[kind]
+    if not fits:
+        words = lambda v: _TOML_WORDS.get(type(v), type(v).__name__)  # noqa: E731
+        odd = [v for v in value if not isinstance(v, (int, float, str))] if isinstance(
+            value, list) else []
+        found = f"an array holding {words(odd[0])}" if odd else words(value)
+        raise SymgradError(f"spec key {key!r} must be {_TYPE_WORDS[kind]}, not {found}")
+    for item in (value if isinstance(value, list) else [value]):
+        for text in (item if isinstance(item, list) else [item]):
+            if kind in ("number", "numbers", "rows", "bias") and text is not False:
+                exact(text, f"spec key {key!r}")  # 'abc' or 1e999 named by its key
 
 
 _SPEC_KEYS = {"weights", "bias", "activation", "loss", "slope", "delta", "learning_rate",
@@ -412,21 +551,51 @@ def _example(args) -> str:
         glossary=not args.no_glossary, templates=args.templates,
         show=None if show is None else tuple(show), matrix=args.matrix, graph=args.graph,
         plots=args.plots)
-    fmt = args.format
-    if fmt is None and args.out is not None:
-        fmt = next((name for name, (_, _, suffix) in FORMATS.items()
-                    if suffix == args.out.suffix), None)
-    fmt = fmt or "md"
     if args.out is not None:
-        result.save(args.out, fmt)
+        result.save(args.out, args.format)  # the format from the suffix, which must be known
         return ""
-    return result.render(fmt)
+    return result.render(args.format or "md")
+
+
+def _join_values(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """``--b -2.5e-3`` -> ``--b=-2.5e-3``: argparse takes a value that starts with '-' for a
+    flag unless it looks like a plain negative number, so ``-2/3``, ``-1.2,0.5`` and
+    ``-2*(y-a)`` would be refused. A flag that takes a value gets the next word as its value
+    whenever that word is not one of the command's own flags."""
+    commands = next(action.choices for action in parser._actions
+                    if isinstance(action, argparse._SubParsersAction))
+    joined, flags, i = [], None, 0
+    while i < len(argv):
+        word, after = argv[i], argv[i + 1] if i + 1 < len(argv) else ""
+        if word == "--":
+            return joined + argv[i:]
+        if flags is None and word in commands:
+            flags = commands[word]._option_string_actions
+        elif (flags is not None and _takes_value(flags, word) and after.startswith("-")
+              and _flag_named(flags, after.partition("=")[0]) is None):
+            word, i = f"{word}={after}", i + 1
+        joined.append(word)
+        i += 1
+    return joined
+
+
+def _flag_named(flags: dict, word: str):
+    """The action of ``word``, a flag or an unambiguous abbreviation of one, or None."""
+    if word in flags:
+        return flags[word]
+    matches = {flags[name] for name in flags if word.startswith("--") and name.startswith(word)}
+    return matches.pop() if len(matches) == 1 else None
+
+
+def _takes_value(flags: dict, word: str) -> bool:
+    action = _flag_named(flags, word) if "=" not in word else None
+    return action is not None and action.nargs is None
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 a wrong answer, 2 bad input)."""
     parser = _build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_values(parser, sys.argv[1:] if argv is None else argv))
     if args.command is None:
         parser.print_help()
         return 2
@@ -438,7 +607,15 @@ def main(argv: list[str] | None = None) -> int:
     except SymgradError as error:
         print(f"symgrad {args.command}: error: {error}", file=sys.stderr)
         return 2
-    sys.stdout.write(text)
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `symgrad example | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except OSError as error:  # a full disk behind `> lesson.md`
+        print(f"symgrad {args.command}: error: cannot write to standard output: "
+              f"{error.strerror}", file=sys.stderr)
+        return 2
     return code
 
 

@@ -22,10 +22,15 @@ __all__ = ["exact", "decimal", "latex_decimal", "whole_number", "absolute_tolera
            "Defined", "numeric", "PRECISION",
            "Neuron", "Sample", "Layer", "Network", "seed_neuron", "seed_samples"]
 
-# Decimal or fraction, optional exponent; anything else is not a number to us.
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?(/[+-]?\d+)?")
+# Decimal or fraction, optional exponent; anything else is not a number to us. ASCII digits
+# only: \\d and int() would take Arabic-Indic or full-width digits too.
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?(/[+-]?[0-9]+)?")
+# The minus sign of typeset text (U+2212) is read as '-'.
+_MINUS = str.maketrans({"\N{MINUS SIGN}": "-"})
 # Exponents beyond this are typos (1e999999), not lesson numbers.
 _MAX_EXPONENT = 30
+# Longer number texts are typos too; int() would refuse beyond 4300 digits with a traceback.
+MAX_NUMBER_LENGTH = 100
 # A terminating decimal longer than this is shown rounded, like any other value.
 MAX_EXACT_DIGITS = 12
 # Most significant digits a rounded value may be shown with.
@@ -37,14 +42,17 @@ def exact(value, name: str = "value") -> Rational:
 
     Floats are read through their shortest repr, so ``0.1`` means ``1/10``.
 
-    >>> exact("0.1"), exact(2.0), exact("1/3")
-    (1/10, 2, 1/3)
+    >>> exact("0.1"), exact(2.0), exact("1/3"), exact("\N{MINUS SIGN}2.5e-3")
+    (1/10, 2, 1/3, -1/400)
     """
     if isinstance(value, bool):
         raise NumberError(f"{name} must be a number, not {value!r}")
     if isinstance(value, Rational):
         return value
     if isinstance(value, int):
+        if abs(value) >= 10**MAX_NUMBER_LENGTH:  # compared, not printed: str() has a limit
+            raise NumberError(f"{name} is out of range; a number has at most "
+                              f"{MAX_NUMBER_LENGTH} characters")
         text = str(value)
     elif isinstance(value, float):
         if not math.isfinite(value):
@@ -53,11 +61,14 @@ def exact(value, name: str = "value") -> Rational:
     elif isinstance(value, Fraction):
         return Rational(value.numerator, value.denominator)
     elif isinstance(value, str):
-        text = value.strip().replace("_", "")
+        text = value.strip().replace("_", "").translate(_MINUS)
     else:
         raise NumberError(f"{name} must be a number, not {type(value).__name__} {value!r}")
     if not text:
         raise NumberError(f"{name} is empty; give a number such as 0.5 or 1/3")
+    if len(text) > MAX_NUMBER_LENGTH:
+        raise NumberError(f"{name} is out of range; a number has at most {MAX_NUMBER_LENGTH} "
+                          f"characters, not {len(text)}")
     if text.lower().lstrip("+-") in {"nan", "inf", "infinity"}:
         raise NumberError(f"{name} must be a finite number, not {text!r}")
     match = _NUMBER.fullmatch(text)

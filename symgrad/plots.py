@@ -32,7 +32,7 @@ from sympy import Expr, exp, lambdify, latex
 from .activations import sigmoid
 from .derive import composed_loss
 from .errors import SymgradError
-from .files import write_atomically
+from .files import write_files
 from .model import Given, decimal, latex_decimal, numeric
 from .records import Derivation
 
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["PLOTS", "EXTENSIONS", "TITLES", "CAPTIONS", "MissingExtraError", "PlotData",
-           "require_matplotlib", "plot_data", "figures", "save", "svg_images"]
+           "require_matplotlib", "plot_data", "figures", "save", "plot_files", "svg_images"]
 
 PLOTS = ("loss_curve", "loss_slice", "loss_surface")
 EXTENSIONS = (".svg", ".png")
@@ -445,17 +445,26 @@ def save(derivation: Derivation, folder: str | os.PathLike,
     >>> [p.name for p in save(derive(), tempfile.mkdtemp(), "seed")][:2]
     ['seed_loss_curve.svg', 'seed_loss_curve.png']
     """
+    files = plot_files(derivation, folder, stem)
+    write_files(files)
+    return tuple(files)
+
+
+def plot_files(derivation: Derivation | NetworkDerivation, folder: str | os.PathLike,
+               stem: str) -> dict[Path, bytes]:
+    """The files :func:`save` writes, path -> content, to write with other files as one unit.
+
+    >>> from symgrad.derive import derive
+    >>> [p.name for p in plot_files(derive(), ".", "seed")][-1]
+    'seed_loss_surface.png'
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise SymgradError(f"cannot save plots: folder {str(folder)!r} does not exist")
     if not stem or Path(stem).name != stem or stem in (".", ".."):
         raise SymgradError(f"the stem must be a plain file name such as 'seed', not {stem!r}")
-    paths = []
-    for name, extension, content in _encoded(derivation, EXTENSIONS):
-        path = folder / f"{stem}_{name}{extension}"
-        write_atomically(path, content)
-        paths.append(path)
-    return tuple(paths)
+    return {folder / f"{stem}_{name}{extension}": content
+            for name, extension, content in _encoded(derivation, EXTENSIONS)}
 
 
 def svg_images(derivation: Derivation) -> dict[str, bytes]:

@@ -10,13 +10,16 @@ numbers of a lesson as decimals (``0.66``, not ``33/50``).
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import math
 import os
+import stat
 from functools import cached_property, lru_cache
 from pathlib import Path
 
 import jinja2
+import jinja2.sandbox
 from sympy import Expr
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.pycode import pycode
@@ -26,7 +29,7 @@ from .derive import PREDICTION, TARGET, Z, derive
 from .records import Derivation
 from .working import approx
 from .errors import SymgradError, TemplateError, UnknownNameError, choose
-from .files import write_atomically
+from .files import write_atomically, write_files
 from .graph import Graph, computation_graph
 from .notebook import notebook
 from .model import (MAX_DIGITS, PRECISION, Defined, Given, Network, decimal, latex_decimal,
@@ -99,7 +102,7 @@ def _make_environment(kind: str, templates: str | os.PathLike | None, digits: in
                        variable_start_string="(((", variable_end_string=")))",
                        comment_start_string="((=", comment_end_string="=))",
                        line_comment_prefix="%%")
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(search), autoescape=kind == "html",
+    env = _Sandbox(loader=jinja2.FileSystemLoader(search), autoescape=kind == "html",
                              bytecode_cache=_bytecode_cache(),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              trim_blocks=True, lstrip_blocks=True, **options)
@@ -108,15 +111,60 @@ def _make_environment(kind: str, templates: str | os.PathLike | None, digits: in
     return env
 
 
+# A rendered document longer than this is a runaway template, not a lesson.
+MAX_OUTPUT = 64_000_000
+
+
+class _Sandbox(jinja2.sandbox.SandboxedEnvironment):
+    """Templates (a teacher's too) cannot reach Python's internals, and cannot build a
+    string or number so large that it exhausts memory."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context, operator, left, right):
+        if operator == "*" and any(isinstance(side, (str, list, tuple)) for side in
+                                   (left, right)):
+            count = right if isinstance(left, (str, list, tuple)) else left
+            length = len(left if isinstance(left, (str, list, tuple)) else right)
+            if isinstance(count, int) and length * count > MAX_OUTPUT:
+                raise jinja2.sandbox.SecurityError(f"a repeated text longer than "
+                                                   f"{MAX_OUTPUT:,} characters")
+        if operator == "**" and isinstance(right, int) and isinstance(left, int) and (
+                abs(left) > 1 and right * abs(left).bit_length() > 100_000):
+            raise jinja2.sandbox.SecurityError("a power with more than 100,000 bits")
+        return super().call_binop(context, operator, left, right)
+
+
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
-    """Compiled templates cached per user, so a second run skips compiling (~0.1 s)."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    folder = Path(base) / "symgrad" / f"jinja-{__version__}"
+    """Compiled templates cached per user, so a second run skips compiling (~0.1 s).
+
+    The cache holds code that runs, so it is used only in a folder of this user's that
+    nobody else can write to or read (mode 0700, not a symbolic link); otherwise none."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    folder = base / "symgrad" / f"jinja-{__version__}"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        for part in (base / "symgrad", folder):
+            part.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for part in (base / "symgrad", folder):
+            info = os.lstat(part)
+            if (not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid()
+                    or info.st_mode & 0o077):
+                return None
     except OSError:
         return None  # a read-only home only costs speed
-    return jinja2.FileSystemBytecodeCache(str(folder))
+    return _QuietCache(str(folder))
+
+
+class _QuietCache(jinja2.FileSystemBytecodeCache):
+    """A cache that cannot be read or written (a full disk) only costs speed."""
+
+    def load_bytecode(self, bucket):
+        with contextlib.suppress(OSError):
+            super().load_bytecode(bucket)
+
+    def dump_bytecode(self, bucket):
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
 
 
 def _filters(digits: int) -> dict:
@@ -476,14 +524,15 @@ class WorkedExample:
             if fmt is None:
                 raise UnknownNameError(f"cannot tell the format of {str(path)!r}; use a suffix "
                                        f"of: {', '.join(v[2] for v in FORMATS.values())}")
-        images = None
+        images, files = None, {}
         if self.plots and fmt in ("md", "tex"):
             # Files beside the document: SVG for Markdown, PNG for pdflatex.
             wanted = ".svg" if fmt == "md" else ".png"
+            files = plots.plot_files(self.derivation, path.parent, path.stem)
             images = tuple(_image(file.stem.removeprefix(path.stem + "_"), file.name)
-                           for file in plots.save(self.derivation, path.parent, path.stem)
-                           if file.suffix == wanted)
-        write_atomically(path, self.render(fmt, images=images))
+                           for file in files if file.suffix == wanted)
+        files[path] = self.render(fmt, images=images)
+        write_files(files)  # the document and its pictures: all of them or none
         return path
 
 
@@ -504,8 +553,16 @@ def render_template(kind: str, name: str, *, templates: str | os.PathLike | None
     teacher's ``templates`` folder searched first; template problems are TemplateErrors."""
     env = _environment(kind, None if templates is None else str(templates), digits)
     try:
-        return env.get_template(name).render(digits=digits, version=__version__,
-                                             precision=PRECISION, **context)
+        pieces, length = [], 0
+        # Streamed, so that a runaway template stops at MAX_OUTPUT instead of eating memory.
+        for piece in env.get_template(name).generate(digits=digits, version=__version__,
+                                                     precision=PRECISION, **context):
+            length += len(piece)
+            if length > MAX_OUTPUT:
+                raise TemplateError(f"template {name!r} makes more than {MAX_OUTPUT:,} "
+                                    "characters")
+            pieces.append(piece)
+        return "".join(pieces)
     except jinja2.TemplateNotFound as error:
         raise TemplateError(f"template {error.name!r} not found in "
                             f"{', '.join(env.loader.searchpath)}") from None
@@ -514,6 +571,18 @@ def render_template(kind: str, name: str, *, templates: str | os.PathLike | None
                             f"{error.message}") from None
     except jinja2.UndefinedError as error:
         raise TemplateError(f"template {name!r}: {error.message}") from None
+    except jinja2.sandbox.SecurityError as error:
+        raise TemplateError(f"template {name!r} is not allowed to do that: {error}") from None
+    except UnicodeDecodeError:
+        raise TemplateError(f"a template of {name!r} is not UTF-8 text") from None
+    except SymgradError:
+        raise
+    except Exception as error:
+        if templates is None:
+            raise  # a bug in a packaged template: show it whole
+        # A teacher's template may fail in any way (1/0, a method of the wrong type).
+        raise TemplateError(f"template {name!r} failed: {type(error).__name__}: "
+                            f"{error}".splitlines()[0]) from None
 
 
 def worked_example(neuron=None, samples=None, *, learning_rate="0.1", steps: int = 1,

@@ -26,7 +26,8 @@ from .records import Derivation
 from .errors import DomainError, SymgradError, choose
 from .losses import LOSSES
 from .model import MAX_DIGITS, Neuron, Sample, absolute_tolerance, decimal, whole_number
-from .render import json_value, render_template, write_atomically
+from .files import write_files
+from .render import json_value, render_template
 
 __all__ = ["Difficulty", "DIFFICULTIES", "ASKABLE", "DEFAULT_ASK", "SHEET_FORMATS", "MAX_COUNT",
            "Problem", "Sheet", "sheet", "decimal_places"]
@@ -153,8 +154,9 @@ class Sheet:
                 for kind, name, filename in outputs}
 
     def save(self, folder: str | os.PathLike, fmt: str = "md") -> list[Path]:
-        """Write every document of ``fmt`` into ``folder`` (made if missing), atomically file
-        by file, after all of them have rendered, so a failure leaves no partial set."""
+        """Write every document of ``fmt`` into ``folder`` (made if missing) as one unit,
+        after all of them have rendered: a failure leaves the old set or none, never a sheet
+        beside another run's key."""
         folder = Path(folder)
         documents = self.documents(fmt)
         try:
@@ -162,10 +164,8 @@ class Sheet:
         except OSError as error:
             raise SymgradError(f"cannot write to {str(folder)!r}: "
                                f"{error.strerror or 'not a folder'}") from None
-        paths = []
-        for filename, text in documents.items():
-            write_atomically(folder / filename, text)
-            paths.append(folder / filename)
+        paths = [folder / filename for filename in documents]
+        write_files(dict(zip(paths, documents.values())))
         return paths
 
     def tolerance_of(self, value: Expr) -> str:

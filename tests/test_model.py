@@ -13,6 +13,7 @@ from symgrad.model import Neuron, Sample, decimal, exact
     ("0.1", Rational(1, 10)), ("2.0", Rational(2)), ("-0.8", Rational(-4, 5)),
     ("1/3", Rational(1, 3)), ("1e-3", Rational(1, 1000)), (".5", Rational(1, 2)),
     (0.1, Rational(1, 10)), (3, Rational(3)), ("  7 ", Rational(7)),
+    ("\N{MINUS SIGN}2.5e-3", Rational(-1, 400)), ("\N{MINUS SIGN}2/3", Rational(-2, 3)),
 ])
 def test_exact_reads_decimals_and_fractions(text, expected):
     """Text and floats become the exact rational a teacher means."""
@@ -24,9 +25,14 @@ def test_exact_reads_decimals_and_fractions(text, expected):
     ("1e999999", "out of range"), ("", "empty"), ("abc", "must be a number"),
     ("1/0", "divides by zero"), ("2*3", "must be a number"), ("__import__('os')", "number"),
     (True, "must be a number"), (None, "must be a number"),
+    ("\N{ARABIC-INDIC DIGIT TWO}", "must be a number"),
+    ("\N{FULLWIDTH DIGIT TWO}", "must be a number"),
+    ("1/\N{ARABIC-INDIC DIGIT TWO}", "must be a number"), ("1" * 5000, "out of range"),
+    pytest.param(10**5000, "out of range", id="5000-digit-int"), ("1/" + "1" * 200, "out of range"),
 ])
 def test_exact_rejects_bad_numbers(bad, message):
-    """Non-numbers, NaN, infinities and absurd exponents raise NumberError naming the value."""
+    """Non-numbers, NaN, infinities, absurd exponents or lengths and non-ASCII digits raise
+    NumberError naming the value."""
     with pytest.raises(NumberError, match=message):
         exact(bad, "x")
 
