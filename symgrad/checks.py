@@ -21,8 +21,8 @@ from .derive import composed_loss, derive
 from .quantities import Mistake, mistakes, quantities
 from .records import Derivation
 from .errors import ParseError, SymgradError
-from .model import (Given, Network, Neuron, absolute_tolerance, decimal, exact, numeric,
-                    seed_samples)
+from .model import (PRECISION, Defined, Given, Network, Neuron, absolute_tolerance, decimal,
+                    exact, numeric, seed_samples)
 
 __all__ = ["parse", "check", "CheckResult", "diagnose", "Diagnosis", "gradcheck", "GradCheck",
            "GradientMismatch", "FUNCTIONS", "NEURON_SYMBOLS", "MAX_LENGTH", "ParseError"]
@@ -374,8 +374,12 @@ class Diagnosis:
 
 def _detail(d: Derivation, name: str, key: str) -> str:
     """The number behind a mistake, to show the learner what went missing."""
-    factor = {f.name: f.formula.value for f in d.factors if f.sample == 1}
     shown = lambda value: decimal(value)[0]  # noqa: E731
+    if name == "missing_learning_rate":
+        return f" (α = {shown(d.learning_rate)})"
+    if d.is_network:
+        return ""
+    factor = {f.name: f.formula.value for f in d.factors if f.sample == 1}
     if name == "missing_activation_derivative" and "da/dz" in factor:
         return f" = {shown(factor['da/dz'])}"
     if name == "missing_input" and key.startswith("dL/dw"):
@@ -390,10 +394,17 @@ def _detail(d: Derivation, name: str, key: str) -> str:
     return ""
 
 
-def diagnose(neuron: Neuron, quantity: str, answer, *, samples=None, learning_rate="0.1",
-             tolerance="1%") -> Diagnosis:
+def _comparable(value: Expr) -> Expr:
+    """A value to compare with: exact, or PRECISION digits where it refers to named exact
+    values (a network's), whose definitions are a chain of earlier names."""
+    return numeric(value, PRECISION) if value.atoms(Defined) else value
+
+
+def diagnose(neuron: Neuron | Network, quantity: str, answer, *, samples=None,
+             learning_rate="0.1", tolerance="1%") -> Diagnosis:
     """Say whether ``answer`` is the right value of ``quantity`` (``dL/dw``, ``w_new``,
-    ``loss``, ...) and, if not, which known mistake gives that value.
+    ``loss``, ...; for a network also ``a2_1``, ``delta1_2``, ``dL/dw1_2_1``) and, if not,
+    which known mistake gives that value.
 
     >>> diagnose(Neuron(weights="0.5", bias="0.1"), "dL/dw", "1.6").message
     'your value equals (y - ŷ) used instead of (ŷ - y), which flips the sign'
@@ -407,14 +418,14 @@ def diagnose(neuron: Neuron, quantity: str, answer, *, samples=None, learning_ra
     if value.free_symbols:
         raise SymgradError(f"the answer to {quantity} must be a number, not a formula in "
                            f"{', '.join(sorted(map(str, value.free_symbols)))}")
-    correct = wanted[quantity].value
+    correct = _comparable(wanted[quantity].value)
     verdict = check(value, correct, tolerance=tolerance)
     if verdict.correct:
         text, is_exact = decimal(correct)
         return Diagnosis(quantity, True, (), f"correct: {quantity} {'=' if is_exact else '≈'} "
                                              f"{text}")
     matched = tuple(m for m in mistakes(d, quantity, distinct=False)
-                    if check(value, m.value, tolerance=tolerance).correct)
+                    if check(value, _comparable(m.value), tolerance=tolerance).correct)
     if not matched:
         return Diagnosis(quantity, False, (), f"{quantity} is not {decimal(value)[0]}, and "
                                               "that matches none of the usual mistakes")

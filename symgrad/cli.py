@@ -17,7 +17,8 @@ from .files import kind_of
 from .losses import LOSSES
 from .model import Layer, Network, Neuron, Sample, exact
 from .render import FORMATS, MAX_SHOWN, worked_example
-from .sheets import ASKABLE, DEFAULT_ASK, DIFFICULTIES, MAX_COUNT, SHEET_FORMATS, sheet
+from .sheets import (ASKABLE, DEFAULT_ASK, DEFAULT_NETWORK_ASK, DIFFICULTIES, MAX_COUNT,
+                     SHEET_FORMATS, sheet)
 
 __all__ = ["main"]
 
@@ -201,7 +202,10 @@ difficulties:
   medium  adds sigmoid, tanh, half_squared and mae; sigmoid and tanh keep |z| <= 3
   hard    every activation and loss (bce with sigmoid only); finer numbers
 asked quantities: {", ".join(ASKABLE)}
-  (w and b are the gradients dL/dw and dL/db; update asks for every new parameter)
+  (w and b are the gradients dL/dw and dL/db; update asks for every new parameter;
+  delta, each neuron's error signal, and prediction, the outputs, for networks)
+networks: --network 2-2-1 draws networks of that shape (at most 3 layers of 4), weights
+  and inputs on a grid of halves; no neuron saturates, sits on a ReLU kink or is dead
 formats: md and tex write sheet.EXT and key.EXT; json writes sheet.json; moodle
          writes quiz.xml (one numerical question per asked quantity)
 
@@ -212,6 +216,7 @@ examples:
   symgrad sheet --count 5 --seed 1 --exact-step              converge in one step
   symgrad sheet --difficulty medium --activation sigmoid,tanh --ask w,update
   symgrad sheet --count 30 --format moodle --tolerance 2% --out quiz/
+  symgrad sheet --network 2-2-1 --difficulty medium --count 5 --out week5/
 """
 
 
@@ -246,9 +251,14 @@ def _add_sheet_parser(commands) -> None:
                          help="inputs per neuron (default 1)")
     drawing.add_argument("--batch", type=_integer, default=1, metavar="M",
                          help="samples per problem (default 1)")
-    drawing.add_argument("--ask", type=_names, default=list(DEFAULT_ASK), metavar="Q,R",
+    drawing.add_argument("--network", metavar="SHAPE",
+                         help="draw networks instead of single neurons: inputs-widths such "
+                              "as 2-2-1 (two inputs, a hidden layer of two, one output); "
+                              "hidden and output activations come from --activation")
+    drawing.add_argument("--ask", type=_names, default=None, metavar="Q,R",
                          help="what to compute: " + ", ".join(ASKABLE) +
-                              f" (default {','.join(DEFAULT_ASK)})")
+                              f" (default {','.join(DEFAULT_ASK)}; for networks "
+                              f"{','.join(DEFAULT_NETWORK_ASK)})")
     drawing.add_argument("--exact-step", action="store_true",
                          help="choose the learning rate so one step reaches zero loss, as in "
                               "the seed lessons (one sample, identity or ReLU, squared losses)")
@@ -290,7 +300,7 @@ def _sheet(args) -> str:
                   losses=args.loss, inputs=args.inputs, batch=args.batch, ask=args.ask,
                   difficulty=args.difficulty, exact_step=args.exact_step,
                   allow_kink=args.allow_kink, title=args.title, tolerance=args.tolerance,
-                  digits=args.digits, templates=args.templates)
+                  digits=args.digits, templates=args.templates, network=args.network)
     written = drawn.save(Path(".") if args.out is None else args.out, args.format)
     return "".join(f"wrote {path}\n" for path in written)
 
@@ -307,11 +317,18 @@ _CHECK_EPILOG = """\
 quantities: prediction, loss, dL/dw (dL/dw1, ...), dL/db, w_new (w1_new, ...), b_new,
             loss_after; and the factors dL/da, da/dz, dz/dw of the first sample, as a
             number or as a formula in a (for ŷ), y, z, x
+  for a network (--spec with [[layers]]): a2_1 (output of neuron 1 of layer 2),
+            delta1_2 (its error signal), loss, dL/dw1_2_1 (layer 1, neuron 2,
+            input 1), dL/db2_1, w1_2_1_new, loss_after; in a batch, @2 for sample 2
+            (a2_1@2). Network mistakes named: only one term of the sum over the
+            neurons a hidden neuron feeds, the already-updated outer weights,
+            f'(z) forgotten, the weight's indices swapped.
 
 examples:
   symgrad check --quantity dL/dw --answer -1.6                 seed 001: correct
   symgrad check --quantity dL/dw --answer 1.6                  the sign flipped
   symgrad check --activation sigmoid --quantity da/dz --answer "sigmoid(z)*(1-sigmoid(z))"
+  symgrad check --spec network.toml --quantity dL/dw1_1_1 --answer 0.000439
 """
 
 _FACTORS = ("dL/da", "da/dz")
@@ -334,10 +351,13 @@ def _add_check_parser(commands) -> None:
 
 def _check(args) -> tuple[str, int]:
     neuron, samples, learning_rate, _ = _problem(args)
-    if isinstance(neuron, Network):
-        raise SymgradError("symgrad check works on a single neuron, not a network spec")
     text = args.answer.lstrip()
-    if args.quantity in _FACTORS or args.quantity.startswith("dz/d"):
+    factor = args.quantity in _FACTORS or args.quantity.startswith("dz/d")
+    if factor and isinstance(neuron, Network):
+        raise SymgradError("formulas for dL/da, da/dz and dz/dw are checked on a single "
+                           "neuron; for a network give a number for a quantity such as "
+                           "delta1_2 or dL/dw1_2_1")
+    if factor:
         derivation = derive(neuron, samples, learning_rate=learning_rate)
         factors = {f.name: f.formula for f in derivation.factors if f.sample == 1}
         if args.quantity not in factors:

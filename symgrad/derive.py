@@ -525,7 +525,9 @@ def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate
         converged = True
 
     parameter_names = model.parameter_names if lesson else network.parameter_names
-    z, a, y = notation.z(1, 1), notation.a(1, 1), notation.y(1)
+    # The formulas of the lesson's neuron; a network states them in the generic ŷ, y, z.
+    z, a, y = (notation.z(1, 1), notation.a(1, 1), notation.y(1)) if lesson else (
+        Z, PREDICTION, TARGET)
     first_layer = network.layers[0]
     return Derivation(
         model=model, network=network, samples=samples, learning_rate=rate,

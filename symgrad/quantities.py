@@ -48,6 +48,11 @@ MISTAKES = {
     "z_for_prediction": "z used where the activation's output ŷ = f(z) belongs",
     "plus_instead_of_minus": "the update with + instead of -: a step uphill",
     "missing_learning_rate": "the update without the learning rate α",
+    "missing_sum": "only the first term of Σ_k w_kj δ_k: a hidden neuron's error signal sums "
+                   "over every neuron it feeds",
+    "updated_outer_weights": "the already-updated outer weights in Σ_k w_kj δ_k: "
+                             "backpropagation uses the weights of the forward pass",
+    "swapped_indices": "δ_k·a_j instead of δ_j·a_k: the weight's indices swapped",
 }
 
 
@@ -59,6 +64,8 @@ def quantities(derivation: Derivation) -> tuple[Quantity, ...]:
     ['prediction', 'loss', 'dL/dw', 'dL/db', 'w_new', 'b_new', 'loss_after']
     """
     d = derivation
+    if d.is_network:
+        return _network_quantities(d)
     batch = len(d.forward) > 1
     found = [Quantity(f"prediction{row.sample}" if batch else "prediction", "prediction",
                       row.prediction.value, sample=row.sample) for row in d.forward]
@@ -84,6 +91,8 @@ def mistakes(derivation: Derivation, key: str, *, distinct: bool = True) -> tupl
     if key not in wanted:
         raise UnknownNameError(f"unknown quantity {key!r}; choose one of: {', '.join(wanted)}")
     quantity = wanted[key]
+    if d.is_network:
+        return _differing(quantity.value, _network_candidates(d, quantity), distinct)
     engine = _Engine(d.network, d.samples)  # for the formulas a mistake evaluates wrongly
     scale = engine.scale
     units = [f.units[0] for f in d.forward]
@@ -140,6 +149,112 @@ def mistakes(derivation: Derivation, key: str, *, distinct: bool = True) -> tupl
                 except DomainError:
                     continue  # that wrong step leaves the loss undefined: no number to match
     return _differing(quantity.value, candidates, distinct)
+
+
+def _network_quantities(d: Derivation) -> tuple[Quantity, ...]:
+    """A network's askable numbers: each neuron's output ``a2_1`` and error signal
+    ``delta2_1`` (``@2`` for sample 2 of a batch), the loss, every gradient ``dL/dw1_2_1``,
+    every new value ``w1_2_1_new`` of a parameter that is not frozen, and the loss after."""
+    batch = len(d.forward) > 1
+    found = []
+    for kind, prefix, part in (("activation", "a", "a"), ("delta", "delta", "delta")):
+        for f in d.forward:
+            tag = f"@{f.sample}" if batch else ""
+            found += [Quantity(f"{prefix}{u.layer}_{u.neuron}{tag}", kind,
+                               getattr(u, part).value, u.a_symbol if kind == "activation"
+                               else Symbol(u.a_symbol.name.replace("a^", "\\delta^", 1)),
+                               f.sample) for u in f.units]
+    found.append(Quantity("loss", "loss", d.loss.value))
+    found += [Quantity(f"dL/d{g.parameter}", "gradient", g.value, g.symbol) for g in d.gradients]
+    found += [Quantity(f"{g.parameter}_new", "update", g.update.value, g.symbol)
+              for g in d.gradients if not g.frozen]
+    found.append(Quantity("loss_after", "loss_after", d.loss_after.value))
+    return tuple(found)
+
+
+def _network_candidates(d: Derivation, quantity: Quantity) -> list[tuple[str, Expr]]:
+    """The values the network mistakes give for ``quantity``, from the record's units."""
+    scale = _Engine(d.network, d.samples).scale
+    last = len(d.network.layers)
+    units = [{(u.layer, u.neuron): u for u in f.units} for f in d.forward]
+    gradients = {g.parameter: g for g in d.gradients}
+
+    def outer(s, l, j, updated=False, only_first=False):
+        """Σ_k w^{(l+1)}_{kj} δ^{(l+1)}_k of sample s, as backprop (or a mistake) forms it."""
+        width = d.network.layers[l].width
+        terms = []
+        for k in range(1, (1 if only_first else width) + 1):
+            weight = gradients[f"w{l + 1}_{k}_{j}"]
+            w = weight.update.value if updated else d.network.layers[l].weights[k - 1][j - 1]
+            terms.append(w * units[s][(l + 1, k)].delta.value)
+        return Add(*terms)
+
+    def signal(s, l, j, mistake=None):
+        """δ of unit (l, j) in sample s, correct or with a hidden-layer mistake."""
+        unit = units[s][(l, j)]
+        if mistake == "missing_activation_derivative":
+            return unit.upstream.value
+        if mistake == "missing_sum":
+            return outer(s, l, j, only_first=True) * unit.slope.value
+        if mistake == "updated_outer_weights":
+            return outer(s, l, j, updated=True) * unit.slope.value
+        return unit.delta.value
+
+    def hidden_mistakes(l, j):
+        names = []
+        if l < last and d.network.layers[l].width > 1:
+            names.append("missing_sum")
+        if l < last and any(not gradients[f"w{l + 1}_{k}_{j}"].frozen
+                            for k in range(1, d.network.layers[l].width + 1)):
+            names.append("updated_outer_weights")
+        if d.activations[l - 1].name != "identity":
+            names.append("missing_activation_derivative")
+        return names
+
+    samples = range(len(d.forward))
+    candidates: list[tuple[str, Expr]] = []
+    if quantity.kind == "activation":
+        l, j = (int(n) for n in quantity.key.split("@")[0][1:].split("_"))
+        if d.activations[l - 1].name != "identity":
+            candidates.append(("z_for_prediction", units[quantity.sample - 1][(l, j)].z.value))
+    elif quantity.kind == "delta":
+        l, j = (int(n) for n in quantity.key.split("@")[0][5:].split("_"))
+        s = quantity.sample - 1
+        candidates += [(name, signal(s, l, j, name)) for name in hidden_mistakes(l, j)]
+        candidates.append(("flipped_sign", -quantity.value))
+    elif quantity.kind == "gradient":
+        g = gradients[quantity.key[4:]]
+        l, j, k = g.layer, g.neuron, g.source
+
+        def incoming(s, source):
+            return Rational(1) if source is None else _source(d, s, l, source)
+
+        for name in hidden_mistakes(l, j):
+            candidates.append((name, scale * Add(*(signal(s, l, j, name) * incoming(s, k)
+                                                   for s in samples))))
+        if k is not None:
+            candidates.append(("missing_input", scale * Add(*(signal(s, l, j)
+                                                              for s in samples))))
+            width, before = d.network.layers[l - 1].width, len(d.samples[0].x) if l == 1 else \
+                d.network.layers[l - 2].width
+            if j != k and k <= width and j <= before:
+                candidates.append(("swapped_indices", scale * Add(*(
+                    signal(s, l, k) * _source(d, s, l, j) for s in samples))))
+        if l == last and d.loss_function.name in ("squared", "mse"):
+            candidates.append(("missing_factor_two", quantity.value / 2))
+        candidates.append(("flipped_sign", -quantity.value))
+    elif quantity.kind == "update":
+        g = gradients[quantity.key[:-4]]
+        candidates += [("plus_instead_of_minus", g.update.value + 2 * d.learning_rate * g.value),
+                       ("missing_learning_rate", d.parameters[d.gradients.index(g)] - g.value)]
+    return candidates
+
+
+def _source(d: Derivation, s: int, l: int, k: int) -> Expr:
+    """Input k of layer l in sample s: x_k, or the output of neuron k of layer l - 1."""
+    if l == 1:
+        return d.forward[s].sample_data.x[k - 1]
+    return next(u.a.value for u in d.forward[s].units if (u.layer, u.neuron) == (l - 1, k))
 
 
 def _differing(correct: Expr, candidates, distinct: bool) -> tuple[Mistake, ...]:

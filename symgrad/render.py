@@ -222,6 +222,8 @@ def _filters(digits: int) -> dict:
             "gradient": rf"\frac{{\partial L}}{{\partial {symbol}}}",
             "update": rf"{{{symbol}}}_{{\text{{new}}}}",
             "loss_after": r"L_{\text{new}}",
+            "activation": symbol,
+            "delta": symbol,
         }[quantity.kind]
 
     def python(expr):

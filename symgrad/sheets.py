@@ -1,4 +1,5 @@
-"""Exercise sheets: seeded single-neuron problems, answer keys and LMS export.
+"""Exercise sheets: seeded problems (single neurons or small networks), answer keys and
+LMS export.
 
 Each problem is drawn from its own ``random.Random`` stream, seeded by the
 sheet's seed and the problem's number, so problem 7 is the same whether the
@@ -25,9 +26,11 @@ from .quantities import Mistake, Quantity, mistakes, quantities
 from .records import Derivation
 from .errors import DomainError, SymgradError, choose
 from .losses import LOSSES
-from .model import MAX_DIGITS, Neuron, Sample, absolute_tolerance, decimal, whole_number
+from .model import (MAX_DIGITS, Layer, Network, Neuron, Sample, absolute_tolerance, decimal,
+                    numeric, whole_number)
 from .files import write_files
 from .render import json_value, render_template
+from .working import approx
 
 __all__ = ["Difficulty", "DIFFICULTIES", "ASKABLE", "DEFAULT_ASK", "SHEET_FORMATS", "MAX_COUNT",
            "Problem", "Sheet", "sheet", "decimal_places"]
@@ -40,8 +43,13 @@ ASKABLE = {
     "b": ("gradient:b",),
     "update": ("update",),
     "loss_after": ("loss_after",),
+    "delta": ("delta",),
 }
 DEFAULT_ASK = ("loss", "w", "b", "update")
+DEFAULT_NETWORK_ASK = ("loss", "delta", "w")
+# Network sheets: at most this many layers and neurons a layer (a hand computation).
+MAX_NETWORK_LAYERS = 3
+MAX_NETWORK_WIDTH = 4
 # format -> the files it writes: (template folder, template, file name) per document
 SHEET_FORMATS = {
     "md": (("md", "sheet.md.j2", "sheet.md"), ("md", "key.md.j2", "key.md")),
@@ -180,7 +188,7 @@ class Sheet:
         """The mistakes whose tolerance intervals overlap neither the correct answer's nor
         each other's, so Moodle can tell every one of them apart."""
         def interval(value):
-            centre, width = float(value.evalf(20)), float(Rational(self.tolerance_of(value)))
+            centre, width = float(numeric(value, 20)), float(Rational(self.tolerance_of(value)))
             return centre - width, centre + width
 
         taken = [interval(quantity.value)]
@@ -203,12 +211,18 @@ class Sheet:
             "ask": list(self.ask), "symgrad": __version__,
             "problems": [{
                 "number": p.number,
-                "activation": p.derivation.activation.name,
+                "network": ([p.derivation.network.layers[0].inputs]
+                            + [layer.width for layer in p.derivation.network.layers]
+                            if p.derivation.is_network else None),
+                "activation": ([act.name for act in p.derivation.activations]
+                               if p.derivation.is_network else p.derivation.activation.name),
                 "loss": p.derivation.loss_function.name,
                 "parameters": {name: json_value(v, self.digits) for name, v in
                                zip(p.derivation.parameter_names, p.derivation.parameters)},
                 "samples": [{"x": [json_value(x, self.digits) for x in s.x],
-                             "y": json_value(s.y, self.digits)} for s in p.derivation.samples],
+                             "y": ([json_value(y, self.digits) for y in s.targets]
+                                   if p.derivation.is_network else json_value(s.y, self.digits))}
+                            for s in p.derivation.samples],
                 "learning_rate": json_value(p.derivation.learning_rate, self.digits),
                 "answers": [{"quantity": q.key, "kind": q.kind,
                              **json_value(q.value, self.digits)} for q in p.asked],
@@ -248,11 +262,32 @@ def _parse_names(names, registry: dict, kind: str) -> tuple[str, ...]:
     return names
 
 
+def network_shape(text) -> tuple[int, ...]:
+    """``"2-2-1"`` -> (2, 2, 1): inputs, then the width of each layer.
+
+    >>> network_shape("2-2-1")
+    (2, 2, 1)
+    """
+    parts = str(text).split("-") if not isinstance(text, (tuple, list)) else list(text)
+    try:
+        widths = tuple(int(p) if isinstance(p, int) or str(p).isascii() and str(p).isdigit()
+                       else int("x") for p in parts)
+    except ValueError:
+        widths = ()
+    if (not 2 <= len(widths) <= MAX_NETWORK_LAYERS + 1
+            or not all(1 <= w <= MAX_NETWORK_WIDTH for w in widths)):
+        raise SymgradError(f"a sheet's network is inputs-width-...-outputs such as 2-2-1, with "
+                           f"1 to {MAX_NETWORK_LAYERS} layers of 1 to {MAX_NETWORK_WIDTH} "
+                           f"neurons, not {text!r}")
+    return widths
+
+
 def sheet(*, count: int = 10, seed: int = 1, activations=None, losses=None, inputs: int = 1,
-          batch: int = 1, ask=DEFAULT_ASK, difficulty: str = "easy", exact_step: bool = False,
+          batch: int = 1, ask=None, difficulty: str = "easy", exact_step: bool = False,
           allow_kink: bool = False, title: str = "Gradient descent practice",
-          tolerance: str = "1%", digits: int = 4, templates=None) -> Sheet:
-    """Draw a seeded exercise sheet of ``count`` single-neuron problems.
+          tolerance: str = "1%", digits: int = 4, templates=None, network=None) -> Sheet:
+    """Draw a seeded exercise sheet of ``count`` problems: single neurons, or networks of
+    the shape ``network`` (``"2-2-1"``: two inputs, a hidden layer of two, one output).
 
     >>> s = sheet(count=2, seed=1)
     >>> [p.number for p in s.problems], sorted(s.documents("md"))
@@ -269,15 +304,25 @@ def sheet(*, count: int = 10, seed: int = 1, activations=None, losses=None, inpu
     if not activations:
         raise SymgradError(f"give at least one activation; choose from: {', '.join(ACTIVATIONS)}")
     losses = _parse_names(losses or level.losses, LOSSES, "loss")
-    ask = _parse_names(ask, ASKABLE, "asked quantity")
+    shape = None if network is None else network_shape(network)
+    ask = _parse_names(ask or (DEFAULT_ASK if shape is None else DEFAULT_NETWORK_ASK), ASKABLE,
+                       "asked quantity")
+    if shape is None and "delta" in ask:
+        raise SymgradError("delta (each neuron's error signal) is asked of networks; give "
+                           "--network such as 2-2-1")
+    if shape is not None and (exact_step or inputs != 1):
+        raise SymgradError("a network sheet draws its inputs from --network; --inputs and "
+                           "--exact-step are for single neurons")
     absolute_tolerance(tolerance, 1)  # refuse a bad tolerance before drawing anything
     whole_number(digits, "digits", MAX_DIGITS)
-    pairs = _pairs(activations, losses, level, exact_step, batch)
+    pairs = (_network_pairs(activations, losses) if shape is not None
+             else _pairs(activations, losses, level, exact_step, batch))
     drawn, seen = [], set()
     for number in range(1, count + 1):
         rng = random.Random(f"symgrad-sheet:{seed}:{number}")
         for _ in range(MAX_TRIES):
-            problem = _draw(rng, level, pairs, inputs, batch, exact_step)
+            problem = (_draw_network(rng, level, pairs, shape, batch) if shape is not None
+                       else _draw(rng, level, pairs, inputs, batch, exact_step))
             if problem is None:
                 continue
             neuron, samples, rate = problem
@@ -299,6 +344,41 @@ def sheet(*, count: int = 10, seed: int = 1, activations=None, losses=None, inpu
     return Sheet(title=title, seed=seed, difficulty=difficulty, ask=ask, problems=tuple(drawn),
                  tolerance=tolerance, digits=digits,
                  templates=None if templates is None else str(templates))
+
+
+def _network_pairs(activations, losses):
+    """(activation, loss) pairs a network's output layer can take; hidden layers draw from
+    the same activations."""
+    pairs = [(a, loss) for a in activations for loss in losses
+             if loss != "bce" or a.name == "sigmoid"]
+    if not pairs:
+        raise SymgradError("bce (binary cross-entropy) needs predictions strictly between 0 "
+                           "and 1: add sigmoid to the activations")
+    return tuple(pairs)
+
+
+# Networks keep short numbers: weights and inputs on a grid of halves.
+_NETWORK_WEIGHTS = _grid("-1.5", "1.5", "0.5", zero=False)
+_NETWORK_BIASES = _grid("-1", "1", "0.5")
+_NETWORK_INPUTS = _grid("-2", "2", "0.5", zero=False)
+
+
+def _draw_network(rng: random.Random, level: Difficulty, pairs, shape, batch: int):
+    """A network of ``shape`` with its samples and learning rate."""
+    activation, loss = rng.choice(pairs)
+    hidden = [a for a, _ in pairs]
+    layers = []
+    for l, (inputs, width) in enumerate(zip(shape, shape[1:]), 1):
+        chosen = activation if l == len(shape) - 1 else rng.choice(hidden)
+        layers.append(Layer(
+            weights=[[rng.choice(_NETWORK_WEIGHTS) for _ in range(inputs)] for _ in range(width)],
+            biases=[rng.choice(_NETWORK_BIASES) for _ in range(width)],
+            activation=chosen if chosen.name == "custom" else chosen.name))
+    targets = (0, 1) if loss == "bce" else _TARGETS.get(activation.name, level.targets)
+    samples = tuple(Sample(x=[rng.choice(_NETWORK_INPUTS) for _ in range(shape[0])],
+                           y=[rng.choice(targets) for _ in range(shape[-1])])
+                    for _ in range(batch))
+    return Network(layers=tuple(layers), loss=loss), samples, rng.choice(level.rates)
 
 
 def _pairs(activations, losses, level: Difficulty, exact_step: bool, batch: int):
@@ -363,6 +443,8 @@ def _draw(rng: random.Random, level: Difficulty, pairs, inputs: int, batch: int,
 def _accept(neuron, samples, rate, level: Difficulty, exact_step: bool,
             allow_kink: bool) -> Derivation | None:
     """The derivation when the drawn problem meets every condition, else ``None``."""
+    if isinstance(neuron, Network):
+        return _accept_network(neuron, samples, rate, level, allow_kink)
     # Conditions on z alone are checked before the (costlier) derivation.
     zs = [sum((w * x for w, x in zip(neuron.weights, s.x)), neuron.bias or 0) for s in samples]
     name = find_activation(neuron.activation).name
@@ -392,12 +474,42 @@ def _accept(neuron, samples, rate, level: Difficulty, exact_step: bool,
     return derive(neuron, samples, learning_rate=rate)
 
 
+def _accept_network(network: Network, samples, rate, level: Difficulty,
+                    allow_kink: bool) -> Derivation | None:
+    """The derivation of a drawn network when every neuron stays out of flat tails and off
+    kinks, the outputs are near their targets, and every weight learns something."""
+    try:
+        d = derive(network, samples, learning_rate=rate)
+    except DomainError:
+        return None
+    for f in d.forward:
+        for unit in f.units:
+            name = d.activations[unit.layer - 1].name
+            z = unit.z.value
+            if name in _SMOOTH and abs(approx(z)) > MAX_ABS_Z:
+                return None
+            if name in ("relu", "leaky_relu") and (z == 0 and not allow_kink or
+                                                   name == "relu" and z < 0):
+                return None  # a dead ReLU would teach nothing about its weights
+        errors = [abs(approx(u.a.value - y)) for u, y in zip(f.outputs(), f.sample_data.targets)]
+        if level.max_error is not None and any(e > level.max_error for e in errors):
+            return None
+    if any(g.sign == 0 for g in d.gradients):
+        return None
+    return d
+
+
 def _asked(d: Derivation, ask: tuple[str, ...]) -> tuple[Quantity, ...]:
     found = quantities(d)
+    last = f"a{len(d.network.layers)}_"
     chosen = []
     for name in ask:
         for spec in ASKABLE[name]:
             kind, _, parameter = spec.partition(":")
+            if d.is_network and kind == "prediction":  # a network's outputs
+                chosen += [q for q in found if q.kind == "activation" and
+                           q.key.startswith(last)]
+                continue
             chosen += [q for q in found if q.kind == kind and (
                 not parameter or str(q.symbol).startswith(parameter))]
     return tuple(chosen)

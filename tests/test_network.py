@@ -358,3 +358,51 @@ def test_single_neuron_record_equals_network_record():
         assert abs(numeric(a - b, 50)) < R(1, 10**45)
     assert [f.units[0].slope.value for f in single.forward] == [
         f.units[0].slope.value for f in layered.forward]
+
+
+def test_diagnose_names_network_mistakes():
+    """A hidden gradient computed with one term of the sum, the updated outer weights, or
+    without f'(z) is named; the right value is correct (the classic example's numbers)."""
+    from symgrad import diagnose
+    from symgrad.quantities import mistakes
+    net = _mazur(frozen=("b",))
+    d = derive(net, MAZUR_SAMPLE, learning_rate="0.5")
+    found = {m.name: m.value for m in mistakes(d, "dL/dw1_1_1")}
+    assert {"missing_sum", "updated_outer_weights", "missing_activation_derivative",
+            "missing_input", "flipped_sign"} <= set(found)
+    # By hand: only w5·δ_o1 in the sum; the updated w5, w7 in it; no σ'(z_h1).
+    units = {(u.layer, u.neuron): u for u in d.forward[0].units}
+    d21, d22 = units[(2, 1)].delta.value, units[(2, 2)].delta.value
+    slope = units[(1, 1)].slope.value
+    x1 = R("0.05")
+    by_hand = {"missing_sum": R("0.4") * d21 * slope * x1,
+               "missing_activation_derivative": (R("0.4") * d21 + R("0.5") * d22) * x1}
+    updated = dict(zip(d.parameter_names, d.updated))
+    by_hand["updated_outer_weights"] = (updated["w2_1_1"] * d21 + updated["w2_2_1"] * d22) \
+        * slope * x1
+    for name, value in by_hand.items():
+        assert abs(numeric(found[name] - value, 40)) < R(1, 10**35), name
+    for name, value in by_hand.items():
+        answer = f"{float(numeric(value, 20)):.10g}"
+        verdict = diagnose(net, "dL/dw1_1_1", answer, samples=[MAZUR_SAMPLE],
+                           learning_rate="0.5", tolerance="0.01%")
+        assert not verdict.correct and name in [m.name for m in verdict.mistakes]
+    assert diagnose(net, "dL/dw1_1_1", "0.000438568", samples=[MAZUR_SAMPLE],
+                    learning_rate="0.5", tolerance="0.01%").correct
+    swapped = {m.name: m.value for m in mistakes(d, "dL/dw2_1_2")}["swapped_indices"]
+    assert swapped == units[(2, 2)].delta.value * units[(1, 1)].a.value
+
+
+def test_cli_check_on_a_network(tmp_path):
+    """symgrad check --spec network.toml grades a hidden gradient and names the mistake."""
+    spec = tmp_path / "network.toml"
+    spec.write_text(NETWORK_TOML)
+    right = run(sys.executable, "-m", "symgrad", "check", "--spec", str(spec), "--quantity",
+                "dL/dw1_1_1", "--answer", "0.000438568")
+    assert right.returncode == 0 and right.stdout.startswith("✓ correct: dL/dw1_1_1 ≈ 4.386e-4")
+    wrong = run(sys.executable, "-m", "symgrad", "check", "--spec", str(spec), "--quantity",
+                "delta1_2", "--answer", "0.04137")
+    assert wrong.returncode == 1 and "without the activation's derivative" in wrong.stdout
+    formula = run(sys.executable, "-m", "symgrad", "check", "--spec", str(spec), "--quantity",
+                  "da/dz", "--answer", "a*(1-a)")
+    assert formula.returncode == 2 and "delta1_2" in formula.stderr

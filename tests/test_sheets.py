@@ -261,3 +261,40 @@ def test_cli_writes_both_documents(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["key.tex", "sheet.tex"]
     assert re.findall(r"wrote (\S+)", result.stdout) == [str(tmp_path / "sheet.tex"),
                                                          str(tmp_path / "key.tex")]
+
+
+def test_network_sheets_are_seeded_checked_and_complete(tmp_path):
+    """--network 2-2-1 draws networks no neuron of which saturates, is dead or on a kink; the
+    key's answers are the record's, and every format renders (tex compiles in test_render)."""
+    from symgrad.model import numeric
+    drawn = sheet(count=4, seed=3, network="2-2-1", difficulty="medium")
+    again = sheet(count=4, seed=3, network="2-2-1", difficulty="medium")
+    assert drawn.documents("md") == again.documents("md")
+    for p in drawn.problems:
+        d = p.derivation
+        assert d.is_network and [layer.width for layer in d.network.layers] == [2, 1]
+        assert [q.key for q in p.asked][:4] == ["loss", "delta1_1", "delta1_2", "delta2_1"]
+        for unit in d.forward[0].units:
+            z = float(numeric(unit.z.value))
+            name = d.activations[unit.layer - 1].name
+            assert abs(z) <= 3 if name in ("sigmoid", "tanh") else True
+            assert z > 0 if name == "relu" else True
+        assert all(g.sign != 0 for g in d.gradients)
+    md = drawn.documents("md")
+    assert "For each network, do one step of backpropagation" in md["sheet.md"]
+    assert md["key.md"].count("### 2. Backward pass") == 4
+    quiz = drawn.documents("moodle")["quiz.xml"]
+    assert quiz.count('<question type="numerical">') == sum(len(p.asked) for p in drawn.problems)
+    data = drawn.to_data()
+    assert data["problems"][0]["network"] == [2, 2, 1]
+
+
+def test_network_sheet_errors():
+    """Bad shapes and neuron-only options are one-line errors."""
+    for shape in ("2", "2-0-1", "2-9-1", "1-1-1-1-1", "a-b"):
+        with pytest.raises(SymgradError, match="inputs-width"):
+            sheet(count=1, network=shape)
+    with pytest.raises(SymgradError, match="delta"):
+        sheet(count=1, ask=("delta",))
+    with pytest.raises(SymgradError, match="--inputs and --exact-step"):
+        sheet(count=1, network="2-1", exact_step=True)
