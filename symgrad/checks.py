@@ -144,9 +144,20 @@ def parse(text: str, symbols=None) -> Expr:
     return result
 
 
-# Each name counts as a number up to 10 in size: one digit.
-_NAME_SIZE = 1.0
-_CONSTANT_SIZE = 0.5  # E and pi
+@dataclass(frozen=True, slots=True)
+class _Size:
+    """A conservative estimate of what a node builds, in decimal digits: ``magnitude``
+    bounds log10 of ``|v|``, ``digits`` bounds the digits of an exact number (numerator
+    plus denominator) and log10 of ``|v|`` and ``1/|v|`` otherwise."""
+
+    magnitude: float
+    digits: float
+
+
+# Each name counts as a number up to 10 (and at least 1/10): one digit.
+_NAME = _Size(1.0, 1.0)
+_CONSTANT = _Size(0.5, 0.5)  # E and pi
+_CARRY = math.log10(2)  # a/b + c/d = (ad + cb)/bd: one more digit at most
 
 
 def _power10(size: float) -> float:
@@ -155,12 +166,8 @@ def _power10(size: float) -> float:
 
 
 class _Validator(ast.NodeVisitor):
-    """Walk the whole tree before anything is built: only whitelisted nodes pass.
-
-    Each visit returns the size of its node: a conservative estimate, in decimal digits,
-    of the number it builds (digits of numerator plus denominator for exact numbers, the
-    magnitude of ``|v|`` and ``1/|v|`` otherwise), counting each name as a number up to 10.
-    """
+    """Walk the whole tree before anything is built: only whitelisted nodes pass, and
+    each visit returns the :class:`_Size` of its node, refusing sizes over MAX_SIZE."""
 
     def __init__(self, table: dict[str, Symbol]):
         self.table = table
@@ -182,18 +189,18 @@ class _Validator(ast.NodeVisitor):
         if isinstance(value, float) and not math.isfinite(value):
             raise ParseError("numbers must be finite")
         number = Rational(value) if isinstance(value, int) else exact(repr(value))
-        return _height(number)
+        return _Size(max(0.0, math.log10(abs(number))) if number else 0.0, _height(number))
 
     def visit_Name(self, node):
         if node.id in CONSTANTS and node.id not in self.table:
-            return _CONSTANT_SIZE
+            return _CONSTANT
         if node.id not in self.table and not self.table:
             raise ParseError(f"unknown name {node.id!r}: a number is expected here")
         if node.id not in self.table:
             kind = "a function, call it with brackets" if node.id in FUNCTIONS else None
             raise ParseError(f"{node.id!r} is {kind}" if kind else
                           f"unknown name {node.id!r}; allowed: {', '.join(self.table)}")
-        return _NAME_SIZE
+        return _NAME
 
     def visit_UnaryOp(self, node):
         if not isinstance(node.op, (ast.USub, ast.UAdd)):
@@ -204,16 +211,22 @@ class _Validator(ast.NodeVisitor):
         if not isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)):
             raise ParseError(f"{_describe(node.op)} is not allowed; use + - * / **")
         left = self.visit(node.left)
-        if not isinstance(node.op, ast.Pow):
-            # a/b + c/d = (ad + cb)/bd: the digits add up, plus one for a carry.
-            carry = math.log10(2) if isinstance(node.op, (ast.Add, ast.Sub)) else 0.0
-            return self._bounded(node, left + self.visit(node.right) + carry)
+        if isinstance(node.op, (ast.Add, ast.Sub)):
+            right = self.visit(node.right)
+            return self._bounded(node, max(left.magnitude, right.magnitude) + _CARRY,
+                                 left.digits + right.digits + _CARRY)
+        if isinstance(node.op, (ast.Mult, ast.Div)):
+            right = self.visit(node.right)
+            # |1/b| is at most 10**digits(b).
+            return self._bounded(node, left.magnitude + (right.magnitude if isinstance(
+                node.op, ast.Mult) else right.digits), left.digits + right.digits)
         exponent = _literal(node.right)
         if exponent is not None and abs(exponent) > MAX_EXPONENT:
             raise ParseError(f"exponents above {MAX_EXPONENT} are not allowed")
         size = self._nested(node.right)
-        largest = abs(exponent) if exponent is not None else _power10(size)
-        return self._bounded(node, 0.0 if left == 0 else left * max(1.0, largest))
+        largest = max(1.0, abs(exponent) if exponent is not None else _power10(size.magnitude))
+        grown = 0.0 if left.digits == 0 else left.digits * largest
+        return self._bounded(node, grown, grown)
 
     def visit_Call(self, node):
         if isinstance(node.func, ast.Name) and node.func.id in ALIASES:
@@ -234,15 +247,20 @@ class _Validator(ast.NodeVisitor):
             size = self._nested(node.args[0]) if name in _EXPONENTIALS else self.visit(
                 node.args[0])
             literal = _literal(node.args[0])
-            largest = abs(literal) if literal is not None else _power10(size)
+            largest = abs(literal) if literal is not None else _power10(size.magnitude)
             # |exp(u)| and 1/|exp(u)| are at most e**|u|; sigmoid adds 1 to one of them.
-            return self._bounded(node, largest * math.log10(math.e) + math.log10(2))
+            grown = largest * math.log10(math.e) + _CARRY
+            return self._bounded(node, 0.0 if name == "sigmoid" else grown, grown)
         sizes = [self.visit(argument) for argument in node.args]
         if name == "log":
-            return self._bounded(node, math.log10(1 + sizes[0] * math.log(10)) + 1)
-        return self._bounded(node, max(sizes))
+            grown = math.log10(1 + sizes[0].digits * math.log(10)) + 1
+            return self._bounded(node, grown, grown)
+        if name in ("tanh", "Heaviside"):  # at most 1 in size
+            return self._bounded(node, 0.0, sizes[0].digits)
+        return self._bounded(node, max(s.magnitude for s in sizes),
+                             max(s.digits for s in sizes))
 
-    def _nested(self, node) -> float:
+    def _nested(self, node) -> _Size:
         """Visit an exponent: exponentials inside exponentials count towards a tower."""
         self.tower += 1
         if self.tower > MAX_TOWER:
@@ -253,15 +271,15 @@ class _Validator(ast.NodeVisitor):
         return size
 
     @staticmethod
-    def _bounded(node, size: float) -> float:
+    def _bounded(node, magnitude: float, digits: float) -> _Size:
         """The size of a node, or a ParseError when it exceeds MAX_SIZE."""
-        if not size <= MAX_SIZE:
+        if not digits <= MAX_SIZE:
             shown = ast.unparse(node)
             shown = shown if len(shown) <= 40 else shown[:37] + "..."
-            about = f"about {size:.0f}" if size < 1e15 else f"far more than {MAX_SIZE}"
+            about = f"about {digits:.0f}" if digits < 1e15 else f"far more than {MAX_SIZE}"
             raise ParseError(f"{shown} is too large to work with: {about} digits; at most "
                              f"{MAX_SIZE} (each name counts as a number up to 10)")
-        return size
+        return _Size(magnitude, digits)
 
 
 def _height(number: Rational) -> float:
@@ -405,27 +423,72 @@ def check(answer, expected, *, tolerance="1%", symbols=None) -> CheckResult:
                                               f"{why}.")
 
 
-def _value(expr: Expr, at=None):
-    """``expr`` (at the point ``at``) to WORK_DIGITS digits as an mpmath number, real or
-    complex; None when it has no finite value there or cannot be worked out."""
+def _value(expr: Expr, at=None, digits: int = WORK_DIGITS + 20):
+    """``expr`` (at the point ``at``) worked with mpmath at a fixed ``digits`` digits, as an
+    mpmath number (complex only when it is not real); None when it has no finite value
+    there. Fixed precision keeps the cost linear in the formula (SymPy's adaptive evalf
+    takes exponential time on nested logs), and mpmath numbers never overflow."""
     try:
-        value = expr.evalf(WORK_DIGITS, subs=at)
-        if value.has(nan, zoo, oo, -oo) or not value.is_number:
+        with mpmath.workdps(digits):
+            number = mpmath.mpmathify(_evaluate(expr, at or {}))
+    except (TypeError, ValueError, ArithmeticError, RecursionError, AttributeError,
+            NotImplementedError):
+        return None
+    if isinstance(number, mpmath.mpc):
+        if not (mpmath.isfinite(number.real) and mpmath.isfinite(number.imag)):
             return None
-        real, imaginary = value.as_real_imag()
-        with mpmath.workdps(WORK_DIGITS + 10):
-            number = mpmath.mpc(mpmath.mpmathify(real), mpmath.mpmathify(imaginary))
-    except (TypeError, ValueError, ArithmeticError, RecursionError, AttributeError):
-        return None
-    if not (mpmath.isfinite(number.real) and mpmath.isfinite(number.imag)):
-        return None
-    return number.real if number.imag == 0 else number
+        return number.real if number.imag == 0 else number
+    return number if mpmath.isfinite(number) else None
+
+
+def _evaluate(expr: Expr, at: dict):
+    """The mpmath value of a whitelisted formula, node by node, at the current precision."""
+    if expr.is_Rational:
+        return mpmath.mpf(expr.p) / expr.q
+    if expr in at:
+        return _evaluate(at[expr], {})
+    if expr is E or expr is pi:
+        return mpmath.e if expr is E else mpmath.pi
+    values = [_evaluate(argument, at) for argument in expr.args]
+    if expr.is_Add:
+        return mpmath.fsum(values)
+    if expr.is_Mul:
+        return mpmath.fprod(values)
+    if expr.is_Pow:
+        return mpmath.power(*values)
+    if expr.func in _MPMATH:
+        return _MPMATH[expr.func](*values)
+    if isinstance(expr, (Max, Min, Heaviside)):
+        if any(isinstance(value, mpmath.mpc) for value in values):
+            raise ValueError("no order among complex numbers")
+        if isinstance(expr, Heaviside):
+            return mpmath.mpf(1 if values[0] > 0 else 0) if values[0] else values[1]
+        return (max if isinstance(expr, Max) else min)(values)
+    # Anything else (a SymPy expression from derive, say): SymPy's own evalf.
+    value = expr.xreplace(at).evalf(mpmath.mp.dps)
+    real, imaginary = value.as_real_imag()
+    if not (real.is_number and imaginary.is_number):
+        raise ValueError(f"no value for {expr}")
+    return mpmath.mpc(mpmath.mpmathify(real), mpmath.mpmathify(imaginary))
+
+
+_MPMATH = {exp: mpmath.exp, log: mpmath.log, tanh: mpmath.tanh, Abs: abs}
 
 
 def _differ(got, want) -> bool:
-    """True when two values differ beyond the last reliable digits of WORK_DIGITS."""
-    with mpmath.workdps(WORK_DIGITS + 10):
+    """True when two values differ beyond WORK_DIGITS - 10 significant digits."""
+    with mpmath.workdps(WORK_DIGITS + 20):
         return abs(got - want) > mpmath.mpf(10) ** (10 - WORK_DIGITS) * (1 + abs(want))
+
+
+def _differ_surely(answer: Expr, expected: Expr, at: dict, got, want) -> bool:
+    """Whether the values differ, confirmed at enough digits to rule out cancellation
+    between terms as large as MAX_SIZE digits."""
+    if not _differ(got, want):
+        return False
+    digits = MAX_SIZE + WORK_DIGITS + 20
+    got, want = _value(answer, at, digits), _value(expected, at, digits)
+    return got is None or want is None or isinstance(got, mpmath.mpc) or _differ(got, want)
 
 
 def _check_number(answer: Expr, expected: Expr, tolerance) -> CheckResult:
@@ -441,7 +504,10 @@ def _check_number(answer: Expr, expected: Expr, tolerance) -> CheckResult:
         return CheckResult(False, "wrong", "Not equal to the expected value: yours is not a "
                                            "real number.")
     allowed = _value(absolute_tolerance(tolerance, expected))
-    with mpmath.workdps(WORK_DIGITS + 10):
+    if allowed is not None and _differ(got, want):  # confirm beyond cancellation
+        digits = MAX_SIZE + WORK_DIGITS + 20
+        got, want = _value(answer, None, digits) or got, _value(expected, None, digits) or want
+    with mpmath.workdps(WORK_DIGITS + 20):
         difference = abs(got - want)
         if allowed is not None and difference <= allowed:
             return CheckResult(True, "numeric", "Correct (within the tolerance).")
@@ -464,7 +530,7 @@ def _compare_at_points(answer: Expr, expected: Expr, free):
         got = _value(answer, at)
         if got is None:
             continue
-        if isinstance(got, mpmath.mpc) or _differ(got, want):
+        if isinstance(got, mpmath.mpc) or _differ_surely(answer, expected, at, got, want):
             return [(str(symbol), decimal(value)[0]) for symbol, value in point]
         valid += 1
         if valid == POINTS:
@@ -510,7 +576,10 @@ def _simplify_worker(difference: Expr, sender) -> None:
 
         with open("/proc/self/statm") as statm:
             used = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-        resource.setrlimit(resource.RLIMIT_AS, (used + SIMPLIFY_MEMORY, resource.RLIM_INFINITY))
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        soft = used + SIMPLIFY_MEMORY
+        resource.setrlimit(resource.RLIMIT_AS, (
+            soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
     except (ImportError, OSError, ValueError):
         pass  # no /proc or no RLIMIT_AS (macOS, Windows): the time limit still holds
     try:
