@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import ast
 import math
+import multiprocessing
+import os
 import random
-import threading
 from dataclasses import dataclass
 
-from sympy import (Abs, E, Expr, Heaviside, Max, Min, Rational, Symbol, diff, exp, log, nan,
+import mpmath
+from sympy import (Abs, E, Expr, Heaviside, I, Max, Min, Rational, Symbol, diff, exp, log, nan,
                    oo, pi, simplify, sqrt, tanh, zoo)
 
 from .derive import composed_loss, derive
@@ -35,8 +37,19 @@ MAX_EXPONENT = 100
 MAX_TOWER = 2
 # Longest integer literal, in digits.
 MAX_DIGITS = 30
-# Seconds simplify() may spend proving two expressions equal.
+# Largest size a formula may reach, in decimal digits, estimated before anything is built:
+# the digits of every exact number (numerator and denominator) and the magnitude of every
+# power, product and exp, with each name counted as a number up to 10 (one digit).
+MAX_SIZE = 1000
+# Seconds and bytes of memory simplify() may spend, in a worker process, proving two
+# formulas equal; the worker is killed when it runs over.
 SIMPLIFY_SECONDS = 2.0
+SIMPLIFY_MEMORY = 512 * 2**20
+# Formulas are compared at random points, to this many significant digits; fewer valid
+# points than MIN_POINTS is no comparison at all.
+WORK_DIGITS = 30
+POINTS = 12
+MIN_POINTS = 8
 
 # The functions an answer may call, and how many arguments each takes (None: two or more).
 FUNCTIONS = {
@@ -81,7 +94,9 @@ def parse(text: str, symbols=None) -> Expr:
     ``symbols`` lists the allowed names (default: the lesson's a, y, z, x, w, b; ŷ is
     written ``a``). Allowed: numbers, those names, ``+ - * / **`` (``^`` means ``**``),
     and the functions exp, log, sqrt, sigmoid, tanh, relu, Heaviside, abs, max, min
-    (SymPy's spellings Abs, Max and Min too), and the constants E and pi.
+    (SymPy's spellings Abs, Max and Min too), and the constants E and pi. The size of
+    every power, product and exp is estimated before SymPy builds anything (see
+    MAX_SIZE), so a short text cannot make a huge number.
 
     >>> parse("2*(a - y)*sigmoid(z)*(1 - sigmoid(z))*x")
     x*(1 - 1/(1 + exp(-z)))*(2*a - 2*y)/(1 + exp(-z))
@@ -89,6 +104,10 @@ def parse(text: str, symbols=None) -> Expr:
     Traceback (most recent call last):
     ...
     symgrad.errors.ParseError: unknown name 'q'; allowed: a, y, z, x, w, b
+    >>> parse("(9**99)**99")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    symgrad.errors.ParseError: (9 ** 99) ** 99 is too large to work with: about 9353 digits; ...
     """
     if not isinstance(text, str):
         raise ParseError(f"a formula must be text, not {type(text).__name__}")
@@ -107,19 +126,51 @@ def parse(text: str, symbols=None) -> Expr:
     except SyntaxError as error:
         raise ParseError(f"cannot read {text.strip()!r}: {error.msg} at position "
                       f"{error.offset}; write multiplication with *") from None
+    except (RecursionError, MemoryError):
+        raise ParseError("the formula is nested too deeply") from None
     nodes = sum(1 for _ in ast.walk(tree))
     if nodes > MAX_NODES:
         raise ParseError(f"the formula has {nodes} parts; at most {MAX_NODES}")
     table = _symbol_table(symbols)
     _Validator(table).visit(tree)
-    result = _Builder(table).visit(tree.body)
+    try:
+        result = _Builder(table).visit(tree.body)
+    except SymgradError:
+        raise
+    except (TypeError, ValueError, ArithmeticError, RecursionError, MemoryError) as error:
+        reason = (str(error).splitlines() or [type(error).__name__])[0][:120]
+        raise ParseError(f"{text.strip()!r} cannot be worked out: {reason}") from None
     if result.has(zoo, oo, -oo, nan):
         raise ParseError(f"{text.strip()!r} divides by zero or is infinite")
+    if result.has(I):
+        raise _not_real(tree.body)
     return result
 
 
+@dataclass(frozen=True, slots=True)
+class _Size:
+    """A conservative estimate of what a node builds, in decimal digits: ``magnitude``
+    bounds log10 of ``|v|``, ``digits`` bounds the digits of an exact number (numerator
+    plus denominator) and log10 of ``|v|`` and ``1/|v|`` otherwise."""
+
+    magnitude: float
+    digits: float
+
+
+# Each name counts as a number up to 10 (and at least 1/10): one digit.
+_NAME = _Size(1.0, 1.0)
+_CONSTANT = _Size(0.5, 0.5)  # E and pi
+_CARRY = math.log10(2)  # a/b + c/d = (ad + cb)/bd: one more digit at most
+
+
+def _power10(size: float) -> float:
+    """10**size as a float, inf when too large to matter."""
+    return math.inf if size > 300 else 10.0 ** size
+
+
 class _Validator(ast.NodeVisitor):
-    """Walk the whole tree before anything is built: only whitelisted nodes pass."""
+    """Walk the whole tree before anything is built: only whitelisted nodes pass, and
+    each visit returns the :class:`_Size` of its node, refusing sizes over MAX_SIZE."""
 
     def __init__(self, table: dict[str, Symbol]):
         self.table = table
@@ -130,7 +181,7 @@ class _Validator(ast.NodeVisitor):
                       f"{', '.join(self.table)}, + - * / ** and {', '.join(FUNCTIONS)}")
 
     def visit_Expression(self, node):
-        self.visit(node.body)
+        return self.visit(node.body)
 
     def visit_Constant(self, node):
         value = node.value
@@ -140,33 +191,45 @@ class _Validator(ast.NodeVisitor):
             raise ParseError(f"a number with more than {MAX_DIGITS} digits is not allowed")
         if isinstance(value, float) and not math.isfinite(value):
             raise ParseError("numbers must be finite")
+        number = Rational(value) if isinstance(value, int) else exact(repr(value))
+        return _Size(max(0.0, math.log10(abs(number))) if number else 0.0, _height(number))
 
     def visit_Name(self, node):
         if node.id in CONSTANTS and node.id not in self.table:
-            return
+            return _CONSTANT
         if node.id not in self.table and not self.table:
             raise ParseError(f"unknown name {node.id!r}: a number is expected here")
         if node.id not in self.table:
             kind = "a function, call it with brackets" if node.id in FUNCTIONS else None
             raise ParseError(f"{node.id!r} is {kind}" if kind else
                           f"unknown name {node.id!r}; allowed: {', '.join(self.table)}")
+        return _NAME
 
     def visit_UnaryOp(self, node):
         if not isinstance(node.op, (ast.USub, ast.UAdd)):
             raise ParseError(f"{_describe(node.op)} is not allowed; use + - * / **")
-        self.visit(node.operand)
+        return self.visit(node.operand)
 
     def visit_BinOp(self, node):
         if not isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)):
             raise ParseError(f"{_describe(node.op)} is not allowed; use + - * / **")
-        self.visit(node.left)
-        if isinstance(node.op, ast.Pow):
-            exponent = _literal(node.right)
-            if exponent is not None and abs(exponent) > MAX_EXPONENT:
-                raise ParseError(f"exponents above {MAX_EXPONENT} are not allowed")
-            self._nested(node.right)
-        else:
-            self.visit(node.right)
+        left = self.visit(node.left)
+        if isinstance(node.op, (ast.Add, ast.Sub)):
+            right = self.visit(node.right)
+            return self._bounded(node, max(left.magnitude, right.magnitude) + _CARRY,
+                                 left.digits + right.digits + _CARRY)
+        if isinstance(node.op, (ast.Mult, ast.Div)):
+            right = self.visit(node.right)
+            # |1/b| is at most 10**digits(b).
+            return self._bounded(node, left.magnitude + (right.magnitude if isinstance(
+                node.op, ast.Mult) else right.digits), left.digits + right.digits)
+        exponent = _literal(node.right)
+        if exponent is not None and abs(exponent) > MAX_EXPONENT:
+            raise ParseError(f"exponents above {MAX_EXPONENT} are not allowed")
+        size = self._nested(node.right)
+        largest = max(1.0, abs(exponent) if exponent is not None else _power10(size.magnitude))
+        grown = 0.0 if left.digits == 0 else left.digits * largest
+        return self._bounded(node, grown, grown)
 
     def visit_Call(self, node):
         if isinstance(node.func, ast.Name) and node.func.id in ALIASES:
@@ -177,25 +240,54 @@ class _Validator(ast.NodeVisitor):
                           f"{', '.join(FUNCTIONS)}")
         if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
             raise ParseError(f"{node.func.id}() takes plain arguments, no keywords or *")
-        arity = FUNCTIONS[node.func.id][1]
+        name = node.func.id
+        arity = FUNCTIONS[name][1]
         if arity is None and len(node.args) < 2 or arity is not None and len(
                 node.args) != arity:
             wanted = "two or more arguments" if arity is None else f"{arity} argument"
-            raise ParseError(f"{node.func.id}() takes {wanted}, not {len(node.args)}")
-        for argument in node.args:
-            if node.func.id in _EXPONENTIALS:
-                self._nested(argument)
-            else:
-                self.visit(argument)
+            raise ParseError(f"{name}() takes {wanted}, not {len(node.args)}")
+        if name in _EXPONENTIALS or name == "sigmoid":
+            size = self._nested(node.args[0]) if name in _EXPONENTIALS else self.visit(
+                node.args[0])
+            literal = _literal(node.args[0])
+            largest = abs(literal) if literal is not None else _power10(size.magnitude)
+            # |exp(u)| and 1/|exp(u)| are at most e**|u|; sigmoid adds 1 to one of them.
+            grown = largest * math.log10(math.e) + _CARRY
+            return self._bounded(node, 0.0 if name == "sigmoid" else grown, grown)
+        sizes = [self.visit(argument) for argument in node.args]
+        if name == "log":
+            grown = math.log10(1 + sizes[0].digits * math.log(10)) + 1
+            return self._bounded(node, grown, grown)
+        if name in ("tanh", "Heaviside"):  # at most 1 in size
+            return self._bounded(node, 0.0, sizes[0].digits)
+        return self._bounded(node, max(s.magnitude for s in sizes),
+                             max(s.digits for s in sizes))
 
-    def _nested(self, node):
+    def _nested(self, node) -> _Size:
         """Visit an exponent: exponentials inside exponentials count towards a tower."""
         self.tower += 1
         if self.tower > MAX_TOWER:
             raise ParseError(f"exponentials nested more than {MAX_TOWER} deep (a power tower) "
                           "are not allowed")
-        self.visit(node)
+        size = self.visit(node)
         self.tower -= 1
+        return size
+
+    @staticmethod
+    def _bounded(node, magnitude: float, digits: float) -> _Size:
+        """The size of a node, or a ParseError when it exceeds MAX_SIZE."""
+        if not digits <= MAX_SIZE:
+            shown = ast.unparse(node)
+            shown = shown if len(shown) <= 40 else shown[:37] + "..."
+            about = f"about {digits:.0f}" if digits < 1e15 else f"far more than {MAX_SIZE}"
+            raise ParseError(f"{shown} is too large to work with: {about} digits; at most "
+                             f"{MAX_SIZE} (each name counts as a number up to 10)")
+        return _Size(magnitude, digits)
+
+
+def _height(number: Rational) -> float:
+    """Decimal digits of a rational's numerator plus its denominator (0 for 0 and ±1)."""
+    return sum(math.log10(part) for part in (abs(number.p), number.q) if part > 1)
 
 
 def _literal(node) -> float | None:
@@ -203,7 +295,8 @@ def _literal(node) -> float | None:
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         inner = _literal(node.operand)
         return None if inner is None else (-inner if isinstance(node.op, ast.USub) else inner)
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not (
+            isinstance(node.value, bool)):
         return node.value
     return None
 
@@ -249,12 +342,20 @@ class _Builder(ast.NodeVisitor):
             if right == 0:
                 raise ParseError("the formula divides by zero")
             return left / right
-        if right.is_number and abs(complex(right.evalf(15))) > MAX_EXPONENT:
+        if right.is_number and bool(abs(right.evalf(15)) > MAX_EXPONENT):
             raise ParseError(f"exponents above {MAX_EXPONENT} are not allowed")
         return left ** right
 
     def visit_Call(self, node):
-        return FUNCTIONS[node.func.id][0](*(self.visit(a) for a in node.args))
+        arguments = [self.visit(a) for a in node.args]
+        if any(argument.has(I) for argument in arguments):
+            raise _not_real(node)
+        return FUNCTIONS[node.func.id][0](*arguments)
+
+
+def _not_real(node) -> ParseError:
+    return ParseError(f"{ast.unparse(node)!r} is not a real number (the square root or log of "
+                      "a negative number)")
 
 
 # --- checking answers ------------------------------------------------------------------
@@ -262,8 +363,9 @@ class _Builder(ast.NodeVisitor):
 @dataclass(frozen=True, slots=True)
 class CheckResult:
     """Whether an answer is right: ``kind`` is ``exact`` (the same), ``equivalent``
-    (proved equal by simplify), ``numeric`` (equal within tolerance, or at random points
-    when a proof took too long) or ``wrong``."""
+    (proved equal by simplify), ``numeric`` (equal within tolerance, or at enough random
+    points when no proof was found in time), ``wrong``, or ``incomparable`` (too few
+    points where both have a real value and no proof: never correct)."""
 
     correct: bool
     kind: str
@@ -284,9 +386,11 @@ def _as_expression(value, symbols, what: str) -> Expr:
 def check(answer, expected, *, tolerance="1%", symbols=None) -> CheckResult:
     """Check an answer (text, number or SymPy expression) against the expected one.
 
-    Numbers compare within ``tolerance`` (``"1%"`` relative, or an absolute number).
-    Formulas compare by ``simplify(answer - expected) == 0`` within a time bound,
-    falling back to evaluation at random points, so a hard formula never hangs.
+    Numbers compare within ``tolerance`` (``"1%"`` relative, or an absolute number), on
+    values worked to WORK_DIGITS digits. Formulas compare at random points first (a
+    difference there is a counterexample); then ``simplify(answer - expected) == 0`` runs
+    in a worker process killed after SIMPLIFY_SECONDS. Without a proof, agreement at
+    MIN_POINTS points or more is ``numeric``; fewer is ``incomparable``, never correct.
 
     >>> check("-1.6", "-8/5").kind, check("-1.601", -1.6).kind, check("1.6", -1.6).kind
     ('exact', 'numeric', 'wrong')
@@ -294,6 +398,8 @@ def check(answer, expected, *, tolerance="1%", symbols=None) -> CheckResult:
     'equivalent'
     >>> check("sigmoid(z)", "exp(-z)/(1 + exp(-z))^2").feedback[:30]
     'Not equivalent: the two differ'
+    >>> check("z*exp(1000)", "sigmoid(z)*(1 - sigmoid(z))").kind
+    'wrong'
     """
     answer = _as_expression(answer, symbols, "answer")
     expected = _as_expression(expected, symbols, "expected")
@@ -302,71 +408,205 @@ def check(answer, expected, *, tolerance="1%", symbols=None) -> CheckResult:
         return CheckResult(True, "exact", "Correct.")
     free = answer.free_symbols | expected.free_symbols
     if not free:
-        difference = abs(float((answer - expected).evalf(30)))
-        if difference <= float(absolute_tolerance(tolerance, expected).evalf(30)):
-            return CheckResult(True, "numeric", "Correct (within the tolerance).")
-        return CheckResult(False, "wrong", f"Not equal to the expected value: {decimal(answer)[0]}"
-                                           f" is off by {difference:.3g}.")
-    point = _counterexample(answer, expected, sorted(free, key=str))
-    if point is not None:
-        where = ", ".join(f"{name} = {value}" for name, value in point)
+        return _check_number(answer, expected, tolerance)
+    points = _compare_at_points(answer, expected, sorted(free, key=str))
+    if isinstance(points, list):
+        where = ", ".join(f"{name} = {value}" for name, value in points)
         return CheckResult(False, "wrong", f"Not equivalent: the two differ at {where}.")
-    if _proved_equal(answer, expected):
+    proof = _proved_equal(answer, expected)
+    if proof:
         return CheckResult(True, "equivalent", "Correct: equivalent to the expected formula.")
-    return CheckResult(True, "numeric", "Correct: equal to the expected formula at every "
-                                        "point tried.")
+    why = ("simplify could not prove them equal" if proof is False else
+           f"simplify could not finish a proof within {SIMPLIFY_SECONDS:g} s")
+    if points >= MIN_POINTS:
+        return CheckResult(True, "numeric", f"Correct: equal to the expected formula at all "
+                                            f"{points} points tried ({why}).")
+    return CheckResult(False, "incomparable", f"Could not compare: only {points} of the points "
+                                              f"tried give both formulas a real value, and "
+                                              f"{why}.")
 
 
-def _counterexample(answer: Expr, expected: Expr, free, tries: int = 12):
-    """A point where the formulas differ, else None (as Numbas checks formulas)."""
+def _value(expr: Expr, at=None, digits: int = WORK_DIGITS + 20):
+    """``expr`` (at the point ``at``) worked with mpmath at a fixed ``digits`` digits, as an
+    mpmath number (complex only when it is not real); None when it has no finite value
+    there. Fixed precision keeps the cost linear in the formula (SymPy's adaptive evalf
+    takes exponential time on nested logs), and mpmath numbers never overflow."""
+    try:
+        with mpmath.workdps(digits):
+            number = mpmath.mpmathify(_evaluate(expr, at or {}))
+    except (TypeError, ValueError, ArithmeticError, RecursionError, AttributeError,
+            NotImplementedError):
+        return None
+    if isinstance(number, mpmath.mpc):
+        if not (mpmath.isfinite(number.real) and mpmath.isfinite(number.imag)):
+            return None
+        return number.real if number.imag == 0 else number
+    return number if mpmath.isfinite(number) else None
+
+
+def _evaluate(expr: Expr, at: dict):
+    """The mpmath value of a whitelisted formula, node by node, at the current precision."""
+    if expr.is_Rational:
+        return mpmath.mpf(expr.p) / expr.q
+    if expr in at:
+        return _evaluate(at[expr], {})
+    if expr is E or expr is pi:
+        return mpmath.e if expr is E else mpmath.pi
+    values = [_evaluate(argument, at) for argument in expr.args]
+    if expr.is_Add:
+        return mpmath.fsum(values)
+    if expr.is_Mul:
+        return mpmath.fprod(values)
+    if expr.is_Pow:
+        return mpmath.power(*values)
+    if expr.func in _MPMATH:
+        return _MPMATH[expr.func](*values)
+    if isinstance(expr, (Max, Min, Heaviside)):
+        if any(isinstance(value, mpmath.mpc) for value in values):
+            raise ValueError("no order among complex numbers")
+        if isinstance(expr, Heaviside):
+            return mpmath.mpf(1 if values[0] > 0 else 0) if values[0] else values[1]
+        return (max if isinstance(expr, Max) else min)(values)
+    # Anything else (a SymPy expression from derive, say): SymPy's own evalf.
+    value = expr.xreplace(at).evalf(mpmath.mp.dps)
+    real, imaginary = value.as_real_imag()
+    if not (real.is_number and imaginary.is_number):
+        raise ValueError(f"no value for {expr}")
+    return mpmath.mpc(mpmath.mpmathify(real), mpmath.mpmathify(imaginary))
+
+
+_MPMATH = {exp: mpmath.exp, log: mpmath.log, tanh: mpmath.tanh, Abs: abs}
+
+
+def _differ(got, want) -> bool:
+    """True when two values differ beyond WORK_DIGITS - 10 significant digits."""
+    with mpmath.workdps(WORK_DIGITS + 20):
+        return abs(got - want) > mpmath.mpf(10) ** (10 - WORK_DIGITS) * (1 + abs(want))
+
+
+def _differ_surely(answer: Expr, expected: Expr, at: dict, got, want) -> bool:
+    """Whether the values differ, confirmed at enough digits to rule out cancellation
+    between terms as large as MAX_SIZE digits."""
+    if not _differ(got, want):
+        return False
+    digits = MAX_SIZE + WORK_DIGITS + 20
+    got, want = _value(answer, at, digits), _value(expected, at, digits)
+    return got is None or want is None or isinstance(got, mpmath.mpc) or _differ(got, want)
+
+
+def _check_number(answer: Expr, expected: Expr, tolerance) -> CheckResult:
+    """Compare two numbers within the tolerance, on values worked to WORK_DIGITS digits."""
+    got, want = _value(answer), _value(expected)
+    if want is None or isinstance(want, mpmath.mpc):
+        return CheckResult(False, "incomparable", "Could not compare: the expected value is "
+                                                  "not a finite real number.")
+    if got is None:
+        return CheckResult(False, "incomparable", "Could not compare: your value has no finite "
+                                                  "value that can be worked out.")
+    if isinstance(got, mpmath.mpc):
+        return CheckResult(False, "wrong", "Not equal to the expected value: yours is not a "
+                                           "real number.")
+    allowed = _value(absolute_tolerance(tolerance, expected))
+    if allowed is not None and _differ(got, want):  # confirm beyond cancellation
+        digits = MAX_SIZE + WORK_DIGITS + 20
+        got, want = _value(answer, None, digits) or got, _value(expected, None, digits) or want
+    with mpmath.workdps(WORK_DIGITS + 20):
+        difference = abs(got - want)
+        if allowed is not None and difference <= allowed:
+            return CheckResult(True, "numeric", "Correct (within the tolerance).")
+        return CheckResult(False, "wrong", f"Not equal to the expected value: "
+                                           f"{mpmath.nstr(got, 4)} is off by "
+                                           f"{mpmath.nstr(difference, 3)}.")
+
+
+def _compare_at_points(answer: Expr, expected: Expr, free):
+    """A point where the formulas differ, as (name, value) pairs, else the number of
+    points where both have a finite real value and agree (as Numbas checks formulas)."""
     rng = random.Random(f"{answer}|{expected}")
-    checked = 0
-    for _ in range(tries * 5):
+    valid = 0
+    for _ in range(POINTS * 5):
         point = [(symbol, Rational(rng.randint(-2000, 2000), 1000)) for symbol in free]
         at = dict(point)
-        try:
-            want = complex(expected.evalf(30, subs=at))
-            got = complex(answer.evalf(30, subs=at))
-        except (TypeError, ValueError, ZeroDivisionError, OverflowError):
-            continue
-        if not all(math.isfinite(v.real) and math.isfinite(v.imag) for v in (want, got)):
-            continue
-        if abs(want.imag) > 1e-12:
+        want = _value(expected, at)
+        if want is None or isinstance(want, mpmath.mpc):
             continue  # outside the expected formula's real domain
-        if abs(got - want) > 1e-9 * (1 + abs(want)):
+        got = _value(answer, at)
+        if got is None:
+            continue
+        if isinstance(got, mpmath.mpc) or _differ_surely(answer, expected, at, got, want):
             return [(str(symbol), decimal(value)[0]) for symbol, value in point]
-        checked += 1
-        if checked == tries:
+        valid += 1
+        if valid == POINTS:
             break
-    return None
+    return valid
 
 
-def _proved_equal(answer: Expr, expected: Expr) -> bool:
-    """``simplify(answer - expected) == 0``, given up after SIMPLIFY_SECONDS."""
-    outcome: list[bool] = []
+def _proved_equal(answer: Expr, expected: Expr) -> bool | None:
+    """Whether ``simplify(answer - expected) == 0``, worked in a child process limited to
+    SIMPLIFY_SECONDS and SIMPLIFY_MEMORY and killed on overrun (a thread cannot be
+    stopped). None when the proof did not finish or no process could be started."""
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    worker = context.Process(target=_simplify_worker, args=(answer - expected, sender),
+                             daemon=True)
+    try:
+        worker.start()
+    except (OSError, AssertionError, ValueError):  # e.g. inside a daemonic process
+        sender.close()
+        receiver.close()
+        return None
+    sender.close()
+    outcome = None
+    try:
+        if receiver.poll(SIMPLIFY_SECONDS):
+            outcome = receiver.recv()
+    except (EOFError, OSError):
+        outcome = None
+    finally:
+        if worker.is_alive():
+            worker.kill()
+        worker.join()
+        worker.close()
+        receiver.close()
+    return outcome
 
-    def work():
-        try:
-            outcome.append(simplify(answer - expected) == 0)
-        except Exception:  # noqa: BLE001 - a failed proof is no proof
-            outcome.append(False)
 
-    worker = threading.Thread(target=work, daemon=True)
-    worker.start()
-    worker.join(SIMPLIFY_SECONDS)
-    return bool(outcome and outcome[0])
+def _simplify_worker(difference: Expr, sender) -> None:
+    """In the child: cap its memory, simplify, send True, False or None (out of memory)."""
+    try:
+        import resource
+
+        with open("/proc/self/statm") as statm:
+            used = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        soft = used + SIMPLIFY_MEMORY
+        resource.setrlimit(resource.RLIMIT_AS, (
+            soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
+    except (ImportError, OSError, ValueError):
+        pass  # no /proc or no RLIMIT_AS (macOS, Windows): the time limit still holds
+    try:
+        outcome = bool(simplify(difference) == 0)
+    except MemoryError:
+        outcome = None
+    except Exception:  # noqa: BLE001 - a failed proof is no proof
+        outcome = False
+    sender.send(outcome)
+    sender.close()
 
 
 # --- diagnosis ---------------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
 class Diagnosis:
-    """The verdict on a learner's number for one quantity, and which mistakes it matches."""
+    """The verdict on a learner's number for one quantity, and which mistakes it matches;
+    ``comparable`` is False when the number could not be compared at all."""
 
     quantity: str
     correct: bool
     mistakes: tuple[Mistake, ...]
     message: str
+    comparable: bool = True
 
     def __bool__(self) -> bool:
         return self.correct
@@ -420,6 +660,9 @@ def diagnose(neuron: Neuron | Network, quantity: str, answer, *, samples=None,
                            f"{', '.join(sorted(map(str, value.free_symbols)))}")
     correct = _comparable(wanted[quantity].value)
     verdict = check(value, correct, tolerance=tolerance)
+    if verdict.kind == "incomparable":
+        return Diagnosis(quantity, False, (), f"{quantity}: {verdict.feedback}",
+                         comparable=False)
     if verdict.correct:
         text, is_exact = decimal(correct)
         return Diagnosis(quantity, True, (), f"correct: {quantity} {'=' if is_exact else '≈'} "

@@ -310,7 +310,7 @@ Check a learner's answer for one quantity of a neuron's gradient-descent step. A
 number is compared with the exact value (within --tolerance) and, when it is wrong,
 with the values of the usual mistakes, which are named. A formula (for dL/da, da/dz
 or dz/dw) is compared with the derived one. Exit code 0: correct; 1: wrong; 2: bad
-input.
+input; 3: could not compare (too few points where both have a real value, and no proof).
 """
 
 _CHECK_EPILOG = """\
@@ -323,6 +323,9 @@ quantities: prediction, loss, dL/dw (dL/dw1, ...), dL/db, w_new (w1_new, ...), b
             (a2_1@2). Network mistakes named: only one term of the sum over the
             neurons a hidden neuron feeds, the already-updated outer weights,
             f'(z) forgotten, the weight's indices swapped.
+
+marks: ✓ correct (exit 0), ✗ wrong (exit 1), ? could not compare (exit 3); bad input
+is one line on stderr (exit 2)
 
 examples:
   symgrad check --quantity dL/dw --answer -1.6                 seed 001: correct
@@ -367,12 +370,16 @@ def _check(args) -> tuple[str, int]:
         answer = parse(text, symbols=derivation.input_symbols + (PREDICTION, TARGET, Z))
         expected = formula.symbolic if answer.free_symbols else formula.value
         result = check(answer, expected, tolerance=args.tolerance)
-        mark = "✓" if result.correct else "✗"
-        return f"{mark} {args.quantity}: {result.feedback}\n", 0 if result.correct else 1
+        mark, code = _MARKS[result.correct, result.kind != "incomparable"]
+        return f"{mark} {args.quantity}: {result.feedback}\n", code
     verdict = diagnose(neuron, args.quantity, parse(text, symbols=()), samples=samples,
                        learning_rate=learning_rate, tolerance=args.tolerance)
-    mark = "✓" if verdict.correct else "✗"
-    return f"{mark} {verdict.message}\n", 0 if verdict.correct else 1
+    mark, code = _MARKS[verdict.correct, verdict.comparable]
+    return f"{mark} {verdict.message}\n", code
+
+
+# (correct, comparable) -> the mark printed and the exit code.
+_MARKS = {(True, True): ("✓", 0), (False, True): ("✗", 1), (False, False): ("?", 3)}
 
 
 # A spec is a few lines; a bigger one is a mistake (or /dev/zero), not a lesson.
@@ -613,7 +620,8 @@ def _takes_value(flags: dict, word: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0 ok, 1 a wrong answer, 2 bad input)."""
+    """Run the command line; returns the exit code (0 ok, 1 a wrong answer, 2 bad input,
+    3 an answer that could not be compared)."""
     parser = _build_parser()
     args = parser.parse_args(_join_values(parser, sys.argv[1:] if argv is None else argv))
     if args.command is None:
