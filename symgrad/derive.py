@@ -446,10 +446,8 @@ def _sign(value: Expr) -> int:
     """-1, 0 or 1; exact for rationals, decided numerically for other values."""
     if value.is_Rational:
         return int(bool(value > 0)) - int(bool(value < 0))
-    number = approx(value, 30)
-    if abs(number) < Rational(1, 10**25):
-        return 0
-    return 1 if number > 0 else -1
+    number = approx(value, 30)  # evalf works out the digits of a tiny value, 0 for a zero
+    return int(bool(number > 0)) - int(bool(number < 0))
 
 
 def _is_tiny(value: Expr) -> bool:

@@ -12,7 +12,7 @@ from typing import Callable
 from sympy import Abs, Add, Expr, Mul, Piecewise, Pow, Rational, Symbol, log, sign
 
 from .errors import choose
-from .model import Given, decimal
+from .model import Given, decimal, numeric
 
 __all__ = ["Loss", "LOSSES", "loss"]
 
@@ -39,12 +39,24 @@ def _bce_derivative(a, y, delta):
                    -1, evaluate=False), evaluate=False)
 
 
+def _positive(value: Expr) -> bool:
+    """Whether an exact value is > 0, decided with as many digits as it takes (SymPy's
+    evalf works out the digits of 1 - σ(300) ≈ 5e-131 instead of rounding it to 0)."""
+    if value.is_Rational:
+        return value > 0
+    approx = numeric(value, 15)
+    return bool(approx.is_Number and approx > 0)
+
+
 def _bce_domain(prediction) -> str | None:
-    if not (prediction > 0 and prediction < 1):
-        return ("bce (binary cross-entropy) needs a prediction strictly between 0 and 1, "
-                f"because log(0) is undefined, but ŷ = {decimal(prediction)[0]}; "
-                "use the sigmoid activation or other numbers")
-    return None
+    if _positive(prediction) and _positive(1 - prediction):
+        return None
+    text, _ = decimal(prediction)
+    saturated = not prediction.is_Rational and text.strip("-0.") in ("", "1")
+    return ("bce (binary cross-entropy) needs a prediction strictly between 0 and 1, "
+            f"because log(0) is undefined, but ŷ = {text}"
+            + (" (the sigmoid saturates: ŷ is 0 or 1 to every digit carried)" if saturated
+               else "") + "; use the sigmoid activation or other numbers")
 
 
 def _bce_targets(target) -> str | None:

@@ -422,12 +422,28 @@ class Defined(Symbol):
         return (self.name, self.serial)
 
 
+# When evalf gives exactly 0 for a value that is not 0 (log(σ(300)) ≈ -5e-131 rounds its
+# argument to 1), it is tried again with these many digits.
+RETRY_DIGITS = (100, 400, 1600)
+
+
 def numeric(value: Expr, digits: int = 15) -> Expr:
-    """``value`` evaluated to ``digits`` digits, named exact values included."""
+    """``value`` evaluated to ``digits`` digits, named exact values included; a value that
+    evalf rounds to an exact 0 is tried again with more digits, so tiny values stay right.
+
+    >>> from sympy import exp, log
+    >>> numeric(-log(1 / (1 + exp(-300))), 4)
+    5.148e-131
+    """
     atoms = value.atoms(Defined)
     if atoms:
         value = value.xreplace({atom: atom.approx for atom in atoms})
-    return value.evalf(digits)
+    result = value.evalf(digits)
+    for more in RETRY_DIGITS:
+        if result != 0 or value.is_zero or more <= digits:
+            break
+        result = value.evalf(more).evalf(digits)
+    return result
 
 
 class Given(Symbol):

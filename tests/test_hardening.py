@@ -292,25 +292,6 @@ def test_full_standard_output_is_one_line(tmp_path):
         "symgrad example: error: cannot write to standard output: No space left on device\n")
 
 
-def _readme_commands_with_negative_values():
-    """The README's `symgrad example` and `check` lines that pass a negative value."""
-    import re
-    import shlex
-
-    lines = (ROOT / "README.md").read_text().splitlines()
-    commands = [shlex.split(line.split("  #")[0]) for line in lines
-                if re.match(r"symgrad (example|check) ", line)]
-    return [words[1:] for words in commands if not {"--out", "--spec", "|", ">"} & set(words)
-            and any(re.fullmatch(r"-[0-9.(].*", word) for word in words)]
-
-
-@pytest.mark.parametrize("args", _readme_commands_with_negative_values(), ids=" ".join)
-def test_readme_negative_values_run(tmp_path, args):
-    """Every README command with a negative value runs (exit 0, or 1 for a wrong answer)."""
-    result = symgrad(*args, cwd=tmp_path)
-    assert result.returncode in (0, 1) and result.stderr == "", result.stderr
-
-
 @pytest.mark.parametrize("args", [
     ["example", "--steps", "\N{ARABIC-INDIC DIGIT TWO}"], ["example", "--digits", "9" * 5000],
     ["sheet", "--count", "\N{FULLWIDTH DIGIT TWO}"], ["sheet", "--seed", "1_0"],
