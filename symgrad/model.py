@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import mpmath
-from sympy import Expr, Rational, Symbol
+from mpmath import libmp
+from sympy import Abs, Add, Expr, Float, Max, Min, Mul, Pow, Rational, Symbol, exp, log, tanh
 from sympy.core.sympify import _sympify
 
 from .errors import NumberError, ShapeError
@@ -391,6 +392,10 @@ def seed_samples() -> tuple[Sample, ...]:
 
 # Digits carried by the numeric side of a named exact value.
 PRECISION = 60
+# Bits a named value's number is carried with beyond PRECISION digits, so a later value
+# that subtracts nearly equal numbers still has PRECISION correct digits.
+_GUARD_BITS = 64
+_BITS = libmp.dps_to_prec(PRECISION)
 
 
 class Defined(Symbol):
@@ -403,18 +408,25 @@ class Defined(Symbol):
     piecewise derivative at a named value takes the right branch.
     """
 
-    __slots__ = ("definition", "approx", "serial")
+    __slots__ = ("definition", "approx", "serial", "_mpf")
     _serials = itertools.count()
 
     def __new__(cls, name: str, definition: Expr):
-        approx = numeric(definition, PRECISION)
-        if not approx.is_Number:
-            raise NumberError(f"{name} = {definition} is not a number")
+        value = _mpf(definition, _BITS + _GUARD_BITS)
+        if value is None:  # a node the fast evaluator does not know: SymPy's evalf
+            approx = _numeric_evalf(definition, PRECISION)
+            if not approx.is_Number:
+                raise NumberError(f"{name} = {definition} is not a number")
+            value = approx._mpf_ if approx.is_Float else libmp.from_rational(
+                approx.p, approx.q, _BITS + _GUARD_BITS, libmp.round_nearest)
+        else:
+            approx = Float._new(libmp.mpf_pos(value, _BITS, libmp.round_nearest), _BITS)
         signs = {"positive": True} if approx > 0 else {"negative": True} if approx < 0 else {}
         # Not SymPy's cached constructor: two derivations may both name a value "a1_1#1".
         defined = Symbol.__xnew__(cls, name, real=True, **signs)
         defined.definition = definition
         defined.approx = approx
+        defined._mpf = value
         defined.serial = next(cls._serials)
         return defined
 
@@ -424,10 +436,80 @@ class Defined(Symbol):
 
 def numeric(value: Expr, digits: int = 15) -> Expr:
     """``value`` evaluated to ``digits`` digits, named exact values included."""
+    if isinstance(value, Defined):
+        return value.approx.evalf(digits)
+    if value.is_Rational:
+        return value.evalf(digits)
+    bits = libmp.dps_to_prec(digits)
+    found = _mpf(value, bits + _GUARD_BITS)
+    if found is None:
+        return _numeric_evalf(value, digits)
+    return Float._new(libmp.mpf_pos(found, bits, libmp.round_nearest), bits)
+
+
+def _numeric_evalf(value: Expr, digits: int) -> Expr:
+    """``numeric`` by SymPy's ``evalf``, named values put in as their approximations."""
     atoms = value.atoms(Defined)
     if atoms:
         value = value.xreplace({atom: atom.approx for atom in atoms})
     return value.evalf(digits)
+
+
+# The functions of activations and losses, evaluated by mpmath's low-level routines
+# without building SymPy Floats: SymPy caches calls by argument, and Floats hash as
+# doubles, so the many 60-digit values of a deep chain that agree to 16 digits collide.
+_FUNCTIONS = {exp: libmp.mpf_exp, log: libmp.mpf_log, tanh: libmp.mpf_tanh,
+              Abs: lambda x, bits, rounding: libmp.mpf_abs(x)}
+
+
+def _mpf(expr: Expr, bits: int):
+    """``expr`` as an mpmath number of ``bits`` bits (named values at their carried
+    precision), or None for a node this evaluator does not know or a non-real value."""
+    try:
+        value = _mpf_node(expr, bits)
+    except (_Unknown, ZeroDivisionError, ValueError, libmp.ComplexResult):
+        return None
+    # Infinities and nan (log 0) are SymPy's to name (zoo, nan) and refuse.
+    return None if value in (libmp.finf, libmp.fninf, libmp.fnan) else value
+
+
+class _Unknown(Exception):
+    """A node ``_mpf`` leaves to SymPy's evalf."""
+
+
+def _mpf_node(expr: Expr, bits: int):
+    rounding = libmp.round_nearest
+    if isinstance(expr, Defined):
+        return expr._mpf
+    if expr.is_Rational:
+        return libmp.from_rational(expr.p, expr.q, bits, rounding)
+    if expr.is_Float:
+        return expr._mpf_
+    kind = type(expr)
+    if kind is Add:
+        return libmp.mpf_sum([_mpf_node(arg, bits) for arg in expr.args], bits, rounding)
+    if kind is Mul:
+        result = libmp.fone
+        for arg in expr.args:
+            result = libmp.mpf_mul(result, _mpf_node(arg, bits), bits, rounding)
+        return result
+    if kind is Pow:
+        base, power = expr.args
+        if power.is_Integer:
+            return libmp.mpf_pow_int(_mpf_node(base, bits), int(power), bits, rounding)
+        return libmp.mpf_pow(_mpf_node(base, bits), _mpf_node(power, bits), bits, rounding)
+    if kind in (Max, Min):
+        values = [_mpf_node(arg, bits) for arg in expr.args]
+        pick = libmp.mpf_gt if kind is Max else libmp.mpf_lt
+        best = values[0]
+        for value in values[1:]:
+            if pick(value, best):
+                best = value
+        return best
+    function = _FUNCTIONS.get(kind)
+    if function is None or len(expr.args) != 1:
+        raise _Unknown
+    return function(_mpf_node(expr.args[0], bits), bits, rounding)
 
 
 class Given(Symbol):
