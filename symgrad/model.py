@@ -430,6 +430,17 @@ class Defined(Symbol):
         defined.serial = next(cls._serials)
         return defined
 
+    @classmethod
+    def stand_in(cls, *, positive: bool | None, negative: bool | None) -> Defined:
+        """A named value without a definition, of the given sign (True, False or None:
+        unknown), that stands in for any named value of that sign while SymPy evaluates."""
+        signs = {key: value for key, value in (("positive", positive), ("negative", negative))
+                 if value is not None}
+        stand_in = Symbol.__xnew__(cls, "value", real=True, **signs)
+        stand_in.definition = stand_in.approx = stand_in._mpf = None
+        stand_in.serial = next(cls._serials)
+        return stand_in
+
     def _hashable_content(self):
         return (self.name, self.serial)
 
