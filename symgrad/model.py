@@ -116,12 +116,20 @@ def decimal(value: Expr, digits: int = 4) -> tuple[str, bool]:
         text = _terminating(value)
         if text is not None:
             return text, True
+    if isinstance(value, Defined):  # shown several times (value, working, matrices)
+        text = value._decimals.get(digits)
+        if text is None:
+            text = value._decimals[digits] = _rounded(value, digits)
+        return text, False
+    return _rounded(value, digits), False
+
+
+def _rounded(value: Expr, digits: int) -> str:
     approx = numeric(value, digits + 10)
     if not approx.is_Number:
         raise NumberError(f"cannot give a number for {value}")
-    text = mpmath.nstr(approx._to_mpmath(approx._prec), digits, strip_zeros=True,
+    return mpmath.nstr(approx._to_mpmath(approx._prec), digits, strip_zeros=True,
                        min_fixed=-4, max_fixed=digits + 2)
-    return text, False
 
 
 def latex_decimal(text: str) -> str:
@@ -408,7 +416,7 @@ class Defined(Symbol):
     piecewise derivative at a named value takes the right branch.
     """
 
-    __slots__ = ("definition", "approx", "serial", "_mpf")
+    __slots__ = ("definition", "approx", "serial", "_mpf", "_decimals")
     _serials = itertools.count()
 
     def __new__(cls, name: str, definition: Expr):
@@ -427,6 +435,7 @@ class Defined(Symbol):
         defined.definition = definition
         defined.approx = approx
         defined._mpf = value
+        defined._decimals = {}
         defined.serial = next(cls._serials)
         return defined
 
@@ -438,6 +447,7 @@ class Defined(Symbol):
                  if value is not None}
         stand_in = Symbol.__xnew__(cls, "value", real=True, **signs)
         stand_in.definition = stand_in.approx = stand_in._mpf = None
+        stand_in._decimals = {}
         stand_in.serial = next(cls._serials)
         return stand_in
 
