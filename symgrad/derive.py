@@ -137,8 +137,7 @@ class _Engine:
     def _check_domain(self, prediction: Expr, sample: int, output: int, when: str):
         if self.loss.domain is None:
             return
-        if problem := self.loss.domain(approx(prediction, 60) if prediction.atoms(Defined)
-                                       else prediction):
+        if problem := self.loss.domain(prediction):
             where = [f"sample {sample}" if len(self.samples) > 1 else "",
                      f"output {output}" if self.network.layers[-1].width > 1 else "", when]
             raise DomainError(problem + " (" + ", ".join(w for w in where if w) + ")")

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import mpmath
-from sympy import Expr, Rational, Symbol
+from mpmath import libmp
+from sympy import Abs, Add, Expr, Float, Max, Min, Mul, Pow, Rational, Symbol, exp, log, tanh
+from sympy.core.evalf import PrecisionExhausted
 from sympy.core.sympify import _sympify
 
 from .errors import NumberError, ShapeError
@@ -115,12 +117,20 @@ def decimal(value: Expr, digits: int = 4) -> tuple[str, bool]:
         text = _terminating(value)
         if text is not None:
             return text, True
+    if isinstance(value, Defined):  # shown several times (value, working, matrices)
+        text = value._decimals.get(digits)
+        if text is None:
+            text = value._decimals[digits] = _rounded(value, digits)
+        return text, False
+    return _rounded(value, digits), False
+
+
+def _rounded(value: Expr, digits: int) -> str:
     approx = numeric(value, digits + 10)
     if not approx.is_Number:
         raise NumberError(f"cannot give a number for {value}")
-    text = mpmath.nstr(approx._to_mpmath(approx._prec), digits, strip_zeros=True,
+    return mpmath.nstr(approx._to_mpmath(approx._prec), digits, strip_zeros=True,
                        min_fixed=-4, max_fixed=digits + 2)
-    return text, False
 
 
 def latex_decimal(text: str) -> str:
@@ -391,6 +401,10 @@ def seed_samples() -> tuple[Sample, ...]:
 
 # Digits carried by the numeric side of a named exact value.
 PRECISION = 60
+# Bits a named value's number is carried with beyond PRECISION digits, so a later value
+# that subtracts nearly equal numbers still has PRECISION correct digits.
+_GUARD_BITS = 64
+_BITS = libmp.dps_to_prec(PRECISION)
 
 
 class Defined(Symbol):
@@ -403,47 +417,181 @@ class Defined(Symbol):
     piecewise derivative at a named value takes the right branch.
     """
 
-    __slots__ = ("definition", "approx", "serial")
+    __slots__ = ("definition", "approx", "serial", "_mpf", "_decimals")
     _serials = itertools.count()
 
     def __new__(cls, name: str, definition: Expr):
-        approx = numeric(definition, PRECISION)
-        if not approx.is_Number:
-            raise NumberError(f"{name} = {definition} is not a number")
+        value = _mpf(definition, _BITS)
+        if value is None:  # a node the fast evaluator does not know: SymPy's evalf
+            approx = _numeric_evalf(definition, PRECISION)
+            if not approx.is_Number or not approx.is_finite:
+                raise NumberError(f"{name} = {definition} is not a number")
+            value = approx._mpf_ if approx.is_Float else libmp.from_rational(
+                approx.p, approx.q, _BITS + _GUARD_BITS, libmp.round_nearest)
+        else:
+            approx = Float._new(libmp.mpf_pos(value, _BITS, libmp.round_nearest), _BITS)
         signs = {"positive": True} if approx > 0 else {"negative": True} if approx < 0 else {}
         # Not SymPy's cached constructor: two derivations may both name a value "a1_1#1".
         defined = Symbol.__xnew__(cls, name, real=True, **signs)
         defined.definition = definition
         defined.approx = approx
+        defined._mpf = value
+        defined._decimals = {}
         defined.serial = next(cls._serials)
         return defined
+
+    @classmethod
+    def stand_in(cls, *, positive: bool | None, negative: bool | None) -> Defined:
+        """A named value without a definition, of the given sign (True, False or None:
+        unknown), that stands in for any named value of that sign while SymPy evaluates."""
+        signs = {key: value for key, value in (("positive", positive), ("negative", negative))
+                 if value is not None}
+        stand_in = Symbol.__xnew__(cls, "value", real=True, **signs)
+        stand_in.definition = stand_in.approx = stand_in._mpf = None
+        stand_in._decimals = {}
+        stand_in.serial = next(cls._serials)
+        return stand_in
 
     def _hashable_content(self):
         return (self.name, self.serial)
 
 
-# When evalf gives exactly 0 for a value that is not 0 (log(σ(300)) ≈ -5e-131 rounds its
-# argument to 1), it is tried again with these many digits.
-RETRY_DIGITS = (100, 400, 1600)
+# More bits are taken while cancellation eats the guard bits, up to this many (1 - σ(z)
+# for z up to about 10,000); beyond it SymPy's evalf decides.
+_MAX_BITS = 1 << 15
+# evalf's own limit on the digits it may spend to tell a value from 0.
+_EVALF_MAXN = (2000, 8000)
 
 
 def numeric(value: Expr, digits: int = 15) -> Expr:
-    """``value`` evaluated to ``digits`` digits, named exact values included; a value that
-    evalf rounds to an exact 0 is tried again with more digits, so tiny values stay right.
+    """``value`` evaluated to ``digits`` digits, named exact values included; digits lost
+    to cancellation (1 - σ(300) ≈ 5e-131) are won back by working with more, named values
+    included, so a value far in a tail is still right to every digit shown.
 
     >>> from sympy import exp, log
     >>> numeric(-log(1 / (1 + exp(-300))), 4)
     5.148e-131
     """
+    if isinstance(value, Defined):
+        return value.approx.evalf(digits)
+    if value.is_Rational:
+        return value.evalf(digits)
+    bits = libmp.dps_to_prec(digits)
+    found = _mpf(value, bits)
+    if found is None:
+        return _numeric_evalf(value, digits)
+    return Float._new(libmp.mpf_pos(found, bits, libmp.round_nearest), bits)
+
+
+def _numeric_evalf(value: Expr, digits: int) -> Expr:
+    """``numeric`` by SymPy's ``evalf`` (strict: more digits until the value is told
+    apart from 0), named values put in as their approximations."""
     atoms = value.atoms(Defined)
     if atoms:
         value = value.xreplace({atom: atom.approx for atom in atoms})
-    result = value.evalf(digits)
-    for more in RETRY_DIGITS:
-        if result != 0 or value.is_zero or more <= digits:
-            break
-        result = value.evalf(more).evalf(digits)
-    return result
+    for maxn in _EVALF_MAXN:
+        try:
+            return value.evalf(digits, strict=True, maxn=maxn)
+        except PrecisionExhausted:
+            continue
+    return value.evalf(digits)
+
+
+# The functions of activations and losses, evaluated by mpmath's low-level routines
+# without building SymPy Floats: SymPy caches calls by argument, and Floats hash as
+# doubles, so the many 60-digit values of a deep chain that agree to 16 digits collide.
+_FUNCTIONS = {exp: libmp.mpf_exp, log: libmp.mpf_log, tanh: libmp.mpf_tanh,
+              Abs: lambda x, bits, rounding: libmp.mpf_abs(x)}
+
+
+def _mpf(expr: Expr, bits: int):
+    """``expr`` as an mpmath number good to ``bits`` bits, or None for a node this
+    evaluator does not know or a non-real value. It works with guard bits and adds more
+    while a sum (or a log near 1) loses more to cancellation than they cover. Named values
+    enter with the precision they carry: there is nothing more to win for them."""
+    work = bits + _GUARD_BITS
+    exact = not expr.has(Defined)
+    while True:
+        try:
+            value = _mpf_node(expr, work, work - bits if exact else None)
+        except _Cancelled as cancelled:
+            if work >= _MAX_BITS:
+                return None
+            work = min(_MAX_BITS, work + cancelled.lost + _GUARD_BITS)
+            continue
+        except (_Unknown, ZeroDivisionError, ValueError, libmp.ComplexResult):
+            return None
+        # Infinities and nan (log 0) are SymPy's to name (zoo, nan) and refuse.
+        return None if value in (libmp.finf, libmp.fninf, libmp.fnan) else value
+
+
+class _Unknown(Exception):
+    """A node ``_mpf`` leaves to SymPy's evalf."""
+
+
+class _Cancelled(Exception):
+    """A sum lost more bits to cancellation than the guard bits cover (``lost`` of them)."""
+
+    def __init__(self, lost: int):
+        super().__init__(lost)
+        self.lost = lost
+
+
+def _magnitude(value) -> int:
+    """About log2 |value| of an mpf (exponent plus bit count)."""
+    return value[2] + value[3]
+
+
+def _mpf_node(expr: Expr, bits: int, guard: int | None):
+    """One node of ``_mpf``; ``guard`` is the bits to spare for cancellation (None: do not
+    check, the numbers are carried approximations)."""
+    rounding = libmp.round_nearest
+    if isinstance(expr, Defined):
+        return expr._mpf
+    if expr.is_Rational:
+        return libmp.from_rational(expr.p, expr.q, bits, rounding)
+    if expr.is_Float:
+        return expr._mpf_
+    kind = type(expr)
+    if kind is Add:
+        terms = [_mpf_node(arg, bits, guard) for arg in expr.args]
+        total = libmp.mpf_sum(terms, bits, rounding)
+        largest = max((_magnitude(t) for t in terms if t != libmp.fzero), default=None)
+        if guard is not None and largest is not None:
+            lost = bits if total == libmp.fzero else largest - _magnitude(total)
+            if lost > guard - 8:
+                raise _Cancelled(lost)
+        return total
+    if kind is Mul:
+        result = libmp.fone
+        for arg in expr.args:
+            result = libmp.mpf_mul(result, _mpf_node(arg, bits, guard), bits, rounding)
+        return result
+    if kind is Pow:
+        base, power = expr.args
+        if power.is_Integer:
+            return libmp.mpf_pow_int(_mpf_node(base, bits, guard), int(power), bits, rounding)
+        return libmp.mpf_pow(_mpf_node(base, bits, guard), _mpf_node(power, bits, guard), bits,
+                             rounding)
+    if kind in (Max, Min):
+        values = [_mpf_node(arg, bits, guard) for arg in expr.args]
+        pick = libmp.mpf_gt if kind is Max else libmp.mpf_lt
+        best = values[0]
+        for value in values[1:]:
+            if pick(value, best):
+                best = value
+        return best
+    function = _FUNCTIONS.get(kind)
+    if function is None or len(expr.args) != 1:
+        raise _Unknown
+    argument = _mpf_node(expr.args[0], bits, guard)
+    if kind is log and guard is not None:
+        # Near 1, the argument's rounding error is the result's size: work with more bits.
+        offset = libmp.mpf_sub(argument, libmp.fone, bits, rounding)
+        lost = bits if offset == libmp.fzero else -_magnitude(offset)
+        if lost > guard - 8:
+            raise _Cancelled(lost)
+    return function(argument, bits, rounding)
 
 
 class Given(Symbol):

@@ -8,6 +8,7 @@ picking the case of a piecewise formula that applies, and evaluating exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sympy import Add, Expr, Mul, Not, Piecewise, Symbol
 
@@ -41,6 +42,25 @@ def approx(value: Expr, digits: int = 30) -> Expr:
 def evaluate(formula: Expr, values: dict) -> Expr:
     """The exact value of a display formula, with the given numbers put in; a piecewise
     formula takes the case that holds."""
+    if len(values) == 1 and not isinstance(formula, Piecewise):
+        (symbol, value), = values.items()
+        if isinstance(value, Defined):
+            # SymPy's evaluation of f(z) at a named value depends only on its sign, so it
+            # is done once per formula and sign; the name is then put in unevaluated.
+            sign = (value.is_positive, value.is_negative)
+            at, placeholder = _evaluated(formula, symbol, sign)
+            return unevaluated(at, {placeholder: value})
+    return _evaluate(formula, values)
+
+
+@lru_cache(maxsize=256)
+def _evaluated(formula: Expr, symbol: Symbol, sign: tuple) -> tuple[Expr, Defined]:
+    """``formula`` evaluated at a stand-in named value of the given sign, and the stand-in."""
+    placeholder = Defined.stand_in(positive=sign[0], negative=sign[1])
+    return _evaluate(formula, {symbol: placeholder}), placeholder
+
+
+def _evaluate(formula: Expr, values: dict) -> Expr:
     if isinstance(formula, Piecewise) and all(_is_number(v) for v in values.values()):
         formula = next(piece for piece, test in formula.args if holds(test, values))
     values = dict(values)

@@ -1,0 +1,123 @@
+"""Saturated neurons and long loops: values far in the tails are right (checked against
+mpmath at 200 digits or exact fractions), and nothing crashes or runs long."""
+
+import json
+import sys
+from fractions import Fraction
+
+import mpmath
+import pytest
+
+from conftest import run
+from symgrad import Neuron, Sample, derive, worked_example
+from symgrad.errors import DomainError
+from symgrad.model import Layer, Network, numeric
+
+mpmath.mp.dps = 200
+
+
+def _float(value) -> float:
+    return float(numeric(value, 30))
+
+
+def _sigmoid(z):
+    return 1 / (1 + mpmath.exp(-z))
+
+
+def test_sigmoid_far_in_its_tail():
+    """w = 100, y = 0: the gradient 2σ(z)·σ(z)(1 − σ(z))·x ≈ 5.0e-87 is right to 12 digits."""
+    d = derive(Neuron(weights=100, bias="0.1", activation="sigmoid"), [Sample(x=2, y=0)])
+    z = mpmath.mpf("200.1")
+    a = _sigmoid(z)
+    expected = 2 * a * a * (1 - a) * 2
+    assert _float(d.gradients[0].value) == pytest.approx(float(expected), rel=1e-12)
+    assert worked_example(Neuron(weights=100, bias="0.1", activation="sigmoid"),
+                          [Sample(x=2, y=0)]).to_markdown()
+
+
+def test_tanh_far_in_its_tail():
+    """w = 50: tanh's slope 1 − tanh²(z) ≈ 4e-87 keeps its digits."""
+    d = derive(Neuron(weights=50, bias="0.1", activation="tanh"), [Sample(x=2, y="1.5")])
+    z = mpmath.mpf("100.1")
+    expected = 2 * (mpmath.tanh(z) - mpmath.mpf("1.5")) * (1 - mpmath.tanh(z) ** 2) * 2
+    assert _float(d.gradients[0].value) == pytest.approx(float(expected), rel=1e-12)
+
+
+def test_cross_entropy_of_a_saturated_sigmoid(tmp_path):
+    """x = 300: the loss −log σ(300.1) ≈ 4.658e-131 is that number in JSON, not 0."""
+    result = run(sys.executable, "-m", "symgrad", "example", "--activation", "sigmoid",
+                 "--loss", "bce", "--x", "300", "--w", "1", "--y", "1", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    expected = mpmath.log1p(mpmath.exp(-mpmath.mpf("300.1")))
+    assert data["loss_value"]["value"] == pytest.approx(float(expected), rel=1e-14)
+    gradient = (_sigmoid(mpmath.mpf("300.1")) - 1) * 300
+    assert data["gradients"]["w"]["value"] == pytest.approx(float(gradient), rel=1e-12)
+
+
+def test_huge_learning_rate_one_step():
+    """--lr 1000 with cross-entropy: one step lands far out, and the loss after is exact."""
+    d = derive(Neuron(weights="0.5", bias="0.1", activation="sigmoid", loss="bce"),
+               [Sample(x=2, y=1)], learning_rate=1000)
+    a = _sigmoid(mpmath.mpf("1.1"))
+    w, b = mpmath.mpf("0.5") - 1000 * (a - 1) * 2, mpmath.mpf("0.1") - 1000 * (a - 1)
+    after = -mpmath.log(_sigmoid(2 * w + b))
+    assert _float(d.loss_after.value) == pytest.approx(float(after), rel=1e-12)
+
+
+def test_saturating_loop_refuses_in_one_line():
+    """A cross-entropy loop whose sigmoid saturates to 1 beyond the carried digits is one
+    clear error naming the step, not a crash."""
+    with pytest.raises(DomainError, match=r"saturates.*after step \d+"):
+        derive(Neuron(weights=1, bias="0.1", activation="sigmoid", loss="bce"),
+               [Sample(x=300, y=1)], steps=50)
+
+
+def test_long_loop_of_decimals_matches_fractions():
+    """--x 0.3 --lr 0.07 --steps 1000: the parameters agree with exact fractions to 12
+    digits; the loss, whose error term shrinks to 1e-72 of the parameters, to 8 (named
+    values carry 60 digits and 64 guard bits: the digits shown stay right)."""
+    d = derive(Neuron(weights="0.5", bias="0.1"), [Sample(x="0.3", y="1.5")],
+               learning_rate="0.07", steps=1000)
+    w, b = Fraction("0.5"), Fraction("0.1")
+    x, y, rate = Fraction("0.3"), Fraction("1.5"), Fraction("0.07")
+    for it in d.iterations:
+        assert _float(it.parameters[0]) == pytest.approx(float(w), rel=1e-12)
+        assert _float(it.loss) == pytest.approx(float((w * x + b - y) ** 2), rel=1e-8)
+        error = w * x + b - y
+        w, b = w - rate * 2 * error * x, b - rate * 2 * error
+    assert _float(d.final_parameters[1]) == pytest.approx(float(b), rel=1e-12)
+
+
+@pytest.mark.parametrize("formula, steps", [("z**2", 10), ("z**100", 1), ("z**100", 3)])
+def test_polynomial_activations_train(formula, steps):
+    """Custom polynomial activations train without growing past Python's digit limits."""
+    from symgrad.activations import custom
+    from symgrad.checks import parse
+    neuron = Neuron(weights="0.5", bias="0.1", activation=custom(parse(formula)))
+    d = derive(neuron, [Sample(x=2, y="1.5")], steps=steps)
+    w, b = mpmath.mpf("0.5"), mpmath.mpf("0.1")
+    power = int(formula.split("**")[1])
+    for _ in range(steps):
+        z = 2 * w + b
+        slope = 2 * (z ** power - mpmath.mpf("1.5")) * power * z ** (power - 1)
+        w, b = w - mpmath.mpf("0.1") * slope * 2, b - mpmath.mpf("0.1") * slope
+    assert _float(d.final_parameters[0]) == pytest.approx(float(w), rel=1e-9)
+
+
+def test_network_output_far_past_141():
+    """A network whose output pre-activation is about 300 derives, its tiny gradients right."""
+    network = Network(layers=[Layer([[10, 10]], [0], "identity"),
+                              Layer([["15"]], [0], "sigmoid")])
+    d = derive(network, [Sample(x=[1, 1], y=[0])])
+    z = mpmath.mpf(300)
+    a = _sigmoid(z)
+    expected = 2 * a * a * (1 - a) * 20
+    assert _float(d.gradients[-2].value) == pytest.approx(float(expected), rel=1e-12)
+
+
+def test_network_cross_entropy_at_one_is_refused():
+    """A network with cross-entropy whose output is exactly 1 is a domain error, not nan."""
+    network = Network(layers=[Layer([[1]], [0], "identity")], loss="bce")
+    with pytest.raises(DomainError, match="strictly between 0 and 1"):
+        derive(network, [Sample(x=[1], y=[1])])
