@@ -162,6 +162,10 @@ def _build_parser() -> argparse.ArgumentParser:
                         help="for a network: add the backward pass in matrix form, "
                              "δ = (W^T δ_next) ⊙ f'(z) and dL/dW = δ a^T, beside the "
                              "neuron-by-neuron form")
+    output.add_argument("--finite-differences", action="store_true",
+                        help="add a check of every gradient: the loss's central difference "
+                             "(L(p + h) - L(p - h))/2h with h = 10^-6, worked exactly, beside "
+                             "the chain rule's value")
     pictures = example.add_argument_group("pictures")
     pictures.add_argument("--graph", action="store_true",
                           help="add the computation graph: each value with its gradient, "
@@ -577,6 +581,7 @@ def _example(args) -> str:
         steps=steps, tolerance=args.tol or spec.get("tolerance"), digits=args.digits,
         glossary=not args.no_glossary, templates=args.templates,
         show=None if show is None else tuple(show), matrix=args.matrix, graph=args.graph,
+        finite_differences=args.finite_differences,
         plots=args.plots)
     if args.out is not None:
         result.save(args.out, args.format)  # the format from the suffix, which must be known

@@ -24,8 +24,8 @@ from .errors import DomainError, NumberError, ShapeError
 from .losses import loss as find_loss
 from .model import (Defined, Given, Network, Neuron, Sample, exact, seed_neuron, seed_samples,
                     whole_number)
-from .records import (PREDICTION, TARGET, Z, Derivation, Forward, Gradient, Iteration,
-                      MatrixStep, Unit)
+from .records import (PREDICTION, TARGET, Z, Derivation, FiniteDifference, Forward, Gradient,
+                      Iteration, MatrixStep, Unit)
 from .working import (Formula, approx, descent, evaluate, numbers_in, product, reduce, show,
                       unevaluated, working)
 
@@ -43,6 +43,8 @@ MAX_INLINE_OPS = 12
 MAX_NEURON_OPS = 100
 # A rational with more bits than this (an ordinary decimal after many steps) gets a name.
 MAX_RATIONAL_BITS = 256
+# The step h of the finite-difference check.
+FINITE_DIFFERENCE_STEP = Rational(1, 10**6)
 
 
 class _Names:
@@ -476,10 +478,28 @@ def _as_network(model: Neuron | Network) -> Network:
     raise ShapeError(f"derive needs a Neuron or a Network, not {type(model).__name__}")
 
 
+def _finite_differences(engine: _Engine, names: _Names, parameters, gradients,
+                        parameter_names) -> tuple[FiniteDifference, ...]:
+    """The central difference of the loss for every parameter, worked exactly."""
+    h = FINITE_DIFFERENCE_STEP
+    checks = []
+    for j, (name, gradient) in enumerate(zip(parameter_names, gradients)):
+        up, down = list(parameters), list(parameters)
+        up[j] += h
+        down[j] -= h
+        central = names.define("fd", (engine.run(up, names, "in the finite-difference check").loss
+                                      - engine.run(down, names,
+                                                   "in the finite-difference check").loss)
+                               / (2 * h))
+        checks.append(FiniteDifference(name, h, central, names.define("fd", gradient - central)))
+    return tuple(checks)
+
+
 def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate="0.1",
-           steps: int = 1, tolerance=None) -> Derivation:
+           steps: int = 1, tolerance=None, finite_differences: bool = False) -> Derivation:
     """Derive one worked gradient-descent step of a neuron or a network (and ``steps``
-    training steps).
+    training steps); ``finite_differences`` adds a check of every gradient against the
+    central difference of the loss.
 
     >>> d = derive()  # the built-in example: w = 0.5, b = 0.1, x = 2, y = 1.5
     >>> d.loss.value, [g.value for g in d.gradients], d.updated
@@ -543,7 +563,10 @@ def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate
         forward_after=forward_after, loss_after=writer.total(after, forward_after),
         iterations=tuple(iterations), final_parameters=current, final_loss=values.loss,
         tolerance=tol, converged=converged,
-        matrices=writer.matrices(parameters, first) if not lesson else ())
+        matrices=writer.matrices(parameters, first) if not lesson else (),
+        finite_differences=(_finite_differences(engine, names, parameters, first.totals,
+                                                parameter_names)
+                            if finite_differences else ()))
 
 
 @dataclass(frozen=True, slots=True)

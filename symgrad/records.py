@@ -16,7 +16,8 @@ from .losses import Loss
 from .model import Network, Neuron, Sample
 from .working import Formula
 
-__all__ = ["Unit", "Forward", "Factor", "Gradient", "Iteration", "MatrixStep", "Derivation",
+__all__ = ["Unit", "Forward", "Factor", "Gradient", "Iteration", "MatrixStep",
+           "FiniteDifference", "Derivation",
            "Z", "PREDICTION", "TARGET"]
 
 # The lesson's symbols, real so that sympy.diff of |ŷ - y| is sign(ŷ - y), not a complex form.
@@ -136,6 +137,18 @@ class MatrixStep:
 
 
 @dataclass(frozen=True, slots=True)
+class FiniteDifference:
+    """An independent check of one gradient: the central difference
+    ``(L(p + h) - L(p - h)) / 2h`` of the loss itself, and how far the chain rule's
+    gradient is from it (``O(h²)`` for a smooth loss)."""
+
+    parameter: str
+    step: Rational
+    central: Expr
+    difference: Expr
+
+
+@dataclass(frozen=True, slots=True)
 class Derivation:
     """The whole worked example: the first step in full, the loss after it, and the
     training loop. ``model`` is what was given (a Neuron or a Network); ``network`` is
@@ -169,6 +182,7 @@ class Derivation:
     tolerance: Rational | None
     converged: bool
     matrices: tuple[tuple[MatrixStep, ...], ...]  # [sample][layer, last first]; networks
+    finite_differences: tuple[FiniteDifference, ...] = ()  # when asked for
 
     @property
     def is_network(self) -> bool:

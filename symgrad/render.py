@@ -254,6 +254,7 @@ def _defined_atoms(d: Derivation) -> set:
                 todo += [line.value for line in (unit.z, unit.a, unit.upstream, unit.slope,
                                                  unit.delta) if line is not None]
             todo += [term.value for term in f.terms]
+    todo += [value for f in d.finite_differences for value in (f.central, f.difference)]
     while todo:
         for atom in todo.pop().atoms(Defined):
             if atom not in found:
@@ -484,6 +485,10 @@ class WorkedExample:
                       for it in d.iterations],
             "final": {"parameters": named(d.final_parameters),
                       "loss_value": value(d.final_loss), "converged": d.converged},
+            "finite_differences": [{"parameter": f.parameter, "step": value(f.step),
+                                    "central": value(f.central),
+                                    "difference": value(f.difference)}
+                                   for f in d.finite_differences],
             "definitions": {atom.name: str(atom.definition) for atom in
                             sorted(_defined_atoms(d), key=lambda atom: atom.serial)},
         }
@@ -591,11 +596,13 @@ def worked_example(neuron=None, samples=None, *, learning_rate="0.1", steps: int
                    tolerance=None, digits: int = 4, glossary: bool = True,
                    templates: str | os.PathLike | None = None,
                    show: tuple[str, ...] | None = None, matrix: bool = False,
-                   graph: bool = False, plots: bool = False) -> WorkedExample:
+                   graph: bool = False, plots: bool = False,
+                   finite_differences: bool = False) -> WorkedExample:
     """Derive and wrap a worked example of a Neuron or a Network; with no arguments,
     seed lesson 001's neuron. ``show`` picks a network's parameters worked in full,
     ``matrix`` adds the matrix form of its backward pass, ``graph`` the computation
-    graph and ``plots`` pictures of the loss (matplotlib, ``symgrad[plot]``).
+    graph and ``plots`` pictures of the loss (matplotlib, ``symgrad[plot]``);
+    ``finite_differences`` checks every gradient against the loss's central difference.
 
     >>> from symgrad import Neuron, Sample
     >>> ex = worked_example(Neuron(weights=1.5, bias=0.5), Sample(x=2.0, y=4.0))
@@ -603,7 +610,7 @@ def worked_example(neuron=None, samples=None, *, learning_rate="0.1", steps: int
     '17/10'
     """
     derivation = derive(neuron, samples, learning_rate=learning_rate, steps=steps,
-                        tolerance=tolerance)
+                        tolerance=tolerance, finite_differences=finite_differences)
     if matrix and not derivation.is_network:
         raise SymgradError("the matrix form is for networks; a single neuron has no matrices")
     return WorkedExample(derivation, digits=digits, glossary=glossary, templates=templates,

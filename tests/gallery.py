@@ -36,7 +36,8 @@ GALLERY = {
         Network(layers=[Layer([["0.15", "0.2"], ["0.25", "0.3"]], ["0.35", "0.35"], "sigmoid"),
                         Layer([["0.4", "0.45"], ["0.5", "0.55"]], ["0.6", "0.6"], "sigmoid")],
                 loss="half_squared", frozen=("b",)),
-        [Sample(x=["0.05", "0.1"], y=["0.01", "0.99"])], {"learning_rate": "0.5", "matrix": True}),
+        [Sample(x=["0.05", "0.1"], y=["0.01", "0.99"])],
+        {"learning_rate": "0.5", "matrix": True, "finite_differences": True}),
 }
 
 # Examples with pictures: the computation graph and the plots, in every format that

@@ -406,3 +406,20 @@ def test_cli_check_on_a_network(tmp_path):
     formula = run(sys.executable, "-m", "symgrad", "check", "--spec", str(spec), "--quantity",
                   "da/dz", "--answer", "a*(1-a)")
     assert formula.returncode == 2 and "delta1_2" in formula.stderr
+
+
+def test_finite_difference_check_in_the_record():
+    """--finite-differences: each gradient's central difference is worked exactly and the
+    chain rule agrees with it to O(h²) (exactly, for a quadratic loss)."""
+    d = derive(_mazur(frozen=("b",)), MAZUR_SAMPLE, learning_rate="0.5",
+               finite_differences=True)
+    assert [f.parameter for f in d.finite_differences] == list(d.parameter_names)
+    for g, f in zip(d.gradients, d.finite_differences):
+        assert abs(numeric(f.difference, 30)) < R(1, 10**11)
+        assert abs(numeric(g.value - f.central - f.difference, 40)) < R(1, 10**35)
+    neuron = derive(finite_differences=True)
+    assert [f.difference for f in neuron.finite_differences] == [0, 0]
+    data = worked_example(_mazur(), MAZUR_SAMPLE, finite_differences=True).to_data()
+    assert len(data["finite_differences"]) == 12
+    md = worked_example(_mazur(), MAZUR_SAMPLE, finite_differences=True).to_markdown()
+    assert "### Check: finite differences" in md
