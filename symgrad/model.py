@@ -120,17 +120,19 @@ def decimal(value: Expr, digits: int = 4) -> tuple[str, bool]:
     if isinstance(value, Defined):  # shown several times (value, working, matrices)
         text = value._decimals.get(digits)
         if text is None:
-            text = value._decimals[digits] = _rounded(value, digits)
+            text = value._decimals[digits] = rounded(value, digits)
         return text, False
-    return _rounded(value, digits), False
+    return rounded(value, digits), False
 
 
-def _rounded(value: Expr, digits: int) -> str:
+def rounded(value: Expr, digits: int) -> str:
     approx = numeric(value, digits + 10)
     if not approx.is_Number:
         raise NumberError(f"cannot give a number for {value}")
-    return mpmath.nstr(approx._to_mpmath(approx._prec), digits, strip_zeros=True,
+    # Significant digits keep their trailing zeros (≈ 0.3400 has four, ≈ 0.34 two).
+    text = mpmath.nstr(approx._to_mpmath(approx._prec), digits, strip_zeros=False,
                        min_fixed=-4, max_fixed=digits + 2)
+    return text.replace(".e", "e").removesuffix(".")
 
 
 def latex_decimal(text: str) -> str:

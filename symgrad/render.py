@@ -10,6 +10,7 @@ numbers of a lesson as decimals (``0.66``, not ``33/50``).
 from __future__ import annotations
 
 import base64
+from fractions import Fraction
 import contextlib
 import json
 import math
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import jinja2
 import jinja2.sandbox
-from sympy import Expr
+from sympy import Expr, Rational
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.pycode import pycode
 
@@ -34,10 +35,14 @@ from .graph import Graph, computation_graph
 from .notebook import notebook
 from .model import (MAX_DIGITS, PRECISION, Defined, Given, Network, decimal, latex_decimal,
                     numeric, whole_number)
+from .model import rounded as model_rounded
 
 __all__ = ["FORMATS", "WorkedExample", "worked_example", "render_template", "write_atomically",
            "json_value"]
 
+# At most this many digits more than --digits for the numbers of a line of working, so
+# that the numbers as printed give the result as printed.
+HONEST_EXTRA_DIGITS = 3
 # format name -> (template folder, template file, file extension)
 # Networks with more parameters than this list gradients in a table unless --show asks.
 MAX_SHOWN = 12
@@ -170,9 +175,29 @@ class _QuietCache(jinja2.FileSystemBytecodeCache):
 def _filters(digits: int) -> dict:
     """Every filter the templates use, registered in one place."""
     printers = {dot: LessonPrinter(digits, dot) for dot in (False, True)}
+    wider = {digits: printers[True]}  # printers of numbers-in lines, by digits
 
     def latex(expr, dot=False):
         return printers[dot].doprint(expr)
+
+    def substituted(formula):
+        """The numbers-in line of a Formula, each rounded number given with enough digits
+        that working the line with the numbers as printed gives the result as printed
+        (``(-1.3333) · 0.18736 · 2 ≈ -0.4996``, not ``(-1.333) · 0.1874 · 2 ≈ -0.4995``)."""
+        expr = formula.substituted
+        printed, is_exact = decimal(formula.value, digits)
+        rounded = [g for g in expr.atoms(Given) if not decimal(g.value, digits)[1]]
+        for shown_digits in range(digits, min(digits + HONEST_EXTRA_DIGITS, MAX_DIGITS) + 1):
+            as_printed = {g: Rational(Fraction(decimal(g.value, shown_digits)[0]))
+                          for g in rounded}
+            again = expr.xreplace(as_printed).xreplace({g: g.value for g in expr.atoms(Given)})
+            if not rounded or is_exact or model_rounded(again, digits) == printed:
+                break
+        else:
+            shown_digits = digits  # no few more digits do it: the line is worked unrounded
+        if shown_digits not in wider:
+            wider[shown_digits] = LessonPrinter(shown_digits, True)
+        return wider[shown_digits].doprint(expr)
 
     def number(value):
         return latex_decimal(decimal(value, digits)[0])
@@ -239,7 +264,8 @@ def _filters(digits: int) -> dict:
     return {"latex": latex, "number": number, "equals": equals, "shown": shown,
             "relation": relation,
             "plain": plain, "plain_equals": plain_equals, "python": python, "fraction": fraction,
-            "label": label, "latex_text": latex_text, "cdata": cdata, "sign": sign}
+            "label": label, "latex_text": latex_text, "cdata": cdata, "sign": sign,
+            "substituted": substituted}
 
 
 def _defined_atoms(d: Derivation) -> set:
