@@ -408,6 +408,10 @@ class _Writer:
             factors.append(("zero_input", [numbers.a[s][l - 1][k - 1] for s in samples]))
         for cause, values in factors:
             if all(_is_tiny(v) for v in values):
+                kink = self.engine.activations[l - 1].kink
+                if cause == "flat_activation" and kink is not None and all(
+                        numbers.z[s][l - 1][j - 1] == kink for s in samples):
+                    return "at_kink"  # not dead: a convention picked f'(kink) = 0
                 return cause
         return None
 

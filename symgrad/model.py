@@ -612,7 +612,9 @@ class Given(Symbol):
         value = _sympify(value)  # strict: never parses text
         # Rationals, the common case, are named without running SymPy's printer.
         name = f"given({value.p}/{value.q})" if value.is_Rational else f"given({value})"
-        given = Symbol.__new__(cls, name)
+        # Not SymPy's cached constructor: named values of two derivations may share a
+        # name ("a2_1#3") but not a value, and a cached Given would carry the other's.
+        given = Symbol.__xnew__(cls, name)
         given.value = value
         return given
 
@@ -620,4 +622,4 @@ class Given(Symbol):
         return ((self.value,), {})
 
     def _hashable_content(self):
-        return (self.name,)
+        return (self.name, self.value)

@@ -92,7 +92,8 @@ class Gradient:
 
     ``sign`` is -1, 0 or 1; ``cause`` says why a zero or tiny gradient is so:
     ``"at_target"``, ``"no_signal"`` (nothing flows back into a hidden neuron),
-    ``"flat_activation"`` or ``"zero_input"``. ``layer``, ``neuron`` and ``source`` (the
+    ``"flat_activation"``, ``"at_kink"`` (a ReLU exactly at z = 0, where the convention
+    f'(0) = 0 decides) or ``"zero_input"``. ``layer``, ``neuron`` and ``source`` (the
     input a weight multiplies; None for a bias) place the parameter in the network.
     """
 

@@ -121,11 +121,14 @@ def test_gradient_equals_diff_and_finite_difference(act, loss, w, b, x, y, batch
 
 
 def test_relu_at_kink_uses_zero_convention():
-    """At z = 0 the ReLU factor is 0 by convention, and the gradient stops (dead ReLU)."""
+    """At z = 0 the ReLU factor is 0 by convention, and the gradient stops: at the kink,
+    which is not called dead (that is z < 0)."""
     d = derive(Neuron(weights="0.5", bias="-1", activation="relu"), [Sample(x=2, y="1.5")])
     assert d.forward[0].z.value == 0
     assert _factor(d, "da/dz") == 0
-    assert all(g.sign == 0 and g.cause == "flat_activation" for g in d.gradients)
+    assert all(g.sign == 0 and g.cause == "at_kink" for g in d.gradients)
+    dead = derive(Neuron(weights="0.5", bias="-2", activation="relu"), [Sample(x=2, y="1.5")])
+    assert all(g.cause == "flat_activation" for g in dead.gradients)
     assert "f'(0) = 0" in d.activation.convention
 
 

@@ -6,7 +6,7 @@ import pytest
 from sympy import Rational
 
 from symgrad.errors import NumberError, ShapeError
-from symgrad.model import Neuron, Sample, decimal, exact
+from symgrad.model import Given, Neuron, Sample, decimal, exact
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -67,3 +67,14 @@ def test_sample_needs_inputs():
 def test_decimal_display(value, digits, text, exact):
     """Terminating decimals print exactly; others round to the given significant digits."""
     assert decimal(value, digits) == (text, exact)
+
+
+def test_givens_of_same_named_values_keep_their_own_numbers():
+    """Two derivations may both name a value a2_1#3: the numbers put into their formulas
+    stay apart (a cached Given once showed the other derivation's number)."""
+    from sympy import Add, Mul
+    from symgrad.model import Defined
+    first, second = Defined("a2_1#3", Rational(1, 3)), Defined("a2_1#3", Rational(2, 3))
+    one, two = Given(first), Given(second)
+    assert one != two and one.value is first and two.value is second
+    assert Mul(two, Add(1, -two)).atoms(Given) == {two}

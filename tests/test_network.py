@@ -423,3 +423,4 @@ def test_finite_difference_check_in_the_record():
     assert len(data["finite_differences"]) == 12
     md = worked_example(_mazur(), MAZUR_SAMPLE, finite_differences=True).to_markdown()
     assert "### Check: finite differences" in md
+

@@ -29,6 +29,8 @@ def _edge_examples():
               one(x=0, activation="tanh"),                    # zero input for w
               one(weights="10", y=0, activation="sigmoid"),   # saturated: tiny gradient
               one(bias="-1", activation="leaky_relu"),        # leaky ReLU at its kink
+              one(bias="-1", activation="relu"),              # ReLU at its kink: not dead
+              one(bias="-2", activation="relu"),              # a dead ReLU, z < 0
               one(bias=None, loss="huber", delta="0.25")]     # no bias, linear Huber branch
     examples = [worked_example(n, s) for n, s in cases]
     examples.append(worked_example(*one(activation="sigmoid"), steps=6))
@@ -212,6 +214,7 @@ def test_edge_examples_explain_every_cause():
     """The edge examples reach each explanation of a vanishing or tiny gradient."""
     md = "".join(_all_documents("md"))
     for phrase in ("the prediction already equals the target", "the ReLU is dead",
+                   "sits exactly at its kink $z = 0$",
                    "is saturated", "is $0$, so $z$ does not depend on it",
                    "so the loop stopped"):
         assert phrase in md
