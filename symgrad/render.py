@@ -139,7 +139,9 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
     """Compiled templates cached per user, so a second run skips compiling (~0.1 s).
 
     The cache holds code that runs, so it is used only in a folder of this user's that
-    nobody else can write to or read (mode 0700, not a symbolic link); otherwise none."""
+    nobody else can write to or read (mode 0700, not a symbolic link); otherwise none.
+    A folder of this user's that others may only read (0755, as symgrad before 0700 made
+    it) is narrowed to 0700: nobody else could have put code in it."""
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     folder = base / "symgrad" / f"jinja-{__version__}"
     try:
@@ -148,8 +150,10 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
         for part in (base / "symgrad", folder):
             info = os.lstat(part)
             if (not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid()
-                    or info.st_mode & 0o077):
+                    or info.st_mode & 0o022):
                 return None
+            if info.st_mode & 0o077:
+                os.chmod(part, 0o700)
     except OSError:
         return None  # a read-only home only costs speed
     return _QuietCache(str(folder))
