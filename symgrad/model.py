@@ -610,10 +610,12 @@ class Given(Symbol):
 
     def __new__(cls, value):
         value = _sympify(value)  # strict: never parses text
-        # Rationals, the common case, are named without running SymPy's printer.
-        name = f"given({value.p}/{value.q})" if value.is_Rational else f"given({value})"
-        # Not SymPy's cached constructor: named values of two derivations may share a
-        # name ("a2_1#3") but not a value, and a cached Given would carry the other's.
+        # Rationals and named values, the common cases, are named without running SymPy's
+        # printer (whose text of a named value is its name).
+        name = (f"given({value.p}/{value.q})" if value.is_Rational else
+                f"given({value.name})" if isinstance(value, Defined) else f"given({value})")
+        # Not SymPy's constructor, which shares one symbol per name: named values of two
+        # derivations have the same text, and each Given must keep its own value.
         given = Symbol.__xnew__(cls, name)
         given.value = value
         return given
@@ -622,4 +624,4 @@ class Given(Symbol):
         return ((self.value,), {})
 
     def _hashable_content(self):
-        return (self.name, self.value)
+        return (self.value,)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import jinja2
 import jinja2.sandbox
-from sympy import Expr, Rational
+from sympy import Basic, Expr, Rational
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.pycode import pycode
 
@@ -69,6 +69,17 @@ _LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$"
                    "^": r"\textasciicircum{}"}
 
 
+# Sub-expressions whose LaTeX a printer remembers; past this it starts afresh, so a long
+# session does not keep every expression it ever printed alive.
+MAX_REMEMBERED = 100_000
+
+
+@lru_cache(maxsize=MAX_REMEMBERED)
+def _decimal(value: Expr, digits: int) -> tuple[str, bool]:
+    """``decimal``, remembered: a lesson shows each value several times."""
+    return decimal(value, digits)
+
+
 class LessonPrinter(LatexPrinter):
     """SymPy's LaTeX printer, keeping a lesson's term order and decimal numbers."""
 
@@ -76,17 +87,34 @@ class LessonPrinter(LatexPrinter):
         super().__init__({"order": "none", "symbol_names": {PREDICTION: r"\hat{y}"},
                           "mul_symbol": "dot" if dot else None})
         self._digits = digits
+        self._printed = {}
+
+    def _print(self, expr, **kwargs) -> str:
+        """The LaTeX of ``expr``, remembered: a lesson prints the same symbols, numbers
+        and formulas many times (every pass, every line of working).  SymPy's LaTeX of a
+        node depends only on the node; options such as ``exp`` are not remembered."""
+        if kwargs or not isinstance(expr, Basic):
+            return super()._print(expr, **kwargs)
+        text = self._printed.get(expr)
+        if text is None:
+            if len(self._printed) >= MAX_REMEMBERED:
+                self._printed.clear()
+            text = self._printed[expr] = super()._print(expr)
+        return text
 
     def _print_Given(self, given):
-        text = latex_decimal(decimal(given.value, self._digits)[0])
-        return rf"\left({text}\right)" if text.startswith("-") else text
+        return self._number(given.value)
 
     def _print_Defined(self, defined):
         """A named exact value shows as its (rounded) number."""
-        return self._print_Given(Given(defined))
+        return self._number(defined)
+
+    def _number(self, value: Expr) -> str:
+        text = latex_decimal(_decimal(value, self._digits)[0])
+        return rf"\left({text}\right)" if text.startswith("-") else text
 
     def _print_Rational(self, number):
-        text, is_exact = decimal(number, self._digits)
+        text, is_exact = _decimal(number, self._digits)
         if is_exact:
             return latex_decimal(text)
         return super()._print_Rational(number)
@@ -144,7 +172,9 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
     """Compiled templates cached per user, so a second run skips compiling (~0.1 s).
 
     The cache holds code that runs, so it is used only in a folder of this user's that
-    nobody else can write to or read (mode 0700, not a symbolic link); otherwise none."""
+    nobody else can write to or read (mode 0700, not a symbolic link); otherwise none.
+    A folder of this user's that others may only read (0755, as symgrad before 0700 made
+    it) is narrowed to 0700: nobody else could have put code in it."""
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     folder = base / "symgrad" / f"jinja-{__version__}"
     try:
@@ -153,8 +183,10 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
         for part in (base / "symgrad", folder):
             info = os.lstat(part)
             if (not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid()
-                    or info.st_mode & 0o077):
+                    or info.st_mode & 0o022):
                 return None
+            if info.st_mode & 0o077:
+                os.chmod(part, 0o700)
     except OSError:
         return None  # a read-only home only costs speed
     return _QuietCache(str(folder))
@@ -200,11 +232,11 @@ def _filters(digits: int) -> dict:
         return wider[shown_digits].doprint(expr)
 
     def number(value):
-        return latex_decimal(decimal(value, digits)[0])
+        return latex_decimal(_decimal(value, digits)[0])
 
     def shown(value):
         """``0.66`` for an exact decimal, ``\\approx 0.2689`` for a rounded value."""
-        text, is_exact = decimal(value, digits)
+        text, is_exact = _decimal(value, digits)
         return ("" if is_exact else r"\approx ") + latex_decimal(text)
 
     def equals(value):
@@ -213,15 +245,15 @@ def _filters(digits: int) -> dict:
 
     def relation(expr):
         """``=`` when every number shown in ``expr`` is exact, else ``≈``."""
-        inexact = any(not decimal(g.value, digits)[1] for g in expr.atoms(Given))
+        inexact = any(not _decimal(g.value, digits)[1] for g in expr.atoms(Given))
         return r"\approx" if inexact else "="
 
     def plain(value):
-        return decimal(value, digits)[0]
+        return _decimal(value, digits)[0]
 
     def plain_equals(value):
         """``= 0.66`` or ``≈ 0.2689`` in plain text, for graph labels."""
-        text, is_exact = decimal(value, digits)
+        text, is_exact = _decimal(value, digits)
         return ("= " if is_exact else "≈ ") + text
 
     def sign(value):
@@ -258,7 +290,7 @@ def _filters(digits: int) -> dict:
 
     def fraction(value):
         """A Python ``Fraction`` literal of an exact rational: ``F("0.66")``, ``F("1/3")``."""
-        text, is_exact = decimal(value, digits)
+        text, is_exact = _decimal(value, digits)
         return f'F("{text if is_exact else value}")'
 
     return {"latex": latex, "number": number, "equals": equals, "shown": shown,

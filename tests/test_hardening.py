@@ -281,6 +281,18 @@ def test_unsafe_cache_folder_is_not_used(tmp_path, monkeypatch, spoil):
     assert _bytecode_cache() is None
 
 
+def test_readable_cache_folder_is_narrowed(tmp_path, monkeypatch):
+    """A cache folder of the user's that others may only read (an older symgrad made
+    it 0755) is narrowed to 0700 and used."""
+    from symgrad.render import _bytecode_cache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    (tmp_path / "symgrad").mkdir(mode=0o755)
+    (tmp_path / "symgrad").chmod(0o755)
+    assert _bytecode_cache() is not None
+    assert (tmp_path / "symgrad").stat().st_mode & 0o777 == 0o700
+
+
 def test_full_standard_output_is_one_line(tmp_path):
     """`symgrad example > /dev/full` is one line naming the problem, exit 2."""
     with open("/dev/full", "w") as full:
