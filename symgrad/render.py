@@ -33,8 +33,8 @@ from .errors import SymgradError, TemplateError, UnknownNameError, choose
 from .files import write_atomically, write_files
 from .graph import Graph, computation_graph
 from .notebook import notebook
-from .model import (MAX_DIGITS, PRECISION, Defined, Given, Network, decimal, latex_decimal,
-                    numeric, whole_number)
+from .model import (MAX_DIGITS, PRECISION, Defined, Given, decimal, latex_decimal, numeric,
+                    whole_number)
 from .model import rounded as model_rounded
 
 __all__ = ["FORMATS", "WorkedExample", "worked_example", "render_template", "write_atomically",
@@ -44,7 +44,8 @@ __all__ = ["FORMATS", "WorkedExample", "worked_example", "render_template", "wri
 # that the numbers as printed give the result as printed.
 HONEST_EXTRA_DIGITS = 3
 # format name -> (template folder, template file, file extension)
-# Networks with more parameters than this list gradients in a table unless --show asks.
+# A network with more parameters works the first this many in full (the rest in the table
+# and a note on --show), unless --show picks them.
 MAX_SHOWN = 12
 FORMATS = {
     "md": ("md", "example.md.j2", ".md"),
