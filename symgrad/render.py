@@ -43,10 +43,10 @@ __all__ = ["FORMATS", "WorkedExample", "worked_example", "render_template", "wri
 # At most this many digits more than --digits for the numbers of a line of working, so
 # that the numbers as printed give the result as printed.
 HONEST_EXTRA_DIGITS = 3
-# format name -> (template folder, template file, file extension)
 # A network with more parameters works the first this many in full (the rest in the table
 # and a note on --show), unless --show picks them.
 MAX_SHOWN = 12
+# format name -> (template folder, template file, file extension)
 FORMATS = {
     "md": ("md", "example.md.j2", ".md"),
     "tex": ("tex", "example.tex.j2", ".tex"),
