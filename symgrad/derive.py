@@ -500,10 +500,11 @@ def _finite_differences(engine: _Engine, names: _Names, parameters, gradients,
 
 
 def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate="0.1",
-           steps: int = 1, tolerance=None, finite_differences: bool = False) -> Derivation:
+           steps: int = 1, tolerance=None, finite_differences: bool = False,
+           matrix: bool = False) -> Derivation:
     """Derive one worked gradient-descent step of a neuron or a network (and ``steps``
     training steps); ``finite_differences`` adds a check of every gradient against the
-    central difference of the loss.
+    central difference of the loss, ``matrix`` a network's backward pass as matrices.
 
     >>> d = derive()  # the built-in example: w = 0.5, b = 0.1, x = 2, y = 1.5
     >>> d.loss.value, [g.value for g in d.gradients], d.updated
@@ -517,6 +518,8 @@ def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate
         raise NumberError(f"the tolerance must be positive, not {tol}")
     network = _as_network(model)
     lesson = isinstance(model, Neuron)
+    if matrix and lesson:
+        raise ShapeError("the matrix form is for networks; a single neuron has no matrices")
     engine = _Engine(network, samples)
     names = _Names.of(lesson)
     notation = _Notation(network, lesson)
@@ -567,7 +570,7 @@ def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate
         forward_after=forward_after, loss_after=writer.total(after, forward_after),
         iterations=tuple(iterations), final_parameters=current, final_loss=values.loss,
         tolerance=tol, converged=converged,
-        matrices=writer.matrices(parameters, first) if not lesson else (),
+        matrices=writer.matrices(parameters, first) if matrix and not lesson else (),
         finite_differences=(_finite_differences(engine, names, parameters, first.totals,
                                                 parameter_names)
                             if finite_differences else ()))

@@ -182,7 +182,7 @@ class Derivation:
     final_loss: Expr
     tolerance: Rational | None
     converged: bool
-    matrices: tuple[tuple[MatrixStep, ...], ...]  # [sample][layer, last first]; networks
+    matrices: tuple[tuple[MatrixStep, ...], ...]  # [sample][layer, last first]; when asked
     finite_differences: tuple[FiniteDifference, ...] = ()  # when asked for
 
     @property

@@ -28,7 +28,7 @@ from sympy.printing.pycode import pycode
 from . import __version__, plots
 from .derive import PREDICTION, TARGET, Z, derive
 from .records import Derivation
-from .working import approx
+from .working import approx, unevaluated
 from .errors import SymgradError, TemplateError, UnknownNameError, choose
 from .files import write_atomically, write_files
 from .graph import Graph, computation_graph
@@ -219,12 +219,15 @@ def _filters(digits: int) -> dict:
         (``(-1.3333) · 0.18736 · 2 ≈ -0.4996``, not ``(-1.333) · 0.1874 · 2 ≈ -0.4995``)."""
         expr = formula.substituted
         printed, is_exact = decimal(formula.value, digits)
-        rounded = [g for g in expr.atoms(Given) if not decimal(g.value, digits)[1]]
+        numbers = {g: g.value for g in expr.atoms(Given)}
+        rounded = [g for g in numbers if not decimal(g.value, digits)[1]]
         for shown_digits in range(digits, min(digits + HONEST_EXTRA_DIGITS, MAX_DIGITS) + 1):
-            as_printed = {g: Rational(Fraction(decimal(g.value, shown_digits)[0]))
-                          for g in rounded}
-            again = expr.xreplace(as_printed).xreplace({g: g.value for g in expr.atoms(Given)})
-            if not rounded or is_exact or model_rounded(again, digits) == printed:
+            if not rounded or is_exact:
+                break
+            as_printed = numbers | {g: Rational(Fraction(decimal(g.value, shown_digits)[0]))
+                                    for g in rounded}
+            # Worked with the numbers as printed (unevaluated, so mpmath does the sums).
+            if model_rounded(unevaluated(expr, as_printed), digits) == printed:
                 break
         else:
             shown_digits = digits  # no few more digits do it: the line is worked unrounded
@@ -365,6 +368,9 @@ class WorkedExample:
         if show is not None:
             show = _shown_names(derivation, show)
         self.show = show
+        if matrix and not derivation.matrices:
+            raise SymgradError("the matrix form is for networks derived with matrix=True; a "
+                               "single neuron has no matrices")
         self.matrix = matrix
         self.graph = graph
         self.plots = plots
@@ -669,8 +675,7 @@ def worked_example(neuron=None, samples=None, *, learning_rate="0.1", steps: int
     '17/10'
     """
     derivation = derive(neuron, samples, learning_rate=learning_rate, steps=steps,
-                        tolerance=tolerance, finite_differences=finite_differences)
-    if matrix and not derivation.is_network:
-        raise SymgradError("the matrix form is for networks; a single neuron has no matrices")
+                        tolerance=tolerance, finite_differences=finite_differences,
+                        matrix=matrix)
     return WorkedExample(derivation, digits=digits, glossary=glossary, templates=templates,
                          show=show, matrix=matrix, graph=graph, plots=plots)

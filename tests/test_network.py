@@ -187,7 +187,7 @@ def test_json_shape_and_python_script_agree():
 
 def test_matrix_form_matches_per_weight_form():
     """δ and δ aᵀ of the matrix form equal the per-neuron δ and the per-weight gradients."""
-    d = derive(_mazur(), MAZUR_SAMPLE)
+    d = derive(_mazur(), MAZUR_SAMPLE, matrix=True)
     gradients = {g.parameter: g.value for g in d.gradients}
     deltas = {(row.layer, row.neuron): row.delta.value for row in d.backward[0]}
     for step in d.matrices[0]:
