@@ -626,11 +626,11 @@ def _detail(d: Derivation, name: str, key: str) -> str:
         local = "dz/d" + key[4:]
         return f" (dz/d{key[4:]} = {shown(factor[local])})" if local in factor else ""
     if name == "z_for_prediction":
-        return f" (z = {shown(d.forward[0].z.value)}, ŷ = {shown(d.forward[0].prediction.value)})"
+        sample = key.removeprefix("prediction")  # prediction2: sample 2's numbers
+        row = d.forward[int(sample) - 1 if sample.isdigit() else 0]
+        return f" (z = {shown(row.z.value)}, ŷ = {shown(row.prediction.value)})"
     if name == "missing_mean":
         return f" (n = {len(d.samples)})"
-    if name == "missing_learning_rate":
-        return f" (α = {shown(d.learning_rate)})"
     return ""
 
 

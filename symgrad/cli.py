@@ -210,7 +210,8 @@ asked quantities: {", ".join(ASKABLE)}
   (w and b are the gradients dL/dw and dL/db; update asks for every new parameter;
   delta, each neuron's error signal, and prediction, the outputs, for networks)
 networks: --network 2-2-1 draws networks of that shape (at most 3 layers of 4), weights
-  and inputs on a grid of halves; no neuron saturates, sits on a ReLU kink or is dead
+  and inputs on a grid of halves; no neuron saturates, sits on a ReLU kink or is dead;
+  on easy sheets every value is an exact decimal of at most 6 places
 formats: md and tex write sheet.EXT and key.EXT; json writes sheet.json; moodle
          writes quiz.xml (one numerical question per asked quantity)
 

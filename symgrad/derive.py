@@ -358,14 +358,14 @@ class _Writer:
             return forward[0].loss
         return reduce(self.engine.scale, "L", numbers.losses, numbers.loss)
 
-    def gradients(self, names, parameters, updated, rate, numbers: _Pass,
+    def gradients(self, labels, parameters, updated, rate, numbers: _Pass,
                   frozen) -> tuple[Gradient, ...]:
         engine, n = self.engine, self.notation
         network = engine.network
         last = len(network.layers)
         found = []
         for index, (name, position, symbol) in enumerate(zip(
-                names, network.parameter_names, _parameter_symbols(network, n))):
+                labels, network.parameter_names, _parameter_symbols(network, n))):
             l, j, k = network.position(position)
             per_sample = []
             for s in range(len(engine.samples)):
@@ -527,9 +527,12 @@ def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate
     parameters = network.parameters
     frozen = tuple(network.is_frozen(name) for name in network.parameter_names)
 
+    def descend(current, gradients):  # one gradient-descent step; frozen ones stay
+        return tuple(p if still else names.define("p", p - rate * g)
+                     for p, g, still in zip(current, gradients, frozen))
+
     first = engine.run(parameters, names)
-    updated = tuple(p if still else names.define("p", p - rate * g)
-                    for p, g, still in zip(parameters, first.totals, frozen))
+    updated = descend(parameters, first.totals)
     after = engine.run(updated, names, "after the update")
     forward = writer.forward(parameters, first, backward=True)
     forward_after = writer.forward(updated, after, backward=False)
@@ -540,9 +543,7 @@ def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate
             converged = True
             break
         iterations.append(Iteration(step_number, current, values.loss, values.totals))
-        current = updated if step_number == 1 else tuple(
-            p if still else names.define("p", p - rate * g)
-            for p, g, still in zip(current, values.totals, frozen))
+        current = updated if step_number == 1 else descend(current, values.totals)
         values = after if step_number == 1 else engine.run(current, names,
                                                            f"after step {step_number}")
     if tol is not None and not converged and _below(values.loss, tol):

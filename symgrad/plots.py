@@ -450,7 +450,7 @@ def save(derivation: Derivation, folder: str | os.PathLike,
     return tuple(files)
 
 
-def plot_files(derivation: Derivation | NetworkDerivation, folder: str | os.PathLike,
+def plot_files(derivation: Derivation, folder: str | os.PathLike,
                stem: str) -> dict[Path, bytes]:
     """The files :func:`save` writes, path -> content, to write with other files as one unit.
 

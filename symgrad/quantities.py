@@ -174,7 +174,7 @@ def _network_quantities(d: Derivation) -> tuple[Quantity, ...]:
 
 def _network_candidates(d: Derivation, quantity: Quantity) -> list[tuple[str, Expr]]:
     """The values the network mistakes give for ``quantity``, from the record's units."""
-    scale = _Engine(d.network, d.samples).scale
+    scale = Rational(1, len(d.samples)) if d.loss_function.reduction == "mean" else 1
     last = len(d.network.layers)
     units = [{(u.layer, u.neuron): u for u in f.units} for f in d.forward]
     gradients = {g.parameter: g for g in d.gradients}

@@ -283,8 +283,8 @@ def _filters(digits: int) -> dict:
             "gradient": rf"\frac{{\partial L}}{{\partial {symbol}}}",
             "update": rf"{{{symbol}}}_{{\text{{new}}}}",
             "loss_after": r"L_{\text{new}}",
-            "activation": symbol,
-            "delta": symbol,
+            "activation": symbol + _of_sample(quantity),
+            "delta": symbol + _of_sample(quantity),
         }[quantity.kind]
 
     def python(expr):
@@ -323,6 +323,11 @@ def _defined_atoms(d: Derivation) -> set:
                 found.add(atom)
                 todo.append(atom.definition)
     return found
+
+
+def _of_sample(quantity) -> str:
+    """`` (sample 2)`` after a network quantity of one sample of a batch (``a2_1@2``)."""
+    return rf"\ \text{{(sample {quantity.sample})}}" if "@" in quantity.key else ""
 
 
 def _shown_names(d: Derivation, show) -> tuple[str, ...]:

@@ -315,8 +315,7 @@ def sheet(*, count: int = 10, seed: int = 1, activations=None, losses=None, inpu
                            "--exact-step are for single neurons")
     absolute_tolerance(tolerance, 1)  # refuse a bad tolerance before drawing anything
     whole_number(digits, "digits", MAX_DIGITS)
-    pairs = (_network_pairs(activations, losses) if shape is not None
-             else _pairs(activations, losses, level, exact_step, batch))
+    pairs = _pairs(activations, losses, level, exact_step, batch)
     drawn, seen = [], set()
     for number in range(1, count + 1):
         rng = random.Random(f"symgrad-sheet:{seed}:{number}")
@@ -346,17 +345,10 @@ def sheet(*, count: int = 10, seed: int = 1, activations=None, losses=None, inpu
                  templates=None if templates is None else str(templates))
 
 
-def _network_pairs(activations, losses):
-    """(activation, loss) pairs a network's output layer can take; hidden layers draw from
-    the same activations."""
-    pairs = [(a, loss) for a in activations for loss in losses
-             if loss != "bce" or a.name == "sigmoid"]
-    if not pairs:
-        raise SymgradError("bce (binary cross-entropy) needs predictions strictly between 0 "
-                           "and 1: add sigmoid to the activations")
-    return tuple(pairs)
-
-
+# Networks keep short numbers: weights and inputs on a grid of halves; on a level that
+# keeps decimals short, a network's values (two layers of products) may have this many
+# more places than a neuron's.
+_NETWORK_EXTRA_PLACES = 3
 # Networks keep short numbers: weights and inputs on a grid of halves.
 _NETWORK_WEIGHTS = _grid("-1.5", "1.5", "0.5", zero=False)
 _NETWORK_BIASES = _grid("-1", "1", "0.5")
@@ -496,6 +488,15 @@ def _accept_network(network: Network, samples, rate, level: Difficulty,
             return None
     if any(g.sign == 0 for g in d.gradients):
         return None
+    if level.decimals is not None:
+        shown = [g.value for g in d.gradients] + list(d.updated) + [d.loss.value,
+                                                                    d.loss_after.value]
+        for f in d.forward + d.forward_after:
+            shown += [line.value for u in f.units
+                      for line in (u.z, u.a, u.upstream, u.slope, u.delta) if line is not None]
+        places = [decimal_places(v) for v in shown]
+        if any(p is None or p > level.decimals + _NETWORK_EXTRA_PLACES for p in places):
+            return None
     return d
 
 

@@ -218,3 +218,11 @@ def test_edge_examples_explain_every_cause():
                    "is saturated", "is $0$, so $z$ does not depend on it",
                    "so the loop stopped"):
         assert phrase in md
+
+
+def test_relu_at_its_kink_is_not_called_flat():
+    """At z = 0 the zero gradient is said to come from the convention, not a flat loss."""
+    md = worked_example(Neuron(weights="0.5", bias="-1", activation="relu"),
+                        [Sample(x=2, y="1.5")]).to_markdown()
+    assert "= 0$ by convention, not because the loss is flat" in md
+    assert "does not change the loss" not in md

@@ -298,3 +298,29 @@ def test_network_sheet_errors():
         sheet(count=1, ask=("delta",))
     with pytest.raises(SymgradError, match="--inputs and --exact-step"):
         sheet(count=1, network="2-1", exact_step=True)
+
+
+def test_network_sheet_of_a_batch_gives_every_sample_and_labels_them():
+    """A batch network sheet lists each sample's x and y, and asks each sample's δ under its
+    own label."""
+    drawn = sheet(count=1, seed=5, network="2-2-1", batch=2, difficulty="medium")
+    text = drawn.documents("md")["sheet.md"]
+    d = drawn.problems[0].derivation
+    assert "| sample | $x_{1}$ | $x_{2}$ | $y_{1}$ |" in text
+    for s in d.samples:
+        assert text.count("| " + str(d.samples.index(s) + 1) + " | ") >= 1
+    labels = re.findall(r"^\d+\. \$(.*)\$ = ", text, re.M)
+    assert len(labels) == len(set(labels)) and any("(sample 2)" in label for label in labels)
+
+
+def test_easy_network_sheets_keep_exact_short_decimals():
+    """Easy network sheets refuse sigmoid and show only exact decimals of at most 6 places."""
+    from symgrad.sheets import decimal_places
+    drawn = sheet(count=3, seed=2, network="2-2-1")
+    for p in drawn.problems:
+        d = p.derivation
+        values = [g.value for g in d.gradients] + list(d.updated) + [d.loss_after.value]
+        assert all(decimal_places(v) is not None and decimal_places(v) <= 6 for v in values)
+    assert "\\approx" not in drawn.documents("md")["key.md"]
+    with pytest.raises(SymgradError, match="sigmoid cannot"):
+        sheet(count=1, network="2-2-1", activations=("sigmoid",))
