@@ -12,7 +12,7 @@ from fractions import Fraction as F
 
 def show(value):
     """A number as a lesson writes it: 0.66, not 0.6600000000000001."""
-    return f"{float(value):.12g}"
+    return f"{float(value) + 0.0:.12g}"  # + 0.0: never "-0"
 
 
 # The neuron and its data

@@ -479,7 +479,8 @@ def _check_value(key: str, value, kind: str) -> None:
     }[kind]
     if not fits:
         words = lambda v: _TOML_WORDS.get(type(v), type(v).__name__)  # noqa: E731
-        odd = [v for v in value if not isinstance(v, (int, float, str))] if isinstance(
+        allowed = str if kind == "names" else (int, float, str)
+        odd = [v for v in value if not isinstance(v, allowed)] if isinstance(
             value, list) else []
         found = f"an array holding {words(odd[0])}" if odd else words(value)
         raise SymgradError(f"spec key {key!r} must be {_TYPE_WORDS[kind]}, not {found}")

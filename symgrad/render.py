@@ -390,6 +390,9 @@ class WorkedExample:
         if self.graph and fmt == "py":
             raise SymgradError("the graph goes with md, tex, html, ipynb and json documents, "
                                "or alone as --format dot; not py")
+        if self.matrix and fmt in ("py", "json"):
+            raise SymgradError(f"the matrix form goes with md, tex, html and ipynb documents, "
+                               f"not {fmt}")
         if fmt == "json":
             return self.to_json()
         if fmt == "py":

@@ -61,11 +61,13 @@ def render_all() -> dict[Path, str]:
     files = {}
     for name, (neuron, samples, options) in GALLERY.items():
         example = worked_example(neuron, samples, **options)
+        # The matrix form is for documents; the script and the data are written without it.
+        data = worked_example(neuron, samples, **(options | {"matrix": False}))
         for fmt in FORMATS:
-            files[OUTPUT / f"{name}.{fmt}"] = example.render(fmt)
-    for name in ("seed001_linear_squared", "network_2_2_2_sigmoid"):
-        neuron, samples, options = GALLERY[name]
-        files[OUTPUT / f"{name}.json"] = worked_example(neuron, samples, **options).to_json()
+            files[OUTPUT / f"{name}.{fmt}"] = (example if fmt in ("md", "tex") else
+                                               data).render(fmt)
+        if name in ("seed001_linear_squared", "network_2_2_2_sigmoid"):
+            files[OUTPUT / f"{name}.json"] = data.to_json()
     for name, text in SHEET.documents("md").items():
         files[OUTPUT / "sheets" / name] = text
     for name, text in SHEET.documents("tex").items():

@@ -424,3 +424,26 @@ def test_finite_difference_check_in_the_record():
     md = worked_example(_mazur(), MAZUR_SAMPLE, finite_differences=True).to_markdown()
     assert "### Check: finite differences" in md
 
+
+
+def test_matrix_form_is_for_documents(tmp_path):
+    """--matrix with json or py is refused in one line instead of silently dropped."""
+    spec = tmp_path / "network.toml"
+    spec.write_text(NETWORK_TOML)
+    for fmt in ("json", "py"):
+        result = run(sys.executable, "-m", "symgrad", "example", "--spec", str(spec), "--matrix",
+                     "--format", fmt)
+        assert result.returncode == 2 and "matrix form goes with md, tex" in result.stderr
+    spec.write_text(NETWORK_TOML.replace('freeze = ["b"]', "freeze = [1]"))
+    odd = run(sys.executable, "-m", "symgrad", "example", "--spec", str(spec))
+    assert odd.returncode == 2 and "an array holding an integer" in odd.stderr
+
+
+def test_python_script_never_prints_minus_zero():
+    """A gradient that float arithmetic makes -0.0 (a dead leaky ReLU times 0) prints 0."""
+    network = Network(layers=[Layer([["0.5", "-1"], ["1", "0.25"]], None, "leaky_relu"),
+                              Layer([["0.3", "0.2"], ["0.1", "-0.4"]], None, "softplus")],
+                      loss="mse", outputs="mean")
+    example = worked_example(network, [Sample(x=["1", "0.5"], y=["1", "2"])])
+    printed = run(sys.executable, "-c", example.to_python()).stdout
+    assert "dL/dw2_1_1 = 0\n" in printed and "= -0\n" not in printed
