@@ -28,6 +28,7 @@ from .records import (PREDICTION, TARGET, Z, Derivation, FiniteDifference, Forwa
                       Iteration, MatrixStep, Unit)
 from .working import (Formula, approx, descent, evaluate, numbers_in, product, reduce, show,
                       unevaluated, working)
+from .working import sign as working_sign
 
 __all__ = ["derive", "step_inputs", "step_numbers", "StepNumbers", "composed_loss", "Z",
            "PREDICTION", "TARGET", "TINY", "MAX_STEPS"]
@@ -388,7 +389,7 @@ class _Writer:
                      if len(engine.samples) > 1 else None)
             update = Formula(None, None, parameters[index]) if frozen[index] else Formula(
                 None, numbers_in(descent, (parameters[index], rate, value)), updated[index])
-            sign = _sign(value)
+            sign = working_sign(value)
             tiny = sign != 0 and _is_tiny(value)
             cause = (self._cause(numbers, l, j, k, l == last)
                      if sign == 0 or tiny else None)
@@ -445,14 +446,6 @@ def _shown_matrix(rows) -> Matrix:
 
 def _column(values) -> Matrix:
     return _shown_matrix([[v] for v in values])
-
-
-def _sign(value: Expr) -> int:
-    """-1, 0 or 1; exact for rationals, decided numerically for other values."""
-    if value.is_Rational:
-        return int(bool(value > 0)) - int(bool(value < 0))
-    number = approx(value, 30)  # evalf works out the digits of a tiny value, 0 for a zero
-    return int(bool(number > 0)) - int(bool(number < 0))
 
 
 def _is_tiny(value: Expr) -> bool:

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 from sympy import Add, Expr, Rational, Symbol
 
-from .derive import PREDICTION, TARGET, _Engine, _Names, _sign
+from .derive import PREDICTION, TARGET, _Engine, _Names
 from .errors import DomainError, UnknownNameError
 from .model import numeric
 from .records import Derivation
-from .working import evaluate
+from .working import evaluate, sign
 
 __all__ = ["Quantity", "Mistake", "MISTAKES", "quantities", "mistakes"]
 
@@ -266,6 +266,6 @@ def _differing(correct: Expr, candidates, distinct: bool) -> tuple[Mistake, ...]
         if approx.imag or not math.isfinite(approx.real):
             continue  # e.g. log of a negative number: no number a learner could write
         others = [correct] + ([k.value for k in kept] if distinct else [])
-        if all(_sign(value - other) != 0 for other in others):
+        if all(sign(value - other) != 0 for other in others):
             kept.append(Mistake(name, MISTAKES[name], value))
     return tuple(kept)

@@ -28,7 +28,7 @@ from sympy.printing.pycode import pycode
 from . import __version__, plots
 from .derive import PREDICTION, TARGET, Z, derive
 from .records import Derivation
-from .working import approx, unevaluated
+from .working import sign, unevaluated
 from .errors import SymgradError, TemplateError, UnknownNameError, choose
 from .files import write_atomically, write_files
 from .graph import Graph, computation_graph
@@ -259,11 +259,6 @@ def _filters(digits: int) -> dict:
         """``= 0.66`` or ``≈ 0.2689`` in plain text, for graph labels."""
         text, is_exact = _decimal(value, digits)
         return ("= " if is_exact else "≈ ") + text
-
-    def sign(value):
-        """-1, 0 or 1, decided exactly (or at high precision for named exact values)."""
-        number = approx(value, 40)
-        return int(bool(number > 0)) - int(bool(number < 0))
 
     def cdata(text):
         """Text safe inside an XML CDATA section (which ``]]>`` would end)."""

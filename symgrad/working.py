@@ -15,7 +15,7 @@ from sympy import Add, Expr, Mul, Not, Piecewise, Symbol
 from .model import PRECISION, Defined, Given, numeric
 
 __all__ = ["Formula", "evaluate", "holds", "show", "unevaluated", "working", "reduce",
-           "product", "descent", "numbers_in", "approx"]
+           "product", "descent", "numbers_in", "approx", "sign"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,18 @@ class Formula:
 def approx(value: Expr, digits: int = 30) -> Expr:
     """A number to compare with: a rational as it is, anything else to ``digits`` digits."""
     return value if value.is_Rational else numeric(value, digits)
+
+
+def sign(value: Expr) -> int:
+    """-1, 0 or 1: exact for rationals, else from enough digits (numeric works out the
+    digits of a tiny value, and gives 0 for a zero).
+
+    >>> from sympy import Rational, exp
+    >>> sign(Rational(-1, 3)), sign(exp(-300)), sign(exp(1) - exp(1))
+    (-1, 1, 0)
+    """
+    number = approx(value, 30)
+    return int(bool(number > 0)) - int(bool(number < 0))
 
 
 def evaluate(formula: Expr, values: dict) -> Expr:
