@@ -218,19 +218,19 @@ def _filters(digits: int) -> dict:
         that working the line with the numbers as printed gives the result as printed
         (``(-1.3333) · 0.18736 · 2 ≈ -0.4996``, not ``(-1.333) · 0.1874 · 2 ≈ -0.4995``)."""
         expr = formula.substituted
-        printed, is_exact = decimal(formula.value, digits)
+        printed, is_exact = _decimal(formula.value, digits)
         numbers = {g: g.value for g in expr.atoms(Given)}
-        rounded = [g for g in numbers if not decimal(g.value, digits)[1]]
-        for shown_digits in range(digits, min(digits + HONEST_EXTRA_DIGITS, MAX_DIGITS) + 1):
-            if not rounded or is_exact:
-                break
-            as_printed = numbers | {g: Rational(Fraction(decimal(g.value, shown_digits)[0]))
-                                    for g in rounded}
-            # Worked with the numbers as printed (unevaluated, so mpmath does the sums).
-            if model_rounded(unevaluated(expr, as_printed), digits) == printed:
-                break
-        else:
-            shown_digits = digits  # no few more digits do it: the line is worked unrounded
+        rounded = [g for g in numbers if not _decimal(g.value, digits)[1]]
+        shown_digits = digits
+        if rounded and not is_exact:
+            for more in range(digits, min(digits + HONEST_EXTRA_DIGITS, MAX_DIGITS) + 1):
+                as_printed = numbers | {g: Rational(Fraction(_decimal(g.value, more)[0]))
+                                        for g in rounded}
+                # Worked with the numbers as printed (unevaluated: mpmath does the sums).
+                if model_rounded(unevaluated(expr, as_printed), digits) == printed:
+                    shown_digits = more
+                    break
+            # else no few more digits do it: the line is shown as worked, unrounded
         if shown_digits not in wider:
             wider[shown_digits] = LessonPrinter(shown_digits, True)
         return wider[shown_digits].doprint(expr)
