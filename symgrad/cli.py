@@ -17,7 +17,7 @@ from .errors import SymgradError
 from .files import kind_of
 from .losses import LOSSES
 from .model import Layer, Network, Neuron, Sample, exact
-from .render import FORMATS, MAX_SHOWN, worked_example
+from .render import FORMATS, LANGUAGES, MAX_SHOWN, worked_example
 from .sheets import (ASKABLE, DEFAULT_ASK, DEFAULT_NETWORK_ASK, DIFFICULTIES, MAX_COUNT,
                      SHEET_FORMATS, sheet)
 
@@ -155,6 +155,10 @@ def _build_parser() -> argparse.ArgumentParser:
     output.add_argument("--digits", type=_positive_int, default=4, metavar="D",
                         help="significant digits for values that are not short exact "
                              "decimals; they are shown with ≈ (default 4)")
+    output.add_argument("--lang", choices=list(LANGUAGES), default="en",
+                        help="language of the words: " + ", ".join(
+                            f"{code} ({name})" for code, name in LANGUAGES.items())
+                        + "; the maths is the same in every language (default en)")
     output.add_argument("--show", type=_names, metavar="P,Q",
                         help="for a network: the parameters whose gradients are worked in "
                              "full, such as w1_11,b2_1 (default: all when there are at most "
@@ -289,6 +293,10 @@ def _add_sheet_parser(commands) -> None:
                         help="significant digits of rounded values (default 4)")
     output.add_argument("--templates", type=_path, metavar="DIR",
                         help="a folder of templates searched before the packaged ones")
+    output.add_argument("--lang", choices=list(LANGUAGES), default="en",
+                        help="language of the words: " + ", ".join(
+                            f"{code} ({name})" for code, name in LANGUAGES.items())
+                        + "; the maths is the same in every language (default en)")
 
 
 def _sheet(args) -> str:
@@ -306,7 +314,8 @@ def _sheet(args) -> str:
                   losses=args.loss, inputs=args.inputs, batch=args.batch, ask=args.ask,
                   difficulty=args.difficulty, exact_step=args.exact_step,
                   allow_kink=args.allow_kink, title=args.title, tolerance=args.tolerance,
-                  digits=args.digits, templates=args.templates, network=args.network)
+                  digits=args.digits, templates=args.templates, network=args.network,
+                  lang=args.lang)
     written = drawn.save(Path(".") if args.out is None else args.out, args.format)
     return "".join(f"wrote {path}\n" for path in written)
 
@@ -585,7 +594,7 @@ def _example(args) -> str:
         glossary=not args.no_glossary, templates=args.templates,
         show=None if show is None else tuple(show), matrix=args.matrix, graph=args.graph,
         finite_differences=args.finite_differences,
-        plots=args.plots)
+        plots=args.plots, lang=args.lang)
     if args.out is not None:
         result.save(args.out, args.format)  # the format from the suffix, which must be known
         return ""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 from fractions import Fraction
 import contextlib
+import gettext
 import json
 import math
 import os
@@ -37,8 +38,12 @@ from .model import (MAX_DIGITS, PRECISION, Defined, Given, decimal, latex_decima
                     whole_number)
 from .model import rounded as model_rounded
 
-__all__ = ["FORMATS", "WorkedExample", "worked_example", "render_template", "write_atomically",
-           "json_value"]
+__all__ = ["FORMATS", "LANGUAGES", "WorkedExample", "worked_example", "render_template",
+           "write_atomically", "json_value"]
+
+# The languages the words of a lesson come in: English in the templates, the others as
+# gettext catalogs (templates/locale/LANG/LC_MESSAGES/symgrad.mo, compiled by Babel).
+LANGUAGES = {"en": "English", "de": "Deutsch"}
 
 # At most this many digits more than --digits for the numbers of a line of working, so
 # that the numbers as printed give the result as printed.
@@ -121,7 +126,8 @@ class LessonPrinter(LatexPrinter):
         return super()._print_Rational(number)
 
 
-def _make_environment(kind: str, templates: str | os.PathLike | None, digits: int):
+def _make_environment(kind: str, templates: str | os.PathLike | None, digits: int,
+                      lang: str = "en"):
     search = [str(_packaged_templates() / kind)]
     if templates is not None:
         folder = Path(templates)
@@ -130,19 +136,49 @@ def _make_environment(kind: str, templates: str | os.PathLike | None, digits: in
         # A teacher's folder may hold one folder per format or the files themselves.
         search[:0] = [str(folder / kind), str(folder)]
     options = {}
-    if kind == "tex":
-        # LaTeX-safe delimiters, as nbconvert uses, so '}}' in LaTeX never clashes.
+    if kind in ("tex", "lesson"):
+        # LaTeX-safe delimiters, as nbconvert uses, so '}}' in LaTeX never clashes; the
+        # lesson's words are LaTeX maths in sentences, whatever the format around them.
         options = dict(block_start_string="((*", block_end_string="*))",
                        variable_start_string="(((", variable_end_string=")))",
                        comment_start_string="((=", comment_end_string="=))",
                        line_comment_prefix="%%")
     env = _Sandbox(loader=jinja2.FileSystemLoader(search), autoescape=kind == "html",
-                             bytecode_cache=_bytecode_cache(),
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                             trim_blocks=True, lstrip_blocks=True, **options)
+                   bytecode_cache=_bytecode_cache(), undefined=jinja2.StrictUndefined,
+                   keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+                   extensions=["jinja2.ext.i18n"], **options)
+    env.install_gettext_translations(_translations(lang), newstyle=True)
     env.filters.update(_filters(digits))
     env.globals["zip"] = zip
+    env.globals["lang"] = lang
+    if kind in ("md", "tex"):
+        env.globals["lesson"] = _lesson_for(kind, templates, digits, lang)
     return env
+
+
+def _translations(lang: str) -> gettext.NullTranslations:
+    """The gettext catalog of a language (English is the templates' own words)."""
+    choose(LANGUAGES, lang, "language")
+    if lang == "en":
+        return gettext.NullTranslations()
+    return gettext.translation("symgrad", localedir=_packaged_templates() / "locale",
+                               languages=[lang])
+
+
+def _lesson_for(fmt: str, templates, digits: int, lang: str):
+    """The ``lesson(name, **more)`` function of a format's templates: it renders the shared
+    template ``lesson/NAME.j2`` (the words of a lesson, written once) in that format, with
+    the caller's variables and ``more``."""
+
+    @jinja2.pass_context
+    def lesson(context, name: str, **more) -> str:
+        # The caller's variables, not its environment's globals (its own gettext, lesson).
+        mine = {key: value for key, value in context.get_all().items()
+                if key not in context.environment.globals and key != "digits"}
+        return render_template("lesson", f"{name}.j2", templates=templates, digits=digits,
+                               lang=lang, **(mine | more | {"format": fmt})).strip("\n")
+
+    return lesson
 
 
 # A rendered document longer than this is a runaway template, not a lesson.
@@ -359,8 +395,10 @@ class WorkedExample:
     def __init__(self, derivation: Derivation, *, digits: int = 4,
                  glossary: bool = True, templates: str | os.PathLike | None = None,
                  show: tuple[str, ...] | None = None, matrix: bool = False,
-                 graph: bool = False, plots: bool = False):
+                 graph: bool = False, plots: bool = False, lang: str = "en"):
         whole_number(digits, "digits", MAX_DIGITS)
+        choose(LANGUAGES, lang, "language")
+        self.lang = lang
         self.derivation = derivation
         self.digits = digits
         self.glossary = glossary
@@ -411,7 +449,8 @@ class WorkedExample:
         context = {"graph": self.computation_graph if self.graph else None, "images": (),
                    "page": False, "graph_svg": None, **context}
         return render_template(kind, name, templates=self.templates, digits=self.digits,
-                               d=self.derivation, glossary=self.glossary, show=self.shown,
+                               lang=self.lang, d=self.derivation, glossary=self.glossary,
+                               show=self.shown,
                                matrix=self.matrix,
                                symbols={"a": PREDICTION, "y": TARGET, "z": Z}, **context)
 
@@ -423,20 +462,17 @@ class WorkedExample:
     @property
     def title(self) -> str:
         """A one-line title, as the documents' headings give it."""
-        if self.is_network:
-            layers = self.derivation.network.layers
-            widths = "-".join(str(n) for n in [layers[0].inputs, *(l.width for l in layers)])
-            return f"Worked example: backpropagation through a {widths} network"
-        d = self.derivation
-        return (f"Worked example: one gradient-descent step ({d.activation.title} activation, "
-                f"{d.loss_function.title})")
+        return render_template("lesson", "title.j2", templates=self.templates,
+                               digits=self.digits, lang=self.lang, d=self.derivation,
+                               format="md").strip()
 
     def _page_markdown(self) -> str:
         """The Markdown of the page: the graph as SVG and plots as inline images."""
         graph_svg = None
         if self.graph:
             graph_svg = render_template("html", "graph.svg.j2", templates=self.templates,
-                                        digits=self.digits, graph=self.computation_graph)
+                                        digits=self.digits, lang=self.lang,
+                                        graph=self.computation_graph)
         return self._render("md", self._document(FORMATS["md"][1]), page=True,
                             graph_svg=graph_svg, images=self._inline_images())
 
@@ -454,7 +490,7 @@ class WorkedExample:
 
         css, script = katex_assets()
         return render_template("html", "page.html.j2", templates=self.templates,
-                               digits=self.digits, title=self.title, katex_css=css,
+                               digits=self.digits, lang=self.lang, title=self.title, katex_css=css,
                                katex_js=script, body=markdown_to_html(self._page_markdown()))
 
     def _repr_html_(self) -> str:
@@ -618,20 +654,21 @@ def _image(name: str, src: str) -> dict:
 
 
 @lru_cache(maxsize=16)
-def _environment(kind: str, templates: str | None, digits: int):
-    return _make_environment(kind, templates, digits)
+def _environment(kind: str, templates: str | None, digits: int, lang: str):
+    return _make_environment(kind, templates, digits, lang)
 
 
 def render_template(kind: str, name: str, *, templates: str | os.PathLike | None = None,
-                    digits: int = 4, **context) -> str:
+                    digits: int = 4, lang: str = "en", **context) -> str:
     """Render template ``name`` of format folder ``kind`` (``md``, ``tex``, ...), with the
-    teacher's ``templates`` folder searched first; template problems are TemplateErrors."""
-    env = _environment(kind, None if templates is None else str(templates), digits)
+    teacher's ``templates`` folder searched first, in language ``lang``; template problems
+    are TemplateErrors."""
+    env = _environment(kind, None if templates is None else str(templates), digits, lang)
     try:
         pieces, length = [], 0
         # Streamed, so that a runaway template stops at MAX_OUTPUT instead of eating memory.
-        for piece in env.get_template(name).generate(digits=digits, version=__version__,
-                                                     precision=PRECISION, **context):
+        context = {"digits": digits, "version": __version__, "precision": PRECISION} | context
+        for piece in env.get_template(name).generate(**context):
             length += len(piece)
             if length > MAX_OUTPUT:
                 raise TemplateError(f"template {name!r} makes more than {MAX_OUTPUT:,} "
@@ -665,12 +702,13 @@ def worked_example(neuron=None, samples=None, *, learning_rate="0.1", steps: int
                    templates: str | os.PathLike | None = None,
                    show: tuple[str, ...] | None = None, matrix: bool = False,
                    graph: bool = False, plots: bool = False,
-                   finite_differences: bool = False) -> WorkedExample:
+                   finite_differences: bool = False, lang: str = "en") -> WorkedExample:
     """Derive and wrap a worked example of a Neuron or a Network; with no arguments,
     seed lesson 001's neuron. ``show`` picks a network's parameters worked in full,
     ``matrix`` adds the matrix form of its backward pass, ``graph`` the computation
     graph and ``plots`` pictures of the loss (matplotlib, ``symgrad[plot]``);
-    ``finite_differences`` checks every gradient against the loss's central difference.
+    ``finite_differences`` checks every gradient against the loss's central difference;
+    ``lang`` is the language of the words (``en``, ``de``; see ``LANGUAGES``).
 
     >>> from symgrad import Neuron, Sample
     >>> ex = worked_example(Neuron(weights=1.5, bias=0.5), Sample(x=2.0, y=4.0))
@@ -681,4 +719,4 @@ def worked_example(neuron=None, samples=None, *, learning_rate="0.1", steps: int
                         tolerance=tolerance, finite_differences=finite_differences,
                         matrix=matrix)
     return WorkedExample(derivation, digits=digits, glossary=glossary, templates=templates,
-                         show=show, matrix=matrix, graph=graph, plots=plots)
+                         show=show, matrix=matrix, graph=graph, plots=plots, lang=lang)

@@ -29,7 +29,7 @@ from .losses import LOSSES
 from .model import (MAX_DIGITS, Layer, Network, Neuron, Sample, absolute_tolerance, decimal,
                     numeric, whole_number)
 from .files import write_files
-from .render import json_value, render_template
+from .render import LANGUAGES, json_value, render_template
 from .working import approx
 
 __all__ = ["Difficulty", "DIFFICULTIES", "ASKABLE", "DEFAULT_ASK", "SHEET_FORMATS", "MAX_COUNT",
@@ -150,6 +150,7 @@ class Sheet:
     tolerance: str
     digits: int = 4
     templates: str | None = None
+    lang: str = "en"
 
     def documents(self, fmt: str = "md") -> dict[str, str]:
         """File name -> text of every document of format ``fmt``: ``md`` and ``tex`` give
@@ -158,7 +159,7 @@ class Sheet:
         if fmt == "json":
             return {"sheet.json": self.to_json()}
         return {filename: render_template(kind, name, templates=self.templates,
-                                          digits=self.digits, sheet=self)
+                                          digits=self.digits, lang=self.lang, sheet=self)
                 for kind, name, filename in outputs}
 
     def save(self, folder: str | os.PathLike, fmt: str = "md") -> list[Path]:
@@ -285,9 +286,11 @@ def network_shape(text) -> tuple[int, ...]:
 def sheet(*, count: int = 10, seed: int = 1, activations=None, losses=None, inputs: int = 1,
           batch: int = 1, ask=None, difficulty: str = "easy", exact_step: bool = False,
           allow_kink: bool = False, title: str = "Gradient descent practice",
-          tolerance: str = "1%", digits: int = 4, templates=None, network=None) -> Sheet:
+          tolerance: str = "1%", digits: int = 4, templates=None, network=None,
+          lang: str = "en") -> Sheet:
     """Draw a seeded exercise sheet of ``count`` problems: single neurons, or networks of
-    the shape ``network`` (``"2-2-1"``: two inputs, a hidden layer of two, one output).
+    the shape ``network`` (``"2-2-1"``: two inputs, a hidden layer of two, one output),
+    its words in language ``lang`` (``en``, ``de``).
 
     >>> s = sheet(count=2, seed=1)
     >>> [p.number for p in s.problems], sorted(s.documents("md"))
@@ -315,6 +318,7 @@ def sheet(*, count: int = 10, seed: int = 1, activations=None, losses=None, inpu
                            "--exact-step are for single neurons")
     absolute_tolerance(tolerance, 1)  # refuse a bad tolerance before drawing anything
     whole_number(digits, "digits", MAX_DIGITS)
+    choose(LANGUAGES, lang, "language")
     pairs = _pairs(activations, losses, level, exact_step, batch)
     drawn, seen = [], set()
     for number in range(1, count + 1):
@@ -342,7 +346,7 @@ def sheet(*, count: int = 10, seed: int = 1, activations=None, losses=None, inpu
         drawn.append(Problem(number, derivation, asked))
     return Sheet(title=title, seed=seed, difficulty=difficulty, ask=ask, problems=tuple(drawn),
                  tolerance=tolerance, digits=digits,
-                 templates=None if templates is None else str(templates))
+                 templates=None if templates is None else str(templates), lang=lang)
 
 
 # Networks keep short numbers: weights and inputs on a grid of halves; on a level that

@@ -158,14 +158,14 @@ def test_python_output_uses_only_the_standard_library():
 
 def test_user_templates_override_file_by_file(tmp_path):
     """A teacher's template folder replaces one template and keeps the packaged others."""
-    (tmp_path / "md").mkdir()
-    (tmp_path / "md" / "words.md.j2").write_text(
-        "{% macro loss_meaning(value) %}MY LOSS {{ value|number }}{% endmacro %}"
-        "{% macro factor_meaning(f, act, loss) %}{% endmacro %}"
-        "{% macro gradient_meaning(g, act) %}{% endmacro %}"
-        "{% macro progress(a, b) %}{% endmacro %}{% macro loop_summary(d) %}{% endmacro %}")
+    (tmp_path / "lesson").mkdir()
+    (tmp_path / "lesson" / "words.j2").write_text(
+        "((* macro loss_meaning(value) *))MY LOSS ((( value|number )))((* endmacro *))"
+        "((* macro factor_meaning(f, act, loss) *))((* endmacro *))"
+        "((* macro gradient_meaning(g, act) *))((* endmacro *))"
+        "((* macro progress(d) *))((* endmacro *))")
     md = worked_example(templates=tmp_path).to_markdown()
-    assert "MY LOSS 0.16" in md and r"= 0.66$$" in md
+    assert "MY LOSS 0.16" in md and r"= 0.66$$" in md and "A lower loss" not in md
 
 
 def test_missing_template_is_a_clear_error(tmp_path):
