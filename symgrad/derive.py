@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sympy import Add, Expr, MatMul, Matrix, Mul, Rational, Symbol
+from sympy import Add, Expr, MatMul, Matrix, Mul, Pow, Rational, Symbol, cancel, degree
 
 from .activations import activation as find_activation
 from .errors import DomainError, NumberError, ShapeError
@@ -25,7 +25,7 @@ from .losses import loss as find_loss
 from .model import (Defined, Given, Network, Neuron, Sample, exact, seed_neuron, seed_samples,
                     whole_number)
 from .records import (PREDICTION, TARGET, Z, Derivation, FiniteDifference, Forward, Gradient,
-                      Iteration, MatrixStep, Unit)
+                      Iteration, MatrixStep, Reading, Unit)
 from .working import (Formula, approx, descent, evaluate, numbers_in, product, reduce, show,
                       unevaluated, working)
 from .working import sign as working_sign
@@ -547,6 +547,7 @@ def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate
     z, a, y = (notation.z(1, 1), notation.a(1, 1), notation.y(1)) if lesson else (
         Z, PREDICTION, TARGET)
     first_layer = network.layers[0]
+    gradients = writer.gradients(parameter_names, parameters, updated, rate, first, frozen)
     return Derivation(
         model=model, network=network, samples=samples, learning_rate=rate,
         activations=engine.activations, loss_function=engine.loss,
@@ -560,14 +561,82 @@ def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate
         loss_formula=unevaluated(engine.ell, {PREDICTION: a, TARGET: y}),
         loss_derivative=unevaluated(engine.dell, {PREDICTION: a, TARGET: y}),
         forward=forward, loss=writer.total(first, forward),
-        gradients=writer.gradients(parameter_names, parameters, updated, rate, first, frozen),
+        gradients=gradients,
         forward_after=forward_after, loss_after=writer.total(after, forward_after),
         iterations=tuple(iterations), final_parameters=current, final_loss=values.loss,
         tolerance=tol, converged=converged,
         matrices=writer.matrices(parameters, first) if matrix and not lesson else (),
         finite_differences=(_finite_differences(engine, names, parameters, first.totals,
                                                 parameter_names)
-                            if finite_differences else ()))
+                            if finite_differences else ()),
+        reading=_reading(engine, first, after, gradients, (a, y) if lesson else None))
+
+
+# The first layer's largest weight gradient this many times smaller than the last layer's
+# is called vanishing.
+VANISHING = 10
+
+
+def cancellation(act, loss, delta=1) -> tuple[Expr, Expr] | None:
+    """``∂L/∂ŷ · f'(z)``, with ``f'`` written through the prediction ŷ, and the short form
+    it cancels to, when a fraction of ``∂L/∂ŷ`` cancels against ``f'`` down to at most a
+    first-degree polynomial in ŷ; else None.
+
+    >>> from symgrad.activations import activation
+    >>> from symgrad.losses import loss
+    >>> cancellation(activation("sigmoid"), loss("bce"))[1]
+    a - y
+    >>> cancellation(activation("sigmoid"), loss("squared")) is None
+    True
+    """
+    if act.output_form is None:
+        return None
+    derivative = loss.derivative(PREDICTION, TARGET, delta)
+    if not any(isinstance(node, Pow) and node.exp.is_negative and node.has(PREDICTION)
+               for node in derivative.atoms(Pow) | {derivative}):
+        return None  # nothing to cancel against
+    product = Mul(derivative, act.output_form(PREDICTION), evaluate=False)
+    short = cancel(product)
+    if short.is_polynomial(PREDICTION) and degree(short, PREDICTION) <= 1:
+        return product, short
+    return None
+
+
+def _reading(engine: _Engine, first: _Pass, after: _Pass, gradients, lesson) -> Reading:
+    """What the numbers say (see :class:`Reading`); ``lesson`` is the neuron's (ŷ, y)."""
+    moving = [g for g in gradients if not g.frozen and g.sign != 0]
+    largest = ratio = None
+    if moving:
+        sizes = {g: abs(approx(g.value)) for g in moving}
+        top, bottom = max(sizes, key=sizes.get), min(sizes, key=sizes.get)
+        if sizes[top] > sizes[bottom]:  # a largest one to speak of
+            largest, ratio = top.parameter, abs(top.value / bottom.value)
+    peaks = []
+    for l in range(1, len(engine.network.layers) + 1):
+        sizes = [abs(g.value) for g in gradients if g.layer == l and g.source is not None]
+        peaks.append(max(sizes, key=approx) if sizes else Rational(0))
+    vanishing = None
+    if len(peaks) > 1 and approx(peaks[0]) > 0 and approx(peaks[-1]) > VANISHING * approx(peaks[0]):
+        vanishing = peaks[-1] / peaks[0]
+    cancelled = short = None
+    signals = ()
+    found = cancellation(engine.activations[-1], engine.loss, engine.network.delta)
+    if found is not None:
+        cancelled, short = found
+        if lesson is not None:
+            symbols = {PREDICTION: lesson[0], TARGET: lesson[1]}
+            cancelled, short = unevaluated(cancelled, symbols), unevaluated(short, symbols)
+            signals = tuple(
+                Formula(short, show(short, {lesson[0]: first.a[s][-1][0],
+                                            lesson[1]: sample.targets[0]}),
+                        first.delta[s][0][0])
+                for s, sample in enumerate(engine.samples))
+    return Reading(
+        loss_change=working_sign(after.loss - first.loss),
+        sample_changes=tuple(working_sign(b - a) for a, b in zip(first.losses, after.losses)),
+        largest=largest, ratio=ratio, layer_peaks=tuple(peaks), vanishing=vanishing,
+        cancelled=cancelled,
+        cancellation=short, error_signals=signals)
 
 
 @dataclass(frozen=True, slots=True)

@@ -150,6 +150,33 @@ class FiniteDifference:
 
 
 @dataclass(frozen=True, slots=True)
+class Reading:
+    """What the numbers of the worked step say, decided once in exact arithmetic so that a
+    sentence about them is true of them.
+
+    ``loss_change`` and ``sample_changes`` are the signs (-1, 0, 1) of the loss's change
+    over the step, in total and per sample. ``largest`` is the parameter whose gradient is
+    largest in size among those that move, ``ratio`` how many times larger it is than the
+    smallest nonzero one (both None when all are the same size). ``layer_peaks`` holds, per
+    layer, the largest size of a weight's gradient; ``vanishing`` is the last layer's peak
+    over the first's when that is large (the first layer learns much more slowly). ``cancelled`` is ``∂L/∂ŷ · f'(z)`` written through ŷ and ``cancellation``
+    the short form it cancels to (``ŷ - y`` for the sigmoid with cross-entropy), with
+    ``error_signals`` its value per sample (a single neuron); both None when nothing
+    cancels.
+    """
+
+    loss_change: int
+    sample_changes: tuple[int, ...]
+    largest: str | None
+    ratio: Expr | None
+    layer_peaks: tuple[Expr, ...]
+    vanishing: Expr | None = None
+    cancelled: Expr | None = None
+    cancellation: Expr | None = None
+    error_signals: tuple[Formula, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Derivation:
     """The whole worked example: the first step in full, the loss after it, and the
     training loop. ``model`` is what was given (a Neuron or a Network); ``network`` is
@@ -184,6 +211,7 @@ class Derivation:
     converged: bool
     matrices: tuple[tuple[MatrixStep, ...], ...]  # [sample][layer, last first]; when asked
     finite_differences: tuple[FiniteDifference, ...] = ()  # when asked for
+    reading: Reading | None = None
 
     @property
     def is_network(self) -> bool:
