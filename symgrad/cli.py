@@ -167,6 +167,11 @@ def _build_parser() -> argparse.ArgumentParser:
                         help="for a network: add the backward pass in matrix form, "
                              "δ = (W^T δ_next) ⊙ f'(z) and dL/dW = δ a^T, beside the "
                              "neuron-by-neuron form")
+    output.add_argument("--mistakes", action="store_true",
+                        help="add a panel of common mistakes: for each number of the step, "
+                             "the value each mistake that 'symgrad check' names "
+                             "gives (forgetting f'(z), the input x, the factor 2, ...), to "
+                             "hand out with the key")
     output.add_argument("--finite-differences", action="store_true",
                         help="add a check of every gradient: the loss's central difference "
                              "(L(p + h) - L(p - h))/2h with h = 10^-6, worked exactly, beside "
@@ -594,7 +599,7 @@ def _example(args) -> str:
         glossary=not args.no_glossary, templates=args.templates,
         show=None if show is None else tuple(show), matrix=args.matrix, graph=args.graph,
         finite_differences=args.finite_differences,
-        plots=args.plots, lang=args.lang)
+        plots=args.plots, lang=args.lang, mistakes=args.mistakes)
     if args.out is not None:
         result.save(args.out, args.format)  # the format from the suffix, which must be known
         return ""

@@ -34,6 +34,8 @@ from .errors import SymgradError, TemplateError, UnknownNameError, choose
 from .files import write_atomically, write_files
 from .graph import Graph, computation_graph
 from .notebook import notebook
+from .quantities import Mistake, Quantity, quantities
+from .quantities import mistakes as find_mistakes
 from .model import (MAX_DIGITS, PRECISION, Defined, Given, decimal, latex_decimal, numeric,
                     whole_number)
 from .model import rounded as model_rounded
@@ -395,7 +397,8 @@ class WorkedExample:
     def __init__(self, derivation: Derivation, *, digits: int = 4,
                  glossary: bool = True, templates: str | os.PathLike | None = None,
                  show: tuple[str, ...] | None = None, matrix: bool = False,
-                 graph: bool = False, plots: bool = False, lang: str = "en"):
+                 graph: bool = False, plots: bool = False, lang: str = "en",
+                 mistakes: bool = False):
         whole_number(digits, "digits", MAX_DIGITS)
         choose(LANGUAGES, lang, "language")
         self.lang = lang
@@ -412,6 +415,7 @@ class WorkedExample:
         self.matrix = matrix
         self.graph = graph
         self.plots = plots
+        self.mistakes = mistakes
 
     def render(self, fmt: str, *, images: tuple[dict, ...] | None = None) -> str:
         """The worked example as text in format ``md``, ``tex``, ``py``, ``json``, ``html``,
@@ -452,7 +456,15 @@ class WorkedExample:
                                lang=self.lang, d=self.derivation, glossary=self.glossary,
                                show=self.shown,
                                matrix=self.matrix,
+                               panel=self.mistake_panel if self.mistakes else (),
                                symbols={"a": PREDICTION, "y": TARGET, "z": Z}, **context)
+
+    @cached_property
+    def mistake_panel(self) -> tuple[tuple[Quantity, tuple[Mistake, ...]], ...]:
+        """Each number of the step a learner works out, with the values that the mistakes
+        :func:`symgrad.diagnose` knows give for it (those that give a different number)."""
+        return tuple((q, found) for q in quantities(self.derivation)
+                     if (found := find_mistakes(self.derivation, q.key, distinct=False)))
 
     @cached_property
     def computation_graph(self) -> Graph:
@@ -598,6 +610,10 @@ class WorkedExample:
         }
         if self.graph:
             data["graph"] = self._graph_data()
+        if self.mistakes:
+            data["mistakes"] = {q.key: [{"name": m.name, "description": m.description,
+                                         "value": value(m.value)} for m in found]
+                                for q, found in self.mistake_panel}
         return data
 
     def _graph_data(self) -> dict:
@@ -702,13 +718,15 @@ def worked_example(neuron=None, samples=None, *, learning_rate="0.1", steps: int
                    templates: str | os.PathLike | None = None,
                    show: tuple[str, ...] | None = None, matrix: bool = False,
                    graph: bool = False, plots: bool = False,
-                   finite_differences: bool = False, lang: str = "en") -> WorkedExample:
+                   finite_differences: bool = False, lang: str = "en",
+                   mistakes: bool = False) -> WorkedExample:
     """Derive and wrap a worked example of a Neuron or a Network; with no arguments,
     seed lesson 001's neuron. ``show`` picks a network's parameters worked in full,
     ``matrix`` adds the matrix form of its backward pass, ``graph`` the computation
     graph and ``plots`` pictures of the loss (matplotlib, ``symgrad[plot]``);
     ``finite_differences`` checks every gradient against the loss's central difference;
-    ``lang`` is the language of the words (``en``, ``de``; see ``LANGUAGES``).
+    ``lang`` is the language of the words (``en``, ``de``; see ``LANGUAGES``) and
+    ``mistakes`` adds a panel of what common mistakes give for each number.
 
     >>> from symgrad import Neuron, Sample
     >>> ex = worked_example(Neuron(weights=1.5, bias=0.5), Sample(x=2.0, y=4.0))
@@ -719,4 +737,5 @@ def worked_example(neuron=None, samples=None, *, learning_rate="0.1", steps: int
                         tolerance=tolerance, finite_differences=finite_differences,
                         matrix=matrix)
     return WorkedExample(derivation, digits=digits, glossary=glossary, templates=templates,
-                         show=show, matrix=matrix, graph=graph, plots=plots, lang=lang)
+                         show=show, matrix=matrix, graph=graph, plots=plots, lang=lang,
+                         mistakes=mistakes)

@@ -223,3 +223,30 @@ def test_relu_at_its_kink_is_not_called_flat():
                         [Sample(x=2, y="1.5")]).to_markdown()
     assert "= 0$ by convention, not because the loss is flat" in md
     assert "does not change the loss" not in md
+
+
+@pytest.mark.parametrize("model", [
+    Neuron(weights="0.5", bias="0.1", activation="sigmoid"),
+    Neuron(weights=("0.5", "-1"), bias="0.2", activation="tanh", loss="mse"),
+    Network(layers=[Layer([["0.5", "-0.5"], ["1", "0.25"]], ["0.1", "0"], "sigmoid"),
+                    Layer([["1", "-1"]], ["0.5"], "identity")], loss="squared"),
+])
+def test_mistakes_panel_lists_what_diagnose_names(model):
+    """Every value in the mistakes panel is one that diagnose traces to that very mistake."""
+    from symgrad import diagnose
+    from symgrad.model import numeric
+
+    batch = [Sample(x="2", y="1.5")] if isinstance(model, Neuron) and len(
+        model.weights) == 1 else [Sample(x=("1", "2"), y="0.5"), Sample(x=("2", "-1"), y="1")]
+    example = worked_example(model, batch, mistakes=True)
+    assert example.mistake_panel
+    md = example.to_markdown()
+    assert "## Common mistakes" in md
+    for quantity, found in example.mistake_panel:
+        for mistake in found:
+            verdict = diagnose(model, quantity.key, str(numeric(mistake.value, 30)),
+                               samples=batch, tolerance="0.0001%")
+            assert not verdict.correct and mistake.name in [m.name for m in verdict.mistakes], (
+                quantity.key, mistake.name)
+    data = example.to_data()["mistakes"]
+    assert set(data) == {q.key for q, _ in example.mistake_panel}
