@@ -11,13 +11,14 @@ The graph is data; Mermaid (Markdown), TikZ (LaTeX), DOT and SVG are templates.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from sympy import Expr, Rational, Symbol
+from sympy import Expr, Rational, Symbol, latex
 
 from .records import PREDICTION, Derivation
 
-__all__ = ["Node", "Edge", "Graph", "computation_graph", "KINDS"]
+__all__ = ["Node", "Edge", "Graph", "computation_graph", "maths_text", "KINDS"]
 
 # What a node is; templates style each kind (parameters stand out, data is quiet).
 KINDS = ("parameter", "input", "target", "sum", "activation", "loss")
@@ -27,7 +28,8 @@ LOSS = Symbol("L")
 @dataclass(frozen=True, slots=True)
 class Node:
     """One value of the computation: ``key`` is an identifier safe in Mermaid, DOT and
-    TikZ, ``name`` its plain-text name (``w``, ``z1_2``, ``ŷ[2]``), ``symbol`` its maths,
+    TikZ, ``name`` its maths in Unicode text (``w``, ``z⁽¹⁾₂``, ``ŷ[2]``: sample 2),
+    ``symbol`` its maths as a SymPy symbol (LaTeX ``z^{(1)}_{2}``),
     ``gradient`` is ``∂L/∂node`` (None for data: inputs and targets), and ``column``
     and ``height`` (downwards, in box pitches) place it in a left-to-right drawing."""
 
@@ -85,19 +87,56 @@ class Graph:
         return f"∂{self.node(edge.target).name}/∂{self.node(edge.source).name}"
 
 
+# Unicode's raised and lowered forms of the characters a symbol's indices use.
+_SUPERSCRIPTS = dict(zip("0123456789()+-=n", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾⁺⁻⁼ⁿ"))
+_SUBSCRIPTS = dict(zip("0123456789()+-=aehijklmnoprstuvx", "₀₁₂₃₄₅₆₇₈₉₍₎₊₋₌ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ"))
+_SUBSCRIPTS[","] = ","
+# The LaTeX names of a graph's symbols and their Unicode letters.
+_LETTERS = {r"\hat{y}": "ŷ", r"\ell": "ℓ", r"\delta": "δ", r"\sigma": "σ", r"\alpha": "α"}
+
+
+def maths_text(symbol: Symbol) -> str:
+    r"""A symbol written as maths in Unicode text, for the graph's labels outside LaTeX:
+    indices raised and lowered, a sample of a batch in brackets after them.
+
+    >>> from sympy import Symbol
+    >>> [maths_text(Symbol(name)) for name in ("w^{(1)}_{12}", "z^{(2)[3]}_{1}", "L_{2}")]
+    ['w⁽¹⁾₁₂', 'z⁽²⁾₁[3]', 'L₂']
+    >>> maths_text(PREDICTION), maths_text(Symbol(r"\hat{y}^{[2]}")), maths_text(Symbol("x_1"))
+    ('ŷ', 'ŷ[2]', 'x₁')
+    """
+    text = latex(symbol, symbol_names={PREDICTION: r"\hat{y}"})
+    for name, letter in _LETTERS.items():
+        text = text.replace(name, letter)
+    sample = ""
+    found = re.search(r"\[(\d+)\]", text)  # the batch's sample: z^{[2]}, z^{(1)[2]}_{1}
+    if found:
+        sample = found.group(0)
+        text = text.replace(sample, "").replace("^{}", "")
+
+    def index(match):
+        table = _SUPERSCRIPTS if match.group(1) == "^" else _SUBSCRIPTS
+        inner = match.group(2) if match.group(2) is not None else match.group(3)
+        if all(char in table for char in inner):
+            return "".join(table[char] for char in inner)
+        return match.group(1) + ("(" + inner + ")" if len(inner) > 1 else inner)
+
+    return re.sub(r"([_^])(?:\{([^{}]*)\}|(\w))", index, text) + sample
+
+
 class _Builder:
     """Collects nodes and edges, then places them and accumulates gradients.  The
     parameters come first; a derivation's per-sample parts are added in between, and
     :meth:`total` adds the loss of a batch."""
 
     def __init__(self, d: Derivation):
-        self.nodes: dict[str, tuple] = {}  # key -> (name, symbol, kind, value)
+        self.nodes: dict[str, tuple] = {}  # key -> (symbol, kind, value)
         self.edges: list[Edge] = []
         for name, symbol, value in zip(d.parameter_names, d.parameter_symbols, d.parameters):
-            self.add(name, name, symbol, "parameter", value)
+            self.add(name, symbol, "parameter", value)
 
-    def add(self, key, name, symbol, kind, value):
-        self.nodes[key] = (name, symbol, kind, value)
+    def add(self, key, symbol, kind, value):
+        self.nodes[key] = (symbol, kind, value)
         return key
 
     def link(self, source, target, local=None, formula=None):
@@ -109,7 +148,7 @@ class _Builder:
         if len(terms) == 1:
             return self.build(terms[0])
         scale = Rational(1, len(terms)) if d.loss_function.reduction == "mean" else Rational(1)
-        self.add("L", "L", LOSS, "loss", d.loss.value)
+        self.add("L", LOSS, "loss", d.loss.value)
         for term in terms:
             self.link(term, "L", scale)
         return self.build("L")
@@ -118,9 +157,9 @@ class _Builder:
         gradients = self._gradients(loss)
         columns = self._columns()
         heights = self._heights(columns)
-        nodes = [Node(key, name, symbol, kind, value, gradients.get(key), columns[key],
-                      heights[key])
-                 for key, (name, symbol, kind, value) in self.nodes.items()]
+        nodes = [Node(key, maths_text(symbol), symbol, kind, value, gradients.get(key),
+                      columns[key], heights[key])
+                 for key, (symbol, kind, value) in self.nodes.items()]
         return Graph(tuple(nodes), tuple(self.edges), loss)
 
     def _gradients(self, loss: str) -> dict[str, Expr]:
@@ -151,7 +190,7 @@ class _Builder:
         for key in self.nodes:  # forward order: sources come first
             if sources[key]:
                 computed = [columns[s] for s in sources[key] if sources[s]]
-                fed = any(self.nodes[s][2] == "parameter" for s in sources[key])
+                fed = any(self.nodes[s][1] == "parameter" for s in sources[key])
                 columns[key] = max(computed, default=0) + (2 if fed and computed else 1)
         for edge in self.edges:
             if not sources[edge.source]:
@@ -165,7 +204,7 @@ class _Builder:
         is in the upper half of its column, below it otherwise, so the arrows between
         layers pass through a free middle; targets go at the bottom."""
         sources = self._sources()
-        kinds = {key: entry[2] for key, entry in self.nodes.items()}
+        kinds = {key: entry[1] for key, entry in self.nodes.items()}
         feeds = {e.source: e.target for e in reversed(self.edges)}  # first consumer
         heights: dict[str, float] = {}
         for column in set(columns.values()):
@@ -208,20 +247,19 @@ def _graph(d: Derivation) -> Graph:
     terms = []
     for f in d.forward:
         s = f.sample if batch else None
-        suffix, tag = ("", "") if s is None else (f"_s{s}", f"[{s}]")
+        suffix = "" if s is None else f"_s{s}"
         previous = []
         for k, (x_symbol, x) in enumerate(zip(d.input_symbols, f.sample_data.x), 1):
-            key, name = (x_symbol.name, x_symbol.name) if lesson else (f"x_{k}", f"x{k}")
-            previous.append((graph.add(key + suffix, name + tag, _tag(x_symbol, s), "input", x),
+            key = x_symbol.name if lesson else f"x_{k}"
+            previous.append((graph.add(key + suffix, _tag(x_symbol, s), "input", x),
                              x, x_symbol))
         layer, current = 1, []
         for unit in f.units:
             if unit.layer != layer:
                 layer, previous, current = unit.layer, current, []
             l, j = unit.layer, unit.neuron
-            z_key, a_key, a_name = ("z", "a", "ŷ") if lesson else (
-                f"z{l}_{j}", f"a{l}_{j}", f"a{l}_{j}")
-            z = graph.add(z_key + suffix, z_key + tag, _tag(unit.z_symbol, s), "sum",
+            z_key, a_key = ("z", "a") if lesson else (f"z{l}_{j}", f"a{l}_{j}")
+            z = graph.add(z_key + suffix, _tag(unit.z_symbol, s), "sum",
                           unit.z.value)
             for k, (source, value, source_symbol) in enumerate(previous, 1):
                 weight = parameters[(l, j, k)]
@@ -232,16 +270,15 @@ def _graph(d: Derivation) -> Graph:
                     graph.link(source, z, values[weight.parameter], weight.symbol)
             if (l, j, None) in parameters:
                 graph.link(parameters[(l, j, None)].parameter, z, Rational(1))
-            a = graph.add(a_key + suffix, a_name + tag, _tag(unit.a_symbol, s), "activation",
+            a = graph.add(a_key + suffix, _tag(unit.a_symbol, s), "activation",
                           unit.a.value)
             graph.link(z, a, unit.slope.value)
             current.append((a, unit.a.value, unit.a_symbol))
-        term = graph.add("l" + suffix, "L" + tag, Symbol(f"L_{{{s}}}") if batch else LOSS,
-                         "loss", f.loss.value)
+        term = graph.add("l" + suffix, Symbol(f"L_{{{s}}}") if batch else LOSS, "loss",
+                         f.loss.value)
         for unit, y_symbol, y_value in zip(f.outputs(), d.target_symbols, f.sample_data.targets):
             key = "y" if lesson else f"y_{unit.neuron}"
-            name = "y" if lesson else f"y{unit.neuron}"
-            y = graph.add(key + suffix, name + tag, _tag(y_symbol, s), "target", y_value)
+            y = graph.add(key + suffix, _tag(y_symbol, s), "target", y_value)
             graph.link(current[unit.neuron - 1][0], term, unit.upstream.value)
             graph.link(y, term)
         terms.append(term)

@@ -294,9 +294,9 @@ def _filters(digits: int) -> dict:
         return _decimal(value, digits)[0]
 
     def plain_equals(value):
-        """``= 0.66`` or ``≈ 0.2689`` in plain text, for graph labels."""
+        """``= 0.66`` or ``≈ 8.771·10⁻⁴`` in Unicode maths, for graph labels."""
         text, is_exact = _decimal(value, digits)
-        return ("= " if is_exact else "≈ ") + text
+        return ("= " if is_exact else "≈ ") + unicode_decimal(text)
 
     def cdata(text):
         """Text safe inside an XML CDATA section (which ``]]>`` would end)."""
@@ -335,6 +335,21 @@ def _filters(digits: int) -> dict:
             "plain": plain, "plain_equals": plain_equals, "python": python, "fraction": fraction,
             "label": label, "latex_text": latex_text, "cdata": cdata, "sign": sign,
             "substituted": substituted}
+
+
+_SUPERSCRIPT_DIGITS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+def unicode_decimal(text: str) -> str:
+    """A decimal's text as Unicode maths: the minus sign, and the exponent as a power of ten.
+
+    >>> unicode_decimal("-8.771e-4"), unicode_decimal("0.3400")
+    ('−8.771·10⁻⁴', '0.3400')
+    """
+    mantissa, _, exponent = text.partition("e")
+    mantissa = mantissa.replace("-", "−")
+    return f"{mantissa}·10{str(int(exponent)).translate(_SUPERSCRIPT_DIGITS)}" if exponent \
+        else mantissa
 
 
 def _defined_atoms(d: Derivation) -> set:

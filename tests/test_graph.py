@@ -78,7 +78,7 @@ def test_mermaid_block_names_every_node_and_edge():
         assert len(re.findall(rf"^  {node.key}\[", block, re.M)) == 1
     arrows = re.findall(r"^  (\w+) (?:-\.->|-->\|\"[^\"]+\"\|) (\w+)$", block, re.M)
     assert sorted(arrows) == sorted((e.source, e.target) for e in graph.edges)
-    assert '-->|"∂z[1]/∂w1 = 1"| z_s1' in block
+    assert '-->|"∂z[1]/∂w₁ = 1"| z_s1' in block
 
 
 def test_without_graph_flag_there_is_no_graph():
@@ -102,7 +102,7 @@ def test_dot_renders_with_graphviz(name, tmp_path):
     assert result.stdout.count('class="edge"') == len(graph.edges)
     if name == "seed001_linear_squared":
         text = html.unescape(result.stdout)
-        assert ">∂L/∂w = -1.6<" in text and ">∂z/∂w = 2<" in text
+        assert ">∂L/∂w = −1.6<" in text and ">∂z/∂w = 2<" in text
 
 
 def test_tikz_graph_compiles(pdflatex, tmp_path):
@@ -140,3 +140,37 @@ def test_graph_has_no_place_in_a_script():
     from symgrad.errors import SymgradError
     with pytest.raises(SymgradError, match="not py"):
         worked_example(graph=True).render("py")
+
+
+@pytest.mark.parametrize("name", list(GALLERY))
+def test_labels_are_maths_not_programmer_names(name):
+    """Every plain rendering (Mermaid, DOT, SVG) labels nodes in maths notation: raised
+    and lowered indices, ≈ before a rounded value, powers of ten, never w1_11 or 8.771e-4."""
+    from symgrad.render import render_template
+    example = EXAMPLES[name]
+    texts = [example.render("dot"), re.search(r"```mermaid\n(.*?)```", example.to_markdown(),
+                                              re.S).group(1),
+             render_template("html", "graph.svg.j2", graph=example.computation_graph)]
+    for text in texts:
+        found = re.findall(r'label="([^"]*)"|\["([^"]*)"\]|>([^<>]+)</text>', text)
+        labels = " ".join("".join(groups) for groups in found)
+        assert labels and not re.search(r"[wbazx]\d|\de-\d|_\d", labels), labels
+    if name == "network_2_2_2_sigmoid":
+        assert "∂L/∂w⁽¹⁾₁₂ ≈ 8.771·10⁻⁴" in texts[0] and "a⁽¹⁾₁ ≈ 0.5933" in texts[0]
+
+
+@pytest.mark.parametrize("name", list(GALLERY))
+def test_svg_holds_every_box_and_label(name):
+    """Every box of the HTML graph, and every label at 0.62 em a character, lies inside
+    the SVG's viewBox, so no part of the picture is cut off."""
+    from symgrad.render import render_template
+    svg = render_template("html", "graph.svg.j2", graph=EXAMPLES[name].computation_graph)
+    width, height = map(float, re.search(r'viewBox="0 0 ([\d.]+) ([\d.]+)"', svg).groups())
+    for x, y, w, h in re.findall(r'<rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" '
+                                 r'height="([\d.]+)"', svg):
+        assert 0 <= float(x) and float(x) + float(w) <= width
+        assert 0 <= float(y) and float(y) + float(h) <= height
+    for x, y, size, text in re.findall(r'<text x="([\d.]+)" y="([\d.]+)" font-size="([\d.]+)"'
+                                       r'[^>]*>([^<]*)</text>', svg):
+        half = len(html.unescape(text)) * 0.62 * float(size) / 2
+        assert half <= float(x) <= width - half and float(size) <= float(y) <= height

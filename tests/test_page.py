@@ -79,7 +79,7 @@ def test_page_in_chromium(page_checker, tmp_path):
     assert result["fontsLoaded"] >= 2
     assert result["graphNodes"] == len(example.computation_graph.nodes)
     assert len(result["images"]) == 3 and all(w > 300 and h > 200 for w, h in result["images"])
-    assert "∂L/∂w = -1.6" in result["text"] and "step" in result["text"]
+    assert "∂L/∂w = −1.6" in result["text"] and "step" in result["text"]
     assert result["mermaid"] == ["ok:flowchart-v2"] * 3
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     (OUTPUT / "screenshots").mkdir(exist_ok=True)
