@@ -35,6 +35,7 @@ from .errors import SymgradError
 from .files import write_files
 from .model import Given, decimal, latex_decimal, numeric
 from .records import Derivation
+from .words import N_
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -46,20 +47,20 @@ PLOTS = ("loss_curve", "loss_slice", "loss_surface")
 EXTENSIONS = (".svg", ".png")
 # What each picture shows, as a document's caption or an image's alt text.
 TITLES = {
-    "loss_curve": "The loss during training",
-    "loss_slice": "The loss along one parameter, with its tangent at the current point",
-    "loss_surface": "The loss over two parameters, with the path of gradient descent",
+    "loss_curve": N_("The loss during training"),
+    "loss_slice": N_("The loss along one parameter, with its tangent at the current point"),
+    "loss_surface": N_("The loss over two parameters, with the path of gradient descent"),
 }
 # What each picture teaches, in a sentence a document may print below it.
 CAPTIONS = {
-    "loss_curve": "Each step of gradient descent should lower the loss, quickly while the "
+    "loss_curve": N_("Each step of gradient descent should lower the loss, quickly while the "
                   "gradient is large and more slowly as it shrinks; a rising loss means the "
-                  "learning rate is too large.",
-    "loss_slice": "The gradient is the slope of the tangent at the current point; the step "
-                  "moves the parameter against it, downhill.",
-    "loss_surface": "The negative gradient crosses the contour lines downhill, and gradient "
+                  "learning rate is too large."),
+    "loss_slice": N_("The gradient is the slope of the tangent at the current point; the step "
+                  "moves the parameter against it, downhill."),
+    "loss_surface": N_("The negative gradient crosses the contour lines downhill, and gradient "
                     "descent follows it step by step (other parameters held at their "
-                    "starting values).",
+                    "starting values)."),
 }
 
 # The slice has this many points; an odd number puts the middle one at the current value.
