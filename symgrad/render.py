@@ -21,7 +21,7 @@ from pathlib import Path
 
 import jinja2
 import jinja2.sandbox
-from sympy import Basic, Expr, Rational
+from sympy import Basic, Expr, Rational, Symbol
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.pycode import pycode
 
@@ -56,6 +56,10 @@ FORMATS = {
     "dot": ("dot", "graph.dot.j2", ".dot"),
     "ipynb": (None, None, ".ipynb"),
 }
+
+
+# ŷ in the Python scripts: a name a learner reads as the prediction.
+Y_HAT = Symbol("y_hat", real=True)
 
 
 def _packaged_templates() -> Path:
@@ -413,7 +417,8 @@ class WorkedExample:
         return render_template(kind, name, templates=self.templates, digits=self.digits,
                                d=self.derivation, glossary=self.glossary, show=self.shown,
                                matrix=self.matrix,
-                               symbols={"a": PREDICTION, "y": TARGET, "z": Z}, **context)
+                               symbols={"a": PREDICTION, "y": TARGET, "z": Z, "y_hat": Y_HAT},
+                               **context)
 
     @cached_property
     def computation_graph(self) -> Graph:
