@@ -289,7 +289,9 @@ def _filters(digits: int) -> dict:
     def python(expr):
         """Python source of a formula, numbers as floats (``0.01``, not ``1/100``)."""
         values = {g: g.value for g in expr.atoms(Given)}
-        return pycode(expr.xreplace(values), fully_qualified_modules=True, strict=True)
+        # Terms as written (y_hat - y), as the lesson's LaTeX keeps them.
+        return pycode(expr.xreplace(values), fully_qualified_modules=True, strict=True,
+                      order="none")
 
     def fraction(value):
         """A Python ``Fraction`` literal of an exact rational: ``F("0.66")``, ``F("1/3")``."""
