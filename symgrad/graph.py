@@ -189,7 +189,7 @@ class _Builder:
 
 
 def _tag(symbol: Symbol, sample: int | None) -> Symbol:
-    """A sample's copy of a symbol: ``z^{[2]}``, and ``z^{(1)[2]}_{1}`` inside a network."""
+    """A network sample's copy of a symbol: ``z^{(1)[2]}_{1}`` (its ``(1)`` is the layer)."""
     name = r"\hat{y}" if symbol == PREDICTION else symbol.name
     if sample is None:
         return Symbol(name)
@@ -209,11 +209,15 @@ def _graph(d: Derivation) -> Graph:
     for f in d.forward:
         s = f.sample if batch else None
         suffix, tag = ("", "") if s is None else (f"_s{s}", f"[{s}]")
+        # A lesson's record writes its samples already (x^{(2)}_{1}); a network's is tagged.
+        mark = (lambda symbol: _tag(symbol, None)) if lesson else (lambda symbol: _tag(symbol, s))
+        inputs = f.input_symbols if lesson else d.input_symbols
         previous = []
-        for k, (x_symbol, x) in enumerate(zip(d.input_symbols, f.sample_data.x), 1):
+        for k, (x_symbol, label, x) in enumerate(zip(d.input_symbols, inputs,
+                                                     f.sample_data.x), 1):
             key, name = (x_symbol.name, x_symbol.name) if lesson else (f"x_{k}", f"x{k}")
-            previous.append((graph.add(key + suffix, name + tag, _tag(x_symbol, s), "input", x),
-                             x, x_symbol))
+            previous.append((graph.add(key + suffix, name + tag, mark(label), "input", x),
+                             x, label))
         layer, current = 1, []
         for unit in f.units:
             if unit.layer != layer:
@@ -221,7 +225,7 @@ def _graph(d: Derivation) -> Graph:
             l, j = unit.layer, unit.neuron
             z_key, a_key, a_name = ("z", "a", "ŷ") if lesson else (
                 f"z{l}_{j}", f"a{l}_{j}", f"a{l}_{j}")
-            z = graph.add(z_key + suffix, z_key + tag, _tag(unit.z_symbol, s), "sum",
+            z = graph.add(z_key + suffix, z_key + tag, mark(unit.z_symbol), "sum",
                           unit.z.value)
             for k, (source, value, source_symbol) in enumerate(previous, 1):
                 weight = parameters[(l, j, k)]
@@ -232,16 +236,17 @@ def _graph(d: Derivation) -> Graph:
                     graph.link(source, z, values[weight.parameter], weight.symbol)
             if (l, j, None) in parameters:
                 graph.link(parameters[(l, j, None)].parameter, z, Rational(1))
-            a = graph.add(a_key + suffix, a_name + tag, _tag(unit.a_symbol, s), "activation",
+            a = graph.add(a_key + suffix, a_name + tag, mark(unit.a_symbol), "activation",
                           unit.a.value)
             graph.link(z, a, unit.slope.value)
             current.append((a, unit.a.value, unit.a_symbol))
-        term = graph.add("l" + suffix, "L" + tag, Symbol(f"L_{{{s}}}") if batch else LOSS,
+        term = graph.add("l" + suffix, "L" + tag, f.loss_symbol if batch else LOSS,
                          "loss", f.loss.value)
-        for unit, y_symbol, y_value in zip(f.outputs(), d.target_symbols, f.sample_data.targets):
+        targets = f.target_symbols if lesson else d.target_symbols
+        for unit, y_symbol, y_value in zip(f.outputs(), targets, f.sample_data.targets):
             key = "y" if lesson else f"y_{unit.neuron}"
             name = "y" if lesson else f"y{unit.neuron}"
-            y = graph.add(key + suffix, name + tag, _tag(y_symbol, s), "target", y_value)
+            y = graph.add(key + suffix, name + tag, mark(y_symbol), "target", y_value)
             graph.link(current[unit.neuron - 1][0], term, unit.upstream.value)
             graph.link(y, term)
         terms.append(term)

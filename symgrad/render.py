@@ -273,11 +273,12 @@ def _filters(digits: int) -> dict:
         return "".join(_LATEX_SPECIALS.get(char, char) for char in str(text))
 
     def label(quantity):
-        """LaTeX for an asked quantity: ``\\hat{y}``, ``L``, ``∂L/∂w``, ``w_new``."""
+        """LaTeX for an asked quantity: ``\\hat{y}``, ``L``, ``∂L/∂w``, ``w_new``; a sample
+        of a batch as the record writes it (``\\hat{y}^{(2)}``; in a network, whose
+        superscript is the layer, ``a^{(2)}_{1}\\ (sample 2)``)."""
         symbol = latex(quantity.symbol) if quantity.symbol is not None else ""
         return {
-            "prediction": r"\hat{y}" + (f"_{{{quantity.sample}}}" if quantity.sample and
-                                         quantity.key != "prediction" else ""),
+            "prediction": symbol,  # \hat{y}, or \hat{y}^{(2)} for sample 2 of a batch
             "loss": "L",
             "gradient": rf"\frac{{\partial L}}{{\partial {symbol}}}",
             "update": rf"{{{symbol}}}_{{\text{{new}}}}",
