@@ -33,14 +33,14 @@ def slope_2(z):
     return math.exp(-z)/(1 + math.exp(-z))**2
 
 
-def loss(a, y):
-    """half squared error of one output"""
-    return (1/2)*(a - y)**2
+def loss(y_hat, y):
+    """half squared error of one output y_hat (the last layer's a)"""
+    return (1/2)*(y_hat - y)**2
 
 
-def loss_slope(a, y):
-    """dL/da of one output"""
-    return a - y
+def loss_slope(y_hat, y):
+    """dL/dy_hat of one output"""
+    return y_hat - y
 
 
 # layers[l] = (weights[j][k], biases[j] or None, activation, slope)
@@ -75,7 +75,7 @@ def batch_loss(layers):
     total = 0
     for x, y in samples:
         outputs = forward(layers, x)[1][-1]
-        total += output_scale * sum(loss(a, t) for a, t in zip(outputs, y))
+        total += output_scale * sum(loss(y_hat, t) for y_hat, t in zip(outputs, y))
     return sample_scale * total
 
 
@@ -85,7 +85,7 @@ def gradients(layers, verbose=False):
     for i, (x, y) in enumerate(samples, 1):
         zs, activations = forward(layers, x)
         tag = f"sample {i}: " if len(samples) > 1 else ""
-        upstream = [output_scale * loss_slope(a, t) for a, t in zip(activations[-1], y)]
+        upstream = [output_scale * loss_slope(y_hat, t) for y_hat, t in zip(activations[-1], y)]
         deltas = [None] * len(layers)
         for l in range(len(layers), 0, -1):
             slope = layers[l - 1][3]

@@ -20,6 +20,7 @@ from .model import Layer, Network, Neuron, Sample, exact
 from .render import FORMATS, LANGUAGES, MAX_SHOWN, worked_example
 from .sheets import (ASKABLE, DEFAULT_ASK, DEFAULT_NETWORK_ASK, DIFFICULTIES, MAX_COUNT,
                      SHEET_FORMATS, sheet)
+from .working import unevaluated
 
 __all__ = ["main"]
 
@@ -388,7 +389,15 @@ def _check(args) -> tuple[str, int]:
                                f"{', '.join(factors)}")
         formula = factors[args.quantity]
         answer = parse(text, symbols=derivation.input_symbols + (PREDICTION, TARGET, Z))
-        expected = formula.symbolic if answer.free_symbols else formula.value
+        # The learner writes a, y, z, x and the numbers given, not sample 1's x^{(1)} or δ.
+        first = derivation.forward[0]
+        generic = dict(derivation.constants) | {
+            first.prediction_symbol: PREDICTION, first.z_symbol: Z,
+            first.target_symbols[0]: TARGET, **dict(zip(first.input_symbols,
+                                                        derivation.input_symbols))}
+        generic = {symbol: to for symbol, to in generic.items() if symbol != to}
+        expected = (unevaluated(formula.symbolic, generic) if answer.free_symbols
+                    else formula.value)
         result = check(answer, expected, tolerance=args.tolerance)
         mark, code = _MARKS[result.correct, result.kind != "incomparable"]
         return f"{mark} {args.quantity}: {result.feedback}\n", code

@@ -24,14 +24,14 @@ from .errors import DomainError, NumberError, ShapeError
 from .losses import loss as find_loss
 from .model import (Defined, Given, Network, Neuron, Sample, exact, seed_neuron, seed_samples,
                     whole_number)
-from .records import (PREDICTION, TARGET, Z, Derivation, FiniteDifference, Forward, Gradient,
-                      Iteration, MatrixStep, Reading, Unit)
+from .records import (HUBER_DELTA, PREDICTION, TARGET, Z, Derivation, FiniteDifference,
+                      Forward, Gradient, Iteration, MatrixStep, Reading, Unit)
 from .working import (Formula, approx, descent, evaluate, numbers_in, product, reduce, show,
                       unevaluated, working)
 from .working import sign as working_sign
 
 __all__ = ["derive", "step_inputs", "step_numbers", "StepNumbers", "composed_loss", "Z",
-           "PREDICTION", "TARGET", "TINY", "MAX_STEPS"]
+           "PREDICTION", "TARGET", "HUBER_DELTA", "TINY", "MAX_STEPS"]
 
 # A gradient smaller than this in size barely moves its parameter.
 TINY = Rational(1, 1000)
@@ -208,13 +208,25 @@ class _Engine:
 
 class _Notation:
     """The symbols a derivation is written in: the lessons' ``w``, ``b``, ``x``, ``z``,
-    ``ŷ``, ``y`` for a single neuron, layer superscripts for a network."""
+    ``ŷ``, ``y`` for a single neuron, layer superscripts for a network.
 
-    def __init__(self, network: Network, lesson: bool):
+    In a batch, sample ``s`` is a superscript in parentheses, apart from the input's
+    subscript: ``x^{(2)}_1``, ``z^{(2)}``, ``\\hat{y}^{(2)}``, ``y^{(2)}``, ``L^{(2)}``
+    (``s = "i"`` for any sample). In a network the superscript ``(l)`` is the layer, so
+    there only the sample's loss ``L^{(s)}`` carries it; the rest is under the sample's
+    heading.
+    """
+
+    def __init__(self, network: Network, lesson: bool, batch: bool = False):
         self.lesson = lesson
+        self.batch = batch
         self.inputs = network.layers[0].inputs
         wide = max(max(layer.width, layer.inputs) for layer in network.layers) >= 10
         self.separator = "," if wide else ""
+
+    def _of(self, s) -> str:
+        """``^{(s)}`` for sample s of a lesson's batch; nothing otherwise."""
+        return f"^{{({s})}}" if self.lesson and self.batch and s is not None else ""
 
     def weight(self, l: int, j: int, k: int) -> Symbol:
         if self.lesson:
@@ -224,23 +236,42 @@ class _Notation:
     def bias(self, l: int, j: int) -> Symbol:
         return Symbol("b" if self.lesson else f"b^{{({l})}}_{{{j}}}", real=True)
 
-    def source(self, l: int, k: int) -> Symbol:
+    def source(self, l: int, k: int, s=None) -> Symbol:
         """What input k of layer l is: ``x_k``, or ``a^{(l-1)}_k`` after the first layer."""
         if l == 1:
-            return Symbol("x" if self.lesson and self.inputs == 1 else f"x_{k}", real=True)
+            tag = self._of(s)
+            if self.lesson and self.inputs == 1:
+                return Symbol(f"x{tag}", real=True)
+            return Symbol(f"x{tag}_{{{k}}}" if tag else f"x_{k}", real=True)
         return self.a(l - 1, k)
 
-    def z(self, l: int, j: int) -> Symbol:
-        return Z if self.lesson else Symbol(f"z^{{({l})}}_{{{j}}}", real=True)
+    def z(self, l: int, j: int, s=None) -> Symbol:
+        if self.lesson:
+            return Symbol(f"z{self._of(s)}", real=True) if self._of(s) else Z
+        return Symbol(f"z^{{({l})}}_{{{j}}}", real=True)
 
-    def a(self, l: int, j: int) -> Symbol:
-        return PREDICTION if self.lesson else Symbol(f"a^{{({l})}}_{{{j}}}", real=True)
+    def a(self, l: int, j: int, s=None) -> Symbol:
+        if self.lesson:
+            tag = self._of(s)
+            return Symbol(f"\\hat{{y}}{tag}", real=True) if tag else PREDICTION
+        return Symbol(f"a^{{({l})}}_{{{j}}}", real=True)
 
-    def y(self, j: int) -> Symbol:
-        return TARGET if self.lesson else Symbol(f"y_{{{j}}}", real=True)
+    def y(self, j: int, s=None) -> Symbol:
+        if self.lesson:
+            return Symbol(f"y{self._of(s)}", real=True) if self._of(s) else TARGET
+        return Symbol(f"y_{{{j}}}", real=True)
+
+    def loss(self, s=None) -> Symbol:
+        """``L``, or ``L^{(s)}`` for sample s of a batch (a network's too)."""
+        return Symbol(f"L^{{({s})}}" if self.batch and s is not None else "L")
 
     def delta(self, l: int, j: int) -> Symbol:
         return Symbol(f"\\delta^{{({l})}}_{{{j}}}", real=True)
+
+    def threshold(self) -> Symbol:
+        """The Huber loss's threshold: ``\\delta``, or ``\\delta_{\\text{H}}`` in a
+        network, whose ``\\delta^{(l)}_j`` are the error signals."""
+        return HUBER_DELTA if self.lesson else Symbol(r"\delta_{\text{H}}", positive=True)
 
 
 def _parameter_symbols(network: Network, notation: _Notation) -> tuple[Symbol, ...]:
@@ -258,20 +289,27 @@ class _Writer:
     def __init__(self, engine: _Engine, notation: _Notation):
         self.engine = engine
         self.notation = notation
+        # The loss as the lesson writes it: the Huber threshold as a symbol, whose value
+        # (``constants``) goes in with the numbers.
+        threshold = notation.threshold()
+        self.ell = engine.loss.function(PREDICTION, TARGET, threshold)
+        self.dell = engine.loss.derivative(PREDICTION, TARGET, threshold)
+        used = self.ell.free_symbols | self.dell.free_symbols
+        self.constants = {threshold: engine.network.delta} if threshold in used else {}
 
-    def linear(self, l: int, j: int, inputs: int, bias: bool) -> Expr:
-        """``w_1 x_1 + ... + b`` of neuron j of layer l."""
+    def linear(self, l: int, j: int, inputs: int, bias: bool, s=None) -> Expr:
+        """``w_1 x_1 + ... + b`` of neuron j of layer l (for sample s of a batch)."""
         n = self.notation
-        terms = [Mul(n.weight(l, j, k), n.source(l, k), evaluate=False)
+        terms = [Mul(n.weight(l, j, k), n.source(l, k, s), evaluate=False)
                  for k in range(1, inputs + 1)]
         if bias:
             terms.append(n.bias(l, j))
         return Add(*terms, evaluate=False) if len(terms) > 1 else terms[0]
 
-    def slope_form(self, l: int, j: int):
+    def slope_form(self, l: int, j: int, s=None):
         """The lesson's form of f'(z) and the symbols shown in it."""
         act, n = self.engine.activations[l - 1], self.notation
-        z, a = n.z(l, j), n.a(l, j)
+        z, a = n.z(l, j, s), n.a(l, j, s)
         if n.lesson and act.lesson_form is not None:
             return act.lesson_form(z), act.output
         if act.output_form is not None:
@@ -290,35 +328,40 @@ class _Writer:
             for l, (weights, biases) in enumerate(layers, 1):
                 for j, row in enumerate(weights, 1):
                     values = {n.weight(l, j, k): w for k, w in enumerate(row, 1)}
-                    values |= {n.source(l, k): v for k, v in enumerate(numbers.a[s][l - 1], 1)}
+                    values |= {n.source(l, k, s + 1): v
+                               for k, v in enumerate(numbers.a[s][l - 1], 1)}
                     if biases is not None:
                         values[n.bias(l, j)] = biases[j - 1]
-                    z_symbol, a_symbol = n.z(l, j), n.a(l, j)
+                    z_symbol, a_symbol = n.z(l, j, s + 1), n.a(l, j, s + 1)
                     z_value = numbers.z[s][l - 1][j - 1]
                     a_value = numbers.a[s][l][j - 1]
-                    z = working(self.linear(l, j, len(row), biases is not None), values, z_value)
+                    z = working(self.linear(l, j, len(row), biases is not None, s + 1), values,
+                                z_value)
                     f = unevaluated(engine.f[l - 1], {Z: z_symbol})
                     a = working(f, {z_symbol: z_value}, a_value)
                     unit = Unit(l, j, z_symbol, a_symbol, z, a)
                     if backward:
                         unit = self._backward(unit, layers, numbers, s, l == last)
                     units.append(unit)
-            rows.append(Forward(s + 1, sample, tuple(units), *self._loss(numbers, s)))
+            rows.append(Forward(s + 1, sample, tuple(units), *self._loss(numbers, s),
+                                tuple(n.source(1, k, s + 1) for k in range(1, len(sample.x) + 1)),
+                                tuple(n.y(j, s + 1) for j in range(1, len(sample.targets) + 1)),
+                                n.loss(s + 1)))
         return tuple(rows)
 
     def _backward(self, unit: Unit, layers, numbers: _Pass, s: int, output: bool) -> Unit:
         engine, n = self.engine, self.notation
         l, j = unit.layer, unit.neuron
-        z_symbol, a_symbol = n.z(l, j), n.a(l, j)
+        z_symbol, a_symbol = unit.z_symbol, unit.a_symbol
         z_value, a_value = numbers.z[s][l - 1][j - 1], numbers.a[s][l][j - 1]
         if output:
-            y_symbol = n.y(j)
-            formula = unevaluated(engine.dell, {PREDICTION: a_symbol, TARGET: y_symbol})
+            y_symbol = n.y(j, s + 1)
+            formula = unevaluated(self.dell, {PREDICTION: a_symbol, TARGET: y_symbol})
             if engine.output_scale != 1:
                 formula = Mul(engine.output_scale, formula, evaluate=False)
             upstream = working(formula, {a_symbol: a_value,
-                                         y_symbol: engine.samples[s].targets[j - 1]},
-                               numbers.upstream[s][l - 1][j - 1])
+                                         y_symbol: engine.samples[s].targets[j - 1]}
+                               | self.constants, numbers.upstream[s][l - 1][j - 1])
         else:
             after = layers[l][0]
             weights = {n.weight(l + 1, k, j): after[k - 1][j - 1] for k in range(1, len(after) + 1)}
@@ -328,7 +371,7 @@ class _Writer:
                            evaluate=False) if len(weights) > 1 else Mul(*weights, *deltas,
                                                                         evaluate=False)
             upstream = working(symbolic, weights | deltas, numbers.upstream[s][l - 1][j - 1])
-        lesson, output_of = self.slope_form(l, j)
+        lesson, output_of = self.slope_form(l, j, s + 1)
         shown = {z_symbol: z_value}
         if lesson is not None:
             shown[output_of(z_symbol) if output_of else a_symbol] = a_value
@@ -345,19 +388,22 @@ class _Writer:
         last = len(engine.network.layers)
         terms = []
         for j, (a, y) in enumerate(zip(outputs, engine.samples[s].targets), 1):
-            a_symbol, y_symbol = n.a(last, j), n.y(j)
-            formula = unevaluated(engine.ell, {PREDICTION: a_symbol, TARGET: y_symbol})
-            terms.append(working(formula, {a_symbol: a, y_symbol: y}, numbers.terms[s][j - 1]))
+            a_symbol, y_symbol = n.a(last, j, s + 1), n.y(j, s + 1)
+            formula = unevaluated(self.ell, {PREDICTION: a_symbol, TARGET: y_symbol})
+            terms.append(working(formula, {a_symbol: a, y_symbol: y} | self.constants,
+                                 numbers.terms[s][j - 1]))
         if len(terms) == 1:
             return tuple(terms), terms[0]
-        return tuple(terms), reduce(engine.output_scale, "\\ell", numbers.terms[s],
+        ells = tuple(Symbol(f"\\ell_{{{j}}}") for j in range(1, len(terms) + 1))
+        return tuple(terms), reduce(engine.output_scale, ells, numbers.terms[s],
                                     numbers.losses[s])
 
     def total(self, numbers: _Pass, forward: tuple[Forward, ...]) -> Formula:
         """The loss of the batch (a single sample's own loss)."""
         if len(forward) == 1:
             return forward[0].loss
-        return reduce(self.engine.scale, "L", numbers.losses, numbers.loss)
+        return reduce(self.engine.scale, tuple(f.loss_symbol for f in forward), numbers.losses,
+                      numbers.loss)
 
     def gradients(self, labels, parameters, updated, rate, numbers: _Pass,
                   frozen) -> tuple[Gradient, ...]:
@@ -515,7 +561,7 @@ def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate
         raise ShapeError("the matrix form is for networks; a single neuron has no matrices")
     engine = _Engine(network, samples)
     names = _Names.of(lesson)
-    notation = _Notation(network, lesson)
+    notation = _Notation(network, lesson, len(samples) > 1)
     writer = _Writer(engine, notation)
     parameters = network.parameters
     frozen = tuple(network.is_frozen(name) for name in network.parameter_names)
@@ -543,8 +589,9 @@ def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate
         converged = True
 
     parameter_names = model.parameter_names if lesson else network.parameter_names
-    # The formulas of the lesson's neuron; a network states them in the generic ŷ, y, z.
-    z, a, y = (notation.z(1, 1), notation.a(1, 1), notation.y(1)) if lesson else (
+    # The formulas of the lesson's neuron, for any sample i of a batch; a network states
+    # them in the generic ŷ, y, z.
+    z, a, y = (notation.z(1, 1, "i"), notation.a(1, 1, "i"), notation.y(1, "i")) if lesson else (
         Z, PREDICTION, TARGET)
     first_layer = network.layers[0]
     gradients = writer.gradients(parameter_names, parameters, updated, rate, first, frozen)
@@ -555,11 +602,13 @@ def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate
         parameter_symbols=_parameter_symbols(network, notation), parameters=parameters,
         input_symbols=tuple(notation.source(1, k) for k in range(1, first_layer.inputs + 1)),
         target_symbols=tuple(notation.y(j) for j in range(1, network.layers[-1].width + 1)),
-        linear=writer.linear(1, 1, first_layer.inputs, first_layer.biases is not None),
+        linear=writer.linear(1, 1, first_layer.inputs, first_layer.biases is not None, "i"),
         activation_formula=unevaluated(engine.f[-1], {Z: z}),
         activation_derivative=unevaluated(engine.df[-1], {Z: z}),
-        loss_formula=unevaluated(engine.ell, {PREDICTION: a, TARGET: y}),
-        loss_derivative=unevaluated(engine.dell, {PREDICTION: a, TARGET: y}),
+        loss_formula=unevaluated(writer.ell, {PREDICTION: a, TARGET: y}),
+        loss_derivative=unevaluated(writer.dell, {PREDICTION: a, TARGET: y}),
+        z_symbol=z, prediction_symbol=a, loss_symbol=notation.loss("i"),
+        constants=tuple(writer.constants.items()),
         forward=forward, loss=writer.total(first, forward),
         gradients=gradients,
         forward_after=forward_after, loss_after=writer.total(after, forward_after),
@@ -569,7 +618,9 @@ def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate
         finite_differences=(_finite_differences(engine, names, parameters, first.totals,
                                                 parameter_names)
                             if finite_differences else ()),
-        reading=_reading(engine, first, after, gradients, (a, y) if lesson else None))
+        reading=_reading(engine, first, after, gradients,
+                         ((a, y), [(f.prediction_symbol, f.target_symbols[0]) for f in forward])
+                         if lesson else None))
 
 
 # The first layer's largest weight gradient this many times smaller than the last layer's
@@ -603,7 +654,8 @@ def cancellation(act, loss, delta=1) -> tuple[Expr, Expr] | None:
 
 
 def _reading(engine: _Engine, first: _Pass, after: _Pass, gradients, lesson) -> Reading:
-    """What the numbers say (see :class:`Reading`); ``lesson`` is the neuron's (ŷ, y)."""
+    """What the numbers say (see :class:`Reading`); ``lesson`` is a neuron's (ŷ, y) for any
+    sample and each sample's own (ŷ, y) symbols."""
     moving = [g for g in gradients if not g.frozen and g.sign != 0]
     largest = ratio = None
     if moving:
@@ -624,13 +676,17 @@ def _reading(engine: _Engine, first: _Pass, after: _Pass, gradients, lesson) -> 
     if found is not None:
         cancelled, short = found
         if lesson is not None:
-            symbols = {PREDICTION: lesson[0], TARGET: lesson[1]}
-            cancelled, short = unevaluated(cancelled, symbols), unevaluated(short, symbols)
-            signals = tuple(
-                Formula(short, show(short, {lesson[0]: first.a[s][-1][0],
-                                            lesson[1]: sample.targets[0]}),
-                        first.delta[s][0][0])
-                for s, sample in enumerate(engine.samples))
+            (a, y), per_sample = lesson
+            generic = short
+            cancelled, short = (unevaluated(cancelled, {PREDICTION: a, TARGET: y}),
+                                unevaluated(generic, {PREDICTION: a, TARGET: y}))
+            signals = []
+            for s, (sample, (a_s, y_s)) in enumerate(zip(engine.samples, per_sample)):
+                mine = unevaluated(generic, {PREDICTION: a_s, TARGET: y_s})
+                signals.append(Formula(mine, show(mine, {a_s: first.a[s][-1][0],
+                                                         y_s: sample.targets[0]}),
+                                       first.delta[s][0][0]))
+            signals = tuple(signals)
     return Reading(
         loss_change=working_sign(after.loss - first.loss),
         sample_changes=tuple(working_sign(b - a) for a, b in zip(first.losses, after.losses)),

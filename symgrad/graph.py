@@ -228,7 +228,8 @@ class _Builder:
 
 
 def _tag(symbol: Symbol, sample: int | None) -> Symbol:
-    """A sample's copy of a symbol: ``z^{[2]}``, and ``z^{(1)[2]}_{1}`` inside a network."""
+    """A network sample's copy of a symbol: ``z^{(1)[2]}_{1}`` (its ``(1)`` is the layer);
+    a lesson's symbols carry their sample already (``x^{(2)}_{1}``)."""
     name = r"\hat{y}" if symbol == PREDICTION else symbol.name
     if sample is None:
         return Symbol(name)
@@ -248,19 +249,21 @@ def _graph(d: Derivation) -> Graph:
     for f in d.forward:
         s = f.sample if batch else None
         suffix = "" if s is None else f"_s{s}"
+        # A lesson's record writes its samples already (x^{(2)}_{1}); a network's is tagged.
+        mark = (lambda symbol: _tag(symbol, None)) if lesson else (lambda symbol: _tag(symbol, s))
+        inputs = f.input_symbols if lesson else d.input_symbols
         previous = []
-        for k, (x_symbol, x) in enumerate(zip(d.input_symbols, f.sample_data.x), 1):
+        for k, (x_symbol, label, x) in enumerate(zip(d.input_symbols, inputs,
+                                                     f.sample_data.x), 1):
             key = x_symbol.name if lesson else f"x_{k}"
-            previous.append((graph.add(key + suffix, _tag(x_symbol, s), "input", x),
-                             x, x_symbol))
+            previous.append((graph.add(key + suffix, mark(label), "input", x), x, label))
         layer, current = 1, []
         for unit in f.units:
             if unit.layer != layer:
                 layer, previous, current = unit.layer, current, []
             l, j = unit.layer, unit.neuron
             z_key, a_key = ("z", "a") if lesson else (f"z{l}_{j}", f"a{l}_{j}")
-            z = graph.add(z_key + suffix, _tag(unit.z_symbol, s), "sum",
-                          unit.z.value)
+            z = graph.add(z_key + suffix, mark(unit.z_symbol), "sum", unit.z.value)
             for k, (source, value, source_symbol) in enumerate(previous, 1):
                 weight = parameters[(l, j, k)]
                 graph.link(weight.parameter, z, value, source_symbol)
@@ -270,15 +273,14 @@ def _graph(d: Derivation) -> Graph:
                     graph.link(source, z, values[weight.parameter], weight.symbol)
             if (l, j, None) in parameters:
                 graph.link(parameters[(l, j, None)].parameter, z, Rational(1))
-            a = graph.add(a_key + suffix, _tag(unit.a_symbol, s), "activation",
-                          unit.a.value)
+            a = graph.add(a_key + suffix, mark(unit.a_symbol), "activation", unit.a.value)
             graph.link(z, a, unit.slope.value)
             current.append((a, unit.a.value, unit.a_symbol))
-        term = graph.add("l" + suffix, Symbol(f"L_{{{s}}}") if batch else LOSS, "loss",
-                         f.loss.value)
-        for unit, y_symbol, y_value in zip(f.outputs(), d.target_symbols, f.sample_data.targets):
+        term = graph.add("l" + suffix, f.loss_symbol if batch else LOSS, "loss", f.loss.value)
+        targets = f.target_symbols if lesson else d.target_symbols
+        for unit, y_symbol, y_value in zip(f.outputs(), targets, f.sample_data.targets):
             key = "y" if lesson else f"y_{unit.neuron}"
-            y = graph.add(key + suffix, _tag(y_symbol, s), "target", y_value)
+            y = graph.add(key + suffix, mark(y_symbol), "target", y_value)
             graph.link(current[unit.neuron - 1][0], term, unit.upstream.value)
             graph.link(y, term)
         terms.append(term)

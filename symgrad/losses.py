@@ -67,22 +67,31 @@ def _bce_targets(target) -> str | None:
     return None
 
 
+def _threshold(delta) -> Expr:
+    """δ as given: a symbol (``\\delta`` in the lesson's formulas) or a number."""
+    return delta if isinstance(delta, Symbol) else Given(delta)
+
+
 def _huber(a, y, delta):
-    d = Given(delta)
+    d = _threshold(delta)
     return Piecewise((_half(Pow(_error(a, y), 2)), Abs(_error(a, y)) <= d),
                      (Mul(d, Add(Abs(_error(a, y)), Mul(-1, _half(d), evaluate=False),
                                  evaluate=False), evaluate=False), True))
 
 
 def _huber_derivative(a, y, delta):
-    d = Given(delta)
+    d = _threshold(delta)
     return Piecewise((_error(a, y), Abs(_error(a, y)) <= d),
                      (Mul(d, sign(_error(a, y)), evaluate=False), True))
 
 
 @dataclass(frozen=True, slots=True)
 class Loss:
-    """A per-sample loss with its derivative, and how a batch combines them."""
+    """A per-sample loss with its derivative, and how a batch combines them.
+
+    ``function(a, y, delta)`` and ``derivative(a, y, delta)`` take Huber's threshold as a
+    number, or as a symbol (``\\delta``) for the formulas a lesson shows.
+    """
 
     name: str
     title: str

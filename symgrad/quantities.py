@@ -68,7 +68,8 @@ def quantities(derivation: Derivation) -> tuple[Quantity, ...]:
         return _network_quantities(d)
     batch = len(d.forward) > 1
     found = [Quantity(f"prediction{row.sample}" if batch else "prediction", "prediction",
-                      row.prediction.value, sample=row.sample) for row in d.forward]
+                      row.prediction.value, row.prediction_symbol, row.sample)
+             for row in d.forward]
     found.append(Quantity("loss", "loss", d.loss.value))
     found += [Quantity(f"dL/d{g.parameter}", "gradient", g.value, g.symbol) for g in d.gradients]
     found += [Quantity(f"{g.parameter}_new", "update", g.update.value, g.symbol)

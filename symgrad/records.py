@@ -18,12 +18,14 @@ from .working import Formula
 
 __all__ = ["Unit", "Forward", "Factor", "Gradient", "Iteration", "MatrixStep",
            "FiniteDifference", "Derivation",
-           "Z", "PREDICTION", "TARGET"]
+           "Z", "PREDICTION", "TARGET", "HUBER_DELTA"]
 
 # The lesson's symbols, real so that sympy.diff of |ŷ - y| is sign(ŷ - y), not a complex form.
 Z = Symbol("z", real=True)
 PREDICTION = Symbol("a", real=True)  # the neuron's output a = ŷ
 TARGET = Symbol("y", real=True)
+# The Huber loss's threshold δ, a symbol in the formulas; its value is put in with the numbers.
+HUBER_DELTA = Symbol("delta", positive=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,19 @@ class Forward:
     units: tuple[Unit, ...]
     terms: tuple[Formula, ...]
     loss: Formula
+    input_symbols: tuple[Symbol, ...]   # this sample's x: x^{(2)}_1 in a lesson's batch
+    target_symbols: tuple[Symbol, ...]  # this sample's y
+    loss_symbol: Symbol                 # L, or L^{(2)} for sample 2 of a batch
+
+    @property
+    def z_symbol(self) -> Symbol:
+        """The last unit's ``z`` symbol: ``z``, or ``z^{(2)}`` in a lesson's batch."""
+        return self.units[-1].z_symbol
+
+    @property
+    def prediction_symbol(self) -> Symbol:
+        """The last unit's output symbol: ``\\hat{y}``, or ``\\hat{y}^{(2)}``."""
+        return self.units[-1].a_symbol
 
     @property
     def z(self) -> Formula:
@@ -199,6 +214,10 @@ class Derivation:
     activation_derivative: Expr
     loss_formula: Expr
     loss_derivative: Expr
+    z_symbol: Symbol            # z, or z^{(i)} for any sample i of a lesson's batch
+    prediction_symbol: Symbol   # ŷ, or ŷ^{(i)}
+    loss_symbol: Symbol         # L, or L^{(i)}: one sample's loss in a batch
+    constants: tuple[tuple[Symbol, Expr], ...]  # symbols of the formulas with given values (δ)
     forward: tuple[Forward, ...]
     loss: Formula
     gradients: tuple[Gradient, ...]
@@ -244,14 +263,14 @@ class Derivation:
     def factors(self) -> tuple[Factor, ...]:
         """A single neuron's chain-rule factors, sample by sample: ``dL/da``, ``da/dz``
         and ``dz/dp`` for each parameter (read from the record's units)."""
-        a, z = PREDICTION, Z
         found = []
         for f in self.forward:
             unit = f.units[0]
-            found.append(Factor("dL/da", Symbol("L"), a, f.sample, unit.upstream))
+            a, z = unit.a_symbol, unit.z_symbol
+            found.append(Factor("dL/da", f.loss_symbol, a, f.sample, unit.upstream))
             found.append(Factor("da/dz", a, z, f.sample, unit.slope))
             for name, symbol, x_symbol, x in zip(self.parameter_names, self.parameter_symbols,
-                                                 self.input_symbols, f.sample_data.x):
+                                                 f.input_symbols, f.sample_data.x):
                 found.append(Factor(f"dz/d{name}", z, symbol, f.sample,
                                     Formula(x_symbol, None, x)))
             if len(self.parameter_names) > len(self.input_symbols):

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import jinja2
 import jinja2.sandbox
-from sympy import Basic, Expr, Rational
+from sympy import Basic, Expr, Rational, Symbol
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.pycode import pycode
 
@@ -63,6 +63,10 @@ FORMATS = {
     "dot": ("dot", "graph.dot.j2", ".dot"),
     "ipynb": (None, None, ".ipynb"),
 }
+
+
+# ŷ in the Python scripts: a name a learner reads as the prediction.
+Y_HAT = Symbol("y_hat", real=True)
 
 
 def _packaged_templates() -> Path:
@@ -307,11 +311,12 @@ def _filters(digits: int) -> dict:
         return "".join(_LATEX_SPECIALS.get(char, char) for char in str(text))
 
     def label(quantity):
-        """LaTeX for an asked quantity: ``\\hat{y}``, ``L``, ``∂L/∂w``, ``w_new``."""
+        """LaTeX for an asked quantity: ``\\hat{y}``, ``L``, ``∂L/∂w``, ``w_new``; a sample
+        of a batch as the record writes it (``\\hat{y}^{(2)}``; in a network, whose
+        superscript is the layer, ``a^{(2)}_{1}\\ (sample 2)``)."""
         symbol = latex(quantity.symbol) if quantity.symbol is not None else ""
         return {
-            "prediction": r"\hat{y}" + (f"_{{{quantity.sample}}}" if quantity.sample and
-                                         quantity.key != "prediction" else ""),
+            "prediction": symbol,  # \hat{y}, or \hat{y}^{(2)} for sample 2 of a batch
             "loss": "L",
             "gradient": rf"\frac{{\partial L}}{{\partial {symbol}}}",
             "update": rf"{{{symbol}}}_{{\text{{new}}}}",
@@ -323,7 +328,9 @@ def _filters(digits: int) -> dict:
     def python(expr):
         """Python source of a formula, numbers as floats (``0.01``, not ``1/100``)."""
         values = {g: g.value for g in expr.atoms(Given)}
-        return pycode(expr.xreplace(values), fully_qualified_modules=True, strict=True)
+        # Terms as written (y_hat - y), as the lesson's LaTeX keeps them.
+        return pycode(expr.xreplace(values), fully_qualified_modules=True, strict=True,
+                      order="none")
 
     def fraction(value):
         """A Python ``Fraction`` literal of an exact rational: ``F("0.66")``, ``F("1/3")``."""
@@ -472,7 +479,8 @@ class WorkedExample:
                                show=self.shown,
                                matrix=self.matrix,
                                panel=self.mistake_panel if self.mistakes else (),
-                               symbols={"a": PREDICTION, "y": TARGET, "z": Z}, **context)
+                               symbols={"a": PREDICTION, "y": TARGET, "z": Z, "y_hat": Y_HAT},
+                               **context)
 
     @cached_property
     def mistake_panel(self) -> tuple[tuple[Quantity, tuple[Mistake, ...]], ...]:

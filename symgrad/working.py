@@ -137,19 +137,22 @@ def working(formula: Expr, values: dict, value: Expr, lesson_form: Expr | None =
                 break
             earlier.append(test)
         condition = show(condition, shown)
+    if lesson_form == applied:
+        lesson_form = None  # the same formula twice says nothing: 1 - tanh²(z) = 1 - tanh²(z)
     target = lesson_form if lesson_form is not None else applied
     substituted = show(target, shown) if target.free_symbols - set(target.atoms(Given)) else None
     return Formula(formula, substituted, value, lesson_form, condition)
 
 
-def reduce(scale, letter: str | None, terms: tuple[Expr, ...], value: Expr) -> Formula:
-    """``(1/m)(L_1 + ... + L_m)`` (or the plain sum) with each term's number put in;
-    without a ``letter`` only the numbers are shown."""
-    names = [Symbol(f"{letter or 'term'}_{i}") for i in range(1, len(terms) + 1)]
-    total = Add(*names, evaluate=False)
+def reduce(scale, names: tuple[Symbol, ...] | None, terms: tuple[Expr, ...],
+           value: Expr) -> Formula:
+    """``(1/m)(L^{(1)} + ... + L^{(m)})`` (or the plain sum) of the symbols ``names``, with
+    each term's number put in; without ``names`` only the numbers are shown."""
+    symbols = names or tuple(Symbol(f"term_{i}") for i in range(1, len(terms) + 1))
+    total = Add(*symbols, evaluate=False)
     symbolic = Mul(scale, total, evaluate=False) if scale != 1 else total
-    line = working(symbolic, dict(zip(names, terms)), value)
-    return line if letter else Formula(None, line.substituted, value)
+    line = working(symbolic, dict(zip(symbols, terms)), value)
+    return line if names else Formula(None, line.substituted, value)
 
 
 def product(*factors: Expr) -> Expr:

@@ -78,7 +78,7 @@ def test_mermaid_block_names_every_node_and_edge():
         assert len(re.findall(rf"^  {node.key}\[", block, re.M)) == 1
     arrows = re.findall(r"^  (\w+) (?:-\.->|-->\|\"[^\"]+\"\|) (\w+)$", block, re.M)
     assert sorted(arrows) == sorted((e.source, e.target) for e in graph.edges)
-    assert '-->|"∂z[1]/∂w₁ = 1"| z_s1' in block
+    assert '-->|"∂z⁽¹⁾/∂w₁ = 1"| z_s1' in block
 
 
 def test_without_graph_flag_there_is_no_graph():

@@ -123,8 +123,12 @@ def test_python_output_matches_json():
     for name, value in data["gradients"].items():
         assert first[f"dL/d{name}"] == pytest.approx(value["value"], rel=1e-9)
     per_sample = section["Forward and backward pass"]
+    # The script says y_hat where the JSON's factor names keep a (README: a is ŷ).
+    printed_name = {"dL/da": "dL/dy_hat", "da/dz": "dy_hat/dz"}
     for factor in data["factors"]:
-        values = [v for k, v in per_sample if k == factor["name"]]
+        name = printed_name.get(factor["name"], factor["name"])
+        values = [v for k, v in per_sample if k == name]
+        assert values, name
         assert values[factor["sample"] - 1] == pytest.approx(factor["value"]["value"], rel=1e-9)
     updated = dict(section["Update: p_new = p - learning_rate * dL/dp"])
     for name, value in data["updated"].items():
@@ -250,3 +254,74 @@ def test_mistakes_panel_lists_what_diagnose_names(model):
                 quantity.key, mistake.name)
     data = example.to_data()["mistakes"]
     assert set(data) == {q.key for q, _ in example.mistake_panel}
+
+
+BATCH = worked_example(Neuron(weights=["0.5", "-0.25"], bias="0.1", loss="mse"),
+                       [Sample(x=[1, 2], y=1), Sample(x=[2, -1], y="0.5")])
+
+
+@pytest.mark.parametrize("fmt", ["md", "tex"])
+def test_batch_writes_the_sample_as_a_superscript(fmt):
+    """A batch writes sample i as a superscript apart from the input index, never L_2."""
+    text = BATCH.render(fmt)
+    for symbol in (r"x^{(2)}_{1}", r"z^{(2)}", r"\hat{y}^{(2)}", r"y^{(2)}", r"L^{(2)}",
+                   r"\frac{\partial L^{(2)}}{\partial w_{1}}",
+                   r"\frac{\partial L^{(2)}}{\partial \hat{y}^{(2)}}",
+                   r"L = \frac{L^{(1)} + L^{(2)}}{2}", r"L^{(i)} = \left(\hat{y}^{(i)} - y^{(i)}"):
+        assert symbol in text, symbol
+    assert "L_{2}" not in text and "L_i" not in text and "x_{1} = 2" not in text
+
+
+def test_batch_json_factors_use_the_sample_superscript():
+    """The JSON's factor formulas of sample 2 are written in sample 2's symbols."""
+    factors = [f for f in BATCH.to_data()["factors"] if f["sample"] == 2]
+    assert factors[0]["name"] == "dL/da"
+    assert factors[0]["symbolic"] == r"2 \left(\hat{y}^{(2)} - y^{(2)}\right)"
+    assert factors[2]["symbolic"] == r"x^{(2)}_{1}"
+
+
+def test_network_batch_names_each_sample_loss_with_a_superscript():
+    """A network's batch writes L^{(2)}, since its own superscripts are the layers."""
+    network = Network(layers=[Layer([["0.5", "0.2"]], ["0.1"], "sigmoid")], loss="mse")
+    text = worked_example(network, [Sample(x=[1, 2], y=[1]), Sample(x=[2, 1], y=[0])],
+                          matrix=True).to_markdown()
+    assert r"\frac{\partial L^{(2)}}{\partial w^{(1)}_{11}}" in text
+    assert r"\frac{\partial L^{(2)}}{\partial W^{(1)}}" in text
+    assert "L_{2}" not in text
+
+
+def test_tanh_slope_is_one_minus_the_prediction_squared_and_no_tautology():
+    """tanh's slope reads 1 - ŷ², and no activation writes the same formula twice."""
+    text = worked_example(Neuron(weights="0.5", bias="0.1", activation="tanh")).to_markdown()
+    assert r"= 1 - \tanh^{2}{\left(z \right)} = 1 - \hat{y}^{2} \approx" in text
+    for name in ACTIVATIONS:
+        for f in worked_example(Neuron(weights="0.5", bias="0.1",
+                                       activation=name)).derivation.factors:
+            assert f.formula.lesson_form is None or f.formula.lesson_form != f.formula.symbolic
+
+
+def test_huber_delta_is_a_symbol_with_its_value_stated():
+    """Huber's δ is written as a symbol, its value stated once and put in with the numbers."""
+    text = worked_example(Neuron(weights="0.5", bias="0.1", loss="huber", delta="0.5"),
+                          Sample(x=2, y=4)).to_markdown()
+    assert r"\delta \operatorname{sign}{\left(\hat{y} - y \right)}" in text
+    assert r"- \frac{\delta}{2}" in text
+    assert r"here $\delta = 0.5$" in text
+    assert r"= 0.5 \cdot \operatorname{sign}{\left(1.1 - 4 \right)} = -0.5" in text
+
+
+def test_network_huber_threshold_is_not_an_error_signal():
+    """In a network the Huber threshold is δ_H, apart from the error signals δ^{(l)}_j."""
+    network = Network(layers=[Layer([["0.5"]], ["0.1"], "sigmoid")], loss="huber")
+    text = worked_example(network, Sample(x=[2], y=[3])).to_markdown()
+    assert r"\delta_{\text{H}} \operatorname{sign}" in text
+    assert r"$\delta_{\text{H}} = 1$" in text
+
+
+def test_python_script_calls_the_prediction_y_hat():
+    """The script's prediction is y_hat, its factors dL/dy_hat and dy_hat/dz."""
+    script = BATCH.to_python()
+    assert "y_hat = forward(" in script and "def loss(y_hat, y):" in script
+    assert "dL/da" not in script and " a = " not in script
+    printed = run(sys.executable, "-c", script).stdout
+    assert "sample 2: y_hat = 1.35" in printed and "sample 2: dL/dy_hat = 1.7" in printed

@@ -324,3 +324,11 @@ def test_easy_network_sheets_keep_exact_short_decimals():
     assert "\\approx" not in drawn.documents("md")["key.md"]
     with pytest.raises(SymgradError, match="sigmoid cannot"):
         sheet(count=1, network="2-2-1", activations=("sigmoid",))
+
+
+def test_batch_sheet_asks_each_prediction_with_its_sample_superscript():
+    """A single-neuron batch sheet asks for ŷ^{(2)}, the sample as the worked key writes it."""
+    drawn = sheet(count=1, seed=2, batch=2, ask=("prediction", "w"))
+    text = drawn.documents("md")["sheet.md"]
+    assert r"$\hat{y}^{(2)}$ = " in text and r"\hat{y}_{2}" not in text
+    assert r"\hat{y}^{(2)} = " in drawn.documents("md")["key.md"]
