@@ -14,6 +14,7 @@ from sympy import (Add, Expr, Function, Max, Mul, Piecewise, Pow, Rational,
 
 from .errors import SymgradError, choose
 from .model import Given
+from .words import N_
 
 __all__ = ["Activation", "ACTIVATIONS", "activation", "custom", "sigmoid"]
 
@@ -70,12 +71,12 @@ ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
         Activation(
-            "identity", "identity",
+            "identity", N_("identity"),
             function=lambda z, slope: z,
             derivative=lambda z, slope: Rational(1),
         ),
         Activation(
-            "sigmoid", "sigmoid",
+            "sigmoid", N_("sigmoid"),
             function=lambda z, slope: _sigmoid_explicit(z),
             derivative=lambda z, slope: Mul(
                 exp(_minus(z)),
@@ -88,29 +89,29 @@ ACTIVATIONS: dict[str, Activation] = {
             output_form=lambda a: Mul(a, Add(1, _minus(a), evaluate=False), evaluate=False),
         ),
         Activation(
-            "tanh", "tanh",
+            "tanh", N_("tanh"),
             function=lambda z, slope: tanh(z),
             derivative=lambda z, slope: Add(1, _minus(Pow(tanh(z), 2)), evaluate=False),
             output_form=lambda a: Add(1, _minus(Pow(a, 2)), evaluate=False),
         ),
         Activation(
-            "relu", "ReLU",
+            "relu", N_("ReLU"),
             function=lambda z, slope: Max(0, z),
             derivative=lambda z, slope: Piecewise((1, z > 0), (0, True)),
-            convention="ReLU has a kink at $z = 0$, where it has no derivative; "
-                       "symgrad uses $f'(0) = 0$ there, as PyTorch and TensorFlow do",
+            convention=N_("ReLU has a kink at $z = 0$, where it has no derivative; "
+                       "symgrad uses $f'(0) = 0$ there, as PyTorch and TensorFlow do"),
             kink=Rational(0),
         ),
         Activation(
-            "leaky_relu", "leaky ReLU",
+            "leaky_relu", N_("leaky ReLU"),
             function=lambda z, slope: Piecewise((z, z > 0), (Mul(Given(slope), z), True)),
             derivative=lambda z, slope: Piecewise((1, z > 0), (Given(slope), True)),
-            convention="leaky ReLU has a kink at $z = 0$; symgrad uses the slope of the "
-                       "left side there, $f'(0) = $ the leak slope",
+            convention=N_("leaky ReLU has a kink at $z = 0$; symgrad uses the slope of the "
+                       "left side there, $f'(0) = $ the leak slope"),
             kink=Rational(0),
         ),
         Activation(
-            "softplus", "softplus",
+            "softplus", N_("softplus"),
             function=lambda z, slope: log(Add(1, exp(z), evaluate=False)),
             derivative=lambda z, slope: Mul(exp(z), Pow(Add(1, exp(z), evaluate=False), -1,
                                                         evaluate=False), evaluate=False),
@@ -144,6 +145,6 @@ def custom(formula: Expr) -> Activation:
         raise SymgradError(f"a custom activation is a formula in z alone, but it uses "
                            f"{', '.join(extra)}")
     derivative = diff(formula, z)
-    return Activation("custom", "custom activation",
+    return Activation("custom", N_("custom activation"),
                       function=lambda at, slope: formula.xreplace({z: at}),
                       derivative=lambda at, slope: derivative.xreplace({z: at}))

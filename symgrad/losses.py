@@ -13,6 +13,7 @@ from sympy import Abs, Add, Expr, Mul, Piecewise, Pow, Rational, Symbol, log, si
 
 from .errors import choose
 from .model import Given, decimal, numeric
+from .words import N_
 
 __all__ = ["Loss", "LOSSES", "loss"]
 
@@ -106,31 +107,31 @@ class Loss:
 LOSSES: dict[str, Loss] = {
     entry.name: entry
     for entry in (
-        Loss("squared", "squared error",
+        Loss("squared", N_("squared error"),
              function=lambda a, y, delta: Pow(_error(a, y), 2),
              derivative=lambda a, y, delta: Mul(2, _error(a, y), evaluate=False),
              reduction="sum"),
-        Loss("half_squared", "half squared error",
+        Loss("half_squared", N_("half squared error"),
              function=lambda a, y, delta: _half(Pow(_error(a, y), 2)),
              derivative=lambda a, y, delta: _error(a, y),
              reduction="sum"),
-        Loss("mse", "mean squared error",
+        Loss("mse", N_("mean squared error"),
              function=lambda a, y, delta: Pow(_error(a, y), 2),
              derivative=lambda a, y, delta: Mul(2, _error(a, y), evaluate=False),
              reduction="mean"),
-        Loss("mae", "mean absolute error",
+        Loss("mae", N_("mean absolute error"),
              function=lambda a, y, delta: Abs(_error(a, y)),
              derivative=lambda a, y, delta: sign(_error(a, y)),
              reduction="mean",
-             convention="$|\\hat{y} - y|$ has a kink where $\\hat{y} = y$; symgrad uses "
-                        "the sub-gradient $\\operatorname{sign}(0) = 0$ there"),
-        Loss("bce", "binary cross-entropy",
+             convention=N_("$|\\hat{y} - y|$ has a kink where $\\hat{y} = y$; symgrad uses "
+                        "the sub-gradient $\\operatorname{sign}(0) = 0$ there")),
+        Loss("bce", N_("binary cross-entropy"),
              function=_bce, derivative=_bce_derivative, reduction="mean",
              domain=_bce_domain, targets=_bce_targets),
-        Loss("huber", "Huber loss",
+        Loss("huber", N_("Huber loss"),
              function=_huber, derivative=_huber_derivative, reduction="mean",
-             convention="the Huber loss is quadratic while $|\\hat{y} - y| \\le \\delta$ and "
-                        "linear beyond"),
+             convention=N_("the Huber loss is quadratic while $|\\hat{y} - y| \\le \\delta$ and "
+                        "linear beyond")),
     )
 }
 

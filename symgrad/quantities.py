@@ -13,6 +13,7 @@ from .derive import PREDICTION, TARGET, _Engine, _Names
 from .errors import DomainError, UnknownNameError
 from .model import numeric
 from .records import Derivation
+from .words import N_
 from .working import evaluate, sign
 
 __all__ = ["Quantity", "Mistake", "MISTAKES", "quantities", "mistakes"]
@@ -40,19 +41,19 @@ class Mistake:
 
 
 MISTAKES = {
-    "missing_activation_derivative": "the chain without the activation's derivative f'(z)",
-    "missing_input": "the chain without dz/dw = x, the input the weight multiplies",
-    "missing_factor_two": "the derivative of the square without its factor 2",
-    "flipped_sign": "(y - ŷ) used instead of (ŷ - y), which flips the sign",
-    "missing_mean": "the sum over the batch without dividing by the number of samples",
-    "z_for_prediction": "z used where the activation's output ŷ = f(z) belongs",
-    "plus_instead_of_minus": "the update with + instead of -: a step uphill",
-    "missing_learning_rate": "the update without the learning rate α",
-    "missing_sum": "only the first term of Σ_k w_kj δ_k: a hidden neuron's error signal sums "
-                   "over every neuron it feeds",
-    "updated_outer_weights": "the already-updated outer weights in Σ_k w_kj δ_k: "
-                             "backpropagation uses the weights of the forward pass",
-    "swapped_indices": "δ_k·a_j instead of δ_j·a_k: the weight's indices swapped",
+    "missing_activation_derivative": N_("the chain without the activation's derivative f'(z)"),
+    "missing_input": N_("the chain without dz/dw = x, the input the weight multiplies"),
+    "missing_factor_two": N_("the derivative of the square without its factor 2"),
+    "flipped_sign": N_("(y - ŷ) used instead of (ŷ - y), which flips the sign"),
+    "missing_mean": N_("the sum over the batch without dividing by the number of samples"),
+    "z_for_prediction": N_("z used where the activation's output ŷ = f(z) belongs"),
+    "plus_instead_of_minus": N_("the update with + instead of -: a step uphill"),
+    "missing_learning_rate": N_("the update without the learning rate α"),
+    "missing_sum": N_("only the first term of Σ_k w_kj δ_k: a hidden neuron's error signal sums "
+                   "over every neuron it feeds"),
+    "updated_outer_weights": N_("the already-updated outer weights in Σ_k w_kj δ_k: "
+                             "backpropagation uses the weights of the forward pass"),
+    "swapped_indices": N_("δ_k·a_j instead of δ_j·a_k: the weight's indices swapped"),
 }
 
 
