@@ -687,12 +687,23 @@ def _reading(engine: _Engine, first: _Pass, after: _Pass, gradients, lesson) -> 
                                                          y_s: sample.targets[0]}),
                                        first.delta[s][0][0]))
             signals = tuple(signals)
+    # A single neuron's gradients at a kink, had the convention there been f'(kink) = 1.
+    at_kink = {}
+    kink = engine.activations[0].kink
+    if lesson is not None and kink is not None:
+        for g in gradients:
+            if g.cause == "at_kink":
+                at_kink[g.parameter] = engine.scale * Add(*(
+                    first.upstream[s][0][0]
+                    * (1 if first.z[s][0][0] == kink else first.slope[s][0][0])
+                    * (1 if g.source is None else first.a[s][0][g.source - 1])
+                    for s in range(len(engine.samples))))
     return Reading(
         loss_change=working_sign(after.loss - first.loss),
         sample_changes=tuple(working_sign(b - a) for a, b in zip(first.losses, after.losses)),
         largest=largest, ratio=ratio, layer_peaks=tuple(peaks), vanishing=vanishing,
         cancelled=cancelled,
-        cancellation=short, error_signals=signals)
+        cancellation=short, error_signals=signals, other_convention=at_kink)
 
 
 @dataclass(frozen=True, slots=True)

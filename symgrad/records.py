@@ -177,7 +177,8 @@ class Reading:
     over the first's when that is large (the first layer learns much more slowly). ``cancelled`` is ``∂L/∂ŷ · f'(z)`` written through ŷ and ``cancellation``
     the short form it cancels to (``ŷ - y`` for the sigmoid with cross-entropy), with
     ``error_signals`` its value per sample (a single neuron); both None when nothing
-    cancels.
+    cancels. ``other_convention`` gives a single neuron's gradients that are zero only by
+    the convention at a kink (``f'(0) = 0``) as they would be with ``f'(0) = 1``.
     """
 
     loss_change: int
@@ -189,6 +190,7 @@ class Reading:
     cancelled: Expr | None = None
     cancellation: Expr | None = None
     error_signals: tuple[Formula, ...] = ()
+    other_convention: dict[str, Expr] | None = None
 
 
 @dataclass(frozen=True, slots=True)
