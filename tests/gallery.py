@@ -29,6 +29,9 @@ GALLERY = {
                             [Sample(x=("1", "2"), y="1"), Sample(x=("2", "-1"), y="0.5")], {}),
     "training_loop_5_steps": (Neuron(weights="0.5", bias="0.1"), [Sample(x="2.0", y="1.5")],
                               {"learning_rate": "0.05", "steps": 5}),
+    # The same lesson in German: the words from the catalog, the maths unchanged.
+    "sigmoid_bce_de": (Neuron(weights="0.5", bias="0.1", activation="sigmoid", loss="bce"),
+                       [Sample(x="2.0", y="1")], {"lang": "de"}),
     # The panel of common mistakes, to hand out with a key.
     "sigmoid_mistakes": (Neuron(weights="0.5", bias="0.1", activation="sigmoid"),
                          [Sample(x="2.0", y="1.5")], {"mistakes": True}),
