@@ -16,8 +16,9 @@ from .model import Neuron, Sample  # noqa: E402
 from .render import FORMATS, WorkedExample, worked_example  # noqa: E402
 from .sheets import Sheet, sheet  # noqa: E402
 from .checks import check, diagnose, gradcheck, parse  # noqa: E402
+from .steps import DerivativeSteps, derivative_steps  # noqa: E402
 
 __all__ = ["ACTIVATIONS", "LOSSES", "FORMATS", "Neuron", "Sample", "Derivation",
            "WorkedExample", "Sheet", "SymgradError", "derive", "worked_example", "sheet",
            "composed_loss", "parse", "check", "diagnose", "gradcheck",
-           "__version__"]
+           "derivative_steps", "DerivativeSteps", "__version__"]

@@ -177,6 +177,12 @@ def _build_parser() -> argparse.ArgumentParser:
                         help="add a check of every gradient: the loss's central difference "
                              "(L(p + h) - L(p - h))/2h with h = 10^-6, worked exactly, beside "
                              "the chain rule's value")
+    output.add_argument("--derive-steps", action="store_true",
+                        help="add the derivatives f'(z) of the activation and dL/dŷ of the "
+                             "loss worked rule by rule (sum, constant factor, power, "
+                             "quotient, chain, exp, log, cases), ending in the lesson's form "
+                             "such as σ(z)(1 - σ(z)); works for --activation-expr too, and "
+                             "every line is checked against SymPy's derivative")
     pictures = example.add_argument_group("pictures")
     pictures.add_argument("--graph", action="store_true",
                           help="add the computation graph: each value with its gradient, "
@@ -607,7 +613,7 @@ def _example(args) -> str:
         steps=steps, tolerance=args.tol or spec.get("tolerance"), digits=args.digits,
         glossary=not args.no_glossary, templates=args.templates,
         show=None if show is None else tuple(show), matrix=args.matrix, graph=args.graph,
-        finite_differences=args.finite_differences,
+        finite_differences=args.finite_differences, derive_steps=args.derive_steps,
         plots=args.plots, lang=args.lang, mistakes=args.mistakes)
     if args.out is not None:
         result.save(args.out, args.format)  # the format from the suffix, which must be known

@@ -24,6 +24,7 @@ from .errors import DomainError, NumberError, ShapeError
 from .losses import loss as find_loss
 from .model import (Defined, Given, Network, Neuron, Sample, exact, seed_neuron, seed_samples,
                     whole_number)
+from .steps import DerivativeSteps, activation_steps, loss_steps
 from .records import (HUBER_DELTA, PREDICTION, TARGET, Z, Derivation, FiniteDifference,
                       Forward, Gradient, Iteration, MatrixStep, Reading, Unit)
 from .working import (Formula, approx, descent, evaluate, numbers_in, product, reduce, show,
@@ -540,10 +541,11 @@ def _finite_differences(engine: _Engine, names: _Names, parameters, gradients,
 
 def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate="0.1",
            steps: int = 1, tolerance=None, finite_differences: bool = False,
-           matrix: bool = False) -> Derivation:
+           matrix: bool = False, derive_steps: bool = False) -> Derivation:
     """Derive one worked gradient-descent step of a neuron or a network (and ``steps``
     training steps); ``finite_differences`` adds a check of every gradient against the
-    central difference of the loss, ``matrix`` a network's backward pass as matrices.
+    central difference of the loss, ``matrix`` a network's backward pass as matrices,
+    ``derive_steps`` the derivatives ``f'(z)`` and ``∂L/∂ŷ`` rule by rule.
 
     >>> d = derive()  # the built-in example: w = 0.5, b = 0.1, x = 2, y = 1.5
     >>> d.loss.value, [g.value for g in d.gradients], d.updated
@@ -620,7 +622,8 @@ def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate
                             if finite_differences else ()),
         reading=_reading(engine, first, after, gradients,
                          ((a, y), [(f.prediction_symbol, f.target_symbols[0]) for f in forward])
-                         if lesson else None))
+                         if lesson else None),
+        derivative_steps=_derivative_steps(engine) if derive_steps else ())
 
 
 # The first layer's largest weight gradient this many times smaller than the last layer's
@@ -704,6 +707,17 @@ def _reading(engine: _Engine, first: _Pass, after: _Pass, gradients, lesson) -> 
         largest=largest, ratio=ratio, layer_peaks=tuple(peaks), vanishing=vanishing,
         cancelled=cancelled,
         cancellation=short, error_signals=signals, other_convention=at_kink)
+
+
+def _derivative_steps(engine: _Engine) -> tuple[DerivativeSteps, ...]:
+    """``f'(z)`` of each distinct activation (first layer first), then ``∂L/∂ŷ``."""
+    found, seen = [], set()
+    for activation, function in zip(engine.activations, engine.f):
+        if function not in seen:
+            seen.add(function)
+            found.append(activation_steps(activation, Z, engine.network.slope))
+    found.append(loss_steps(engine.loss, PREDICTION, TARGET, engine.network.delta))
+    return tuple(found)
 
 
 @dataclass(frozen=True, slots=True)

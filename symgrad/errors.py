@@ -1,7 +1,7 @@
 """Narrow exceptions: every message is one line a learner can act on."""
 
 __all__ = ["SymgradError", "NumberError", "UnknownNameError", "ShapeError",
-           "DomainError", "ParseError", "TemplateError", "choose"]
+           "DomainError", "ParseError", "TemplateError", "StepsError", "StepMismatch", "choose"]
 
 
 class SymgradError(ValueError):
@@ -30,6 +30,14 @@ class ParseError(SymgradError):
 
 class TemplateError(SymgradError):
     """A template that cannot be found or read."""
+
+
+class StepsError(SymgradError):
+    """Derivative steps that cannot be checked (a formula real at too few points)."""
+
+
+class StepMismatch(AssertionError):
+    """A derivative step that does not equal ``sympy.diff``: a bug in symgrad, never shown."""
 
 
 def choose(registry: dict, name, kind: str):

@@ -14,6 +14,7 @@ from sympy import Expr, Matrix, Rational, Symbol
 from .activations import Activation
 from .losses import Loss
 from .model import Network, Neuron, Sample
+from .steps import DerivativeSteps
 from .working import Formula
 
 __all__ = ["Unit", "Forward", "Factor", "Gradient", "Iteration", "MatrixStep",
@@ -233,6 +234,8 @@ class Derivation:
     matrices: tuple[tuple[MatrixStep, ...], ...]  # [sample][layer, last first]; when asked
     finite_differences: tuple[FiniteDifference, ...] = ()  # when asked for
     reading: Reading | None = None
+    # f'(z) of each distinct activation, then ∂L/∂ŷ, rule by rule; when asked for
+    derivative_steps: tuple[DerivativeSteps, ...] = ()
 
     @property
     def is_network(self) -> bool:

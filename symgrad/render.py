@@ -22,7 +22,7 @@ from pathlib import Path
 
 import jinja2
 import jinja2.sandbox
-from sympy import Basic, Expr, Rational, Symbol
+from sympy import Basic, Eq, Expr, Rational, Symbol
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.pycode import pycode
 
@@ -631,6 +631,14 @@ class WorkedExample:
             "definitions": {atom.name: str(atom.definition) for atom in
                             sorted(_defined_atoms(d), key=lambda atom: atom.serial)},
         }
+        if d.derivative_steps:
+            data["derivative_steps"] = [
+                {"of": ds.subject, "name": ds.name, "function": printer.doprint(ds.function),
+                 "steps": [{"rule": step.rule, "chain": step.chain,
+                            "latex": printer.doprint(Eq(step.part, step.result,
+                                                        evaluate=False)),
+                            "result": printer.doprint(step.after)} for step in ds.steps]}
+                for ds in d.derivative_steps]
         if self.graph:
             data["graph"] = self._graph_data()
         if self.mistakes:
@@ -742,14 +750,16 @@ def worked_example(neuron=None, samples=None, *, learning_rate="0.1", steps: int
                    show: tuple[str, ...] | None = None, matrix: bool = False,
                    graph: bool = False, plots: bool = False,
                    finite_differences: bool = False, lang: str = "en",
-                   mistakes: bool = False) -> WorkedExample:
+                   mistakes: bool = False, derive_steps: bool = False) -> WorkedExample:
     """Derive and wrap a worked example of a Neuron or a Network; with no arguments,
     seed lesson 001's neuron. ``show`` picks a network's parameters worked in full,
     ``matrix`` adds the matrix form of its backward pass, ``graph`` the computation
     graph and ``plots`` pictures of the loss (matplotlib, ``symgrad[plot]``);
     ``finite_differences`` checks every gradient against the loss's central difference;
-    ``lang`` is the language of the words (``en``, ``de``; see ``LANGUAGES``) and
-    ``mistakes`` adds a panel of what common mistakes give for each number.
+    ``lang`` is the language of the words (``en``, ``de``; see ``LANGUAGES``),
+    ``mistakes`` adds a panel of what common mistakes give for each number and
+    ``derive_steps`` derives ``f'(z)`` and ``∂L/∂ŷ`` rule by rule (see
+    :func:`symgrad.derivative_steps`).
 
     >>> from symgrad import Neuron, Sample
     >>> ex = worked_example(Neuron(weights=1.5, bias=0.5), Sample(x=2.0, y=4.0))
@@ -758,7 +768,7 @@ def worked_example(neuron=None, samples=None, *, learning_rate="0.1", steps: int
     """
     derivation = derive(neuron, samples, learning_rate=learning_rate, steps=steps,
                         tolerance=tolerance, finite_differences=finite_differences,
-                        matrix=matrix)
+                        matrix=matrix, derive_steps=derive_steps)
     return WorkedExample(derivation, digits=digits, glossary=glossary, templates=templates,
                          show=show, matrix=matrix, graph=graph, plots=plots, lang=lang,
                          mistakes=mistakes)

@@ -23,6 +23,10 @@ GALLERY = {
     "seed003_identity": (Neuron(weights="1.5", bias="0.5"), [Sample(x="2.0", y="4.0")], {}),
     "sigmoid_bce": (Neuron(weights="0.5", bias="0.1", activation="sigmoid", loss="bce"),
                     [Sample(x="2.0", y="1")], {}),
+    # The sigmoid's f'(z) and cross-entropy's ∂L/∂ŷ derived rule by rule (--derive-steps).
+    "derive_steps_sigmoid_bce": (Neuron(weights="0.5", bias="0.1", activation="sigmoid",
+                                        loss="bce"), [Sample(x="2.0", y="1")],
+                                 {"derive_steps": True}),
     "relu_at_kink": (Neuron(weights="0.5", bias="-1", activation="relu"),
                      [Sample(x="2.0", y="1.5")], {}),
     "two_input_batch_mse": (Neuron(weights=("0.5", "-0.25"), bias="0.1", loss="mse"),

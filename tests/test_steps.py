@@ -1,0 +1,305 @@
+"""Tests of symgrad.steps: derivatives rule by rule, each line equal to sympy.diff."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import mpmath
+import pytest
+from hypothesis import given, settings, strategies as st
+from sympy import Derivative, Rational, diff, exp, lambdify, latex, log, sqrt, tanh
+
+import hostile
+from conftest import ROOT, run
+from symgrad import (ACTIVATIONS, LOSSES, DerivativeSteps, Neuron, Sample, derivative_steps,
+                     worked_example)
+from symgrad.activations import custom, sigmoid
+from symgrad.checks import parse
+from symgrad.errors import StepMismatch, StepsError, SymgradError
+from symgrad.model import Given
+from symgrad.records import PREDICTION, TARGET, Z
+from symgrad.steps import MAX_RULE_STEPS, activation_steps, loss_steps
+import symgrad.steps
+
+# Where the oracle compares: both sides of every kink (0 for z, y for ŷ), inside (0, 1)
+# for cross-entropy, never on a kink.
+_Z_POINTS = (Rational(-7, 3), Rational(-2, 5), Rational(3, 7), Rational(11, 4))
+_LOSS_POINTS = ((Rational(3, 10), Rational(4, 5)), (Rational(7, 10), Rational(1, 5)),
+                (Rational(2, 9), Rational(-3, 2)), (Rational(5, 6), Rational(9, 4)))
+
+
+def _tex(expr) -> str:
+    """LaTeX as the lesson prints it (the terms in their order)."""
+    return latex(expr, order="none")
+
+
+def _function(expr, symbols):
+    """``expr`` (its derivatives taken) as a function of mpmath numbers: σ written out,
+    given numbers put in, Dirac's δ 0 off its kink."""
+    expr = expr.replace(lambda e: isinstance(e, sigmoid), lambda e: 1 / (1 + exp(-e.args[0])))
+    expr = expr.xreplace({g: g.value for g in expr.atoms(Given)}).doit()
+    return lambdify(symbols, expr, [{"DiracDelta": lambda x, *order: 0}, "mpmath"])
+
+
+def _real(function, point):
+    """``function`` at an exact point, to 40 digits (None where it is not a finite real)."""
+    with mpmath.workdps(40):
+        try:
+            value = mpmath.mpmathify(function(*[mpmath.mpf(v.p) / v.q for v in point]))
+        except (ZeroDivisionError, ValueError):
+            return None
+    if isinstance(value, mpmath.mpc):
+        return value.real if value.imag == 0 else None
+    return value if mpmath.isfinite(value) else None
+
+
+def _assert_every_line_is_the_derivative(steps: DerivativeSteps, symbols, points):
+    """Every line of ``steps`` (its derivatives taken) equals sympy.diff at each point."""
+    truth = _function(diff(steps.function, steps.variable), symbols)
+    expected = {point: _real(truth, point) for point in points}
+    expected = {point: value for point, value in expected.items() if value is not None}
+    assert len(expected) >= 2
+    if len(steps.steps) > 20:  # a long derivation of a big formula: two points will do
+        expected = dict(list(expected.items())[:2])
+    for step in steps.steps:
+        line = _function(step.after, symbols)
+        for point, value in expected.items():
+            found = _real(line, point)
+            assert found is not None and abs(found - value) < 1e-25 * max(1, abs(value)), (
+                step.rule, step.after, point)
+
+
+def test_sigmoid_steps_are_the_lesson():
+    """The sigmoid's derivative takes the quotient, sum, exp-with-chain and constant-factor
+    rules, then ends in the lesson form σ(z)(1 − σ(z)) from e^{−z}/(1+e^{−z})²."""
+    steps = activation_steps(ACTIVATIONS["sigmoid"], Z)
+    assert [s.rule for s in steps.steps] == ["reciprocal", "sum", "exp", "constant factor",
+                                             "lesson form"]
+    chain = steps.steps[2]
+    assert chain.chain and _tex(chain.inner) == "- z"
+    assert _tex(chain.part) == r"\frac{d}{d z} e^{- z}"
+    last = steps.steps[-1]
+    assert _tex(last.part) == _tex(ACTIVATIONS["sigmoid"].derivative(Z, 0))
+    assert _tex(last.result) == r"\sigma\left(z\right) \left(1 - \sigma\left(z\right)\right)"
+    assert last.uses and last.uses[0].lhs == sigmoid(Z)
+    assert not steps.result.has(Derivative)
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_every_registry_activation(name):
+    """Every activation's steps equal sympy.diff line by line and end in the registry's
+    lesson form (or its derivative), with no step left to SymPy."""
+    activation = ACTIVATIONS[name]
+    steps = activation_steps(activation, Z, Rational(1, 100))
+    _assert_every_line_is_the_derivative(steps, [Z], [(p,) for p in _Z_POINTS])
+    final = (activation.lesson_form(Z) if activation.lesson_form
+             else activation.derivative(Z, Rational(1, 100)))
+    assert _tex(steps.result) == _tex(final)
+    assert "sympy" not in [s.rule for s in steps.steps]
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_every_registry_loss(name):
+    """Every loss's ∂L/∂ŷ steps equal sympy.diff line by line, hold y fixed (∂) and end in
+    the registry's derivative."""
+    loss = LOSSES[name]
+    steps = loss_steps(loss, PREDICTION, TARGET, Rational(1))
+    _assert_every_line_is_the_derivative(steps, [PREDICTION, TARGET], _LOSS_POINTS)
+    assert steps.partial
+    assert _tex(steps.result) == _tex(loss.derivative(PREDICTION, TARGET, Rational(1)))
+    assert "sympy" not in [s.rule for s in steps.steps]
+
+
+def test_loss_steps_drop_the_target_as_a_constant():
+    """For the squared error the power rule meets the chain rule, and the sum rule says
+    ∂(−y)/∂ŷ = 0."""
+    steps = loss_steps(LOSSES["squared"], PREDICTION, TARGET)
+    assert [s.rule for s in steps.steps] == ["power", "sum", "identity"]
+    assert steps.steps[0].chain and str(steps.steps[0].inner) == "a - y"
+    assert _tex(steps.steps[1].uses[0]) == r"\frac{\partial}{\partial a} \left(- y\right) = 0"
+
+
+def _corpus() -> list[str]:
+    """The custom activation formulas of the test corpus that parse as formulas in z."""
+    texts = hostile.corpus() + ["z/(1+abs(z))", "relu(z) + abs(z) + max(z, 1) + min(z, 0)",
+                                "Heaviside(z)", "z**2", "z**100", "sqrt(z-3)"]
+    found = []
+    for text in dict.fromkeys(texts):
+        try:
+            parse(text, symbols=("z",))
+        except SymgradError:
+            continue
+        found.append(text)
+    return found
+
+
+@pytest.mark.parametrize("text", _corpus())
+def test_custom_activations_of_the_corpus(text):
+    """Every custom activation of the corpus derives step by step, each line equal to
+    sympy.diff (or is refused in one line when it is too deep to derive)."""
+    formula = parse(text, symbols=("z",))
+    try:
+        steps = derivative_steps(formula, Z)
+    except StepsError as error:
+        assert "nested too deeply" in str(error) and text.startswith("sigmoid(" * 10)
+        return
+    points = [(p,) for p in _Z_POINTS + (Rational(7, 2), Rational(41, 5))]
+    truth = _function(diff(formula, Z), [Z])
+    if sum(_real(truth, p) is not None for p in points) >= 2:  # else: no real points here
+        _assert_every_line_is_the_derivative(steps, [Z], points)
+    assert not steps.result.has(Derivative)
+
+
+def test_a_long_derivation_finishes_with_sympy():
+    """Past MAX_RULE_STEPS rules, one honest step by SymPy takes every derivative left."""
+    formula = sum(exp(k * Z) for k in range(1, 25))
+    steps = derivative_steps(formula, Z)
+    rules = [s.rule for s in steps.steps]
+    assert rules.count("sympy") == 1 and rules.index("sympy") == MAX_RULE_STEPS
+    assert steps.result.doit() == diff(formula, Z)
+
+
+def test_an_unknown_function_is_left_to_sympy():
+    """A power whose base and exponent both hold z has no rule here: SymPy takes it."""
+    steps = derivative_steps(Z ** Z, Z)
+    assert [s.rule for s in steps.steps] == ["sympy"]
+    assert steps.result == diff(Z ** Z, Z)
+
+
+def test_a_wrong_step_is_never_shown(monkeypatch):
+    """A rule that gives a wrong derivative raises StepMismatch instead of being shown."""
+    right = symgrad.steps._apply
+
+    def wrong(g, z, rate):
+        rule, inner, uses, result = right(g, z, rate)
+        return (rule, inner, uses, result * 2) if rule == "exp" else (rule, inner, uses, result)
+
+    monkeypatch.setattr(symgrad.steps, "_apply", wrong)
+    with pytest.raises(StepMismatch, match="exp rule"):
+        derivative_steps(1 / (1 + exp(-Z)), Z)
+
+
+def test_a_formula_real_nowhere_cannot_be_checked():
+    """A derivative that is real at too few of the points tried is refused, not shown."""
+    with pytest.raises(StepsError, match="shows no step it has not checked"):
+        derivative_steps(sqrt(Z - 5000), Z, forms=(sqrt(Z - 5000) / (2 * (Z - 5000)),))
+
+
+_LEAVES = st.sampled_from([Z, Z, Z, Rational(1, 2), Rational(3), Rational(-2, 3)])
+
+
+def _grow(children):
+    """Compositions of + − * / ** exp log tanh σ of z, defined for every real z."""
+    unary = st.sampled_from([exp, tanh, sigmoid, lambda e: log(1 + e * e),
+                             lambda e: 1 / (1 + exp(-e))])
+    return st.one_of(
+        st.tuples(unary, children).map(lambda t: t[0](t[1])),
+        st.tuples(children, children).map(lambda t: t[0] + t[1]),
+        st.tuples(children, children).map(lambda t: t[0] - t[1]),
+        st.tuples(children, children).map(lambda t: t[0] * t[1]),
+        st.tuples(children, children).map(lambda t: t[0] / (1 + t[1] * t[1])),
+        st.tuples(children, st.integers(-3, 4)).map(lambda t: t[0] ** t[1] if t[1] >= 0
+                                                    else (1 + t[0] ** 2) ** t[1]),
+    )
+
+
+# At least one operation over random subtrees, and z somewhere in it.
+_COMPOSITIONS = _grow(st.recursive(_LEAVES, _grow, max_leaves=5)).filter(lambda e: e.has(Z))
+
+
+@settings(max_examples=60, deadline=None)
+@given(_COMPOSITIONS)
+def test_random_compositions(formula):
+    """For random compositions every line equals sympy.diff, every derivative gets a
+    rule of its own (none left to SymPy) and the last line has no derivative left."""
+    steps = derivative_steps(formula, Z)
+    if formula.has(Z):
+        _assert_every_line_is_the_derivative(steps, [Z], [(p,) for p in _Z_POINTS])
+    assert "sympy" not in [s.rule for s in steps.steps]
+    assert not steps.result.has(Derivative)
+
+
+def test_derivative_steps_is_public():
+    """symgrad exports derivative_steps and DerivativeSteps."""
+    import symgrad
+    assert {"derivative_steps", "DerivativeSteps"} <= set(symgrad.__all__)
+
+
+# --- rendering ----------------------------------------------------------------------------
+
+def _examples():
+    """Worked examples with steps: every activation (each with a loss) and custom ones."""
+    def one(activation, loss, y="1"):
+        return worked_example(Neuron(weights="0.5", bias="0.1", activation=activation,
+                                     loss=loss), [Sample(x="2", y=y)], derive_steps=True)
+
+    pairs = {"identity": "squared", "sigmoid": "bce", "tanh": "half_squared", "relu": "mse",
+             "leaky_relu": "mae", "softplus": "huber"}
+    assert set(pairs) == set(ACTIVATIONS) and set(pairs.values()) == set(LOSSES)
+    found = [one(activation, loss) for activation, loss in pairs.items()]
+    found += [one(custom(parse(text, symbols=("z",))), "squared", "1.5")
+              for text in ("z/(1+abs(z))", "max(sigmoid(z), 0.25)", "z*exp(z)*tanh(z)")]
+    return found
+
+
+def test_markdown_section_and_json():
+    """The section appears (with its rules and the lesson form) only when asked for, and
+    the JSON then holds each line as data."""
+    plain = worked_example(Neuron(weights="0.5", bias="0.1", activation="sigmoid",
+                                  loss="bce"), [Sample(x="2", y="1")])
+    assert "rule by rule" not in plain.to_markdown()
+    assert "derivative_steps" not in plain.to_data()
+    example = worked_example(Neuron(weights="0.5", bias="0.1", activation="sigmoid",
+                                    loss="bce"), [Sample(x="2", y="1")], derive_steps=True)
+    md = example.to_markdown()
+    assert md.index("### The derivatives, rule by rule") > md.index("## 3. Each factor")
+    assert (r"$$\frac{e^{- z}}{\left(1 + e^{- z}\right)^{2}} = \sigma\left(z\right) "
+            r"\left(1 - \sigma\left(z\right)\right)$$") in md
+    assert "with the **chain rule** for $u = - z$" in md
+    data = example.to_data()["derivative_steps"]
+    assert [entry["of"] for entry in data] == ["activation", "loss"]
+    assert data[0]["steps"][-1] == {
+        "rule": "lesson form", "chain": False,
+        "latex": r"\frac{e^{- z}}{\left(1 + e^{- z}\right)^{2}} = \sigma\left(z\right) "
+                 r"\left(1 - \sigma\left(z\right)\right)",
+        "result": r"\sigma\left(z\right) \left(1 - \sigma\left(z\right)\right)"}
+
+
+def test_steps_render_in_katex(katex_dir):
+    """Every maths span of the steps' Markdown renders with KaTeX."""
+    spans = []
+    for example in _examples():
+        md = example.to_markdown()
+        section = md[md.index("rule by rule"):md.index("Now each factor")]
+        spans += [(m.strip(), True) for m in re.findall(r"\$\$(.+?)\$\$", section, re.S)]
+        rest = re.sub(r"\$\$(.+?)\$\$", " ", section, flags=re.S)
+        spans += [(m, False) for m in re.findall(r"\$([^$\n]+?)\$", rest)]
+    assert len(spans) > 100
+    result = subprocess.run(["node", str(ROOT / "tests" / "katex_check.js")],
+                            input=json.dumps(spans), capture_output=True, text=True,
+                            env=dict(os.environ, NODE_PATH=str(katex_dir / "node_modules")))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_steps_compile_with_pdflatex(pdflatex, tmp_path):
+    """Every LaTeX document with steps compiles with pdflatex."""
+    for number, example in enumerate(_examples()):
+        source = tmp_path / f"steps{number}.tex"
+        source.write_text(example.to_latex())
+        result = run(pdflatex, "-interaction=nonstopmode", "-halt-on-error", source.name,
+                     cwd=tmp_path)
+        assert result.returncode == 0, result.stdout[-2000:]
+
+
+def test_cli_flag():
+    """`symgrad example --derive-steps` adds the section, for --activation-expr too; a bad
+    formula is still one line and exit code 2."""
+    out = run(sys.executable, "-m", "symgrad", "example", "--activation-expr", "z/(1+abs(z))",
+              "--derive-steps", cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert "**Quotient rule**" in out.stdout and "**Absolute value, by cases**" in out.stdout
+    bad = run(sys.executable, "-m", "symgrad", "example", "--activation-expr", "q(z)",
+              "--derive-steps", cwd=ROOT)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
