@@ -623,7 +623,7 @@ def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate
         reading=_reading(engine, first, after, gradients,
                          ((a, y), [(f.prediction_symbol, f.target_symbols[0]) for f in forward])
                          if lesson else None),
-        derivative_steps=_derivative_steps(engine) if derive_steps else ())
+        derivative_steps=_derivative_steps(engine, notation) if derive_steps else ())
 
 
 # The first layer's largest weight gradient this many times smaller than the last layer's
@@ -709,14 +709,15 @@ def _reading(engine: _Engine, first: _Pass, after: _Pass, gradients, lesson) -> 
         cancellation=short, error_signals=signals, other_convention=at_kink)
 
 
-def _derivative_steps(engine: _Engine) -> tuple[DerivativeSteps, ...]:
-    """``f'(z)`` of each distinct activation (first layer first), then ``∂L/∂ŷ``."""
+def _derivative_steps(engine: _Engine, notation: _Notation) -> tuple[DerivativeSteps, ...]:
+    """``f'(z)`` of each distinct activation (first layer first), then ``∂L/∂ŷ`` (the Huber
+    threshold as its symbol, as the lesson writes the loss)."""
     found, seen = [], set()
     for activation, function in zip(engine.activations, engine.f):
         if function not in seen:
             seen.add(function)
             found.append(activation_steps(activation, Z, engine.network.slope))
-    found.append(loss_steps(engine.loss, PREDICTION, TARGET, engine.network.delta))
+    found.append(loss_steps(engine.loss, PREDICTION, TARGET, notation.threshold()))
     return tuple(found)
 
 
