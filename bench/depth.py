@@ -31,8 +31,8 @@ SETUP = """
 import tomllib
 from sympy import diff
 from symgrad import worked_example
-from symgrad.derive import composed_loss
-from symgrad.model import Layer, Network, Sample
+from symgrad.maths.derive import composed_loss
+from symgrad.maths.model import Layer, Network, Sample
 spec = tomllib.loads(open({path!r}, encoding="utf-8").read())
 network = Network(layers=[Layer(t["weights"], t["biases"], t["activation"])
                           for t in spec["layers"]])

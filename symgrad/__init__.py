@@ -5,18 +5,18 @@
 '-8/5'
 """
 
-__version__ = "0.1.0"
+from ._version import __version__
 
-from .activations import ACTIVATIONS  # noqa: E402
-from .derive import composed_loss, derive  # noqa: E402
-from .records import Derivation  # noqa: E402
-from .errors import SymgradError  # noqa: E402
-from .losses import LOSSES  # noqa: E402
-from .model import Neuron, Sample  # noqa: E402
-from .render import FORMATS, WorkedExample, worked_example  # noqa: E402
-from .sheets import Sheet, sheet  # noqa: E402
-from .checks import check, diagnose, gradcheck, parse  # noqa: E402
-from .steps import DerivativeSteps, derivative_steps  # noqa: E402
+from .maths.activations import ACTIVATIONS
+from .maths.derive import composed_loss, derive
+from .maths.records import Derivation
+from .errors import SymgradError
+from .maths.losses import LOSSES
+from .maths.model import Neuron, Sample
+from .views.render import FORMATS, WorkedExample, worked_example
+from .assess.sheets import Sheet, sheet
+from .assess.checks import check, diagnose, gradcheck, parse
+from .maths.steps import DerivativeSteps, derivative_steps
 
 __all__ = ["ACTIVATIONS", "LOSSES", "FORMATS", "Neuron", "Sample", "Derivation",
            "WorkedExample", "Sheet", "SymgradError", "derive", "worked_example", "sheet",

@@ -9,18 +9,18 @@ import re
 import sys
 from pathlib import Path
 
-from . import __version__
-from .activations import ACTIVATIONS, custom
-from .checks import FUNCTIONS, check, diagnose, parse
-from .derive import PREDICTION, TARGET, Z, derive
+from ._version import __version__
+from .maths.activations import ACTIVATIONS, custom
+from .assess.checks import FUNCTIONS, check, diagnose, parse
+from .maths.derive import PREDICTION, TARGET, Z, derive
 from .errors import SymgradError
 from .files import kind_of
-from .losses import LOSSES
-from .model import Layer, Network, Neuron, Sample, exact
-from .render import FORMATS, LANGUAGES, MAX_SHOWN, worked_example
-from .sheets import (ASKABLE, DEFAULT_ASK, DEFAULT_NETWORK_ASK, DIFFICULTIES, MAX_COUNT,
-                     SHEET_FORMATS, sheet)
-from .working import unevaluated
+from .maths.losses import LOSSES
+from .maths.model import Layer, Network, Neuron, Sample, exact
+from .views.render import FORMATS, LANGUAGES, MAX_SHOWN, worked_example
+from .assess.sheets import (ASKABLE, DEFAULT_ASK, DEFAULT_NETWORK_ASK, DIFFICULTIES, MAX_COUNT,
+                            SHEET_FORMATS, sheet)
+from .maths.working import unevaluated
 
 __all__ = ["main"]
 

@@ -10,8 +10,8 @@ import tempfile
 from pathlib import Path
 
 from symgrad import Neuron, Sample, worked_example
-from symgrad.model import Layer, Network
-from symgrad.sheets import sheet
+from symgrad.maths.model import Layer, Network
+from symgrad.assess.sheets import sheet
 
 OUTPUT = Path(__file__).resolve().parent.parent / "output"
 FORMATS = ("md", "tex", "py")

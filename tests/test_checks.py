@@ -1,4 +1,4 @@
-"""Tests of symgrad.checks: the safe parser, answer checking, diagnosis and gradcheck."""
+"""Tests of symgrad.assess.checks: the safe parser, answer checking, diagnosis and gradcheck."""
 
 import importlib
 import json
@@ -18,13 +18,13 @@ from sympy import Abs, Max, Min, Rational, Symbol, exp, log, sqrt, tanh
 
 from conftest import ROOT, run
 import hostile
-from symgrad.activations import ACTIVATIONS
-from symgrad.checks import (FUNCTIONS, GradientMismatch, check, diagnose, gradcheck, parse)
-from symgrad.derive import derive
-from symgrad.quantities import mistakes, quantities
+from symgrad.maths.activations import ACTIVATIONS
+from symgrad.assess.checks import (FUNCTIONS, GradientMismatch, check, diagnose, gradcheck, parse)
+from symgrad.maths.derive import derive
+from symgrad.maths.quantities import mistakes, quantities
 from symgrad.errors import ParseError, SymgradError
-from symgrad.losses import LOSSES
-from symgrad.model import Neuron, Sample
+from symgrad.maths.losses import LOSSES
+from symgrad.maths.model import Neuron, Sample
 
 MARKER = "symgrad_injection_marker"
 
@@ -377,7 +377,7 @@ def test_gradcheck_agrees_for_every_activation(act):
 def test_gradcheck_raises_on_a_wrong_derivative(monkeypatch):
     """A registry derivative that is wrong is caught, and raised when asked."""
     from dataclasses import replace
-    activations = importlib.import_module("symgrad.activations")
+    activations = importlib.import_module("symgrad.maths.activations")
     broken = replace(ACTIVATIONS["tanh"], derivative=lambda z, slope: 1 - tanh(z),
                      output_form=None)
     monkeypatch.setitem(activations.ACTIVATIONS, "tanh", broken)
@@ -389,7 +389,7 @@ def test_gradcheck_raises_on_a_wrong_derivative(monkeypatch):
 
 def test_gradcheck_of_a_network():
     """gradcheck works on a network: every gradient agrees, and its rows name each weight."""
-    from symgrad.model import Layer, Network
+    from symgrad.maths.model import Layer, Network
     network = Network(layers=[Layer([["0.15", "0.2"], ["0.25", "0.3"]], ["0.35", "0.35"]),
                               Layer([["0.4", "0.45"], ["0.5", "0.55"]], ["0.6", "0.6"])],
                       loss="half_squared")

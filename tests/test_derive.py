@@ -1,15 +1,15 @@
-"""Tests of symgrad.derive (and the registries): values against independent oracles."""
+"""Tests of symgrad.maths.derive (and the registries): values against independent oracles."""
 
 import mpmath
 import pytest
 from hypothesis import given, settings, strategies as st
 from sympy import Rational, diff, exp, simplify, tanh
 
-from symgrad.activations import ACTIVATIONS, sigmoid
-from symgrad.derive import Z, PREDICTION, TARGET, composed_loss, derive
+from symgrad.maths.activations import ACTIVATIONS, sigmoid
+from symgrad.maths.derive import Z, PREDICTION, TARGET, composed_loss, derive
 from symgrad.errors import DomainError, NumberError, ShapeError, UnknownNameError
-from symgrad.losses import LOSSES
-from symgrad.model import Defined, Given, Neuron, Sample, numeric
+from symgrad.maths.losses import LOSSES
+from symgrad.maths.model import Defined, Given, Neuron, Sample, numeric
 
 R = Rational
 

@@ -1,4 +1,4 @@
-"""Tests of symgrad.graph: the computation graph, and its Mermaid, DOT and TikZ forms."""
+"""Tests of symgrad.views.graph: the computation graph, and its Mermaid, DOT and TikZ forms."""
 
 import html
 import re
@@ -9,9 +9,9 @@ import sympy
 from conftest import require, run
 from gallery import GALLERY
 from symgrad import worked_example
-from symgrad.derive import composed_loss, derive
-from symgrad.graph import KINDS, computation_graph
-from symgrad.model import numeric
+from symgrad.maths.derive import composed_loss, derive
+from symgrad.views.graph import KINDS, computation_graph
+from symgrad.maths.model import numeric
 
 
 def _examples():
@@ -107,7 +107,7 @@ def test_dot_renders_with_graphviz(name, tmp_path):
 
 def test_tikz_graph_compiles(pdflatex, tmp_path):
     """The LaTeX graph of a network with a batch compiles with pdflatex and TikZ."""
-    from symgrad.model import Layer, Network
+    from symgrad.maths.model import Layer, Network
     from symgrad import Sample
     network = Network(layers=[Layer([["0.5", "-1"], ["1", "0.25"]], ["0.1", "0"], "relu"),
                               Layer([["0.3", "0.2"]], None, "tanh")], loss="mse")
@@ -146,7 +146,7 @@ def test_graph_has_no_place_in_a_script():
 def test_labels_are_maths_not_programmer_names(name):
     """Every plain rendering (Mermaid, DOT, SVG) labels nodes in maths notation: raised
     and lowered indices, ≈ before a rounded value, powers of ten, never w1_11 or 8.771e-4."""
-    from symgrad.render import render_template
+    from symgrad.views.render import render_template
     example = EXAMPLES[name]
     texts = [example.render("dot"), re.search(r"```mermaid\n(.*?)```", example.to_markdown(),
                                               re.S).group(1),
@@ -163,7 +163,7 @@ def test_labels_are_maths_not_programmer_names(name):
 def test_svg_holds_every_box_and_label(name):
     """Every box of the HTML graph, and every label at 0.62 em a character, lies inside
     the SVG's viewBox, so no part of the picture is cut off."""
-    from symgrad.render import render_template
+    from symgrad.views.render import render_template
     svg = render_template("html", "graph.svg.j2", graph=EXAMPLES[name].computation_graph)
     width, height = map(float, re.search(r'viewBox="0 0 ([\d.]+) ([\d.]+)"', svg).groups())
     for x, y, w, h in re.findall(r'<rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" '

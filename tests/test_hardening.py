@@ -264,7 +264,7 @@ def test_planted_bytecode_runs_only_from_a_private_cache(tmp_path):
 def test_unsafe_cache_folder_is_not_used(tmp_path, monkeypatch, spoil):
     """A cache folder others can write to, owned by someone else, or a symbolic link
     means no cache at all."""
-    from symgrad.render import _bytecode_cache
+    from symgrad.views.render import _bytecode_cache
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert _bytecode_cache() is not None
@@ -284,7 +284,7 @@ def test_unsafe_cache_folder_is_not_used(tmp_path, monkeypatch, spoil):
 def test_readable_cache_folder_is_narrowed(tmp_path, monkeypatch):
     """A cache folder of the user's that others may only read (an older symgrad made
     it 0755) is narrowed to 0700 and used."""
-    from symgrad.render import _bytecode_cache
+    from symgrad.views.render import _bytecode_cache
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     (tmp_path / "symgrad").mkdir(mode=0o755)

@@ -12,9 +12,9 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from conftest import ROOT, run
 from symgrad import Neuron, Sample, worked_example
-from symgrad.model import Layer, Network
-from symgrad.render import LANGUAGES
-from symgrad.sheets import sheet
+from symgrad.maths.model import Layer, Network
+from symgrad.views.render import LANGUAGES
+from symgrad.assess.sheets import sheet
 
 LOCALE = ROOT / "templates" / "locale"
 TRANSLATED = [lang for lang in LANGUAGES if lang != "en"]

@@ -6,7 +6,7 @@ import shutil
 import pytest
 from conftest import run
 from gallery import OUTPUT
-from symgrad.sheets import sheet
+from symgrad.assess.sheets import sheet
 
 # An overfull line up to this wide is invisible in print; beyond it text runs into the margin.
 TOLERATED_PT = 10

@@ -1,4 +1,4 @@
-"""Tests of symgrad.model: exact numbers and the frozen problem description."""
+"""Tests of symgrad.maths.model: exact numbers and the frozen problem description."""
 
 import dataclasses
 
@@ -6,7 +6,7 @@ import pytest
 from sympy import Rational
 
 from symgrad.errors import NumberError, ShapeError
-from symgrad.model import Given, Neuron, Sample, decimal, exact
+from symgrad.maths.model import Given, Neuron, Sample, decimal, exact
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -73,7 +73,7 @@ def test_givens_of_same_named_values_keep_their_own_numbers():
     """Two derivations may both name a value a2_1#3: the numbers put into their formulas
     stay apart (a cached Given once showed the other derivation's number)."""
     from sympy import Add, Mul
-    from symgrad.model import Defined
+    from symgrad.maths.model import Defined
     first, second = Defined("a2_1#3", Rational(1, 3)), Defined("a2_1#3", Rational(2, 3))
     one, two = Given(first), Given(second)
     assert one != two and one.value is first and two.value is second

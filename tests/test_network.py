@@ -10,11 +10,11 @@ from sympy import Rational, diff, lambdify
 
 from conftest import run
 from symgrad import Neuron, worked_example
-from symgrad.activations import ACTIVATIONS
-from symgrad.derive import composed_loss, derive
+from symgrad.maths.activations import ACTIVATIONS
+from symgrad.maths.derive import composed_loss, derive
 from symgrad.errors import ShapeError, SymgradError
-from symgrad.losses import LOSSES
-from symgrad.model import Layer, Network, Sample, numeric
+from symgrad.maths.losses import LOSSES
+from symgrad.maths.model import Layer, Network, Sample, numeric
 
 R = Rational
 
@@ -364,7 +364,7 @@ def test_diagnose_names_network_mistakes():
     """A hidden gradient computed with one term of the sum, the updated outer weights, or
     without f'(z) is named; the right value is correct (the classic example's numbers)."""
     from symgrad import diagnose
-    from symgrad.quantities import mistakes
+    from symgrad.maths.quantities import mistakes
     net = _mazur(frozen=("b",))
     d = derive(net, MAZUR_SAMPLE, learning_rate="0.5")
     found = {m.name: m.value for m in mistakes(d, "dL/dw1_1_1")}

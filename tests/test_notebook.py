@@ -1,4 +1,4 @@
-"""Tests of symgrad.notebook: --format ipynb writes a notebook that recomputes the numbers."""
+"""Tests of symgrad.views.notebook: --format ipynb writes a notebook that recomputes the numbers."""
 
 import json
 import re

@@ -1,4 +1,4 @@
-"""Tests of the HTML page (symgrad.page and --format html), seen in headless Chromium."""
+"""Tests of the HTML page (symgrad.views.page and --format html), seen in headless Chromium."""
 
 import json
 import os
@@ -45,7 +45,7 @@ def test_page_is_self_contained():
 
 def test_missing_katex_is_a_one_line_error(tmp_path, monkeypatch, capsys):
     """Without KaTeX the html format says how to get it, exit code 2, and writes nothing."""
-    from symgrad import page
+    from symgrad.views import page
     monkeypatch.setenv("SYMGRAD_KATEX_DIR", str(tmp_path))
     page.katex_assets.cache_clear()
     try:

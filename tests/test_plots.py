@@ -1,4 +1,4 @@
-"""Tests of symgrad.plots: the numbers of the loss pictures, what is drawn, and the files."""
+"""Tests of symgrad.views.plots: the numbers of the loss pictures, what is drawn, and the files."""
 
 import math
 import sys
@@ -8,10 +8,10 @@ import pytest
 from sympy import Rational
 
 from symgrad import ACTIVATIONS, LOSSES, Neuron, Sample, worked_example
-from symgrad.derive import composed_loss
+from symgrad.maths.derive import composed_loss
 from symgrad.errors import SymgradError
-from symgrad.model import Layer, Network
-from symgrad.plots import (CAPTIONS, EXTENSIONS, PLOTS, TITLES, MissingExtraError, PlotData,
+from symgrad.maths.model import Layer, Network
+from symgrad.views.plots import (CAPTIONS, EXTENSIONS, PLOTS, TITLES, MissingExtraError, PlotData,
                            figures, plot_data, require_matplotlib, save, svg_images)
 
 TWO_INPUTS = Neuron(weights=["0.5", "-0.3"], bias="0.1", activation="sigmoid")

@@ -63,7 +63,7 @@ def test_readme_command(command, tmp_path):
     if "dot -T" in command:
         require(shutil.which("dot") is not None, "graphviz's dot is not installed")
     if ".html" in command:
-        from symgrad.page import katex_assets
+        from symgrad.views.page import katex_assets
         from symgrad.errors import SymgradError
         try:
             katex_assets()

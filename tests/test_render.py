@@ -1,4 +1,4 @@
-"""Tests of symgrad.render: the md, tex, json and py formats and template overrides."""
+"""Tests of symgrad.views.render: the md, tex, json and py formats and template overrides."""
 
 import html
 import json
@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT, run
 from gallery import OUTPUT, render_all
 from symgrad import ACTIVATIONS, LOSSES, Neuron, Sample, worked_example
-from symgrad.model import Layer, Network
+from symgrad.maths.model import Layer, Network
 from symgrad.errors import TemplateError, UnknownNameError
 
 SEED_001 = worked_example()
@@ -238,7 +238,7 @@ def test_relu_at_its_kink_is_not_called_flat():
 def test_mistakes_panel_lists_what_diagnose_names(model):
     """Every value in the mistakes panel is one that diagnose traces to that very mistake."""
     from symgrad import diagnose
-    from symgrad.model import numeric
+    from symgrad.maths.model import numeric
 
     batch = [Sample(x="2", y="1.5")] if isinstance(model, Neuron) and len(
         model.weights) == 1 else [Sample(x=("1", "2"), y="0.5"), Sample(x=("2", "-1"), y="1")]

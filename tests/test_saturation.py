@@ -11,7 +11,7 @@ import pytest
 from conftest import run
 from symgrad import Neuron, Sample, derive, worked_example
 from symgrad.errors import DomainError
-from symgrad.model import Layer, Network, numeric
+from symgrad.maths.model import Layer, Network, numeric
 
 mpmath.mp.dps = 200
 
@@ -92,8 +92,8 @@ def test_long_loop_of_decimals_matches_fractions():
 @pytest.mark.parametrize("formula, steps", [("z**2", 10), ("z**100", 1), ("z**100", 3)])
 def test_polynomial_activations_train(formula, steps):
     """Custom polynomial activations train without growing past Python's digit limits."""
-    from symgrad.activations import custom
-    from symgrad.checks import parse
+    from symgrad.maths.activations import custom
+    from symgrad.assess.checks import parse
     neuron = Neuron(weights="0.5", bias="0.1", activation=custom(parse(formula)))
     d = derive(neuron, [Sample(x=2, y="1.5")], steps=steps)
     w, b = mpmath.mpf("0.5"), mpmath.mpf("0.1")

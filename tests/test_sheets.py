@@ -1,4 +1,4 @@
-"""Tests of symgrad.sheets: seeded drawing, conditions, answer keys and Moodle XML."""
+"""Tests of symgrad.assess.sheets: seeded drawing, conditions, answer keys and Moodle XML."""
 
 import html
 import json
@@ -10,9 +10,9 @@ import pytest
 from sympy import Rational, diff
 
 from conftest import run
-from symgrad.derive import composed_loss, derive
+from symgrad.maths.derive import composed_loss, derive
 from symgrad.errors import SymgradError
-from symgrad.sheets import decimal_places, sheet
+from symgrad.assess.sheets import decimal_places, sheet
 
 
 def _problem_key(problem):
@@ -247,7 +247,7 @@ def test_out_folder_is_made_or_refused(tmp_path):
 
 def test_impossible_conditions_fail_clearly(monkeypatch):
     """Conditions no draw can meet end with a message naming what to relax."""
-    from symgrad import sheets
+    from symgrad.assess import sheets
     monkeypatch.setattr(sheets, "MAX_TRIES", 0)
     with pytest.raises(SymgradError, match="could not draw problem 1 .* allow other"):
         sheets.sheet(count=1, seed=1)
@@ -266,7 +266,7 @@ def test_cli_writes_both_documents(tmp_path):
 def test_network_sheets_are_seeded_checked_and_complete(tmp_path):
     """--network 2-2-1 draws networks no neuron of which saturates, is dead or on a kink; the
     key's answers are the record's, and every format renders (tex compiles in test_render)."""
-    from symgrad.model import numeric
+    from symgrad.maths.model import numeric
     drawn = sheet(count=4, seed=3, network="2-2-1", difficulty="medium")
     again = sheet(count=4, seed=3, network="2-2-1", difficulty="medium")
     assert drawn.documents("md") == again.documents("md")
@@ -315,7 +315,7 @@ def test_network_sheet_of_a_batch_gives_every_sample_and_labels_them():
 
 def test_easy_network_sheets_keep_exact_short_decimals():
     """Easy network sheets refuse sigmoid and show only exact decimals of at most 6 places."""
-    from symgrad.sheets import decimal_places
+    from symgrad.assess.sheets import decimal_places
     drawn = sheet(count=3, seed=2, network="2-2-1")
     for p in drawn.problems:
         d = p.derivation

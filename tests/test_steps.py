@@ -1,4 +1,4 @@
-"""Tests of symgrad.steps: derivatives rule by rule, each line equal to sympy.diff."""
+"""Tests of symgrad.maths.steps: derivatives rule by rule, each line equal to sympy.diff."""
 
 import json
 import os
@@ -15,13 +15,13 @@ import hostile
 from conftest import ROOT, run
 from symgrad import (ACTIVATIONS, LOSSES, DerivativeSteps, Neuron, Sample, derivative_steps,
                      worked_example)
-from symgrad.activations import custom, sigmoid
-from symgrad.checks import parse
+from symgrad.maths.activations import custom, sigmoid
+from symgrad.assess.checks import parse
 from symgrad.errors import StepMismatch, StepsError, SymgradError
-from symgrad.model import Given
-from symgrad.records import PREDICTION, TARGET, Z
-from symgrad.steps import MAX_RULE_STEPS, activation_steps, loss_steps
-import symgrad.steps
+from symgrad.maths.model import Given
+from symgrad.maths.records import PREDICTION, TARGET, Z
+from symgrad.maths.steps import MAX_RULE_STEPS, activation_steps, loss_steps
+import symgrad.maths.steps
 
 # Where the oracle compares: both sides of every kink (0 for z, y for ŷ), inside (0, 1)
 # for cross-entropy, never on a kink.
@@ -170,13 +170,13 @@ def test_an_unknown_function_is_left_to_sympy():
 
 def test_a_wrong_step_is_never_shown(monkeypatch):
     """A rule that gives a wrong derivative raises StepMismatch instead of being shown."""
-    right = symgrad.steps._apply
+    right = symgrad.maths.steps._apply
 
     def wrong(g, z, rate):
         rule, inner, uses, result = right(g, z, rate)
         return (rule, inner, uses, result * 2) if rule == "exp" else (rule, inner, uses, result)
 
-    monkeypatch.setattr(symgrad.steps, "_apply", wrong)
+    monkeypatch.setattr(symgrad.maths.steps, "_apply", wrong)
     with pytest.raises(StepMismatch, match="exp rule"):
         derivative_steps(1 / (1 + exp(-Z)), Z)
 

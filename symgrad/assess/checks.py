@@ -19,12 +19,12 @@ import mpmath
 from sympy import (Abs, E, Expr, Heaviside, I, Max, Min, Rational, Symbol, diff, exp, log, nan,
                    oo, pi, simplify, sqrt, tanh, zoo)
 
-from .derive import composed_loss, derive
-from .quantities import Mistake, mistakes, quantities
-from .records import Derivation
-from .errors import ParseError, SymgradError
-from .model import (PRECISION, Defined, Given, Network, Neuron, absolute_tolerance, decimal,
-                    exact, numeric, seed_samples)
+from ..maths.derive import composed_loss, derive
+from ..maths.quantities import Mistake, mistakes, quantities
+from ..maths.records import Derivation
+from ..errors import ParseError, SymgradError
+from ..maths.model import (PRECISION, Defined, Given, Network, Neuron, absolute_tolerance, decimal,
+                           exact, numeric, seed_samples)
 
 __all__ = ["parse", "check", "CheckResult", "diagnose", "Diagnosis", "gradcheck", "GradCheck",
            "GradientMismatch", "FUNCTIONS", "NEURON_SYMBOLS", "MAX_LENGTH", "ParseError"]

@@ -19,18 +19,18 @@ from pathlib import Path
 
 from sympy import Expr, Rational
 
-from . import __version__
-from .activations import ACTIVATIONS, activation as find_activation
-from .derive import derive, step_numbers
-from .quantities import Mistake, Quantity, mistakes, quantities
-from .records import Derivation
-from .errors import DomainError, SymgradError, choose
-from .losses import LOSSES
-from .model import (MAX_DIGITS, Layer, Network, Neuron, Sample, absolute_tolerance, decimal,
-                    numeric, whole_number)
-from .files import write_files
-from .render import LANGUAGES, json_value, render_template
-from .working import approx
+from .._version import __version__
+from ..maths.activations import ACTIVATIONS, activation as find_activation
+from ..maths.derive import derive, step_numbers
+from ..maths.quantities import Mistake, Quantity, mistakes, quantities
+from ..maths.records import Derivation
+from ..errors import DomainError, SymgradError, choose
+from ..maths.losses import LOSSES
+from ..maths.model import (MAX_DIGITS, Layer, Network, Neuron, Sample, absolute_tolerance, decimal,
+                           numeric, whole_number)
+from ..files import write_files
+from ..views.render import LANGUAGES, json_value, render_template
+from ..maths.working import approx
 
 __all__ = ["Difficulty", "DIFFICULTIES", "ASKABLE", "DEFAULT_ASK", "SHEET_FORMATS", "MAX_COUNT",
            "Problem", "Sheet", "sheet", "decimal_places"]

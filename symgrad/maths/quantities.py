@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from sympy import Add, Expr, Rational, Symbol
 
 from .derive import PREDICTION, TARGET, _Engine, _Names
-from .errors import DomainError, UnknownNameError
+from ..errors import DomainError, UnknownNameError
 from .model import numeric
 from .records import Derivation
-from .words import N_
+from ..words import N_
 from .working import evaluate, sign
 
 __all__ = ["Quantity", "Mistake", "MISTAKES", "quantities", "mistakes"]
@@ -60,7 +60,7 @@ MISTAKES = {
 def quantities(derivation: Derivation) -> tuple[Quantity, ...]:
     """Every number of the worked step a learner can be asked for, in lesson order.
 
-    >>> from symgrad.derive import derive
+    >>> from symgrad.maths.derive import derive
     >>> [q.key for q in quantities(derive())]
     ['prediction', 'loss', 'dL/dw', 'dL/db', 'w_new', 'b_new', 'loss_after']
     """
@@ -84,7 +84,7 @@ def mistakes(derivation: Derivation, key: str, *, distinct: bool = True) -> tupl
     derivation's own factors: each differs from the correct value, and with ``distinct``
     from the others too (else mistakes that give the same number are all listed).
 
-    >>> from symgrad.derive import derive
+    >>> from symgrad.maths.derive import derive
     >>> [(m.name, m.value) for m in mistakes(derive(), "dL/dw")]
     [('missing_input', -4/5), ('flipped_sign', 8/5)]
     """

@@ -29,13 +29,13 @@ from typing import TYPE_CHECKING
 
 from sympy import Expr, exp, lambdify, latex
 
-from .activations import sigmoid
-from .derive import composed_loss
-from .errors import SymgradError
-from .files import write_files
-from .model import Given, decimal, latex_decimal, numeric
-from .records import Derivation
-from .words import N_
+from ..maths.activations import sigmoid
+from ..maths.derive import composed_loss
+from ..errors import SymgradError
+from ..files import write_files
+from ..maths.model import Given, decimal, latex_decimal, numeric
+from ..maths.records import Derivation
+from ..words import N_
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -205,7 +205,7 @@ def _window(values: list[float], half_minimum: float) -> tuple[float, float]:
 def plot_data(derivation: Derivation) -> PlotData:
     """Every number of the pictures of ``derivation`` (a neuron's or a network's).
 
-    >>> from symgrad.derive import derive
+    >>> from symgrad.maths.derive import derive
     >>> data = plot_data(derive())  # w = 0.5, b = 0.1, x = 2, y = 1.5, α = 0.1
     >>> data.losses, data.slice_parameter, data.slice_gradient, data.path
     ((0.16, 0.0), 'w', -1.6, ((0.5, 0.1), (0.66, 0.18)))
@@ -302,7 +302,7 @@ def figures(derivation: Derivation) -> dict[str, Figure]:
     has a ``gid``: ``loss_curve``, ``slice``, ``tangent``, ``current``, ``step``, ``path``,
     ``arrow``.
 
-    >>> from symgrad.derive import derive
+    >>> from symgrad.maths.derive import derive
     >>> sorted(figures(derive()))
     ['loss_curve', 'loss_slice', 'loss_surface']
     """
@@ -442,7 +442,7 @@ def save(derivation: Derivation, folder: str | os.PathLike,
     order, SVG before PNG.
 
     >>> import tempfile
-    >>> from symgrad.derive import derive
+    >>> from symgrad.maths.derive import derive
     >>> [p.name for p in save(derive(), tempfile.mkdtemp(), "seed")][:2]
     ['seed_loss_curve.svg', 'seed_loss_curve.png']
     """
@@ -455,7 +455,7 @@ def plot_files(derivation: Derivation, folder: str | os.PathLike,
                stem: str) -> dict[Path, bytes]:
     """The files :func:`save` writes, path -> content, to write with other files as one unit.
 
-    >>> from symgrad.derive import derive
+    >>> from symgrad.maths.derive import derive
     >>> [p.name for p in plot_files(derive(), ".", "seed")][-1]
     'seed_loss_surface.png'
     """
@@ -472,7 +472,7 @@ def svg_images(derivation: Derivation) -> dict[str, bytes]:
     """Every picture as SVG bytes, keyed by the names in PLOTS, for a page that embeds
     them; the same bytes as :func:`save` writes.
 
-    >>> from symgrad.derive import derive
+    >>> from symgrad.maths.derive import derive
     >>> svg_images(derive())["loss_curve"][:5]
     b'<?xml'
     """

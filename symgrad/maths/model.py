@@ -18,7 +18,7 @@ from sympy import Abs, Add, Expr, Float, Max, Min, Mul, Pow, Rational, Symbol, e
 from sympy.core.evalf import PrecisionExhausted
 from sympy.core.sympify import _sympify
 
-from .errors import NumberError, ShapeError
+from ..errors import NumberError, ShapeError
 
 __all__ = ["exact", "decimal", "latex_decimal", "whole_number", "absolute_tolerance", "Given",
            "Defined", "numeric", "PRECISION",

@@ -1,4 +1,4 @@
-"""Render a :class:`~symgrad.derive.Derivation` through Jinja2 templates.
+"""Render a :class:`~symgrad.maths.derive.Derivation` through Jinja2 templates.
 
 One format is one template folder (``templates/md``, ``templates/tex``,
 ``templates/py``) plus a file extension; JSON is written from the same data.
@@ -26,19 +26,21 @@ from sympy import Basic, Eq, Expr, Rational, Symbol
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.pycode import pycode
 
-from . import __version__, plots
-from .derive import PREDICTION, TARGET, Z, derive
-from .records import Derivation
-from .working import sign, unevaluated
-from .errors import SymgradError, TemplateError, UnknownNameError, choose
-from .files import write_atomically, write_files
+from .._version import __version__
+
+from . import plots
+from ..maths.derive import PREDICTION, TARGET, Z, derive
+from ..maths.records import Derivation
+from ..maths.working import sign, unevaluated
+from ..errors import SymgradError, TemplateError, UnknownNameError, choose
+from ..files import write_atomically, write_files
 from .graph import Graph, computation_graph
 from .notebook import notebook
-from .quantities import Mistake, Quantity, quantities
-from .quantities import mistakes as find_mistakes
-from .model import (MAX_DIGITS, PRECISION, Defined, Given, decimal, latex_decimal, numeric,
-                    whole_number)
-from .model import rounded as model_rounded
+from ..maths.quantities import Mistake, Quantity, quantities
+from ..maths.quantities import mistakes as find_mistakes
+from ..maths.model import (MAX_DIGITS, PRECISION, Defined, Given, decimal, latex_decimal, numeric,
+                           whole_number)
+from ..maths.model import rounded as model_rounded
 
 __all__ = ["FORMATS", "LANGUAGES", "WorkedExample", "worked_example", "render_template",
            "write_atomically", "json_value"]
@@ -71,9 +73,9 @@ Y_HAT = Symbol("y_hat", real=True)
 
 def _packaged_templates() -> Path:
     """Templates ship inside the wheel; in a source checkout they sit beside the package."""
-    here = Path(__file__).resolve().parent
-    inside = here / "templates"
-    return inside if inside.is_dir() else here.parent / "templates"
+    package = Path(__file__).resolve().parent.parent
+    inside = package / "templates"
+    return inside if inside.is_dir() else package.parent / "templates"
 
 
 _LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
@@ -491,7 +493,7 @@ class WorkedExample:
 
     @cached_property
     def computation_graph(self) -> Graph:
-        """The computation graph of the first step (see :mod:`symgrad.graph`)."""
+        """The computation graph of the first step (see :mod:`symgrad.views.graph`)."""
         return computation_graph(self.derivation)
 
     @property

@@ -12,9 +12,9 @@ from typing import Callable
 from sympy import (Add, Expr, Function, Max, Mul, Piecewise, Pow, Rational,
                    Symbol, diff, exp, log, tanh)
 
-from .errors import SymgradError, choose
+from ..errors import SymgradError, choose
 from .model import Given
-from .words import N_
+from ..words import N_
 
 __all__ = ["Activation", "ACTIVATIONS", "activation", "custom", "sigmoid"]
 

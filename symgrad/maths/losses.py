@@ -11,9 +11,9 @@ from typing import Callable
 
 from sympy import Abs, Add, Expr, Mul, Piecewise, Pow, Rational, Symbol, log, sign
 
-from .errors import choose
+from ..errors import choose
 from .model import Given, decimal, numeric
-from .words import N_
+from ..words import N_
 
 __all__ = ["Loss", "LOSSES", "loss"]
 

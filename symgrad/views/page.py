@@ -20,7 +20,7 @@ from pathlib import Path
 from markdown_it import MarkdownIt
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
-from .errors import SymgradError
+from ..errors import SymgradError
 
 __all__ = ["markdown_to_html", "katex_assets", "katex_folder"]
 
@@ -54,7 +54,7 @@ def katex_folder() -> Path:
     """Where KaTeX's ``katex.min.js``, ``katex.min.css`` and ``fonts/`` are."""
     chosen = os.environ.get("SYMGRAD_KATEX_DIR")
     candidates = [Path(chosen), Path(chosen) / "dist"] if chosen else [
-        Path(__file__).resolve().parent / "_katex"]
+        Path(__file__).resolve().parent.parent / "_katex"]
     for folder in candidates:
         if (folder / "katex.min.js").is_file() and (folder / "fonts").is_dir():
             return folder

@@ -10,7 +10,7 @@ lesson's chain ``∂L/∂ŷ · ∂ŷ/∂z · ∂z/∂w``.
 Nothing is composed into one big expression: exact numbers flow unit by unit, and a
 value that is not a short exact number becomes a named exact value (``Defined``), so
 the work grows linearly with depth, width and training steps. The result is a
-:class:`~symgrad.records.Derivation` that every view reads.
+:class:`~symgrad.maths.records.Derivation` that every view reads.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from sympy import Add, Expr, MatMul, Matrix, Mul, Pow, Rational, Symbol, cancel, degree
 
 from .activations import activation as find_activation
-from .errors import DomainError, NumberError, ShapeError
+from ..errors import DomainError, NumberError, ShapeError
 from .losses import loss as find_loss
 from .model import (Defined, Given, Network, Neuron, Sample, exact, seed_neuron, seed_samples,
                     whole_number)
@@ -636,8 +636,8 @@ def cancellation(act, loss, delta=1) -> tuple[Expr, Expr] | None:
     it cancels to, when a fraction of ``∂L/∂ŷ`` cancels against ``f'`` down to at most a
     first-degree polynomial in ŷ; else None.
 
-    >>> from symgrad.activations import activation
-    >>> from symgrad.losses import loss
+    >>> from symgrad.maths.activations import activation
+    >>> from symgrad.maths.losses import loss
     >>> cancellation(activation("sigmoid"), loss("bce"))[1]
     a - y
     >>> cancellation(activation("sigmoid"), loss("squared")) is None

@@ -15,15 +15,15 @@ from dataclasses import dataclass
 
 import mpmath
 
-from sympy import (Abs, Add, Derivative, DiracDelta, Eq, Expr, lambdify, Heaviside, Max, Min, Mul, Piecewise, Pow,
-                   Rational, Symbol, diff, exp, latex, log, preorder_traversal, sign, sympify,
-                   tanh)
+from sympy import (Abs, Add, Derivative, DiracDelta, Eq, Expr, Heaviside, Max, Min, Mul,
+                   Piecewise, Pow, Rational, Symbol, diff, exp, lambdify, latex, log,
+                   preorder_traversal, sign, sympify, tanh)
 from sympy.core.relational import Relational
 from sympy.printing.precedence import PRECEDENCE
 
 from .activations import Activation, sigmoid
 from .losses import Loss
-from .errors import StepMismatch, StepsError
+from ..errors import StepMismatch, StepsError
 from .model import Given
 from .working import unevaluated
 
@@ -190,7 +190,7 @@ def activation_steps(activation: Activation, variable: Symbol, slope=Rational(1,
     and its lesson form.
 
     >>> from sympy import Symbol
-    >>> from symgrad.activations import ACTIVATIONS
+    >>> from symgrad.maths.activations import ACTIVATIONS
     >>> steps = activation_steps(ACTIVATIONS["softplus"], Symbol("z", real=True))
     >>> steps.steps[-1].rule, steps.result
     ('lesson form', sigmoid(z))
@@ -208,7 +208,7 @@ def loss_steps(loss: Loss, prediction: Symbol, target: Symbol, delta=Rational(1)
     """``∂L/∂ŷ`` of a registry loss, ending in the registry's derivative.
 
     >>> from sympy import Symbol
-    >>> from symgrad.losses import LOSSES
+    >>> from symgrad.maths.losses import LOSSES
     >>> a, y = Symbol("a", real=True), Symbol("y", real=True)
     >>> loss_steps(LOSSES["squared"], a, y).result
     2*(a - y)

@@ -6,13 +6,13 @@ can change a number and run it again.  Needs the optional extra ``symgrad[notebo
 
 from __future__ import annotations
 
-from .errors import SymgradError
+from ..errors import SymgradError
 
 __all__ = ["notebook"]
 
 
 def notebook(example) -> str:
-    """The ``.ipynb`` text of a :class:`~symgrad.render.WorkedExample`.
+    """The ``.ipynb`` text of a :class:`~symgrad.views.render.WorkedExample`.
 
     >>> import json, symgrad
     >>> cells = json.loads(notebook(symgrad.worked_example()))["cells"]

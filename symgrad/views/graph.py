@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from sympy import Expr, Rational, Symbol, latex
 
-from .records import PREDICTION, Derivation
+from ..maths.records import PREDICTION, Derivation
 
 __all__ = ["Node", "Edge", "Graph", "computation_graph", "maths_text", "KINDS"]
 
@@ -291,7 +291,7 @@ def computation_graph(derivation: Derivation) -> Graph:
     """The computation graph of a worked example's first step, values and gradients on
     every node and the local derivative on every edge.
 
-    >>> from symgrad.derive import derive
+    >>> from symgrad.maths.derive import derive
     >>> g = computation_graph(derive())
     >>> [(n.name, str(n.value), str(n.gradient)) for n in g.nodes if n.kind == "parameter"]
     [('w', '1/2', '-8/5'), ('b', '1/10', '-4/5')]
