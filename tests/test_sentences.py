@@ -1,7 +1,6 @@
 """Tests of the lesson's words and numbers over many random problems: every sentence is true
 of the numbers shown, and every rounded line of working works out as printed."""
 
-import os
 import random
 import re
 from functools import lru_cache
@@ -19,7 +18,6 @@ from symgrad.working import sign as working_sign
 
 R = Rational
 # How many random problems each property is checked on (a fixed seed: the same every run).
-SENTENCE_PROBLEMS = 300
 ROUNDING_PROBLEMS = 500
 
 
@@ -125,7 +123,7 @@ def _chosen():
 
 def _pool() -> tuple:
     """The problems both properties are checked on, drawn once per session."""
-    return _problems(int(os.environ.get("DEV_PROBLEMS", ROUNDING_PROBLEMS)), 12)
+    return _problems(ROUNDING_PROBLEMS, 12)
 
 
 # --- Reading the printed maths back ------------------------------------------------------------
