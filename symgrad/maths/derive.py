@@ -456,10 +456,15 @@ class _Writer:
             factors.append(("zero_input", [numbers.a[s][l - 1][k - 1] for s in samples]))
         for cause, values in factors:
             if all(_is_tiny(v) for v in values):
+                if cause == "at_target" and any(working_sign(v) for v in values):
+                    return "near_target"  # almost, not exactly, on target
                 kink = self.engine.activations[l - 1].kink
-                if cause == "flat_activation" and kink is not None and all(
-                        numbers.z[s][l - 1][j - 1] == kink for s in samples):
-                    return "at_kink"  # not dead: a convention picked f'(kink) = 0
+                if cause == "flat_activation" and kink is not None:
+                    at_kink = [numbers.z[s][l - 1][j - 1] == kink for s in samples]
+                    if all(at_kink):
+                        return "at_kink"  # not dead: a convention picked f'(kink) = 0
+                    if any(at_kink):
+                        return "dead_or_at_kink"  # dead in some samples, at the kink in others
                 return cause
         return None
 

@@ -49,9 +49,6 @@ __all__ = ["FORMATS", "LANGUAGES", "WorkedExample", "worked_example", "render_te
 # gettext catalogs (templates/locale/LANG/LC_MESSAGES/symgrad.mo, compiled by Babel).
 LANGUAGES = {"en": "English", "de": "Deutsch"}
 
-# At most this many digits more than --digits for the numbers of a line of working, so
-# that the numbers as printed give the result as printed.
-HONEST_EXTRA_DIGITS = 3
 # A network with more parameters works the first this many in full (the rest in the table
 # and a note on --show), unless --show picks them.
 MAX_SHOWN = 12
@@ -260,21 +257,22 @@ def _filters(digits: int) -> dict:
     def substituted(formula):
         """The numbers-in line of a Formula, each rounded number given with enough digits
         that working the line with the numbers as printed gives the result as printed
-        (``(-1.3333) · 0.18736 · 2 ≈ -0.4996``, not ``(-1.333) · 0.1874 · 2 ≈ -0.4995``)."""
+        (``(-1.3333) · 0.18736 · 2 ≈ -0.4996``, not ``(-1.333) · 0.1874 · 2 ≈ -0.4995``).
+        Usually one or two more digits do; a line that subtracts nearly equal numbers
+        (``1 - 0.99998^2 ≈ 4.5686·10^-5``) needs as many as it takes, up to MAX_DIGITS."""
         expr = formula.substituted
         printed, is_exact = _decimal(formula.value, digits)
         numbers = {g: g.value for g in expr.atoms(Given)}
         rounded = [g for g in numbers if not _decimal(g.value, digits)[1]]
         shown_digits = digits
         if rounded and not is_exact:
-            for more in range(digits, min(digits + HONEST_EXTRA_DIGITS, MAX_DIGITS) + 1):
+            for more in range(digits, MAX_DIGITS + 1):
                 as_printed = numbers | {g: Rational(Fraction(_decimal(g.value, more)[0]))
                                         for g in rounded}
                 # Worked with the numbers as printed (unevaluated: mpmath does the sums).
                 if model_rounded(unevaluated(expr, as_printed), digits) == printed:
                     shown_digits = more
                     break
-            # else no few more digits do it: the line is shown as worked, unrounded
         if shown_digits not in wider:
             wider[shown_digits] = LessonPrinter(shown_digits, True)
         return wider[shown_digits].doprint(expr)

@@ -1,0 +1,929 @@
+"""Tests of the lesson's words and numbers over many random problems: every sentence is true
+of the numbers shown, and every rounded line of working works out as printed."""
+
+import random
+import re
+from functools import lru_cache
+
+from sympy import Abs, Expr, Max, Min, Rational, exp, log, sign, tanh
+
+from symgrad import Neuron, Sample, worked_example
+from symgrad.maths.activations import ACTIVATIONS
+from symgrad.maths.derive import TINY, step_numbers
+from symgrad.errors import SymgradError
+from symgrad.maths.losses import LOSSES
+from symgrad.maths.model import Layer, Network, decimal, latex_decimal, numeric, rounded
+from symgrad.views.render import LessonPrinter
+from symgrad.maths.working import sign as working_sign
+
+R = Rational
+# How many random problems each property is checked on (a fixed seed: the same every run).
+ROUNDING_PROBLEMS = 500
+
+
+# --- Random problems ------------------------------------------------------------------------
+
+def _grid(rng: random.Random, low=-2, high=2) -> Rational:
+    """A small decimal such as -1.3 or 0.75 (steps of 0.1 or 0.25)."""
+    step = rng.choice((R(1, 10), R(1, 4)))
+    return step * rng.randint(int(low / step), int(high / step))
+
+
+def _target(rng: random.Random, loss: str) -> Rational:
+    return rng.choice((R(0), R(1), R(1, 4), R(1, 2), R(3, 4))) if loss == "bce" else _grid(rng)
+
+
+def _neuron(rng: random.Random):
+    """A random neuron and batch; some sit exactly at a kink (z = 0) or on target (ŷ = y)."""
+    activation = rng.choice(sorted(ACTIVATIONS))
+    loss = rng.choice(sorted(LOSSES))
+    if loss == "bce":
+        activation = "sigmoid"  # a prediction strictly between 0 and 1
+    inputs = rng.choice((1, 1, 2))
+    weights = [_grid(rng) for _ in range(inputs)]
+    bias = None if rng.random() < 0.15 else _grid(rng)
+    # Three samples only where the values stay short (sigmoids of sums are slow to work).
+    most = 3 if activation in ("identity", "relu", "leaky_relu") else 2
+    samples = [Sample(x=[_grid(rng) for _ in range(inputs)], y=_target(rng, loss))
+               for _ in range(min(most, rng.choice((1, 1, 1, 2, 2, 3))))]
+    if bias is not None and rng.random() < 0.25:  # z = 0 in the first sample
+        bias = -sum(w * x for w, x in zip(weights, samples[0].x))
+    neuron = Neuron(weights=weights, bias=bias, activation=activation, loss=loss)
+    if rng.random() < 0.2 and loss != "bce":  # ŷ = y in the first sample, where it is exact
+        prediction = step_numbers(neuron, samples, learning_rate=1).predictions[0]
+        if prediction.is_Rational:
+            samples[0] = Sample(x=samples[0].x, y=prediction)
+    return neuron, samples
+
+
+def _network(rng: random.Random):
+    """A random 2-2-1 or 2-2-2 network and batch, sometimes with frozen parameters."""
+    outputs = rng.choice((1, 2))
+    hidden, last = (rng.choice(("sigmoid", "tanh", "relu", "identity", "leaky_relu"))
+                    for _ in range(2))
+    loss = rng.choice(sorted(LOSSES))
+    if loss == "bce":
+        last = "sigmoid"
+    biased = rng.random() < 0.8
+    layers = [Layer([[_grid(rng, -1, 1) for _ in range(2)] for _ in range(2)],
+                    [_grid(rng, -1, 1) for _ in range(2)] if biased else None, hidden),
+              Layer([[_grid(rng, -1, 1) for _ in range(2)] for _ in range(outputs)],
+                    [_grid(rng, -1, 1) for _ in range(outputs)] if biased else None, last)]
+    frozen = rng.choice(((),) * 6 + (("layer1",), ("w",)) + ((("b",),) if biased else ()))
+    network = Network(layers=layers, loss=loss, frozen=frozen)
+    samples = [Sample(x=[_grid(rng) for _ in range(2)],
+                      y=[_target(rng, loss) for _ in range(outputs)])
+               for _ in range(rng.choice((1, 1, 2)))]
+    return network, samples
+
+
+@lru_cache(maxsize=None)
+def _problems(count: int, seed: int) -> tuple:
+    """``count`` rendered random problems: (derivation, digits, Markdown), a seeded draw;
+    a problem symgrad refuses (log(0), a target out of range) is drawn again."""
+    rng = random.Random(seed)
+    found = []
+    while len(found) < count:
+        model, samples = (_network if rng.random() < 0.3 else _neuron)(rng)
+        options = dict(learning_rate=rng.choice(("0.1", "0.05", "0.5", "1", "2")),
+                       steps=rng.choice((1,) * 8 + (2, 3)), digits=rng.choice((3, 4, 4, 5)),
+                       glossary=False)
+        if options["steps"] > 1 and rng.random() < 0.5:
+            options["tolerance"] = rng.choice(("0.01", "0.5", "2"))
+        try:
+            example = worked_example(model, samples, **options)
+            text = example.to_markdown()
+        except SymgradError:
+            continue
+        found.append((example.derivation, options["digits"], text))
+    for model, samples, options in _chosen():
+        example = worked_example(model, samples, glossary=False, **options)
+        found.append((example.derivation, options.get("digits", 4), example.to_markdown()))
+    return tuple(found)
+
+
+def _chosen():
+    """Problems chosen for the sentences a random draw seldom reaches."""
+    net = Network(layers=[Layer([["0.15", "0.2"], ["0.25", "0.3"]], ["0.35", "0.35"]),
+                          Layer([["0.4", "0.45"], ["0.5", "0.55"]], ["0.6", "0.6"])],
+                  loss="half_squared")
+    sample = Sample(x=["0.05", "0.1"], y=["0.01", "0.99"])
+    return [
+        # the loss after the step is exactly 0 (seed lesson 001)
+        (Neuron(weights="0.5", bias="0.1"), [Sample(x=2, y="1.5")], {}),
+        # the step lands just as high on the other side
+        (Neuron(weights=0, bias=0), [Sample(x=1, y=1)], dict(learning_rate="0.5")),
+        # ... with tiny gradients
+        (Neuron(weights="0.5", bias=0), [Sample(x=1, y="0.4999")], dict(learning_rate="0.5")),
+        # a network worked in part, in matrices, over a loop
+        (net, [sample], dict(learning_rate="0.5", show=("w2_1_1",), matrix=True, steps=2)),
+        (net, [sample], dict(learning_rate="0.5", show=(), steps=2, digits=5)),
+    ]
+
+
+def _pool() -> tuple:
+    """The problems both properties are checked on, drawn once per session."""
+    return _problems(ROUNDING_PROBLEMS, 12)
+
+
+# --- Reading the printed maths back ------------------------------------------------------------
+
+_TOKEN = re.compile(r"\s*(\\left\(|\\right\)|\\left\|\{?|\}?\\right\||\\frac|\\cdot|\\log|\\tanh"
+                    r"|\\max|\\min|\\sigma|\\operatorname\{sign\}|e\^|[0-9]+(?:\.[0-9]+)?"
+                    r"|[-+(){}^,])")
+_FUNCTIONS = {r"\log": log, r"\tanh": tanh, r"\operatorname{sign}": sign,
+              r"\sigma": lambda v: 1 / (1 + exp(-v))}
+
+
+class _Unreadable(ValueError):
+    """Printed maths that is not numbers alone (a symbol, a matrix, a case split)."""
+
+
+def _tokens(text: str) -> list[str]:
+    found, position = [], 0
+    text = text.strip()
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        if match is None:
+            raise _Unreadable(text[position:position + 20])
+        found.append(match.group(1))
+        position = match.end()
+    return found
+
+
+class _Reader:
+    """A recursive-descent reader of the LaTeX of numbers-in lines, to exact SymPy: decimals
+    are read as the Rationals they print, so the line is worked from the printed numbers."""
+
+    STARTS = {r"\left(", r"\left|", r"\left|{", r"\frac", r"\log", r"\tanh", r"\max", r"\min",
+              r"\sigma", r"\operatorname{sign}", "e^", "(", "{"}
+
+    def __init__(self, text: str):
+        self.tokens = _tokens(text)
+        self.position = 0
+
+    def peek(self):
+        return self.tokens[self.position] if self.position < len(self.tokens) else None
+
+    def take(self, *expected):
+        token = self.peek()
+        if token is None or (expected and token not in expected):
+            raise _Unreadable(f"expected {expected}, found {token!r}")
+        self.position += 1
+        return token
+
+    def read(self) -> Expr:
+        value = self.sum()
+        if self.peek() is not None:
+            raise _Unreadable(f"left over: {self.tokens[self.position:]}")
+        return value
+
+    def sum(self) -> Expr:
+        value = self.product()
+        while self.peek() in ("+", "-"):
+            value = value + self.product() if self.take() == "+" else value - self.product()
+        return value
+
+    def product(self) -> Expr:
+        value = self.unary()
+        while True:
+            if self.peek() == r"\cdot":
+                self.take()
+                value = value * self.unary()
+            elif self.peek() in self.STARTS or _is_number(self.peek()):
+                value = value * self.unary()  # juxtaposed: 2\left(1.1 - 1.5\right)
+            else:
+                return value
+
+    def unary(self) -> Expr:
+        if self.peek() == "-":
+            self.take()
+            return -self.unary()
+        return self.power()
+
+    def power(self) -> Expr:
+        value = self.atom()
+        if self.peek() == "^":
+            self.take()
+            value = value ** self.group()
+        return value
+
+    def group(self) -> Expr:
+        self.take("{")
+        value = self.sum()
+        self.take("}")
+        return value
+
+    def atom(self) -> Expr:
+        token = self.take()
+        if _is_number(token):
+            return Rational(token)
+        if token == r"\left(":
+            value = self.sum()
+            self.take(r"\right)")
+            return value
+        if token == "(":
+            value = self.sum()
+            self.take(")")
+            return value
+        if token == "{":
+            value = self.sum()
+            self.take("}")
+            return value
+        if token in (r"\left|", r"\left|{"):
+            value = self.sum()
+            self.take(r"\right|", r"}\right|")
+            return Abs(value)
+        if token == r"\frac":
+            top = self.group()
+            return top / self.group()
+        if token == "e^":
+            return exp(self.group())
+        if token in (r"\max", r"\min"):
+            self.take(r"\left(")
+            first = self.sum()
+            self.take(",")
+            second = self.sum()
+            self.take(r"\right)")
+            return (Max if token == r"\max" else Min)(first, second)
+        if token in _FUNCTIONS:
+            power = None
+            if self.peek() == "^":  # \tanh^{2}{\left(0.5 \right)}
+                self.take()
+                power = self.group()
+            braced = self.peek() == "{"
+            if braced:
+                self.take()
+            self.take(r"\left(")
+            value = _FUNCTIONS[token](self.sum())
+            self.take(r"\right)")
+            if braced:
+                self.take("}")
+            return value if power is None else value ** power
+        raise _Unreadable(f"unexpected {token!r}")
+
+
+def _is_number(token) -> bool:
+    return token is not None and token[0].isdigit()
+
+
+def test_reader_reads_the_printed_forms():
+    """The reader works the LaTeX forms that lines of working print, exactly."""
+    assert _Reader(r"\left(-1.3329\right) \cdot 0.18737 \cdot 2").read() == R("-1.3329") * R("0.18737") * 2
+    assert _Reader(r"0.5 - 0.1 \cdot \left(-0.4995\right)").read() == R("0.54995")
+    assert _Reader(r"2\left(1.1 - 1.5\right)").read() == R("-0.8")
+    assert _Reader(r"\frac{1.5 + \left(-0.5\right)}{2}").read() == R("0.5")
+    assert _Reader(r"4.386 \cdot 10^{-4} + 1").read() == R("1.0004386")
+    assert _Reader(r"\frac{1}{1 + e^{- \left(-1.3\right)}}").read() == 1 / (1 + exp(R(13, 10)))
+    assert _Reader(r"1 - \tanh^{2}{\left(0.5 \right)}").read() == 1 - tanh(R(1, 2)) ** 2
+    assert _Reader(r"- (1 \cdot \log{\left(0.2142 \right)} + \left(1 - 1\right) \cdot "
+                   r"\log{\left(1 - 0.2142 \right)})").read() == -log(R("0.2142"))
+    assert _Reader(r"\left|{0.3 - 1}\right| + \max\left(0, -1.1\right)").read() == R("0.7")
+    assert _Reader(r"0.5\operatorname{sign}{\left(0.3 - 1 \right)}").read() == R("-0.5")
+
+
+# A relation between the parts of a line of working, at the top level.
+_RELATION = re.compile(r" (=|\\approx) ")
+# A number as the lessons print it, a power of ten written out.
+_PRINTED = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?: \\cdot 10\^\{-?[0-9]+\})?")
+
+
+def _split(line: str) -> tuple[list[str], list[str]]:
+    """The parts of a line of working and the relations between them (top level only)."""
+    parts, relations, depth, start = [], [], 0, 0
+    position = 0
+    while position < len(line):
+        char = line[position]
+        depth += char == "{"
+        depth -= char == "}"
+        match = _RELATION.match(line, position) if depth == 0 else None
+        if match:
+            parts.append(line[start:position])
+            relations.append(match.group(1))
+            start = position = match.end()
+            continue
+        position += 1
+    parts.append(line[start:])
+    return parts, relations
+
+
+def _math_lines(text: str):
+    """Every displayed maths line of a Markdown document, without any 'since' condition."""
+    for paragraph in re.split(r"\n\s*\n", text):
+        paragraph = paragraph.strip()
+        if paragraph.startswith("$$") and paragraph.endswith("$$"):
+            yield paragraph[2:-2].split(r" \quad ")[0]
+
+
+def _significant(text: str) -> tuple[int, int]:
+    """The fewest and most significant digits a printed number may carry: a decimal point
+    makes trailing zeros count; a whole number's trailing zeros may or may not."""
+    mantissa = text.split(r" \cdot ")[0].lstrip("-")
+    figures = mantissa.replace(".", "").lstrip("0")
+    if "." in mantissa:
+        return len(figures), len(figures)
+    return len(figures.rstrip("0")) or 1, len(figures) or 1
+
+
+def _without_subscripts(text: str) -> str:
+    return re.sub(r"[_^]\{[^{}]*\}|\^\{\([0-9]+\)\}", "", text)
+
+
+def test_printed_numbers_give_the_printed_results():
+    """Over 500 random problems, each line of working worked from its printed numbers gives
+    its printed result: rounded to the digits shown when marked ≈, exactly when marked =;
+    and each ≈ result carries exactly --digits significant digits, trailing zeros kept."""
+    candidates = read = rounded_lines = exact_lines = 0
+    failures = []
+    for d, digits, text in _pool():
+        for line in _math_lines(text):
+            parts, relations = _split(line)
+            result = parts[-1].strip()
+            if len(parts) < 2 or not _PRINTED.fullmatch(result):
+                continue
+            if relations[-1] == r"\approx":
+                low, high = _significant(result)
+                if not low <= digits <= high:
+                    failures.append(f"{result} has not {digits} significant digits: {line}")
+            if len(parts) < 3 or r"\begin" in line:
+                continue
+            numbers_in = parts[-2]
+            if not re.search(r"[0-9]", _without_subscripts(numbers_in)):
+                continue  # a symbolic line, such as x_{1} = 2
+            candidates += 1
+            try:
+                value = _Reader(numbers_in).read()
+            except _Unreadable:
+                continue
+            read += 1
+            if relations[-1] == r"\approx":
+                rounded_lines += 1
+                worked = latex_decimal(rounded(value, digits))
+                if worked != result:
+                    failures.append(f"worked from the printed numbers {worked}, printed "
+                                    f"{result}: {line}")
+            elif relations[-2] == "=":
+                exact_lines += 1
+                printed = Rational(result.split(r" \cdot ")[0])  # exact results are plain
+                if value != printed and numeric(value - printed, 40) != 0:
+                    failures.append(f"exactly {value}, printed = {result}: {line}")
+    assert not failures, "\n".join(failures[:20])
+    assert read >= 0.9 * candidates, (read, candidates)
+    assert rounded_lines > 2000 and exact_lines > 2000, (rounded_lines, exact_lines)
+
+
+# --- Sentences and what they claim -------------------------------------------------------------
+
+def _prose(text: str):
+    """The prose of a Markdown lesson, sentence by sentence: not headings, maths lines, tables
+    or lists (given numbers); a note (``> ...``) is one sentence."""
+    for paragraph in re.split(r"\n\s*\n", text):
+        paragraph = paragraph.strip().removeprefix("---\n")
+        if not paragraph or paragraph.startswith(("#", "$$", "|", "- ", "1. ")):
+            continue
+        if paragraph.startswith("> "):
+            yield paragraph[2:]
+            continue
+        hidden = []  # inline maths and code keep their full stops
+        masked = re.sub(r"\$[^$]*\$|`[^`]*`", lambda m: hidden.append(m.group()) or
+                        f"\0{len(hidden) - 1}\0", paragraph)
+        for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z*\0])", masked):
+            yield re.sub("\0([0-9]+)\0", lambda m: hidden[int(m.group(1))], sentence)
+
+
+# Placeholders that may hold maths of their own (lists, reasons); others sit inside one $...$.
+_LONG = {"list", "reason", "rest", "text", "formula"}
+_EMPTY = {"plural", "rest"}  # placeholders that may be empty
+
+
+def _pattern(text: str) -> re.Pattern:
+    """A sentence of the templates as a regular expression: ``{name}`` is any text, named."""
+    parts, seen = re.split(r"\{(\w+)\}", text), set()
+    regex = ""
+    for i, part in enumerate(parts):
+        if i % 2 == 0:
+            regex += re.escape(part)
+        elif part in seen:
+            regex += f"(?P={part})"
+        else:
+            seen.add(part)
+            regex += f"(?P<{part}>{'.' if part in _LONG else '[^$]'}{'*' if part in _EMPTY else '+'}?)"
+    return re.compile(regex)
+
+
+class _Claims:
+    """The numbers of one rendered problem, as its sentences speak of them."""
+
+    def __init__(self, d, digits: int):
+        self.d, self.digits = d, digits
+        printer = LessonPrinter(digits)
+        self.gradients = {printer.doprint(g.symbol): g for g in d.gradients}
+        self.latex = printer.doprint
+
+    def shown(self, value) -> str:
+        """As the ``shown`` filter prints it: ``0.66`` or ``\\approx 0.2689``."""
+        text, is_exact = decimal(value, self.digits)
+        return ("" if is_exact else r"\approx ") + latex_decimal(text)
+
+    def equals(self, value) -> str:
+        text = self.shown(value)
+        return text if text.startswith("\\") else "= " + text
+
+    def gradient(self, parameter: str, value: str | None = None):
+        g = self.gradients[parameter]
+        assert value is None or value == self.equals(g.value), (value, g.value)
+        return g
+
+    def units(self, g):
+        """The unit a gradient's parameter belongs to, in every sample."""
+        return [next(u for u in f.units if (u.layer, u.neuron) == (g.layer, g.neuron))
+                for f in self.d.forward]
+
+    def inputs(self, g):
+        """The input a weight multiplies, in every sample."""
+        if g.layer == 1:
+            return [f.sample_data.x[g.source - 1] for f in self.d.forward]
+        return [next(u.a.value for u in f.units if (u.layer, u.neuron) == (g.layer - 1, g.source))
+                for f in self.d.forward]
+
+    def reason(self, g, reason: str):
+        """A reason a zero or tiny gradient gives is true of every sample."""
+        act = self.d.activations[g.layer - 1]
+        units = self.units(g)
+        output = g.layer == len(self.d.network.layers)
+        if reason.startswith("the prediction already equals the target"):
+            assert output and all(u.upstream.value == 0 for u in units), reason
+        elif reason == ("the prediction is almost on target ($\\frac{\\partial L}{\\partial "
+                        "\\hat{y}}$ is almost $0$)"):
+            assert output and all(abs(numeric(u.upstream.value)) < TINY for u in units)
+            assert any(u.upstream.value != 0 for u in units)
+        elif reason.startswith("no error signal reaches this neuron"):
+            assert not output and all(abs(numeric(u.upstream.value)) < TINY for u in units)
+        elif reason.startswith("the ReLU is dead ($z < 0$"):
+            assert act.name == "relu" and all(u.z.value < 0 for u in units), \
+                [u.z.value for u in units]
+        elif " sits exactly at its kink $z = 0$" in reason:
+            assert reason.startswith(f"the {act.title} sits") and act.kink == 0
+            assert all(u.z.value == 0 and u.slope.value == 0 for u in units)
+        elif reason.startswith(f"the {act.title} passes no gradient back in any sample: "
+                               f"$z < 0$ in some, and in the others $z = 0$, its kink"):
+            assert act.kink == 0 and all(u.z.value <= 0 and u.slope.value == 0 for u in units)
+            assert any(u.z.value == 0 for u in units) and any(u.z.value < 0 for u in units)
+        elif reason.startswith(f"the {act.title} is saturated"):
+            assert all(abs(numeric(u.slope.value)) < TINY for u in units)
+        elif m := re.fullmatch(r"the input multiplying \$(.+)\$ is \$0\$, so \$z\$ does not "
+                               r"depend on it", reason):
+            assert self.gradients[m.group(1)] is g and all(x == 0 for x in self.inputs(g))
+        else:
+            raise AssertionError(f"an unknown reason: {reason}")
+
+
+def _sign_of_first_factor(c) -> int:
+    """The sign of the first sample's ∂L/∂ŷ, the factor the lesson explains."""
+    return working_sign(c.d.forward[0].units[-1].upstream.value)
+
+
+def _number(value, digits) -> str:
+    return latex_decimal(decimal(value, digits)[0])
+
+
+def _symbols(c, gradients) -> list[str]:
+    return [f"${c.latex(g.symbol)}$" for g in gradients]
+
+
+def _moving(d):
+    return [g for g in d.gradients if not g.frozen and g.value != 0]
+
+
+def _size(value):
+    return abs(numeric(value, 30))
+
+
+def _check_largest(c, m):
+    g = c.gradient(m["p"])
+    moving = m.get("moving") is not None
+    nonzero = [h for h in c.d.gradients if h.value != 0 and not (moving and h.frozen)]
+    assert not g.frozen, "a frozen parameter does not move"
+    assert moving == any(h.frozen for h in c.d.gradients)
+    assert _size(g.value) == max(_size(h.value) for h in nonzero), "another one is larger"
+    smallest = min(nonzero, key=lambda h: _size(h.value))
+    assert m["ratio"] == c.shown(abs(g.value / smallest.value)), m["ratio"]
+
+
+def _check_chain_shortcut(c, m):
+    d = c.d
+    assert not d.is_network and len(d.samples) == 1 and d.neuron.bias is not None
+    bias = d.gradients[-1]
+    for g, x in zip(d.gradients, d.samples[0].x):
+        assert g.value == x * bias.value or numeric(g.value - x * bias.value, 30) == 0
+
+
+def _check_vanishing(c, m):
+    d = c.d
+    peaks = [max(_size(g.value) for g in d.gradients if g.layer == l and g.source is not None)
+             for l in range(1, len(d.network.layers) + 1)]
+    assert int(m["last"]) == len(peaks) and peaks[-1] > 10 * peaks[0] > 0
+    assert m["ratio"] == c.shown(c.d.reading.vanishing)
+    assert abs(numeric(c.d.reading.vanishing, 30) - peaks[-1] / peaks[0]) < 1e-20
+
+
+def _check_samples_changed(c, m, rose: bool):
+    d = c.d
+    listed = re.findall(r"([0-9]+) \((\$[^$]*\$) → (\$[^$]*\$)\)", m["list"])
+    assert ", ".join(f"{k} ({a} → {b})" for k, a, b in listed) == m["list"], m["list"]
+    changed = []
+    for before, after in zip(d.forward, d.forward_after):
+        change = numeric(after.loss.value - before.loss.value, 30)
+        if (change > 0) if rose else (change < 0):
+            changed.append((str(before.sample), f"${c.shown(before.loss.value)}$",
+                            f"${c.shown(after.loss.value)}$"))
+    assert listed == changed, (listed, changed)
+    loss_change = numeric(d.loss_after.value - d.loss.value, 30)
+    assert (loss_change < 0) if rose else (loss_change > 0)
+
+
+def _check_same(c, m):
+    d = c.d
+    listed = re.findall(r"([0-9]+) \((\$[^$]*\$)\)", m["list"])
+    assert ", ".join(f"{k} ({a})" for k, a in listed) == m["list"], m["list"]
+    same = [(str(before.sample), f"${c.shown(before.loss.value)}$")
+            for before, after in zip(d.forward, d.forward_after)
+            if working_sign(after.loss.value - before.loss.value) == 0]
+    assert listed == same, (listed, same)
+    assert working_sign(d.loss_after.value - d.loss.value) < 0
+    for before, after in zip(d.forward, d.forward_after):
+        assert working_sign(after.loss.value - before.loss.value) <= 0, "a loss rose"
+
+
+def _check_every_sample_down(c, m):
+    d = c.d
+    assert len(d.samples) > 1
+    for before, after in zip(d.forward, d.forward_after):
+        assert numeric(after.loss.value - before.loss.value, 30) < 0, \
+            f"sample {before.sample}'s loss did not go down"
+
+
+def _check_closer(c, m):
+    d = c.d
+    assert len(d.samples) == 1 and d.network.layers[-1].width == 1
+    y = d.samples[0].targets[0]
+    before = abs(numeric(d.forward[0].prediction.value - y, 30))
+    after = abs(numeric(d.forward_after[0].prediction.value - y, 30))
+    assert after < before, f"|ŷ - y| went from {before} to {after}"
+
+
+def _check_loss_down(c, m, batch: bool, outputs: int | None):
+    d = c.d
+    assert (len(d.samples) > 1) == batch
+    assert outputs is None or (d.network.layers[-1].width > 1) == (outputs > 1)
+    assert m["before"] == c.shown(d.loss.value) and m["after"] == c.shown(d.loss_after.value)
+    assert numeric(d.loss_after.value - d.loss.value, 30) < 0
+
+
+def _check_stayed(c, m, tiny: bool | None):
+    d = c.d
+    assert m["before"] == c.shown(d.loss.value)
+    # Equal, or the same value worked twice (named values carry PRECISION = 60 digits).
+    assert abs(numeric(d.loss_after.value - d.loss.value, 40)) < 1e-50
+    moving = _moving(d)
+    if tiny is None:
+        assert not moving, "a gradient is not zero"
+    else:
+        assert moving and all(_size(g.value) < TINY for g in moving) == tiny
+
+
+def _check_gradient(c, m, kind: str):
+    g = c.gradient(m["p"], m.get("value"))
+    if kind == "frozen":
+        assert g.frozen
+        return
+    assert not g.frozen
+    if kind in ("negative", "positive"):
+        value = numeric(g.value, 30)
+        assert (value < 0) if kind == "negative" else (value > 0), (kind, g.value)
+        return
+    if kind == "tiny":
+        assert 0 < _size(g.value) < TINY
+    else:
+        assert g.value == 0 or numeric(g.value, 40) == 0, g.value
+    if "reason" in m:
+        c.reason(g, m["reason"])
+    if kind == "kink":
+        assert "sits exactly at its kink" in m["reason"]
+
+
+def _check_sample_row(c, m):
+    f = c.d.forward[int(m["k"]) - 1]
+    assert m["x"] == ", ".join(_number(x, c.digits) for x in f.sample_data.x)
+    assert m["y"] == ", ".join(_number(y, c.digits) for y in f.sample_data.targets)
+
+
+def _check_sample_symbols(c, m):
+    """A neuron's sample row: each input and the target in that sample's own symbols."""
+    f = c.d.forward[int(m["k"]) - 1]
+    pairs = [*zip(f.input_symbols, f.sample_data.x), (f.target_symbols[0], f.sample_data.y)]
+    assert not c.d.is_network and m["list"] == ", ".join(
+        f"${c.latex(symbol)} = {_number(value, c.digits)}$" for symbol, value in pairs), m
+
+
+def _check_chain_symbols(c, m):
+    """The chain's symbols are the lesson's (``L^{(i)}`` in a batch) and its list is right."""
+    d = c.d
+    assert (m["loss"], m["yhat"], m["z"]) == (c.latex(d.loss_symbol), c.latex(
+        d.prediction_symbol), c.latex(d.z_symbol)), m
+    _check_parameter_list(c, m)
+
+
+def _check_other_convention(c, m):
+    """At a kink, the gradient f'(0) = 1 would give: the chain with that slope."""
+    d = c.d
+    g = c.gradient(m["p"])
+    assert g.cause == "at_kink" and not d.is_network
+    units = c.units(g)
+    local = [1] * len(units) if g.source is None else c.inputs(g)
+    scale = Rational(1, len(d.samples)) if d.loss_function.reduction == "mean" else 1
+    expected = scale * sum(u.upstream.value * (1 if u.z.value == 0 else u.slope.value) * x
+                           for u, x in zip(units, local))
+    assert m["value"] == c.equals(expected), (m["value"], expected)
+
+
+def _check_given_list(c, m, pairs):
+    assert m["list"] == ", ".join(f"${left} = {_number(value, c.digits)}$"
+                                  for left, value in pairs), m["list"]
+
+
+def _check_network_loss(c, m, batch: bool):
+    d = c.d
+    outputs = d.network.layers[-1].width
+    assert m["reduction"] == d.network.outputs and m["loss"] == d.loss_function.title
+    assert int(m["n"]) == outputs and (m["plural"] == "s") == (outputs > 1)
+    assert (len(d.samples) > 1) == batch
+    if batch:
+        assert m["batch_reduction"] == d.loss_function.reduction
+        assert int(m["m"]) == len(d.samples)
+
+
+def _check_parameter_list(c, m):
+    d = c.d
+    names = _symbols(c, d.gradients)
+    expected = (", ".join(names[:-1]) + " and " + names[-1]) if len(names) > 1 else names[0]
+    assert m["list"] == expected
+
+
+def _check_new_parameters(c, m):
+    assert m["list"] == ", ".join(f"${c.latex(g.symbol)} {c.equals(g.update.value)}$"
+                                  for g in c.d.gradients)
+
+
+def _check_steps(c, m, converged: bool):
+    d = c.d
+    n = int(m["n"])
+    assert n == len(d.iterations) and (m["plural"] == "s") == (n != 1)
+    if converged:
+        assert d.converged and m["tol"] == _number(d.tolerance, c.digits)
+        assert numeric(d.final_loss, 30) < d.tolerance
+    else:
+        assert m["loss"] == c.shown(d.final_loss)
+
+
+def _static(c, m):
+    """A sentence that claims nothing of the numbers."""
+
+
+# Every sentence the lesson templates (templates/lesson) can write, with what it claims.
+SENTENCES = [
+    # the neuron and the network as given (neuron.j2, network_given.j2)
+    ("A neuron with {n} input{plural} and a batch of {m} samples:",
+     lambda c, m: (len(c.d.input_symbols) == int(m["n"]) and (m["plural"] == "s") == (
+         int(m["n"]) != 1) and len(c.d.samples) == int(m["m"]) > 1) or _fail(m)),
+    ("A single neuron with weight, bias and input:",
+     lambda c, m: _neuron_has(c, inputs=1, bias=True)),
+    ("A single neuron with weights, bias and inputs:",
+     lambda c, m: _neuron_has(c, inputs=2, bias=True)),
+    ("A single neuron with weight and input:", lambda c, m: _neuron_has(c, inputs=1, bias=False)),
+    ("A single neuron with weights and inputs:",
+     lambda c, m: _neuron_has(c, inputs=2, bias=False)),
+    ("It computes, step by step:", _static),
+    ("**Convention:** {text}; here $\\delta = {value}$.",
+     lambda c, m: (m["text"] == c.d.loss_function.convention and [
+         (c.latex(symbol), _number(value, c.digits)) for symbol, value in c.d.constants] == [
+         ("\\delta", m["value"])]) or _fail(m)),
+    ("**Convention:** {text}.",
+     lambda c, m: m["text"] in [x.convention for x in (*c.d.activations, c.d.loss_function)]
+     or _fail(m)),
+    ("The Huber threshold is $\\delta_{\\text{H}} = {value}$.",
+     lambda c, m: [_number(value, c.digits) for _, value in c.d.constants] == [m["value"]]
+     or _fail(m)),
+    ("Each neuron $j$ of layer $l$ computes {formula}, where $a^{(0)}_k = x_k$ are the "
+     "inputs.", _static),
+    ("The loss of a sample is the {reduction} of the {loss} ${formula}$ over the {n} "
+     "output{plural}.", lambda c, m: _check_network_loss(c, m, False)),
+    ("The loss of a sample is the {reduction} of the {loss} ${formula}$ over the {n} "
+     "output{plural}, and $L$ is the {batch_reduction} over the {m} samples.",
+     lambda c, m: _check_network_loss(c, m, True)),
+    ("The learning rate is $\\alpha = {rate}$.",
+     lambda c, m: m["rate"] == _number(c.d.learning_rate, c.digits) or _fail(m)),
+    ("**Parameters:** {list}.", lambda c, m: _check_given_list(c, m, [
+        (c.latex(s), v) for s, v in zip(c.d.parameter_symbols, c.d.parameters)])),
+    ("**Sample:** {list}.", lambda c, m: _check_given_list(c, m, [
+        *((f"x_{{{k}}}", x) for k, x in enumerate(c.d.samples[0].x, 1)),
+        *((f"y_{{{k}}}", y) for k, y in enumerate(c.d.samples[0].targets, 1))])),
+    # forward pass
+    ("**Sample {k}** ($x = {x}$, $y = {y}$):", _check_sample_row),
+    ("**Sample {k}** ({list}):", _check_sample_symbols),
+    ("**Sample {k}:**", lambda c, m: int(m["k"]) <= len(c.d.samples) or _fail(m)),
+    ("*Layer {l} ({act}):*",
+     lambda c, m: c.d.activations[int(m["l"]) - 1].title == m["act"] or _fail(m)),
+    ("*Loss, one term per output ({loss}):*",
+     lambda c, m: (c.d.loss_function.title == m["loss"] and c.d.network.layers[-1].width > 1)
+     or _fail(m)),
+    ("The loss is $0$: the prediction is exactly right.",
+     lambda c, m: c.d.loss.value == 0 or _fail(m)),
+    ("The loss is ${loss}$.",
+     lambda c, m: (m["loss"] == c.shown(c.d.loss.value) and c.d.loss.value != 0) or _fail(m)),
+    ("A lower loss means a better prediction; to lower it we need to know which way to turn "
+     "each parameter, and by how much.", _static),
+    ("That is what the derivatives tell us.", _static),
+    # the chain and its factors (worked.j2, words.factor_meaning)
+    ("The loss does not depend on the parameters directly: ${loss}$ depends on ${yhat}$, "
+     "${yhat}$ depends on ${z}$, and ${z}$ depends on {list}.", _check_chain_symbols),
+    ("The chain rule multiplies the derivatives along the chain:",
+     lambda c, m: len(c.d.samples) == 1 or _fail(m)),
+    ("The chain rule multiplies the derivatives along the chain, for each sample's loss "
+     "$L^{(i)}$:", lambda c, m: len(c.d.samples) > 1 or _fail(m)),
+    ("This factor is positive: increasing the prediction by a tiny amount increases the loss, "
+     "so the prediction should go **down**.",
+     lambda c, m: _sign_of_first_factor(c) > 0 or _fail(m)),
+    ("This factor is negative: increasing the prediction by a tiny amount decreases the loss, "
+     "so the prediction should go **up**.",
+     lambda c, m: _sign_of_first_factor(c) < 0 or _fail(m)),
+    ("This factor is zero: the prediction already sits where the loss is lowest.",
+     lambda c, m: _sign_of_first_factor(c) == 0 or _fail(m)),
+    ("With no activation the prediction is $z$ itself, so this factor is $1$.",
+     lambda c, m: c.d.activation.name == "identity" or _fail(m)),
+    ("This is the slope of the {act} at $z$: how strongly the activation passes a change in "
+     "$z$ on to the prediction.",
+     lambda c, m: (m["act"] == c.d.activation.title != "identity") or _fail(m)),
+    ("The bias is added to $z$ as it is, so this factor is always $1$.",
+     lambda c, m: c.d.neuron.bias is not None or _fail(m)),
+    ("Nudging the weight changes $z$ by the input it multiplies, so this factor is that "
+     "input.", _static),
+    ("With the {act} and the {loss}, two factors cancel: ${formula}$.",
+     lambda c, m: ((c.d.activation.name, c.d.loss_function.name) == ("sigmoid", "bce") and
+                   (m["act"], m["loss"]) == (c.d.activation.title, c.d.loss_function.title))
+     or _fail(m)),
+    ("The slope of the activation, which is tiny when it saturates, drops out, and the error "
+     "signal $\\frac{\\partial L}{\\partial z}$ is simply the prediction's error, so learning "
+     "does not stall when the prediction is confidently wrong.", _static),
+    # backward pass of a network (network_worked.j2)
+    ("Backpropagation starts at the outputs, where {formula}.", _static),
+    ("Each hidden neuron collects the error signals of the neurons it feeds, weighted by the "
+     "weights that join them, {formula}.", _static),
+    ("Each $\\delta$ is computed once and reused for every weight of its neuron.", _static),
+    ("With column vectors per layer, {formula}.", _static),
+    ("This network has {n} parameters; these are worked in full here ({list}), and the other "
+     "{rest} are in the table below.",
+     lambda c, m: int(m["n"]) == len(c.d.gradients) or _fail(m)),
+    ("This network has {n} parameters; none are worked in full here, and all of them are in "
+     "the table below.", lambda c, m: int(m["n"]) == len(c.d.gradients) or _fail(m)),
+    ("To work others in full, name them with `--show` (such as `--show {name}`), or give "
+     "`--show all`.", _static),
+    # the gradients (words.gradient_meaning, words.magnitudes)
+    ("Over the batch, $\\frac{\\partial L}{\\partial {p}}$ is the {reduction} of the samples' "
+     "gradients:", lambda c, m: (len(c.d.samples) > 1 and m["reduction"] ==
+                                 c.d.loss_function.reduction and c.gradient(m["p"])) or _fail(m)),
+    ("$\\frac{\\partial L}{\\partial {p}} {value}$, but ${p}$ is frozen: it keeps its value, "
+     "whatever its gradient says.", lambda c, m: _check_gradient(c, m, "frozen")),
+    ("$\\frac{\\partial L}{\\partial {p}} {value}$ is negative: increasing ${p}$ decreases the "
+     "loss, so the update increases ${p}$.", lambda c, m: _check_gradient(c, m, "negative")),
+    ("$\\frac{\\partial L}{\\partial {p}} {value}$ is positive: increasing ${p}$ increases the "
+     "loss, so the update decreases ${p}$.", lambda c, m: _check_gradient(c, m, "positive")),
+    ("$\\frac{\\partial L}{\\partial {p}} = 0$ by convention, not because the loss is flat: "
+     "{reason}.", lambda c, m: _check_gradient(c, m, "kink")),
+    ("With $f'(0) = 1$ it would be $\\frac{\\partial L}{\\partial {p}} {value}$ instead.",
+     _check_other_convention),
+    ("$\\frac{\\partial L}{\\partial {p}} = 0$: changing ${p}$ a little does not change the "
+     "loss, so ${p}$ stops learning here, because {reason}.",
+     lambda c, m: _check_gradient(c, m, "zero")),
+    ("$\\frac{\\partial L}{\\partial {p}} = 0$: changing ${p}$ a little does not change the "
+     "loss, so ${p}$ stops learning here.", lambda c, m: _check_gradient(c, m, "zero")),
+    ("The gradient is tiny, so ${p}$ barely moves, because {reason}.",
+     lambda c, m: _check_gradient(c, m, "tiny")),
+    ("The gradient is tiny, so ${p}$ barely moves.", lambda c, m: _check_gradient(c, m, "tiny")),
+    ("In size, $\\frac{\\partial L}{\\partial {p}}$ is the largest gradient, ${ratio}$ times "
+     "the smallest that is not zero, so ${p}$ moves most in this step.", _check_largest),
+    ("In size, $\\frac{\\partial L}{\\partial {p}}$ is the largest gradient of the parameters "
+     "that move, ${ratio}$ times the smallest of them that is not zero, so ${p}$ moves most in "
+     "this step.", lambda c, m: _check_largest(c, m | {"moving": True})),
+    ("With one sample, each weight's gradient is the bias's times its input, "
+     "$\\frac{\\partial L}{\\partial w} = x \\cdot \\frac{\\partial L}{\\partial b}$: a large "
+     "input makes a large gradient, an input near zero a small one.", _check_chain_shortcut),
+    ("The largest weight gradient of layer 1 is ${ratio}$ times smaller than that of layer "
+     "{last}: on its way back the error signal is multiplied, layer by layer, by weights and "
+     "by slopes $f'(z)$, and here those products shrink it: the vanishing gradient, which "
+     "makes early layers learn slowly.", _check_vanishing),
+    # the update and the loss after it (words.progress)
+    ("Gradient descent moves each parameter against its gradient, $p_{\\text{new}} = p - "
+     "\\alpha \\cdot \\frac{\\partial L}{\\partial p}$:", _static),
+    ("Frozen, so left as they are: {list}.",
+     lambda c, m: m["list"] == ", ".join(_symbols(c, [g for g in c.d.gradients if g.frozen]))
+     or _fail(m)),
+    ("With the new parameters {list}:", _check_new_parameters),
+    ("The loss stayed at ${before}$: no parameter moved, because every gradient is zero.",
+     lambda c, m: _check_stayed(c, m, None)),
+    ("The loss went from ${before}$ to exactly $0$: every prediction now equals its target.",
+     lambda c, m: (m["before"] == c.shown(c.d.loss.value) and c.d.loss_after.value == 0 and all(
+         u.a.value == y for f in c.d.forward_after for u, y in zip(f.outputs(),
+                                                                   f.sample_data.targets)))
+     or _fail(m)),
+    ("One step is rarely this lucky; real networks need many iterations of forward pass, loss, "
+     "backward pass and update, the **training loop**.", _static),
+    ("The loss went down from ${before}$ to ${after}$: one step of gradient descent lowered "
+     "the loss over the batch.", lambda c, m: _check_loss_down(c, m, True, None)),
+    ("The loss went down from ${before}$ to ${after}$: one step of gradient descent moved the "
+     "outputs, taken together, towards their targets.",
+     lambda c, m: _check_loss_down(c, m, False, 2)),
+    ("The loss went down from ${before}$ to ${after}$: one step of gradient descent moved the "
+     "prediction towards the target.",
+     lambda c, m: (_check_loss_down(c, m, False, 1), _check_closer(c, m))),
+    ("Repeating forward pass, loss, gradients and update is the **training loop**.", _static),
+    ("The loss is ${before}$ before and after to every digit carried: the gradients are so "
+     "small that the step barely moved the parameters.", lambda c, m: _check_stayed(c, m, True)),
+    ("The loss is ${before}$ both before and after the step: the step went past the lowest "
+     "point along its direction and landed just as high.",
+     lambda c, m: _check_stayed(c, m, False)),
+    ("A smaller learning rate $\\alpha$ takes a smaller, safer step.", _static),
+    ("The loss went from ${before}$ to ${after}$: it did not go down.",
+     lambda c, m: (m["before"] == c.shown(c.d.loss.value) and m["after"] == c.shown(
+         c.d.loss_after.value) and numeric(c.d.loss_after.value - c.d.loss.value, 30) > 0)
+     or _fail(m)),
+    ("The step overshot; a smaller learning rate $\\alpha$ takes a smaller, safer step.",
+     _static),
+    ("Not every sample gained: the loss of sample {list} rose, because one step serves the "
+     "batch as a whole, not each sample.", lambda c, m: _check_samples_changed(c, m, True)),
+    ("Not every sample gained: the losses of samples {list} rose, because one step serves the "
+     "batch as a whole, not each sample.", lambda c, m: _check_samples_changed(c, m, True)),
+    ("Sample {list} still gained.", lambda c, m: _check_samples_changed(c, m, False)),
+    ("Samples {list} still gained.", lambda c, m: _check_samples_changed(c, m, False)),
+    ("Not every sample gained: the loss of sample {list} stayed the same.", _check_same),
+    ("Not every sample gained: the losses of samples {list} stayed the same.", _check_same),
+    ("Every sample's loss went down.", _check_every_sample_down),
+    # the training loop (words.training_table, words.loop_summary)
+    ("Forward pass, loss, gradients, update, repeated until the loss is below ${tol}$:",
+     lambda c, m: m["tol"] == _number(c.d.tolerance, c.digits) or _fail(m)),
+    ("Forward pass, loss, gradients, update, repeated:",
+     lambda c, m: c.d.tolerance is None or _fail(m)),
+    ("Forward pass, loss, gradients, update, repeated until the loss is below ${tol}$: The "
+     "table follows the parameters worked in full above.",
+     lambda c, m: (c.d.is_network and m["tol"] == _number(c.d.tolerance, c.digits)) or _fail(m)),
+    ("Forward pass, loss, gradients, update, repeated: The table follows the parameters worked "
+     "in full above.", lambda c, m: (c.d.is_network and c.d.tolerance is None) or _fail(m)),
+    ("The loss is already below ${tol}$, so the loop did not run.",
+     lambda c, m: (c.d.converged and not c.d.iterations and numeric(c.d.loss.value, 30) <
+                   c.d.tolerance) or _fail(m)),
+    ("The loss fell below ${tol}$ after {n} step{plural}, so the loop stopped.",
+     lambda c, m: _check_steps(c, m, True)),
+    ("After {n} step{plural} the loss is ${loss}$.", lambda c, m: _check_steps(c, m, False)),
+    # the footer
+    ("*Generated by symgrad {version}: every number is computed exactly with SymPy{rest}; "
+     "values marked $\\approx$ are rounded to {n} significant digits for display only.*",
+     lambda c, m: int(m["n"]) == c.digits or _fail(m)),
+]
+_SENTENCES = [(_pattern(text), check) for text, check in SENTENCES]
+
+
+def _fail(m):
+    raise AssertionError(f"false for these numbers: {m}")
+
+
+def _neuron_has(c, *, inputs: int, bias: bool):
+    d = c.d
+    assert not d.is_network and len(d.samples) == 1
+    assert (len(d.input_symbols) > 1) == (inputs > 1) and (d.neuron.bias is not None) == bias
+
+
+def test_every_sentence_is_true_of_its_numbers():
+    """Over 500 random neurons and small networks (every activation and loss, batches, exact
+    kinks and targets, frozen parameters, loops), every sentence of the Markdown lesson is
+    one the templates are known to write, and what it claims holds for the exact numbers."""
+    unknown, false, seen = [], [], {}
+    sentences = 0
+    for d, digits, text in _pool():
+        claims = _Claims(d, digits)
+        for sentence in _prose(text):
+            sentences += 1
+            for pattern, check in _SENTENCES:
+                match = pattern.fullmatch(sentence)
+                if match:
+                    seen[pattern.pattern] = seen.get(pattern.pattern, 0) + 1
+                    try:
+                        check(claims, match.groupdict())
+                    except (AssertionError, KeyError, StopIteration) as error:
+                        why = str(error).splitlines()[0] if str(error) else ""
+                        false.append(f"{sentence}\n    {type(error).__name__}: {why}")
+                    break
+            else:
+                unknown.append(sentence)
+    assert not unknown, "sentences no check knows:\n" + "\n".join(sorted(set(unknown))[:20])
+    assert not false, f"{len(false)} false sentences:\n" + "\n".join(false[:15])
+    assert sentences > 10_000, sentences
