@@ -15,6 +15,9 @@ from symgrad.assess.sheets import sheet
 
 OUTPUT = Path(__file__).resolve().parent.parent / "output"
 FORMATS = ("md", "tex", "py")
+# Examples of what only documents show (derivative steps, a language, the mistakes panel):
+# their script would be another example's, so they are written as md and tex alone.
+DOCUMENTS_ONLY = ("derive_steps_sigmoid_bce", "sigmoid_bce_de", "sigmoid_mistakes")
 
 # name -> (neuron, samples, options); each is written as name.md, name.tex, name.py
 GALLERY = {
@@ -73,7 +76,7 @@ def render_all() -> dict[Path, str]:
         example = worked_example(neuron, samples, **options)
         # The matrix form is for documents; the script and the data are written without it.
         data = worked_example(neuron, samples, **(options | {"matrix": False}))
-        for fmt in FORMATS:
+        for fmt in FORMATS[:2] if name in DOCUMENTS_ONLY else FORMATS:
             files[OUTPUT / f"{name}.{fmt}"] = (example if fmt in ("md", "tex") else
                                                data).render(fmt)
         if name in ("seed001_linear_squared", "network_2_2_2_sigmoid"):
