@@ -237,7 +237,7 @@ examples:
   symgrad sheet --count 20 --seed 7 --out week3/
   symgrad sheet --count 5 --seed 1 --exact-step              converge in one step
   symgrad sheet --difficulty medium --activation sigmoid,tanh --ask w,update
-  symgrad sheet --count 30 --format moodle --tolerance 2% --out quiz/
+  symgrad sheet --count 30 --format moodle --digits 3 --out quiz/
   symgrad sheet --network 2-2-1 --difficulty medium --count 5 --out week5/
 """
 
@@ -298,11 +298,12 @@ def _add_sheet_parser(commands) -> None:
                              "folder")
     output.add_argument("--title", type=_given, default="Gradient descent practice",
                         help="title printed on the sheet and key")
-    output.add_argument("--tolerance", type=_given, default="1%", metavar="T",
-                        help="Moodle answer tolerance: relative like 1%% (default) or "
-                             "absolute like 0.01")
     output.add_argument("--digits", type=_positive_int, default=4, metavar="D",
-                        help="significant digits of rounded values (default 4)")
+                        help="significant digits of rounded values (default 4); each asked "
+                             "number is asked to the decimal places that show them (a few "
+                             "more when needed to tell it from its starting value and every "
+                             "known mistake) and accepted within half a unit of the last "
+                             "place")
     output.add_argument("--templates", type=_path, metavar="DIR",
                         help="a folder of templates searched before the packaged ones")
     output.add_argument("--lang", choices=list(LANGUAGES), default="en",
@@ -325,7 +326,7 @@ def _sheet(args) -> str:
     drawn = sheet(count=args.count, seed=args.seed, activations=activations,
                   losses=args.loss, inputs=args.inputs, batch=args.batch, ask=args.ask,
                   difficulty=args.difficulty, exact_step=args.exact_step,
-                  allow_kink=args.allow_kink, title=args.title, tolerance=args.tolerance,
+                  allow_kink=args.allow_kink, title=args.title,
                   digits=args.digits, templates=args.templates, network=args.network,
                   lang=args.lang)
     written = drawn.save(Path(".") if args.out is None else args.out, args.format)

@@ -26,10 +26,11 @@ from ..maths.quantities import Mistake, Quantity, mistakes, quantities
 from ..maths.records import Derivation
 from ..errors import DomainError, SymgradError, choose
 from ..maths.losses import LOSSES
-from ..maths.model import (MAX_DIGITS, Layer, Network, Neuron, Sample, absolute_tolerance, decimal,
+from ..maths.model import (MAX_DIGITS, Layer, Network, Neuron, Sample, decimal,
                            numeric, whole_number)
 from ..files import write_files
 from ..views.render import LANGUAGES, json_value, render_template
+from .answers import Answer, SelfTest, answers, self_test
 from ..maths.working import approx
 
 __all__ = ["Difficulty", "DIFFICULTIES", "ASKABLE", "DEFAULT_ASK", "SHEET_FORMATS", "MAX_COUNT",
@@ -127,15 +128,15 @@ _TARGETS = {
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One drawn problem: its number, its derivation and the quantities asked for."""
+    """One drawn problem: its number, its derivation, the quantities asked for, what each
+    answer accepts (:class:`~symgrad.assess.answers.Answer`) and the self-test of those
+    answers, which passed before the problem was kept."""
 
     number: int
     derivation: Derivation
     asked: tuple[Quantity, ...]
-
-    def mistakes(self, quantity: Quantity) -> tuple[Mistake, ...]:
-        """The predictable wrong answers to ``quantity``."""
-        return mistakes(self.derivation, quantity.key)
+    answers: tuple[Answer, ...]
+    self_test: SelfTest
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +148,6 @@ class Sheet:
     difficulty: str
     ask: tuple[str, ...]
     problems: tuple[Problem, ...]
-    tolerance: str
     digits: int = 4
     templates: str | None = None
     lang: str = "en"
@@ -177,27 +177,13 @@ class Sheet:
         write_files(dict(zip(paths, documents.values())))
         return paths
 
-    def tolerance_of(self, value: Expr) -> str:
-        """The absolute tolerance for ``value``, as Moodle wants it: a relative tolerance
-        such as ``1%`` is turned into an absolute one for this value."""
-        absolute = absolute_tolerance(self.tolerance, value)
-        if absolute == 0:  # 1% of 0: accept rounding at the last digit shown
-            absolute = Rational(1, 10 ** (self.digits + 1))
-        return decimal(absolute, self.digits)[0]
-
-    def moodle_mistakes(self, problem: Problem, quantity: Quantity) -> tuple[Mistake, ...]:
-        """The mistakes whose tolerance intervals overlap neither the correct answer's nor
-        each other's, so Moodle can tell every one of them apart."""
-        def interval(value):
-            centre, width = float(numeric(value, 20)), float(Rational(self.tolerance_of(value)))
-            return centre - width, centre + width
-
-        taken = [interval(quantity.value)]
+    def moodle_mistakes(self, answer: Answer) -> tuple[Mistake, ...]:
+        """One mistake for each value the mistakes give (those that give the same number
+        share one Moodle answer), so every Moodle answer's interval is its own."""
         kept = []
-        for mistake in problem.mistakes(quantity):
-            low, high = interval(mistake.value)
-            if all(high < other_low or low > other_high for other_low, other_high in taken):
-                taken.append((low, high))
+        for mistake in answer.mistakes:
+            if not any(abs(float(numeric(mistake.value - other.value, 20))) <= 2 * float(
+                    answer.tolerance) for other in kept):
                 kept.append(mistake)
         return tuple(kept)
 
@@ -225,8 +211,17 @@ class Sheet:
                                    if p.derivation.is_network else json_value(s.y, self.digits))}
                             for s in p.derivation.samples],
                 "learning_rate": json_value(p.derivation.learning_rate, self.digits),
-                "answers": [{"quantity": q.key, "kind": q.kind,
-                             **json_value(q.value, self.digits)} for q in p.asked],
+                "answers": [{"quantity": a.quantity.key, "kind": a.quantity.kind,
+                             **json_value(a.quantity.value, self.digits),
+                             "places": a.places, "rounded": a.rounded,
+                             "tolerance": str(a.tolerance),
+                             "start": None if a.start is None else json_value(a.start,
+                                                                              self.digits),
+                             "mistakes": [{"name": m.name, **json_value(m.value, self.digits)}
+                                          for m in a.mistakes]}
+                            for a in p.answers],
+                "self_test": {"passed": p.self_test.passed, "checks": p.self_test.checks,
+                              "failures": list(p.self_test.failures)},
             } for p in self.problems],
         }
 
@@ -286,11 +281,13 @@ def network_shape(text) -> tuple[int, ...]:
 def sheet(*, count: int = 10, seed: int = 1, activations=None, losses=None, inputs: int = 1,
           batch: int = 1, ask=None, difficulty: str = "easy", exact_step: bool = False,
           allow_kink: bool = False, title: str = "Gradient descent practice",
-          tolerance: str = "1%", digits: int = 4, templates=None, network=None,
-          lang: str = "en") -> Sheet:
+          digits: int = 4, templates=None, network=None, lang: str = "en") -> Sheet:
     """Draw a seeded exercise sheet of ``count`` problems: single neurons, or networks of
     the shape ``network`` (``"2-2-1"``: two inputs, a hidden layer of two, one output),
-    its words in language ``lang`` (``en``, ``de``).
+    its words in language ``lang`` (``en``, ``de``). Each asked number is asked to the
+    decimal places that show ``digits`` significant digits (a few more when needed to tell
+    it from its starting value and every known mistake), and a problem is kept only when
+    its own answers pass their self-test.
 
     >>> s = sheet(count=2, seed=1)
     >>> [p.number for p in s.problems], sorted(s.documents("md"))
@@ -316,7 +313,6 @@ def sheet(*, count: int = 10, seed: int = 1, activations=None, losses=None, inpu
     if shape is not None and (exact_step or inputs != 1):
         raise SymgradError("a network sheet draws its inputs from --network; --inputs and "
                            "--exact-step are for single neurons")
-    absolute_tolerance(tolerance, 1)  # refuse a bad tolerance before drawing anything
     whole_number(digits, "digits", MAX_DIGITS)
     choose(LANGUAGES, lang, "language")
     pairs = _pairs(activations, losses, level, exact_step, batch)
@@ -333,7 +329,14 @@ def sheet(*, count: int = 10, seed: int = 1, activations=None, losses=None, inpu
             if key in seen:
                 continue
             derivation = _accept(neuron, samples, rate, level, exact_step, allow_kink)
-            if derivation is not None:
+            if derivation is None:
+                continue
+            asked = _asked(derivation, ask)
+            accepted = answers(derivation, asked, digits)
+            if accepted is None:
+                continue  # a starting value or a mistake too close to the answer
+            tested = self_test(accepted)
+            if tested.passed:  # a variant that fails its own marking is never written
                 seen.add(key)
                 break
         else:
@@ -342,10 +345,9 @@ def sheet(*, count: int = 10, seed: int = 1, activations=None, losses=None, inpu
                 f"sheet ({', '.join(a.name for a in activations)}; {', '.join(losses)}) in "
                 f"{MAX_TRIES} tries; "
                 "allow other activations or losses, or a harder difficulty")
-        asked = _asked(derivation, ask)
-        drawn.append(Problem(number, derivation, asked))
+        drawn.append(Problem(number, derivation, asked, accepted, tested))
     return Sheet(title=title, seed=seed, difficulty=difficulty, ask=ask, problems=tuple(drawn),
-                 tolerance=tolerance, digits=digits,
+                 digits=digits,
                  templates=None if templates is None else str(templates), lang=lang)
 
 

@@ -1,0 +1,159 @@
+"""What each asked number of a problem accepts, chosen so that marking cannot be gamed.
+
+An :class:`Answer` asks for a value to a stated number of decimal places and accepts
+anything within half a unit of the last place: every correctly rounded answer, and
+nothing else. The places are chosen so that the accepted interval holds the correct
+value and keeps out the starting value (``w`` for ``w_new``: the update not done) and
+the value of every mistake :func:`symgrad.diagnose` knows, with room for each mistake's
+own interval; a problem where no few places do that is redrawn. :func:`self_test` checks
+each written answer the way a marker would, before a sheet is written.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+from sympy import Expr, Rational
+
+from ..maths.model import decimal, numeric
+from ..maths.quantities import Mistake, Quantity, mistakes
+from ..maths.records import Derivation
+
+__all__ = ["Answer", "SelfTest", "answers", "self_test", "MORE_PLACES"]
+
+# At most this many decimal places beyond the sheet's significant digits, to keep the
+# starting value and the mistakes out of the accepted interval; past it, a redraw.
+MORE_PLACES = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An asked number: ``quantity``, asked to ``places`` decimal places and accepted within
+    ``tolerance`` (half a unit of the last place). ``start`` is the value a learner who
+    skipped the work would give (the parameter before its update, the loss before the
+    step, ``0`` for a gradient), ``mistakes`` the values predictable mistakes give; none of
+    them is accepted."""
+
+    quantity: Quantity
+    places: int
+    tolerance: Rational
+    start: Expr | None
+    mistakes: tuple[Mistake, ...]
+
+    @property
+    def rounded(self) -> str:
+        """The model answer as a learner writes it: the value to ``places`` places."""
+        return _fixed(self.quantity.value, self.places)
+
+    def accepts(self, value) -> bool:
+        """Whether ``value`` (a number or its text) lies within the tolerance."""
+        return _distance(value, self.quantity.value) <= self.tolerance
+
+    def gives(self, value) -> tuple[Mistake, ...]:
+        """The mistakes whose own interval (the same tolerance) holds ``value``."""
+        return tuple(m for m in self.mistakes if _distance(value, m.value) <= self.tolerance)
+
+
+@dataclass(frozen=True, slots=True)
+class SelfTest:
+    """The result of marking a problem's own answers: ``checks`` made, ``failures`` (one
+    line each; empty when it passed)."""
+
+    checks: int
+    failures: tuple[str, ...]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def answers(derivation: Derivation, asked: tuple[Quantity, ...],
+            digits: int) -> tuple[Answer, ...] | None:
+    """The :class:`Answer` of each asked quantity, or None when some quantity cannot keep
+    its starting value and mistakes out of its interval within ``MORE_PLACES`` more
+    places than ``digits`` significant digits give (the problem is then redrawn).
+
+    >>> from symgrad.maths.derive import derive
+    >>> from symgrad.maths.quantities import quantities
+    >>> d = derive()
+    >>> [(a.quantity.key, a.rounded, str(a.tolerance)) for a in answers(d, quantities(d)[2:4], 4)]
+    [('dL/dw', '-1.600', '1/2000'), ('dL/db', '-0.8000', '1/20000')]
+    """
+    found = []
+    for quantity in asked:
+        start = _start(derivation, quantity)
+        known = mistakes(derivation, quantity.key, distinct=False)
+        excluded = [(start, 1)] if start is not None else []
+        excluded += [(m.value, 2) for m in known]  # a mistake's interval must not touch ours
+        first = _places(quantity.value, digits)
+        for places in range(first, first + MORE_PLACES + 1):
+            tolerance = Rational(1, 2 * 10 ** places)
+            if all(_distance(value, quantity.value) > room * tolerance
+                   for value, room in excluded):
+                found.append(Answer(quantity, places, tolerance, start, known))
+                break
+        else:
+            return None
+    return tuple(found)
+
+
+def self_test(problem_answers: tuple[Answer, ...]) -> SelfTest:
+    """Mark a problem's answers as a marker would: the model answer (rounded as asked) is
+    accepted, the starting value is not, and each mistake's value is refused and traced
+    to that mistake."""
+    failures, checks = [], 0
+    for a in problem_answers:
+        key = a.quantity.key
+        checks += 1
+        if not a.accepts(a.rounded):
+            failures.append(f"{key}: the model answer {a.rounded} is refused")
+        if a.start is not None:
+            checks += 1
+            if a.accepts(a.start):
+                failures.append(f"{key}: the starting value is accepted")
+        for m in a.mistakes:
+            checks += 1
+            if a.accepts(m.value) or m not in a.gives(_fixed(m.value, a.places)):
+                failures.append(f"{key}: the mistake {m.name} is not told apart")
+    return SelfTest(checks, tuple(failures))
+
+
+def _start(d: Derivation, quantity: Quantity) -> Expr | None:
+    """What a learner who did not compute ``quantity`` could write and hope to pass."""
+    if quantity.kind == "update":
+        return d.parameters[d.parameter_symbols.index(quantity.symbol)]
+    if quantity.kind == "loss_after":
+        return d.loss.value
+    if quantity.kind in ("gradient", "delta") and quantity.value != 0:
+        return Rational(0)
+    return None
+
+
+def _places(value: Expr, digits: int) -> int:
+    """Decimal places that show ``digits`` significant digits of ``value`` (at least 0)."""
+    size = abs(float(numeric(value, 20)))
+    if size == 0:
+        return digits - 1
+    return max(0, digits - 1 - math.floor(math.log10(size)))
+
+
+def _fixed(value, places: int) -> str:
+    """``value`` rounded to ``places`` decimal places, trailing zeros kept."""
+    exact = Fraction(str(numeric(value, places + 20))) if not isinstance(value, str) else (
+        Fraction(value))
+    scaled = exact * 10 ** places
+    whole = math.floor(scaled + Fraction(1, 2))
+    sign = "-" if whole < 0 else ""
+    digits = str(abs(whole)).rjust(places + 1, "0")
+    return sign + (digits[:-places] + "." + digits[-places:] if places else digits)
+
+
+def _distance(value, other: Expr):
+    """|value − other| exactly enough to compare with a tolerance (text is a decimal)."""
+    if isinstance(value, str):
+        value = Rational(value)
+    difference = value - other
+    return abs(difference) if difference.is_Rational else abs(
+        Rational(str(numeric(difference, 30))))
