@@ -269,10 +269,10 @@ def _add_sheet_parser(commands) -> None:
                               "(medium and hard sheets)")
     drawing.add_argument("--loss", type=_names, metavar="L,M",
                          help="losses to draw from (default: the difficulty's)")
-    drawing.add_argument("--inputs", type=_integer, default=1, metavar="K",
-                         help="inputs per neuron (default 1)")
-    drawing.add_argument("--batch", type=_integer, default=1, metavar="M",
-                         help="samples per problem (default 1)")
+    drawing.add_argument("--inputs", type=_integer, default=None, metavar="K",
+                         help="inputs per neuron (default: 1 easy, 2 medium and hard)")
+    drawing.add_argument("--batch", type=_integer, default=None, metavar="M",
+                         help="samples per problem (default: 1 easy and medium, 2 hard)")
     drawing.add_argument("--network", metavar="SHAPE",
                          help="draw networks instead of single neurons: inputs-widths such "
                               "as 2-2-1 (two inputs, a hidden layer of two, one output); "

@@ -81,7 +81,9 @@ class Difficulty:
 
     ``decimals`` bounds the decimal places of every displayed value (``None``: no
     bound, values may be irrational and are shown rounded); ``max_error`` bounds
-    each prediction's distance from its target, keeping losses small.
+    each prediction's distance from its target, keeping losses small. ``features`` and
+    ``samples`` are the inputs and samples a problem has by default: a harder problem is
+    more work, not only longer decimals.
     """
 
     name: str
@@ -94,6 +96,8 @@ class Difficulty:
     rates: tuple[Rational, ...]
     decimals: int | None
     max_error: Rational | None
+    features: int = 1  # inputs a neuron has, unless --inputs says otherwise
+    samples: int = 1   # samples a problem has, unless --batch says otherwise
 
 
 DIFFICULTIES = {
@@ -109,13 +113,13 @@ DIFFICULTIES = {
         weights=_grid("-2", "2", "0.1", zero=False), biases=_grid("-1", "1", "0.1"),
         inputs=_grid("-3", "3", "0.5", zero=False), targets=_grid("-2", "3", "0.5"),
         rates=tuple(Rational(r) for r in ("0.1", "0.05", "0.5", "0.01")), decimals=None,
-        max_error=Rational(3)),
+        max_error=Rational(3), features=2),
     "hard": Difficulty(
         "hard", tuple(ACTIVATIONS), tuple(LOSSES),
         weights=_grid("-3", "3", "0.05", zero=False), biases=_grid("-2", "2", "0.05"),
         inputs=_grid("-4", "4", "0.25", zero=False), targets=_grid("-3", "3", "0.25"),
         rates=tuple(Rational(r) for r in ("0.1", "0.05", "0.2", "0.5", "0.01")),
-        decimals=None, max_error=None),
+        decimals=None, max_error=None, features=2, samples=2),
 }
 # Errors ŷ - y that easy problems are built around.
 _ERRORS = _grid("-2", "2", "0.1", zero=False)
@@ -278,8 +282,8 @@ def network_shape(text) -> tuple[int, ...]:
     return widths
 
 
-def sheet(*, count: int = 10, seed: int = 1, activations=None, losses=None, inputs: int = 1,
-          batch: int = 1, ask=None, difficulty: str = "easy", exact_step: bool = False,
+def sheet(*, count: int = 10, seed: int = 1, activations=None, losses=None,
+          inputs: int | None = None, batch: int | None = None, ask=None, difficulty: str = "easy", exact_step: bool = False,
           allow_kink: bool = False, title: str = "Gradient descent practice",
           digits: int = 4, templates=None, network=None, lang: str = "en") -> Sheet:
     """Draw a seeded exercise sheet of ``count`` problems: single neurons, or networks of
@@ -294,6 +298,12 @@ def sheet(*, count: int = 10, seed: int = 1, activations=None, losses=None, inpu
     ([1, 2], ['key.md', 'sheet.md'])
     """
     level = choose(DIFFICULTIES, difficulty, "difficulty")
+    # A difficulty's own inputs and samples, unless given (networks take theirs from the
+    # shape; an exact step needs one sample).
+    if inputs is None:
+        inputs = 1 if network is not None or exact_step else level.features
+    if batch is None:
+        batch = 1 if exact_step else level.samples
     for name, value, high in (("count", count, MAX_COUNT), ("inputs", inputs, MAX_INPUTS),
                               ("batch", batch, MAX_BATCH)):
         whole_number(value, name, high)
@@ -381,6 +391,10 @@ def _draw_network(rng: random.Random, level: Difficulty, pairs, shape, batch: in
 
 def _pairs(activations, losses, level: Difficulty, exact_step: bool, batch: int):
     """The (activation, loss) pairs that can meet the sheet's conditions at all."""
+    if batch == 1 and "squared" in losses:
+        # With one sample the mean squared error is the squared error: one name for one
+        # formula on a sheet.
+        losses = tuple(loss for loss in losses if loss != "mse")
     pairs = [(a, loss) for a in activations for loss in losses
              if loss != "bce" or a.name == "sigmoid"]
     if not pairs:
