@@ -19,7 +19,7 @@ from .maths.losses import LOSSES
 from .maths.model import Layer, Network, Neuron, Sample, exact
 from .views.render import FORMATS, LANGUAGES, MAX_SHOWN, worked_example
 from .assess.sheets import (ASKABLE, DEFAULT_ASK, DEFAULT_NETWORK_ASK, DIFFICULTIES, MAX_COUNT,
-                            SHEET_FORMATS, sheet)
+                            SHEET_FORMATS, class_sheets, read_roster, save_class, sheet)
 from .maths.working import unevaluated
 
 __all__ = ["main"]
@@ -273,6 +273,11 @@ def _add_sheet_parser(commands) -> None:
                          help="inputs per neuron (default: 1 easy, 2 medium and hard)")
     drawing.add_argument("--batch", type=_integer, default=None, metavar="M",
                          help="samples per problem (default: 1 easy and medium, 2 hard)")
+    drawing.add_argument("--students", type=_path, metavar="ROSTER.csv",
+                         help="one variant per student of a roster (first column: the "
+                              "student ID): DIR/sheets/ID.md, DIR/keys/ID.md, DIR/key.md with "
+                              "every student's answers and DIR/class.json (for symgrad mark); "
+                              "the same seed and ID give the same variant")
     drawing.add_argument("--network", metavar="SHAPE",
                          help="draw networks instead of single neurons: inputs-widths such "
                               "as 2-2-1 (two inputs, a hidden layer of two, one output); "
@@ -315,7 +320,9 @@ def _add_sheet_parser(commands) -> None:
 def _sheet(args) -> str:
     if args.out is None and not args.force:
         # Without --out the current folder is only a default: never overwrite it silently.
-        existing = [name for *_, name in SHEET_FORMATS[args.format] if os.path.lexists(name)]
+        names = (["class.json", f"key.{args.format}", "sheets", "keys"] if args.students
+                 else [name for *_, name in SHEET_FORMATS[args.format]])
+        existing = [name for name in names if os.path.lexists(name)]
         if existing:
             raise SymgradError(f"{existing[0]} exists in the current folder; give --out DIR "
                                "to write elsewhere or --force to replace it")
@@ -323,13 +330,17 @@ def _sheet(args) -> str:
     if args.activation_expr is not None:
         activations = [*(activations or DIFFICULTIES[args.difficulty].activations),
                        _custom_activation(args.activation_expr)]
-    drawn = sheet(count=args.count, seed=args.seed, activations=activations,
-                  losses=args.loss, inputs=args.inputs, batch=args.batch, ask=args.ask,
-                  difficulty=args.difficulty, exact_step=args.exact_step,
-                  allow_kink=args.allow_kink, title=args.title,
-                  digits=args.digits, templates=args.templates, network=args.network,
-                  lang=args.lang)
-    written = drawn.save(Path(".") if args.out is None else args.out, args.format)
+    options = dict(count=args.count, seed=args.seed, activations=activations,
+                   losses=args.loss, inputs=args.inputs, batch=args.batch, ask=args.ask,
+                   difficulty=args.difficulty, exact_step=args.exact_step,
+                   allow_kink=args.allow_kink, title=args.title, digits=args.digits,
+                   templates=args.templates, network=args.network, lang=args.lang)
+    folder = Path(".") if args.out is None else args.out
+    if args.students is not None:
+        sheets = class_sheets(read_roster(args.students), **options)
+        written = save_class(sheets, folder, args.format)
+        return f"wrote {len(written)} files for {len(sheets)} students into {folder}\n"
+    written = sheet(**options).save(folder, args.format)
     return "".join(f"wrote {path}\n" for path in written)
 
 

@@ -367,3 +367,55 @@ def test_batch_sheet_asks_each_prediction_with_its_sample_superscript():
     text = drawn.documents("md")["sheet.md"]
     assert r"$\hat{y}^{(2)}$ = " in text and r"\hat{y}_{2}" not in text
     assert r"\hat{y}^{(2)} = " in drawn.documents("md")["key.md"]
+
+
+def test_student_variants_are_reproducible_and_differ():
+    """The same seed and student ID give the same variant; two students get different ones;
+    a student's sheet is not the plain sheet of that seed."""
+    from symgrad.assess.sheets import class_sheets
+
+    first = class_sheets(["ada", "alan"], count=3, seed=5)
+    again = class_sheets(["alan"], count=3, seed=5)
+    plain = sheet(count=3, seed=5)
+    assert first[1].to_data() == again[0].to_data()
+    assert first[0].to_data()["problems"] != first[1].to_data()["problems"]
+    assert first[0].to_data()["problems"] != plain.to_data()["problems"]
+    assert [s.student for s in first] == ["ada", "alan"]
+
+
+def test_class_documents_hold_every_student(tmp_path):
+    """A class writes a sheet and a key per student, one key with every student's answers
+    (as asked, to their places) and class.json with every student's sheet data."""
+    from symgrad.assess.sheets import class_sheets, save_class
+
+    sheets = class_sheets(["s1", "s2"], count=2, seed=1)
+    paths = save_class(sheets, tmp_path, "md")
+    names = sorted(str(p.relative_to(tmp_path)) for p in paths)
+    assert names == ["class.json", "key.md", "keys/s1.md", "keys/s2.md", "sheets/s1.md",
+                     "sheets/s2.md"]
+    key = (tmp_path / "key.md").read_text()
+    data = json.loads((tmp_path / "class.json").read_text())
+    assert [s["student"] for s in data["students"]] == ["s1", "s2"]
+    for one in sheets:
+        assert f"## Student {one.student}" in key
+        for p in one.problems:
+            for a in p.answers:
+                assert a.rounded in key
+    assert "## Problem 1" not in key  # worked solutions are in each student's own key
+    assert "## Problem 1" in (tmp_path / "keys" / "s1.md").read_text()
+
+
+@pytest.mark.parametrize("roster, message", [
+    ("student\n", "names no student"),
+    ("ada\nada\n", "is in the roster twice"),
+    ("../etc\n", "must be 1 to 64 letters"),
+    ("a" * 65 + "\n", "must be 1 to 64 letters"),
+])
+def test_bad_roster_is_one_line_and_writes_nothing(tmp_path, roster, message):
+    """A roster with no student, a repeated ID or an ID that cannot name a file is refused
+    in one line, exit code 2, and nothing is written."""
+    (tmp_path / "roster.csv").write_text(roster)
+    result = run(sys.executable, "-m", "symgrad", "sheet", "--students", "roster.csv",
+                 "--out", "out", cwd=tmp_path)
+    assert result.returncode == 2 and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()

@@ -47,6 +47,11 @@ class Answer:
         """The model answer as a learner writes it: the value to ``places`` places."""
         return _fixed(self.quantity.value, self.places)
 
+    @property
+    def is_exact(self) -> bool:
+        """Whether :attr:`rounded` is the exact value (nothing was rounded away)."""
+        return Rational(self.rounded) == self.quantity.value
+
     def accepts(self, value) -> bool:
         """Whether ``value`` (a number or its text) lies within the tolerance."""
         return _distance(value, self.quantity.value) <= self.tolerance

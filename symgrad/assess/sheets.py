@@ -11,9 +11,11 @@ no duplicates).  The answer key renders the very Derivation objects that
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +36,8 @@ from .answers import Answer, SelfTest, answers, self_test
 from ..maths.working import approx
 
 __all__ = ["Difficulty", "DIFFICULTIES", "ASKABLE", "DEFAULT_ASK", "SHEET_FORMATS", "MAX_COUNT",
-           "Problem", "Sheet", "sheet", "decimal_places"]
+           "Problem", "Sheet", "sheet", "decimal_places", "class_sheets", "class_documents",
+           "save_class", "read_roster", "student_id"]
 
 # What a sheet can ask for, and the quantities of a derivation each name stands for.
 ASKABLE = {
@@ -155,6 +158,7 @@ class Sheet:
     digits: int = 4
     templates: str | None = None
     lang: str = "en"
+    student: str | None = None
 
     def documents(self, fmt: str = "md") -> dict[str, str]:
         """File name -> text of every document of format ``fmt``: ``md`` and ``tex`` give
@@ -163,7 +167,8 @@ class Sheet:
         if fmt == "json":
             return {"sheet.json": self.to_json()}
         return {filename: render_template(kind, name, templates=self.templates,
-                                          digits=self.digits, lang=self.lang, sheet=self)
+                                          digits=self.digits, lang=self.lang, sheet=self,
+                                          sheets=(self,), worked=True)
                 for kind, name, filename in outputs}
 
     def save(self, folder: str | os.PathLike, fmt: str = "md") -> list[Path]:
@@ -198,7 +203,8 @@ class Sheet:
     def to_data(self) -> dict:
         """The whole sheet as plain data: problems, asked quantities and answers."""
         return {
-            "title": self.title, "seed": self.seed, "difficulty": self.difficulty,
+            "title": self.title, "seed": self.seed, "student": self.student,
+            "difficulty": self.difficulty,
             "ask": list(self.ask), "symgrad": __version__,
             "problems": [{
                 "number": p.number,
@@ -285,13 +291,15 @@ def network_shape(text) -> tuple[int, ...]:
 def sheet(*, count: int = 10, seed: int = 1, activations=None, losses=None,
           inputs: int | None = None, batch: int | None = None, ask=None, difficulty: str = "easy", exact_step: bool = False,
           allow_kink: bool = False, title: str = "Gradient descent practice",
-          digits: int = 4, templates=None, network=None, lang: str = "en") -> Sheet:
+          digits: int = 4, templates=None, network=None, lang: str = "en",
+          student: str | None = None) -> Sheet:
     """Draw a seeded exercise sheet of ``count`` problems: single neurons, or networks of
     the shape ``network`` (``"2-2-1"``: two inputs, a hidden layer of two, one output),
     its words in language ``lang`` (``en``, ``de``). Each asked number is asked to the
     decimal places that show ``digits`` significant digits (a few more when needed to tell
     it from its starting value and every known mistake), and a problem is kept only when
-    its own answers pass their self-test.
+    its own answers pass their self-test. ``student`` (an ID) draws that student's own
+    variant: the same for the same seed and ID, different from other students'.
 
     >>> s = sheet(count=2, seed=1)
     >>> [p.number for p in s.problems], sorted(s.documents("md"))
@@ -325,10 +333,13 @@ def sheet(*, count: int = 10, seed: int = 1, activations=None, losses=None,
                            "--exact-step are for single neurons")
     whole_number(digits, "digits", MAX_DIGITS)
     choose(LANGUAGES, lang, "language")
+    if student is not None:
+        student_id(student)
     pairs = _pairs(activations, losses, level, exact_step, batch)
     drawn, seen = [], set()
     for number in range(1, count + 1):
-        rng = random.Random(f"symgrad-sheet:{seed}:{number}")
+        rng = random.Random(f"symgrad-sheet:{seed}:{number}" if student is None else
+                            f"symgrad-sheet:{seed}:{student}:{number}")
         for _ in range(MAX_TRIES):
             problem = (_draw_network(rng, level, pairs, shape, batch) if shape is not None
                        else _draw(rng, level, pairs, inputs, batch, exact_step))
@@ -358,7 +369,93 @@ def sheet(*, count: int = 10, seed: int = 1, activations=None, losses=None,
         drawn.append(Problem(number, derivation, asked, accepted, tested))
     return Sheet(title=title, seed=seed, difficulty=difficulty, ask=ask, problems=tuple(drawn),
                  digits=digits,
-                 templates=None if templates is None else str(templates), lang=lang)
+                 templates=None if templates is None else str(templates), lang=lang,
+                 student=student)
+
+
+# A student ID names files: letters, digits and ._- only, at most 64 characters.
+_STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+MAX_STUDENTS = 2000
+
+
+def student_id(text) -> str:
+    """A student ID as given, if it can name a file; else a one-line error."""
+    if not isinstance(text, str) or not _STUDENT_ID.fullmatch(text):
+        raise SymgradError(f"student ID {str(text)[:70]!r} must be 1 to 64 letters, digits, "
+                           "'.', '_' or '-', starting with a letter or digit")
+    return text
+
+
+def read_roster(path: str | os.PathLike) -> tuple[str, ...]:
+    """The student IDs of a roster: the first column of a CSV file (a header whose first
+    cell is ``student`` or ``id`` is skipped, blank lines too), each once."""
+    try:
+        with open(path, newline="", encoding="utf-8") as file:
+            rows = list(csv.reader(file))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise SymgradError(f"cannot read the roster {str(path)!r}: "
+                           f"{getattr(error, 'strerror', None) or error}") from None
+    ids = [row[0].strip() for row in rows if row and row[0].strip()]
+    if ids and ids[0].lower() in ("student", "id", "student_id"):
+        ids = ids[1:]
+    if not ids:
+        raise SymgradError(f"the roster {str(path)!r} names no student")
+    if len(ids) > MAX_STUDENTS:
+        raise SymgradError(f"the roster names {len(ids)} students; at most {MAX_STUDENTS}")
+    seen = set()
+    for name in ids:
+        student_id(name)
+        if name in seen:
+            raise SymgradError(f"student {name!r} is in the roster twice")
+        seen.add(name)
+    return tuple(ids)
+
+
+def class_sheets(students, **options) -> tuple[Sheet, ...]:
+    """One sheet per student (each its own variant, see :func:`sheet`), in one process.
+
+    >>> [s.student for s in class_sheets(["ada", "alan"], count=1)]
+    ['ada', 'alan']
+    """
+    return tuple(sheet(student=student_id(name), **options) for name in students)
+
+
+def class_documents(sheets: tuple[Sheet, ...], fmt: str = "md") -> dict[str, str]:
+    """File name -> text for a class: ``sheets/ID.md`` and ``keys/ID.md`` per student (or
+    ``.tex``), ``key.md`` with every student's answers, and ``class.json`` with every
+    student's sheet data (what ``symgrad mark`` reads)."""
+    if fmt not in ("md", "tex"):
+        raise SymgradError(f"a class is written as md or tex (with class.json), not {fmt}")
+    first = sheets[0]
+    files = {}
+    for one in sheets:
+        sheet_text, key_text = (one.documents(fmt)[name] for name in (f"sheet.{fmt}",
+                                                                        f"key.{fmt}"))
+        files[f"sheets/{one.student}.{fmt}"] = sheet_text
+        files[f"keys/{one.student}.{fmt}"] = key_text
+    files[f"key.{fmt}"] = render_template(fmt, f"key.{fmt}.j2", templates=first.templates,
+                                          digits=first.digits, lang=first.lang, sheet=first,
+                                          sheets=sheets, worked=False)
+    files["class.json"] = json.dumps({"symgrad": __version__,
+                                      "students": [one.to_data() for one in sheets]},
+                                     indent=2, ensure_ascii=False) + "\n"
+    return files
+
+
+def save_class(sheets: tuple[Sheet, ...], folder: str | os.PathLike,
+               fmt: str = "md") -> list[Path]:
+    """Write :func:`class_documents` into ``folder`` as one unit (all files or none)."""
+    folder = Path(folder)
+    documents = class_documents(sheets, fmt)
+    try:
+        for sub in ("", "sheets", "keys"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SymgradError(f"cannot write to {str(folder)!r}: "
+                           f"{error.strerror or 'not a folder'}") from None
+    paths = [folder / name for name in documents]
+    write_files(dict(zip(paths, documents.values())))
+    return paths
 
 
 # Networks keep short numbers: weights and inputs on a grid of halves; on a level that
