@@ -507,8 +507,8 @@ def _mark(args) -> str:
     write_files(paths)
     students = len({student for student, _, _ in rows})
     return (f"marked {len(rows)} answers of {students} students; wrote "
-            f"{folder / 'marks.csv'}, {folder / 'summary.md'} and {students} "
-            f"{folder / 'gradescope'}/<student>/results.json\n")
+            f"{folder / 'marks.csv'}, {folder / 'summary.md'} and "
+            f"{folder / 'gradescope'}/<student>/results.json for each\n")
 
 
 # A spec is a few lines; a bigger one is a mistake (or /dev/zero), not a lesson.
