@@ -16,9 +16,11 @@ from .maths.model import Neuron, Sample
 from .views.render import FORMATS, WorkedExample, worked_example
 from .assess.sheets import Sheet, sheet
 from .assess.checks import check, diagnose, gradcheck, parse
+from .assess.mark import Marking, PartMark, mark
 from .maths.steps import DerivativeSteps, derivative_steps
 
 __all__ = ["ACTIVATIONS", "LOSSES", "FORMATS", "Neuron", "Sample", "Derivation",
            "WorkedExample", "Sheet", "SymgradError", "derive", "worked_example", "sheet",
            "composed_loss", "parse", "check", "diagnose", "gradcheck",
-           "derivative_steps", "DerivativeSteps", "__version__"]
+           "derivative_steps", "DerivativeSteps", "mark", "Marking", "PartMark",
+           "__version__"]

@@ -14,13 +14,14 @@ from .maths.activations import ACTIVATIONS, custom
 from .assess.checks import FUNCTIONS, check, diagnose, parse
 from .maths.derive import PREDICTION, TARGET, Z, derive
 from .errors import SymgradError
-from .files import kind_of
+from .files import kind_of, write_files
 from .maths.losses import LOSSES
 from .maths.model import Layer, Network, Neuron, Sample, exact
 from .views.render import FORMATS, LANGUAGES, MAX_SHOWN, worked_example
 from .assess.sheets import (ASKABLE, DEFAULT_ASK, DEFAULT_NETWORK_ASK, DIFFICULTIES, MAX_COUNT,
                             SHEET_FORMATS, class_sheets, read_roster, save_class, sheet)
 from .maths.working import unevaluated
+from .assess.mark import MAX_ANSWERS_BYTES, mark_class, problems_from_json, read_answers
 
 __all__ = ["main"]
 
@@ -206,6 +207,7 @@ def _build_parser() -> argparse.ArgumentParser:
                              "by file (DIR/md/example.md.j2 or DIR/example.md.j2)")
     _add_sheet_parser(commands)
     _add_check_parser(commands)
+    _add_mark_parser(commands)
     return parser
 
 
@@ -427,6 +429,97 @@ def _check(args) -> tuple[str, int]:
 
 # (correct, comparable) -> the mark printed and the exit code.
 _MARKS = {(True, True): ("✓", 0), (False, True): ("✗", 1), (False, False): ("?", 3)}
+
+
+_MARK_HELP = """\
+Mark a class's answers to a sheet written with `symgrad sheet --format json`. Each part
+is correct when it rounds to the asked places (the sheet's own tolerance). A wrong part
+that follows from the student's own wrong earlier answers (a wrong ŷ, then the right L
+for that ŷ) gets its marks carried forward, unless that earlier answer makes it trivial
+(ŷ equal to the target, a gradient of 0, a parameter left unchanged). Wrong parts are
+tagged with the known mistakes their values give.
+"""
+
+_MARK_EPILOG = """\
+answers CSV: a header student,problem,<quantity keys>, then one row per student and
+  problem; an empty cell is a blank answer. Keys: prediction, loss, dL/dw (dL/dw1, ...),
+  dL/db, w_new, b_new, loss_after (network keys as in `symgrad check --help`).
+writes into DIR: marks.csv (a row per student, problem and part), summary.md (per part:
+  % correct, % carried forward, the commonest mistakes, "31% ... in 2.3" = problem 2,
+  part 3) and gradescope/<student>/results.json (a Gradescope autograder result).
+Networks are marked part by part, without carrying forward.
+
+examples:
+  symgrad sheet --count 5 --format json --ask prediction,loss,w,update --out week3/
+  symgrad mark --sheet week3/sheet.json --answers answers.csv --out week3/marks/
+"""
+
+
+def _add_mark_parser(commands) -> None:
+    mark_parser = commands.add_parser(
+        "mark", help="mark a class's answers with follow-through (carried-forward) credit",
+        description=_MARK_HELP, epilog=_MARK_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    mark_parser.add_argument("--sheet", required=True, type=_path, metavar="FILE",
+                             help="the sheet.json the class answered")
+    mark_parser.add_argument("--answers", required=True, type=_path, metavar="FILE",
+                             help="the class's answers as CSV")
+    mark_parser.add_argument("--out", type=_path, metavar="DIR",
+                             help="folder to write into, made if missing (default: the "
+                                  "current folder, where existing files are kept unless "
+                                  "--force)")
+    mark_parser.add_argument("--force", action="store_true",
+                             help="without --out: replace marks.csv, ... in the current folder")
+    mark_parser.add_argument("--carry-forward", type=_given, default="1", metavar="F",
+                             help="the share of a part's marks a carried-forward part earns, "
+                                  "0 to 1 (default 1: all of them)")
+
+
+def _read_text(path: Path, what: str, limit: int) -> str:
+    """A small text file, or a one-line error."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as error:
+        raise SymgradError(f"cannot read the {what} {str(path)!r}: {error.strerror}") from None
+    if len(data) > limit:
+        raise SymgradError(f"the {what} {str(path)!r} is larger than {limit} bytes")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise SymgradError(f"the {what} {str(path)!r} is not UTF-8 text") from None
+
+
+def _mark(args) -> str:
+    try:
+        share = float(exact(args.carry_forward, "--carry-forward"))
+    except SymgradError as error:
+        raise SymgradError(str(error)) from None
+    if not 0 <= share <= 1:
+        raise SymgradError(f"--carry-forward is a share of a part's marks, 0 to 1, not "
+                           f"{args.carry_forward}")
+    problems = problems_from_json(_read_text(args.sheet, "sheet", MAX_SPEC_BYTES * 50))
+    rows = read_answers(_read_text(args.answers, "answers CSV", MAX_ANSWERS_BYTES), problems)
+    documents = mark_class(problems, rows, carry_forward=share).documents()
+    folder = Path(".") if args.out is None else args.out
+    if args.out is None and not args.force:
+        existing = [name for name in ("marks.csv", "summary.md", "gradescope")
+                    if os.path.lexists(name)]
+        if existing:
+            raise SymgradError(f"{existing[0]} exists in the current folder; give --out DIR "
+                               "to write elsewhere or --force to replace it")
+    paths = {folder / name: text for name, text in documents.items()}
+    try:
+        for parent in sorted({path.parent for path in paths}):
+            parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SymgradError(f"cannot write to {str(folder)!r}: "
+                           f"{error.strerror or 'not a folder'}") from None
+    write_files(paths)
+    students = len({student for student, _, _ in rows})
+    return (f"marked {len(rows)} answers of {students} students; wrote "
+            f"{folder / 'marks.csv'}, {folder / 'summary.md'} and "
+            f"{folder / 'gradescope'}/<student>/results.json for each\n")
 
 
 # A spec is a few lines; a bigger one is a mistake (or /dev/zero), not a lesson.
@@ -685,7 +778,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check":
             text, code = _check(args)
         else:
-            text, code = {"example": _example, "sheet": _sheet}[args.command](args), 0
+            text, code = {"example": _example, "sheet": _sheet,
+                          "mark": _mark}[args.command](args), 0
     except SymgradError as error:
         print(f"symgrad {args.command}: error: {error}", file=sys.stderr)
         return 2

@@ -21,7 +21,7 @@ from ..maths.model import decimal, numeric
 from ..maths.quantities import Mistake, Quantity, mistakes
 from ..maths.records import Derivation
 
-__all__ = ["Answer", "SelfTest", "answers", "self_test", "MORE_PLACES"]
+__all__ = ["Answer", "SelfTest", "answer", "answers", "self_test", "MORE_PLACES"]
 
 # At most this many decimal places beyond the sheet's significant digits, to keep the
 # starting value and the mistakes out of the accepted interval; past it, a redraw.
@@ -54,11 +54,16 @@ class Answer:
 
     def accepts(self, value) -> bool:
         """Whether ``value`` (a number or its text) lies within the tolerance."""
-        return _distance(value, self.quantity.value) <= self.tolerance
+        return self.near(value, self.quantity.value)
+
+    def near(self, value, other) -> bool:
+        """Whether ``value`` lies within the tolerance of ``other`` (a value recomputed
+        from a learner's own earlier answers, say)."""
+        return _distance(value, other) <= self.tolerance
 
     def gives(self, value) -> tuple[Mistake, ...]:
         """The mistakes whose own interval (the same tolerance) holds ``value``."""
-        return tuple(m for m in self.mistakes if _distance(value, m.value) <= self.tolerance)
+        return tuple(m for m in self.mistakes if self.near(value, m.value))
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +107,20 @@ def answers(derivation: Derivation, asked: tuple[Quantity, ...],
         else:
             return None
     return tuple(found)
+
+
+def answer(derivation: Derivation, quantity: Quantity, places: int) -> Answer:
+    """The :class:`Answer` of ``quantity`` asked to ``places`` decimal places, as a sheet
+    that chose those places asked it (to mark answers to a sheet read back from JSON).
+
+    >>> from symgrad.maths.derive import derive
+    >>> from symgrad.maths.quantities import quantities
+    >>> a = answer(derive(), quantities(derive())[2], 3)
+    >>> a.rounded, a.accepts("-1.6004"), [m.name for m in a.gives("-0.8")]
+    ('-1.600', True, ['missing_input', 'missing_factor_two'])
+    """
+    return Answer(quantity, places, Rational(1, 2 * 10 ** places), _start(derivation, quantity),
+                  mistakes(derivation, quantity.key, distinct=False))
 
 
 def self_test(problem_answers: tuple[Answer, ...]) -> SelfTest:

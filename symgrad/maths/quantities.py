@@ -16,7 +16,8 @@ from .records import Derivation
 from ..words import N_
 from .working import evaluate, sign
 
-__all__ = ["Quantity", "Mistake", "MISTAKES", "quantities", "mistakes"]
+__all__ = ["Quantity", "Mistake", "MISTAKES", "quantities", "mistakes", "depends_on",
+           "recompute"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +152,84 @@ def mistakes(derivation: Derivation, key: str, *, distinct: bool = True) -> tupl
                 except DomainError:
                     continue  # that wrong step leaves the loss undefined: no number to match
     return _differing(quantity.value, candidates, distinct)
+
+
+def depends_on(derivation: Derivation, key: str) -> tuple[str, ...]:
+    """The quantities a learner's ``key`` is computed from, along the chain of a single
+    neuron: the loss and each gradient from the predictions (dL/dŷ at ŷ; f'(z) and x
+    are given by the problem), a new parameter from its gradient, the loss after the
+    step from every new parameter. Nothing for a prediction, nor for a network (its
+    chain is not followed yet).
+
+    >>> from symgrad.maths.derive import derive
+    >>> d = derive()
+    >>> depends_on(d, "dL/dw"), depends_on(d, "w_new"), depends_on(d, "loss_after")
+    (('prediction',), ('dL/dw',), ('w_new', 'b_new'))
+    """
+    d = derivation
+    found = {q.key: q for q in quantities(d)}
+    if key not in found:
+        raise UnknownNameError(f"unknown quantity {key!r}; choose one of: {', '.join(found)}")
+    kind = found[key].kind
+    if d.is_network:
+        return ()
+    if kind in ("loss", "gradient"):
+        return tuple(q.key for q in found.values() if q.kind == "prediction")
+    if kind == "update":
+        return (f"dL/d{key[:-4]}",)
+    if kind == "loss_after":
+        return tuple(q.key for q in found.values() if q.kind == "update")
+    return ()
+
+
+def recompute(derivation: Derivation, key: str, given: dict) -> Expr | None:
+    """Quantity ``key`` recomputed from ``given`` values (key -> number) of the quantities
+    it depends on (:func:`depends_on`); those not given keep their true values. ``None``
+    when those values leave it undefined (the log of a negative number).
+
+    >>> from sympy import Rational
+    >>> from symgrad.maths.derive import derive
+    >>> d = derive()  # seed 001: ŷ = 1.1, y = 1.5, L = (ŷ - y)², x = 2, α = 0.1
+    >>> recompute(d, "loss", {"prediction": Rational("1.3")})
+    1/25
+    >>> recompute(d, "dL/dw", {"prediction": Rational("1.3")}), recompute(d, "w_new", {"dL/dw": -1})
+    (-4/5, 3/5)
+    """
+    d = derivation
+    depends = depends_on(d, key)
+    values = {q.key: q.value for q in quantities(d)}
+    values.update({k: v for k, v in given.items() if k in depends})
+    wanted = next(q for q in quantities(d) if q.key == key)
+    engine = _Engine(d.network, d.samples)
+    if wanted.kind in ("loss", "gradient"):
+        predictions = [values[q.key] for q in quantities(d) if q.kind == "prediction"]
+        if wanted.kind == "loss":
+            result = engine.scale * Add(*(evaluate(engine.ell, {PREDICTION: a, TARGET: s.y})
+                                          for a, s in zip(predictions, d.samples)))
+        else:
+            j = d.parameter_symbols.index(wanted.symbol)
+            weights = len(d.neuron.weights)
+            result = engine.scale * Add(*(
+                evaluate(engine.dell, {PREDICTION: a, TARGET: s.y}) * f.units[0].slope.value
+                * (s.x[j] if j < weights else 1)
+                for a, s, f in zip(predictions, d.samples, d.forward)))
+    elif wanted.kind == "update":
+        j = d.parameter_symbols.index(wanted.symbol)
+        result = d.parameters[j] - d.learning_rate * values[depends[0]]
+    elif wanted.kind == "loss_after":
+        updates = {q.symbol: values[q.key] for q in quantities(d) if q.kind == "update"}
+        parameters = [updates.get(s, p) for s, p in zip(d.parameter_symbols, d.parameters)]
+        try:
+            result = engine.run(parameters, _Names.of(True), "after the update").loss
+        except DomainError:
+            return None
+    else:
+        return values[key]
+    try:
+        approx = complex(numeric(result, 30))
+    except (TypeError, ValueError):  # zoo or nan: log(0) at ŷ = 0 or 1
+        return None
+    return result if not approx.imag and math.isfinite(approx.real) else None
 
 
 def _network_quantities(d: Derivation) -> tuple[Quantity, ...]:

@@ -1,0 +1,429 @@
+"""Follow-through marking: each part of a problem marked against the value recomputed
+from the learner's own earlier answers.
+
+A part is *correct* when its :class:`~symgrad.assess.answers.Answer` accepts it (the
+sheet's own tolerance: half a unit of the last asked place). A wrong part that follows
+from the learner's own wrong earlier answers (a wrong ŷ, then the right L for that ŷ)
+is *carried forward*: it earns ``carry_forward`` of its marks (all of them by default).
+The chain followed is a single neuron's (:func:`symgrad.maths.quantities.depends_on`):
+the loss and the gradients from the predictions, a new parameter from its gradient,
+the loss after the step from the new parameters. No credit is carried forward from an
+earlier answer that makes the later part trivial (ŷ equal to the target, a gradient of
+0, a parameter left unchanged) nor to a later value that is trivial itself (a loss or
+gradient of 0, the value before the step). A part worked from right earlier answers as
+rounded (a new w from the gradient to its asked places) is right, even when that rounding
+moves it out of its own tolerance. A wrong part is tagged with the known mistakes whose
+value it gives, as :func:`symgrad.diagnose` names them.
+
+Networks are marked part by part (correct, wrong, mistakes named) without following
+their chain. Feedback is short plain English, built here; it is not translated yet.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from sympy import Expr
+
+from ..errors import ParseError, SymgradError
+from ..maths.derive import derive
+from ..maths.model import Layer, Network, Neuron, Sample, exact, numeric
+from ..maths.quantities import MISTAKES, depends_on, quantities, recompute
+from .answers import Answer, answer, self_test
+from .checks import parse
+from .sheets import Problem
+
+__all__ = ["PartMark", "Marking", "mark", "STATUSES", "ClassMarks", "problems_from_json",
+           "read_answers", "mark_class", "MAX_ANSWERS_BYTES"]
+
+STATUSES = ("correct", "carried_forward", "wrong", "blank", "unreadable")
+
+
+@dataclass(frozen=True, slots=True)
+class PartMark:
+    """The mark of one asked number: what was ``given`` (the text, ``""`` when blank),
+    ``score`` out of ``max_score``, ``status`` (one of :data:`STATUSES`), the names of
+    the known ``mistakes`` the value gives, and one line of ``feedback``."""
+
+    key: str
+    given: str
+    score: float
+    max_score: float
+    status: str
+    mistakes: tuple[str, ...]
+    feedback: str
+
+
+@dataclass(frozen=True, slots=True)
+class Marking:
+    """The marks of one problem: ``parts`` in the order asked, their total ``score``
+    out of ``max_score``."""
+
+    problem: int
+    parts: tuple[PartMark, ...]
+    score: float
+    max_score: float
+
+
+def mark(problem, answers: dict, *, carry_forward: float = 1.0) -> Marking:
+    """Mark a learner's ``answers`` (quantity key -> text) to ``problem`` (a
+    :class:`~symgrad.assess.sheets.Problem`), each part worth one mark; a part carried
+    forward earns ``carry_forward`` of it. A key left out is blank.
+
+    >>> from symgrad.assess.sheets import sheet
+    >>> p = sheet(count=1, seed=1, ask=["prediction", "loss"]).problems[0]
+    >>> [(a.quantity.key, a.rounded) for a in p.answers], str(p.derivation.samples[0].y)
+    ([('prediction', '2.900'), ('loss', '0.8100')], '19/5')
+    >>> m = mark(p, {"prediction": "3.2", "loss": "0.36"})  # (3.2 - 3.8)² = 0.36
+    >>> [(part.status, part.score) for part in m.parts], m.score
+    ([('wrong', 0.0), ('carried_forward', 1.0)], 1.0)
+    >>> m.parts[1].feedback
+    'follows from your prediction = 3.2: credit carried forward'
+    >>> m = mark(p, {"prediction": "3.8", "loss": "0"})  # ŷ = y makes L = 0
+    >>> m.parts[1].status, m.parts[1].feedback
+    ('wrong', 'no credit carried forward: your prediction = 3.8 is the target y')
+    """
+    if not 0 <= carry_forward <= 1:
+        raise SymgradError(f"carry_forward is a fraction of a part's marks, 0 to 1, not "
+                           f"{carry_forward!r}")
+    by_key = {a.quantity.key: a for a in problem.answers}
+    unknown = [key for key in answers if key not in by_key]
+    if unknown:
+        raise SymgradError(f"problem {problem.number} does not ask for {unknown[0]!r}; it asks "
+                           f"for: {', '.join(by_key)}")
+    d = problem.derivation
+    values: dict[str, Expr] = {}   # readable answers, exact
+    texts: dict[str, str] = {}     # and as written
+    statuses: dict[str, str] = {}
+    parts = []
+    for a in problem.answers:
+        key = a.quantity.key
+        text = answers.get(key)
+        if text is not None and not isinstance(text, str):
+            raise SymgradError(f"the answer for {key!r} must be text, not "
+                               f"{type(text).__name__}")
+        text = (text or "").strip()
+        part = _part(d, a, text, values, texts, statuses, by_key, carry_forward)
+        statuses[key] = part.status
+        parts.append(part)
+    score = sum(p.score for p in parts)
+    return Marking(problem.number, tuple(parts), score, float(len(parts)))
+
+
+def _part(d, a: Answer, text: str, values, texts, statuses, by_key,
+          carry_forward) -> PartMark:
+    key = a.quantity.key
+    if not text:
+        return PartMark(key, text, 0.0, 1.0, "blank", (), "no answer")
+    try:
+        value = _number(text)
+    except ParseError as error:
+        return PartMark(key, text, 0.0, 1.0, "unreadable", (), f"could not read {text!r}: "
+                        f"{error}")
+    values[key], texts[key] = value, text
+    if a.accepts(value):
+        return PartMark(key, text, 1.0, 1.0, "correct", (), "correct")
+    tags = tuple(dict.fromkeys(m.name for m in a.gives(value)))
+    # The earlier answers this part follows from, as written; those not accepted.
+    written = {k: values[k] for k in depends_on(d, key) if k in values}
+    wrong = {k: v for k, v in written.items() if statuses[k] in ("wrong", "carried_forward")}
+    if written and not wrong:
+        # Right earlier answers, rounded as asked: a part worked from them is right too.
+        recomputed = recompute(d, key, written)
+        if recomputed is not None and a.near(value, recomputed) and not _trivial_later(
+                a, recomputed):
+            shown = ", ".join(f"{k} = {texts[k]}" for k in written)
+            return PartMark(key, text, 1.0, 1.0, "correct", (),
+                            f"correct: it follows from your rounded {shown}")
+    if wrong:
+        refused = _trivial_earlier(d, wrong, texts, by_key)
+        recomputed = None if refused else recompute(d, key, written)
+        if not refused and recomputed is not None and a.near(value, recomputed):
+            refused = _trivial_later(a, recomputed)
+            if not refused:
+                shown = ", ".join(f"{k} = {texts[k]}" for k in wrong)
+                return PartMark(key, text, float(carry_forward), 1.0, "carried_forward", (),
+                                f"follows from your {shown}: credit carried forward")
+        if refused:
+            return PartMark(key, text, 0.0, 1.0, "wrong", tags,
+                            f"no credit carried forward: {refused}")
+    if tags:
+        return PartMark(key, text, 0.0, 1.0, "wrong", tags,
+                        "wrong: " + "; or ".join(MISTAKES[name] for name in tags))
+    if a.start is not None and a.near(value, a.start):
+        return PartMark(key, text, 0.0, 1.0, "wrong", (), "wrong: the value before the step")
+    return PartMark(key, text, 0.0, 1.0, "wrong", (), "wrong")
+
+
+def _trivial_earlier(d, wrong: dict, texts: dict, by_key) -> str | None:
+    """Why one of the learner's wrong earlier answers makes the later parts trivial, or
+    None: a prediction equal to its target, a gradient of 0, an unchanged parameter."""
+    for k, value in wrong.items():
+        earlier = by_key[k]
+        q = earlier.quantity
+        if q.kind == "prediction" and earlier.near(value, d.samples[(q.sample or 1) - 1].y):
+            return f"your {k} = {texts[k]} is the target y"
+        if q.kind == "gradient" and earlier.near(value, 0):
+            return f"your {k} = {texts[k]} is 0"
+        if q.kind == "update" and earlier.start is not None and earlier.near(value,
+                                                                             earlier.start):
+            return f"your {k} = {texts[k]} leaves the parameter unchanged"
+    return None
+
+
+def _trivial_later(a: Answer, recomputed: Expr) -> str | None:
+    """Why the value recomputed from wrong earlier answers is too easy to credit, or None."""
+    if a.quantity.kind in ("loss", "gradient", "loss_after") and a.near(recomputed, 0):
+        return "your earlier answers make this 0"
+    if a.start is not None and a.near(recomputed, a.start):
+        return "your earlier answers make this the value before the step"
+    return None
+
+
+def _number(text: str) -> Expr:
+    """A learner's number, read by the safe parser (never ``eval``)."""
+    value = parse(text, symbols=())
+    approx = complex(numeric(value, 30)) if value.is_number else complex("nan")
+    if approx.imag or not math.isfinite(approx.real):
+        raise ParseError("a real number is expected here")
+    return value
+
+
+# A class's answers file is a few thousand rows; a bigger one is a mistake.
+MAX_ANSWERS_BYTES = 10_000_000
+# A student id names a folder of results: letters, digits and . _ @ - only.
+_STUDENT = re.compile(r"[A-Za-z0-9_@-][A-Za-z0-9._@-]{0,63}")
+_NUMBER_TEXT = re.compile(r"[+-]?[0-9.]+(e[+-]?[0-9]+)?(/[0-9]+)?", re.IGNORECASE)
+
+
+def problems_from_json(text: str) -> tuple[Problem, ...]:
+    """The problems of a sheet written as ``sheet.json``, derived again from its numbers;
+    each asked number's answer must round as the file says, else the file was written by
+    another symgrad (or edited) and a one-line SymgradError says so.
+
+    >>> from symgrad.assess.sheets import sheet
+    >>> [p.answers[0].rounded for p in problems_from_json(sheet(count=2, seed=1).to_json())]
+    ['0.8100', '4.000']
+    """
+    try:
+        data = json.loads(text)
+        return tuple(_problem(p) for p in data["problems"])
+    except SymgradError:
+        raise
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as error:
+        raise SymgradError(f"sheet.json is not a symgrad sheet: {type(error).__name__} "
+                           f"{error}") from None
+
+
+def _problem(p: dict) -> Problem:
+    number = p["number"]
+    values = [exact(v["exact"]) for v in p["parameters"].values()]
+    names = list(p["parameters"])
+    activation = p["activation"]
+    if "custom" in (activation if isinstance(activation, list) else [activation]):
+        raise SymgradError(f"problem {number} of sheet.json has a custom activation, whose "
+                           "formula sheet.json does not keep; mark it in Python with "
+                           "symgrad.mark")
+    if p["network"] is None:
+        bias = values.pop() if names[-1] == "b" else None
+        model = Neuron(weights=values, bias=bias, activation=activation, loss=p["loss"])
+        samples = [Sample(x=[exact(x["exact"]) for x in s["x"]], y=exact(s["y"]["exact"]))
+                   for s in p["samples"]]
+    else:
+        layers, position = [], 0
+        for inputs, width, act in zip(p["network"], p["network"][1:], activation):
+            flat = values[position:position + inputs * width]
+            biases = values[position + inputs * width:position + (inputs + 1) * width]
+            position += (inputs + 1) * width
+            layers.append(Layer([flat[j * inputs:(j + 1) * inputs] for j in range(width)],
+                                biases, act))
+        model = Network(layers=tuple(layers), loss=p["loss"])
+        samples = [Sample(x=[exact(x["exact"]) for x in s["x"]],
+                          y=[exact(y["exact"]) for y in s["y"]]) for s in p["samples"]]
+    d = derive(model, samples, learning_rate=exact(p["learning_rate"]["exact"]))
+    found = {q.key: q for q in quantities(d)}
+    asked, rebuilt = [], []
+    for entry in p["answers"]:
+        key = entry["quantity"]
+        if key not in found:
+            raise SymgradError(f"sheet.json does not match this symgrad: problem {number} "
+                               f"asks for {key!r}, which its derivation does not have")
+        a = answer(d, found[key], int(entry["places"]))
+        if a.rounded != entry["rounded"] or str(a.tolerance) != entry["tolerance"]:
+            raise SymgradError(f"sheet.json does not match this symgrad: problem {number} "
+                               f"{key} is {a.rounded} here, {entry['rounded']} in the file")
+        asked.append(found[key])
+        rebuilt.append(a)
+    return Problem(number, d, tuple(asked), tuple(rebuilt), self_test(tuple(rebuilt)))
+
+
+def read_answers(text: str, problems) -> tuple[tuple[str, int, dict], ...]:
+    """The rows of a class's answers CSV (``student,problem,<quantity keys...>``) as
+    (student, problem number, key -> text), checked against the ``problems``: every
+    column a quantity some problem asks for, every problem one of them, no student twice
+    for one problem. An empty cell is a blank answer.
+
+    >>> from symgrad.assess.sheets import sheet
+    >>> problems = sheet(count=1, seed=1).problems
+    >>> read_answers("student,problem,loss,dL/dw\\nada,1,0.81,\\n", problems)
+    (('ada', 1, {'loss': '0.81', 'dL/dw': ''}),)
+    """
+    if len(text.encode()) > MAX_ANSWERS_BYTES:
+        raise SymgradError(f"the answers file is larger than {MAX_ANSWERS_BYTES} bytes")
+    by_number = {p.number: {a.quantity.key for a in p.answers} for p in problems}
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    if not rows or [c.strip().lower() for c in rows[0][:2]] != ["student", "problem"]:
+        raise SymgradError("the answers CSV starts with a header row student,problem,"
+                           "<quantity keys such as loss,dL/dw>")
+    keys = [c.strip() for c in rows[0][2:]]
+    known = set().union(*by_number.values())
+    for key in keys:
+        if key not in known:
+            raise SymgradError(f"the answers CSV has a column {key!r}, which no problem "
+                               f"asks for; the sheet asks for: {', '.join(sorted(known))}")
+    if len(set(keys)) != len(keys):
+        raise SymgradError("the answers CSV has a quantity column twice")
+    found, seen = [], set()
+    for line, row in enumerate(rows[1:], 2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) > len(keys) + 2:
+            raise SymgradError(f"row {line} of the answers CSV has more cells than the header")
+        student, number = row[0].strip(), row[1].strip() if len(row) > 1 else ""
+        if not _STUDENT.fullmatch(student):
+            raise SymgradError(f"row {line} of the answers CSV: a student id is 1 to 64 "
+                               f"letters, digits and . _ @ -, not {student[:40]!r}")
+        if not number.isascii() or not number.isdigit() or int(number) not in by_number:
+            raise SymgradError(f"row {line} of the answers CSV: problem {number[:20]!r} is "
+                               f"not on the sheet (1 to {max(by_number)})")
+        if (student, int(number)) in seen:
+            raise SymgradError(f"row {line} of the answers CSV: {student} answers problem "
+                               f"{number} a second time")
+        seen.add((student, int(number)))
+        given = {}
+        for key, cell in zip(keys, row[2:] + [""] * (len(keys) + 2 - len(row))):
+            if key in by_number[int(number)]:
+                given[key] = cell
+            elif cell.strip():
+                raise SymgradError(f"row {line} of the answers CSV: problem {number} does "
+                                   f"not ask for {key}")
+        found.append((student, int(number), given))
+    if not found:
+        raise SymgradError("the answers CSV has no answers")
+    return tuple(found)
+
+
+@dataclass(frozen=True, slots=True)
+class ClassMarks:
+    """A class's marks: per student (in the order of the answers file), the
+    :class:`Marking` of each problem they answered."""
+
+    students: tuple[tuple[str, tuple[Marking, ...]], ...]
+
+    def documents(self) -> dict[str, str]:
+        """File name -> text: ``marks.csv`` (a row per student, problem and part),
+        ``summary.md`` (per part: how many were correct, carried forward, blank, and the
+        commonest mistakes) and ``gradescope/<student>/results.json`` per student."""
+        files = {"marks.csv": self.marks_csv(), "summary.md": self.summary()}
+        for student, markings in self.students:
+            files[f"gradescope/{student}/results.json"] = self.gradescope(markings)
+        return files
+
+    def marks_csv(self) -> str:
+        """One row per student, problem and part."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["student", "problem", "part", "quantity", "given", "score",
+                         "max_score", "status", "mistakes", "feedback"])
+        for student, markings in self.students:
+            for m in markings:
+                for i, part in enumerate(m.parts, 1):
+                    writer.writerow([student, m.problem, f"{m.problem}.{i}", part.key,
+                                     _cell(part.given), _score(part.score),
+                                     _score(part.max_score), part.status,
+                                     ";".join(part.mistakes), _cell(part.feedback)])
+        return out.getvalue()
+
+    def summary(self) -> str:
+        """Per part, the share of the students who answered its problem that were correct,
+        carried forward, wrong or blank; then every mistake tag, commonest first."""
+        parts: dict[tuple[int, int], list[PartMark]] = {}
+        for _, markings in self.students:
+            for m in markings:
+                for i, part in enumerate(m.parts, 1):
+                    parts.setdefault((m.problem, i), []).append(part)
+        totals = [sum(m.score for m in ms) for _, ms in self.students]
+        most = [sum(m.max_score for m in ms) for _, ms in self.students]
+        lines = ["# Marks", "", f"{len(self.students)} students; mean score "
+                 f"{_score(sum(totals) / len(totals))} of {_score(max(most))}.", "",
+                 "| part | quantity | students | correct | carried forward | wrong | blank "
+                 "or unreadable |", "|---|---|---|---|---|---|---|"]
+        tags = []
+        for (number, i), marks in sorted(parts.items()):
+            counts = Counter(p.status for p in marks)
+            share = lambda *statuses: _percent(sum(counts[s] for s in statuses), len(marks))
+            lines.append(f"| {number}.{i} | {marks[0].key} | {len(marks)} | {share('correct')} "
+                         f"| {share('carried_forward')} | {share('wrong')} | "
+                         f"{share('blank', 'unreadable')} |")
+            for name, count in Counter(t for p in marks for t in p.mistakes).items():
+                tags.append((-count / len(marks), number, i, name, count, len(marks)))
+        lines += ["", "## Mistakes", ""]
+        if not tags:
+            lines.append("No known mistake was made.")
+        for _, number, i, name, count, of in sorted(tags):
+            lines.append(f"- {_percent(count, of)} {name} in {number}.{i}: {MISTAKES[name]}")
+        return "\n".join(lines) + "\n"
+
+    @staticmethod
+    def gradescope(markings: tuple[Marking, ...]) -> str:
+        """A Gradescope autograder ``results.json``: the total ``score`` and a test per
+        part with its ``score``, ``max_score``, ``status`` and ``output`` (the feedback)."""
+        tests = [{"name": f"{m.problem}.{i} {part.key}", "number": f"{m.problem}.{i}",
+                  "score": part.score, "max_score": part.max_score,
+                  "status": "passed" if part.score == part.max_score else "failed",
+                  "output": f"your answer: {part.given or '(blank)'}; {part.feedback}"}
+                 for m in markings for i, part in enumerate(m.parts, 1)]
+        return json.dumps({"score": sum(m.score for m in markings), "tests": tests},
+                          indent=2, ensure_ascii=False) + "\n"
+
+
+def mark_class(problems, rows, *, carry_forward: float = 1.0) -> ClassMarks:
+    """Mark every row of :func:`read_answers` against its problem.
+
+    >>> from symgrad.assess.sheets import sheet
+    >>> problems = sheet(count=1, seed=1).problems
+    >>> marks = mark_class(problems, read_answers("student,problem,loss\\nada,1,0.81\\n",
+    ...                                           problems))
+    >>> [(s, [m.score for m in ms]) for s, ms in marks.students]
+    [('ada', [1.0])]
+    """
+    by_number = {p.number: p for p in problems}
+    students: dict[str, list[Marking]] = {}
+    for student, number, given in rows:
+        students.setdefault(student, []).append(
+            mark(by_number[number], given, carry_forward=carry_forward))
+    return ClassMarks(tuple((s, tuple(sorted(ms, key=lambda m: m.problem)))
+                            for s, ms in students.items()))
+
+
+def _score(value: float) -> str:
+    """A score without a needless ``.0``."""
+    return f"{value:g}"
+
+
+def _percent(count: int, total: int) -> str:
+    return f"{round(100 * count / total)}%"
+
+
+def _cell(text: str) -> str:
+    """A cell a spreadsheet will not run as a formula: text starting = + - @ that is not a
+    number gets a leading apostrophe."""
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _NUMBER_TEXT.fullmatch(text):
+        return "'" + text
+    return text

@@ -1,0 +1,225 @@
+"""Tests of follow-through marking: symgrad.mark over drawn problems and `symgrad mark`."""
+
+import csv
+import json
+
+import pytest
+from sympy import Rational
+
+from symgrad import mark, sheet
+from symgrad.assess.answers import _fixed
+from symgrad.assess.mark import problems_from_json
+from symgrad.cli import main
+from symgrad.maths.quantities import recompute
+
+ASK = ["prediction", "loss", "w", "update"]
+
+
+@pytest.fixture(scope="module", params=["easy", "medium", "hard"])
+def problems(request):
+    """200 drawn single-neuron problems of one difficulty."""
+    return sheet(count=200, seed=13, difficulty=request.param, ask=ASK).problems
+
+
+def _model(problem):
+    return {a.quantity.key: a.rounded for a in problem.answers}
+
+
+def _wrong_prediction(problem):
+    """A scripted answer set: ŷ off by a clear amount, every later part worked from it
+    exactly and rounded as asked (the new w from the learner's own rounded gradient)."""
+    d, by_key = problem.derivation, {a.quantity.key: a for a in problem.answers}
+    y = d.samples[0].y
+    for offset in ("0.5", "-0.5", "0.25", "-0.25", "0.1", "-0.1"):
+        guess = Rational(by_key["prediction"].rounded) + Rational(offset)
+        if abs(guess - y) < Rational(1, 10) or by_key["prediction"].accepts(guess):
+            continue
+        given = {"prediction": _fixed(guess, by_key["prediction"].places)}
+        for key in ("loss", "dL/dw"):
+            value = recompute(d, key, {"prediction": Rational(given["prediction"])})
+            if value is None or by_key[key].near(value, 0):
+                break
+            given[key] = _fixed(value, by_key[key].places)
+        else:
+            for a in problem.answers:
+                if a.quantity.kind == "update":
+                    depends = f"dL/d{a.quantity.key[:-4]}"
+                    given[a.quantity.key] = (_fixed(recompute(d, a.quantity.key, {
+                        depends: Rational(given[depends])}), a.places)
+                        if depends in given else a.rounded)
+            return given
+    return None
+
+
+def test_model_answers_get_full_marks(problems):
+    """Each problem's own rounded answers earn every mark, all of them correct."""
+    for p in problems:
+        m = mark(p, _model(p))
+        assert m.score == m.max_score == len(p.answers)
+        assert {part.status for part in m.parts} == {"correct"}
+
+
+def test_blank_answers_get_nothing(problems):
+    """A blank answer set (no keys, or empty texts) earns no marks."""
+    for p in problems:
+        for given in ({}, {a.quantity.key: " " for a in p.answers}):
+            m = mark(p, given)
+            assert m.score == 0 and {part.status for part in m.parts} == {"blank"}
+
+
+def test_wrong_prediction_carries_forward(problems):
+    """A wrong ŷ scores 0 and the loss, gradient and update worked from it are carried
+    forward (or correct, when they happen to agree with the true values)."""
+    carried = 0
+    for p in problems:
+        given = _wrong_prediction(p)
+        assert given is not None, p.number
+        m = mark(p, given)
+        parts = {part.key: part for part in m.parts}
+        assert parts["prediction"].status == "wrong" and parts["prediction"].score == 0
+        for a in p.answers[1:]:
+            part, value = parts[a.quantity.key], given[a.quantity.key]
+            trivial = a.start is not None and a.near(value, a.start)
+            if trivial:  # a step too small to see at the asked places is not credited
+                assert part.status == "wrong" and "no credit" in part.feedback, part
+                continue
+            assert part.status in ("correct", "carried_forward") and part.score == 1, (
+                p.number, part)
+            if a.accepts(value) or a.quantity.key == "b_new":  # dL/db was not asked
+                assert part.status == "correct"
+            carried += part.status == "carried_forward"
+    assert carried >= len(problems)  # most later parts really were carried
+
+
+def test_gaming_answers_earn_no_carry_forward(problems):
+    """ŷ = y with L = 0 and a zero gradient, or a zero gradient with an unchanged w, earn
+    nothing after the prediction."""
+    for p in problems:
+        d = p.derivation
+        w, b = (str(v) for v in d.parameters)
+        at_target = {"prediction": str(d.samples[0].y), "loss": "0", "dL/dw": "0",
+                     "w_new": w, "b_new": b}
+        unchanged = _model(p) | {"dL/dw": "0", "w_new": w}
+        for given in (at_target, unchanged):
+            m = mark(p, given)
+            for part in m.parts:
+                if given[part.key] != _model(p)[part.key]:
+                    assert part.status == "wrong" and part.score == 0, (p.number, part)
+        parts = {part.key: part for part in mark(p, unchanged).parts}
+        assert "no credit carried forward" in parts["w_new"].feedback
+
+
+def test_mistakes_are_tagged(problems):
+    """The value of each known mistake, rounded as asked, scores 0 and is tagged with it."""
+    tagged = 0
+    for p in problems:
+        for a in p.answers:
+            for mistake in a.mistakes:
+                part = mark(p, {a.quantity.key: _fixed(mistake.value, a.places)}).parts[
+                    p.answers.index(a)]
+                assert part.status == "wrong" and part.score == 0
+                assert mistake.name in part.mistakes
+                tagged += 1
+    assert tagged > 0
+
+
+def test_unreadable_and_unknown_answers():
+    """Text that is not a number scores 0 with feedback; a key not asked is refused."""
+    p = sheet(count=1, seed=1, ask=ASK).problems[0]
+    part = mark(p, {"loss": "1,5"}).parts[1]
+    assert part.status == "unreadable" and part.score == 0 and "could not read" in part.feedback
+    assert mark(p, {"loss": "__import__('os')"}).parts[1].status == "unreadable"
+    with pytest.raises(ValueError, match="does not ask for 'dL/db'"):
+        mark(p, {"dL/db": "1"})
+
+
+def test_carry_forward_share_and_batch():
+    """A carried part earns the share asked for; in a batch the loss follows every ŷ."""
+    s = sheet(count=1, seed=2, difficulty="medium", batch=2, ask=["prediction", "loss"])
+    p = s.problems[0]
+    d = p.derivation
+    guess = Rational(p.answers[0].rounded) + Rational("0.5")
+    loss = recompute(d, "loss", {"prediction1": guess})
+    given = {"prediction1": str(guess), "prediction2": p.answers[1].rounded,
+             "loss": _fixed(loss, p.answers[2].places)}
+    m = mark(p, given, carry_forward=0.5)
+    assert [part.status for part in m.parts] == ["wrong", "correct", "carried_forward"]
+    assert m.score == 1.5
+
+
+def _class(tmp_path):
+    s = sheet(count=2, seed=1, ask=ASK)
+    (tmp_path / "sheet.json").write_text(s.to_json())
+    return s
+
+
+def test_cli_marks_a_class(tmp_path, capsys):
+    """`symgrad mark` writes marks.csv, summary.md with shares of the class and a
+    Gradescope results.json per student."""
+    s = _class(tmp_path)
+    p = s.problems[0]
+    model = _model(p)
+    wrong_input = next(m for m in p.answers[2].mistakes if m.name == "missing_input")
+    rows = [["ada", 1, *model.values()], ["bo", 1, *model.values()],
+            ["cy", 1, model["prediction"], model["loss"], _fixed(wrong_input.value, 3), "", ""],
+            ["dee", 1, "", "", "", "", ""]]
+    with open(tmp_path / "answers.csv", "w", newline="") as f:
+        csv.writer(f).writerows([["student", "problem", *model], *rows])
+    out = tmp_path / "out"
+    assert main(["mark", "--sheet", str(tmp_path / "sheet.json"), "--answers",
+                 str(tmp_path / "answers.csv"), "--out", str(out)]) == 0
+    assert "4 students" in capsys.readouterr().out
+    marks = list(csv.DictReader(open(out / "marks.csv")))
+    assert len(marks) == 4 * len(model)
+    summary = (out / "summary.md").read_text()
+    assert "| 1.3 | dL/dw | 4 | 50% | 0% | 25% | 25% |" in summary
+    assert "- 25% missing_input in 1.3: " in summary
+    result = json.loads((out / "gradescope" / "cy" / "results.json").read_text())
+    assert result["score"] == 2 and len(result["tests"]) == len(model)
+    assert {"name", "score", "max_score", "output"} <= set(result["tests"][2])
+    assert result["tests"][2]["score"] == 0 and result["tests"][2]["max_score"] == 1
+
+
+@pytest.mark.parametrize("answers, message", [
+    ("student,problem,loss\nada,3,1\n", "problem '3' is not on the sheet"),
+    ("name,loss\nada,1\n", "header row student,problem"),
+    ("student,problem,dL/dq\nada,1,1\n", "column 'dL/dq'"),
+    ("student,problem,loss\nada,1,1\nada,1,2\n", "a second time"),
+    ("student,problem,loss\n../x,1,1\n", "student id"),
+])
+def test_cli_bad_answers_exit_2_no_files(tmp_path, capsys, answers, message):
+    """A bad answers CSV is one line on stderr, exit code 2, and nothing is written."""
+    _class(tmp_path)
+    (tmp_path / "answers.csv").write_text(answers)
+    out = tmp_path / "out"
+    assert main(["mark", "--sheet", str(tmp_path / "sheet.json"), "--answers",
+                 str(tmp_path / "answers.csv"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_cli_sheet_that_does_not_match(tmp_path, capsys):
+    """A sheet.json whose answers this symgrad rounds otherwise, or that is no sheet, is
+    refused in one line."""
+    s = _class(tmp_path)
+    data = s.to_data()
+    data["problems"][0]["answers"][1]["rounded"] = "9.999"
+    (tmp_path / "edited.json").write_text(json.dumps(data))
+    (tmp_path / "answers.csv").write_text("student,problem,loss\nada,1,1\n")
+    for name, message in (("edited.json", "sheet.json does not match this symgrad"),
+                          ("answers.csv", "sheet.json is not a symgrad sheet")):
+        assert main(["mark", "--sheet", str(tmp_path / name), "--answers",
+                     str(tmp_path / "answers.csv"), "--out", str(tmp_path / "out")]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_network_sheets_are_marked_without_carrying():
+    """A network sheet read back from JSON marks its model answers correct and a wrong
+    output as wrong, with nothing carried forward."""
+    s = sheet(count=3, seed=1, network="2-2-1", difficulty="medium")
+    for p in problems_from_json(s.to_json()):
+        assert mark(p, _model(p)).score == len(p.answers)
+        assert "carried_forward" not in {part.status for part in mark(p, {
+            a.quantity.key: "0.123" for a in p.answers}).parts}
