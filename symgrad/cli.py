@@ -21,7 +21,7 @@ from .views.render import FORMATS, LANGUAGES, MAX_SHOWN, worked_example
 from .assess.sheets import (ASKABLE, DEFAULT_ASK, DEFAULT_NETWORK_ASK, DIFFICULTIES, MAX_COUNT,
                             SHEET_FORMATS, class_sheets, read_roster, save_class, sheet)
 from .maths.working import unevaluated
-from .assess.mark import MAX_ANSWERS_BYTES, mark_class, problems_from_json, read_answers
+from .assess.mark import MAX_ANSWERS_BYTES, class_from_json, mark_class, read_answers
 
 __all__ = ["main"]
 
@@ -498,7 +498,8 @@ def _mark(args) -> str:
     if not 0 <= share <= 1:
         raise SymgradError(f"--carry-forward is a share of a part's marks, 0 to 1, not "
                            f"{args.carry_forward}")
-    problems = problems_from_json(_read_text(args.sheet, "sheet", MAX_SPEC_BYTES * 50))
+    problems = class_from_json(_read_text(args.sheet, "sheet", MAX_SPEC_BYTES * 50))
+    problems = problems.get(None, problems)  # one sheet for everyone, or each student's
     rows = read_answers(_read_text(args.answers, "answers CSV", MAX_ANSWERS_BYTES), problems)
     documents = mark_class(problems, rows, carry_forward=share).documents()
     folder = Path(".") if args.out is None else args.out

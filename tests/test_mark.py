@@ -10,6 +10,7 @@ from symgrad import mark, sheet
 from symgrad.assess.answers import _fixed
 from symgrad.assess.mark import problems_from_json
 from symgrad.cli import main
+from symgrad.errors import SymgradError
 from symgrad.maths.quantities import recompute
 
 ASK = ["prediction", "loss", "w", "update"]
@@ -18,7 +19,9 @@ ASK = ["prediction", "loss", "w", "update"]
 @pytest.fixture(scope="module", params=["easy", "medium", "hard"])
 def problems(request):
     """200 drawn single-neuron problems of one difficulty."""
-    return sheet(count=200, seed=13, difficulty=request.param, ask=ASK).problems
+    # One input and one sample, so that the scripted answer sets below name dL/dw, w_new.
+    return sheet(count=200, seed=13, difficulty=request.param, ask=ASK, inputs=1,
+                 batch=1).problems
 
 
 def _model(problem):
@@ -135,7 +138,7 @@ def test_unreadable_and_unknown_answers():
 
 def test_carry_forward_share_and_batch():
     """A carried part earns the share asked for; in a batch the loss follows every ŷ."""
-    s = sheet(count=1, seed=2, difficulty="medium", batch=2, ask=["prediction", "loss"])
+    s = sheet(count=1, seed=2, difficulty="medium", inputs=1, batch=2, ask=["prediction", "loss"])
     p = s.problems[0]
     d = p.derivation
     guess = Rational(p.answers[0].rounded) + Rational("0.5")
@@ -223,3 +226,25 @@ def test_network_sheets_are_marked_without_carrying():
         assert mark(p, _model(p)).score == len(p.answers)
         assert "carried_forward" not in {part.status for part in mark(p, {
             a.quantity.key: "0.123" for a in p.answers}).parts}
+
+
+def test_a_class_is_marked_against_each_students_own_variant(tmp_path):
+    """With class.json (symgrad sheet --students), each row is marked against that
+    student's own problems: model answers of each variant score full marks, and a
+    student who is not in the class is refused in one line."""
+    from symgrad.assess.mark import class_from_json, mark_class, read_answers
+    from symgrad.assess.sheets import class_sheets, class_documents
+
+    text = class_documents(class_sheets(["ada", "alan"], count=2, seed=4), "md")["class.json"]
+    problems = class_from_json(text)
+    assert set(problems) == {"ada", "alan"}
+    keys = [a.quantity.key for a in problems["ada"][0].answers]
+    lines = ["student,problem," + ",".join(keys)]
+    for student, mine in problems.items():
+        for p in mine:
+            lines.append(f"{student},{p.number}," + ",".join(a.rounded for a in p.answers))
+    marks = mark_class(problems, read_answers("\n".join(lines) + "\n", problems))
+    assert all(m.score == m.max_score for _, ms in marks.students for m in ms)
+    assert sorted(s for s, _ in marks.students) == ["ada", "alan"]
+    with pytest.raises(SymgradError, match="bob is not in the class"):
+        read_answers("student,problem," + keys[0] + "\nbob,1,1\n", problems)

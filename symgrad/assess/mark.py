@@ -221,6 +221,25 @@ def problems_from_json(text: str) -> tuple[Problem, ...]:
                            f"{error}") from None
 
 
+def class_from_json(text: str) -> dict[str | None, tuple[Problem, ...]]:
+    """The problems of ``sheet.json`` (for every student: key None) or of a class's
+    ``class.json`` (each student's own variant, by student ID), derived again."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None  # not JSON: problems_from_json says so
+    try:
+        if isinstance(data, dict) and "students" in data:
+            return {one["student"]: tuple(_problem(p) for p in one["problems"])
+                    for one in data["students"]}
+    except SymgradError:
+        raise
+    except (KeyError, TypeError, IndexError, AttributeError) as error:
+        raise SymgradError(f"class.json is not a symgrad class: {type(error).__name__} "
+                           f"{error}") from None
+    return {None: problems_from_json(text)}
+
+
 def _problem(p: dict) -> Problem:
     number = p["number"]
     values = [exact(v["exact"]) for v in p["parameters"].values()]
@@ -265,7 +284,8 @@ def _problem(p: dict) -> Problem:
 
 def read_answers(text: str, problems) -> tuple[tuple[str, int, dict], ...]:
     """The rows of a class's answers CSV (``student,problem,<quantity keys...>``) as
-    (student, problem number, key -> text), checked against the ``problems``: every
+    (student, problem number, key -> text), checked against the ``problems`` (one sheet's,
+    or a class's by student ID, see :func:`class_from_json`): every
     column a quantity some problem asks for, every problem one of them, no student twice
     for one problem. An empty cell is a blank answer.
 
@@ -276,13 +296,17 @@ def read_answers(text: str, problems) -> tuple[tuple[str, int, dict], ...]:
     """
     if len(text.encode()) > MAX_ANSWERS_BYTES:
         raise SymgradError(f"the answers file is larger than {MAX_ANSWERS_BYTES} bytes")
-    by_number = {p.number: {a.quantity.key for a in p.answers} for p in problems}
+    # One sheet for everyone, or (a class) each student's own problems.
+    by_student = problems if isinstance(problems, dict) else {None: problems}
+    asks = {student: {p.number: {a.quantity.key for a in p.answers} for p in mine}
+            for student, mine in by_student.items()}
+    by_number = {number: keys for mine in asks.values() for number, keys in mine.items()}
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     if not rows or [c.strip().lower() for c in rows[0][:2]] != ["student", "problem"]:
         raise SymgradError("the answers CSV starts with a header row student,problem,"
                            "<quantity keys such as loss,dL/dw>")
     keys = [c.strip() for c in rows[0][2:]]
-    known = set().union(*by_number.values())
+    known = set().union(*(keys for mine in asks.values() for keys in mine.values()))
     for key in keys:
         if key not in known:
             raise SymgradError(f"the answers CSV has a column {key!r}, which no problem "
@@ -299,6 +323,11 @@ def read_answers(text: str, problems) -> tuple[tuple[str, int, dict], ...]:
         if not _STUDENT.fullmatch(student):
             raise SymgradError(f"row {line} of the answers CSV: a student id is 1 to 64 "
                                f"letters, digits and . _ @ -, not {student[:40]!r}")
+        if None not in asks:
+            if student not in asks:
+                raise SymgradError(f"row {line} of the answers CSV: {student} is not in the "
+                                   "class")
+            by_number = asks[student]
         if not number.isascii() or not number.isdigit() or int(number) not in by_number:
             raise SymgradError(f"row {line} of the answers CSV: problem {number[:20]!r} is "
                                f"not on the sheet (1 to {max(by_number)})")
@@ -394,7 +423,8 @@ class ClassMarks:
 
 
 def mark_class(problems, rows, *, carry_forward: float = 1.0) -> ClassMarks:
-    """Mark every row of :func:`read_answers` against its problem.
+    """Mark every row of :func:`read_answers` against its problem (the student's own, for
+    a class's problems by student ID).
 
     >>> from symgrad.assess.sheets import sheet
     >>> problems = sheet(count=1, seed=1).problems
@@ -403,11 +433,13 @@ def mark_class(problems, rows, *, carry_forward: float = 1.0) -> ClassMarks:
     >>> [(s, [m.score for m in ms]) for s, ms in marks.students]
     [('ada', [1.0])]
     """
-    by_number = {p.number: p for p in problems}
+    by_student = problems if isinstance(problems, dict) else {None: problems}
+    numbered = {student: {p.number: p for p in mine} for student, mine in by_student.items()}
     students: dict[str, list[Marking]] = {}
     for student, number, given in rows:
+        mine = numbered[None if None in numbered else student]
         students.setdefault(student, []).append(
-            mark(by_number[number], given, carry_forward=carry_forward))
+            mark(mine[number], given, carry_forward=carry_forward))
     return ClassMarks(tuple((s, tuple(sorted(ms, key=lambda m: m.problem)))
                             for s, ms in students.items()))
 
