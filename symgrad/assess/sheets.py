@@ -57,6 +57,7 @@ SHEET_FORMATS = {
     "tex": (("tex", "sheet.tex.j2", "sheet.tex"), ("tex", "key.tex.j2", "key.tex")),
     "json": ((None, None, "sheet.json"),),
     "moodle": (("moodle", "quiz.xml.j2", "quiz.xml"),),
+    "moodle-numerical": (("moodle", "quiz-numerical.xml.j2", "quiz-numerical.xml"),),
 }
 MAX_COUNT = 500
 MAX_INPUTS = 5
@@ -154,7 +155,9 @@ class Sheet:
 
     def documents(self, fmt: str = "md") -> dict[str, str]:
         """File name -> text of every document of format ``fmt``: ``md`` and ``tex`` give
-        the student sheet and the answer key, ``json`` and ``moodle`` one file each."""
+        the student sheet and the answer key; ``json``, ``moodle`` (one Cloze question a
+        problem) and ``moodle-numerical`` (one numerical question an asked number) one file
+        each."""
         outputs = choose(SHEET_FORMATS, fmt, "sheet format")
         if fmt == "json":
             return {"sheet.json": self.to_json()}
