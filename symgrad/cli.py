@@ -231,7 +231,10 @@ networks: --network 2-2-1 draws networks of that shape (at most 3 layers of 4), 
   and inputs on a grid of halves; no neuron saturates, sits on a ReLU kink or is dead;
   on easy sheets every value is an exact decimal of at most 6 places
 formats: md and tex write sheet.EXT and key.EXT; json writes sheet.json; moodle
-         writes quiz.xml (one numerical question per asked quantity)
+         writes quiz.xml (one Cloze question per problem, a numerical answer field per
+         asked quantity, the worked solution shown after the attempt); moodle-numerical
+         writes quiz-numerical.xml (one numerical question per asked quantity); qti
+         writes quiz-qti.zip, a QTI 1.2 package for Canvas (a question group per problem)
 
 Without --out, existing files in the current folder are kept: give --out DIR or --force.
 
@@ -295,7 +298,8 @@ def _add_sheet_parser(commands) -> None:
                          help="let ReLU problems land exactly on z = 0")
     output = sheet_parser.add_argument_group("output")
     output.add_argument("--format", choices=list(SHEET_FORMATS), default="md",
-                        help="md or tex (sheet and key), json, moodle (default md)")
+                        help="md or tex (sheet and key), json, moodle (Cloze), moodle-numerical, "
+                             "qti (Canvas) (default md)")
     output.add_argument("--out", type=_path, metavar="DIR",
                         help="folder to write into, made if missing; its files of the same "
                              "names are replaced (default: the current folder, where "

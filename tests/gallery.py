@@ -86,6 +86,7 @@ def render_all() -> dict[Path, str]:
     for name, text in SHEET.documents("tex").items():
         files[OUTPUT / "sheets" / name] = text
     files[OUTPUT / "sheets" / "quiz.xml"] = MOODLE.documents("moodle")["quiz.xml"]
+    files[OUTPUT / "sheets" / "quiz-qti.zip"] = MOODLE.documents("qti")["quiz-qti.zip"]
     files.update(render_pictures())
     return files
 

@@ -34,7 +34,7 @@ def _shown(d):
     return values
 
 
-@pytest.mark.parametrize("fmt", ["md", "tex", "json", "moodle"])
+@pytest.mark.parametrize("fmt", ["md", "tex", "json", "moodle", "moodle-numerical"])
 def test_same_seed_same_bytes(fmt):
     """The same arguments give byte-identical documents."""
     first = sheet(count=5, seed=42, difficulty="medium").documents(fmt)
@@ -162,10 +162,11 @@ MOODLE_ORDER = ["name", "questiontext", "generalfeedback", "defaultgrade", "pena
 
 
 def test_moodle_xml_structure():
-    """The Moodle XML parses; each numerical question has the fields Moodle's XML format
-    exports, a correct answer with tolerance, and mistake answers with other values."""
+    """The numerical Moodle XML parses; each numerical question has the fields Moodle's XML
+    format exports, a correct answer with tolerance, and mistake answers with other values
+    (the Cloze export is tested in test_moodle)."""
     drawn = sheet(count=4, seed=6, difficulty="medium")
-    text = drawn.documents("moodle")["quiz.xml"]
+    text = drawn.documents("moodle-numerical")["quiz-numerical.xml"]
     root = ET.fromstring(text.encode())
     assert root.tag == "quiz"
     category, *questions = root.findall("question")
@@ -228,7 +229,7 @@ def test_moodle_questions_state_their_places_and_refuse_the_start():
     """A Moodle question asks for stated decimal places, and its tolerance refuses the
     starting value: the 1%-of-the-answer tolerance that accepted an unchanged w is gone."""
     drawn = sheet(count=6, seed=1, difficulty="medium", ask=("update",))
-    root = ET.fromstring(drawn.documents("moodle")["quiz.xml"].encode())
+    root = ET.fromstring(drawn.documents("moodle-numerical")["quiz-numerical.xml"].encode())
     questions = root.findall("question")[1:]
     for question, a in zip(questions, [a for p in drawn.problems for a in p.answers]):
         assert f"Give it to {a.places} decimal places." in question.find("questiontext/text").text
@@ -318,8 +319,9 @@ def test_network_sheets_are_seeded_checked_and_complete(tmp_path):
     md = drawn.documents("md")
     assert "For each network, do one step of backpropagation" in md["sheet.md"]
     assert md["key.md"].count("### 2. Backward pass") == 4
-    quiz = drawn.documents("moodle")["quiz.xml"]
+    quiz = drawn.documents("moodle-numerical")["quiz-numerical.xml"]
     assert quiz.count('<question type="numerical">') == sum(len(p.asked) for p in drawn.problems)
+    assert drawn.documents("moodle")["quiz.xml"].count('<question type="cloze">') == 4
     data = drawn.to_data()
     assert data["problems"][0]["network"] == [2, 2, 1]
 

@@ -12,11 +12,14 @@ no duplicates).  The answer key renders the very Derivation objects that
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import random
 import re
+import zipfile
 from dataclasses import dataclass
+from decimal import Decimal, localcontext
 from pathlib import Path
 
 from sympy import Expr, Rational
@@ -60,7 +63,14 @@ SHEET_FORMATS = {
     "tex": (("tex", "sheet.tex.j2", "sheet.tex"), ("tex", "key.tex.j2", "key.tex")),
     "json": ((None, None, "sheet.json"),),
     "moodle": (("moodle", "quiz.xml.j2", "quiz.xml"),),
+    "moodle-numerical": (("moodle", "quiz-numerical.xml.j2", "quiz-numerical.xml"),),
+    "qti": ((None, None, "quiz-qti.zip"),),
 }
+# The files of the QTI package: (template in templates/moodle, path in the zip).
+QTI_FILES = (("qti-manifest.xml.j2", "imsmanifest.xml"),
+             ("qti-assessment.xml.j2", "symgrad-quiz/symgrad-quiz.xml"))
+# A fixed date for every file of the zip, so the same sheet gives the same bytes.
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 MAX_COUNT = 500
 MAX_INPUTS = 5
 MAX_BATCH = 10
@@ -160,12 +170,16 @@ class Sheet:
     lang: str = "en"
     student: str | None = None
 
-    def documents(self, fmt: str = "md") -> dict[str, str]:
+    def documents(self, fmt: str = "md") -> dict[str, str | bytes]:
         """File name -> text of every document of format ``fmt``: ``md`` and ``tex`` give
-        the student sheet and the answer key, ``json`` and ``moodle`` one file each."""
+        the student sheet and the answer key; ``json``, ``moodle`` (one Cloze question a
+        problem) and ``moodle-numerical`` (one numerical question an asked number) one file
+        each; ``qti`` a zip package for Canvas (bytes)."""
         outputs = choose(SHEET_FORMATS, fmt, "sheet format")
         if fmt == "json":
             return {"sheet.json": self.to_json()}
+        if fmt == "qti":
+            return {"quiz-qti.zip": self.qti_package()}
         return {filename: render_template(kind, name, templates=self.templates,
                                           digits=self.digits, lang=self.lang, sheet=self,
                                           sheets=(self,), worked=True)
@@ -195,6 +209,34 @@ class Sheet:
                     answer.tolerance) for other in kept):
                 kept.append(mistake)
         return tuple(kept)
+
+    def qti_package(self) -> bytes:
+        """A QTI 1.2 package that Canvas imports: imsmanifest.xml and one assessment, one
+        question group per problem and a numerical question per asked number; the same
+        sheet gives the same bytes."""
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as package:
+            for name, path in QTI_FILES:
+                text = render_template("moodle", name, templates=self.templates,
+                                       digits=self.digits, lang=self.lang, sheet=self,
+                                       assessment=QTI_FILES[1][1])
+                info = zipfile.ZipInfo(path, date_time=ZIP_DATE)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                package.writestr(info, text.encode())
+        return buffer.getvalue()
+
+    def answer_range(self, answer: Answer) -> tuple[str, str, str]:
+        """The value Canvas should read and the ends of the range it accepts (value ∓ the
+        tolerance), as plain decimals (no exponent).
+
+        >>> drawn = sheet(count=1, seed=1, ask=("loss",))
+        >>> drawn.answer_range(drawn.problems[0].answers[0])
+        ('0.81', '0.80995', '0.81005')
+        """
+        exact = Rational(self.answer_text(answer.quantity.value))
+        return tuple(_plain_decimal(v) for v in (exact, exact - answer.tolerance,
+                                                 exact + answer.tolerance))
 
     def answer_text(self, value: Expr) -> str:
         """A value as Moodle should read it: exact when short, else 10 significant digits."""
@@ -238,6 +280,14 @@ class Sheet:
     def to_json(self) -> str:
         """:meth:`to_data` as indented JSON."""
         return json.dumps(self.to_data(), indent=2, ensure_ascii=False) + "\n"
+
+
+def _plain_decimal(value: Rational) -> str:
+    """A terminating decimal written out in full: ``0.00005``, never ``5e-5``."""
+    with localcontext() as context:
+        context.prec = 100  # exact: a sheet's values have far fewer digits
+        text = format(Decimal(value.p) / Decimal(value.q), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def decimal_places(value: Expr) -> int | None:

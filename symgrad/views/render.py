@@ -13,6 +13,7 @@ import base64
 from fractions import Fraction
 import contextlib
 import gettext
+import html
 import json
 import math
 import os
@@ -78,6 +79,10 @@ def _packaged_templates() -> Path:
 _LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
                    "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
                    "^": r"\textasciicircum{}"}
+# Characters a Cloze answer's feedback reads as syntax (ANSWER_ALTERNATIVE_FEEDBACK_REGEX in
+# question/type/multianswer/questiontype.php: ~ starts the next answer, } ends the field;
+# { kept out so no text looks like a field), written as character references.
+_CLOZE_SPECIALS = {"~": "&#126;", "}": "&#125;", "{": "&#123;"}
 
 
 # Sub-expressions whose LaTeX a printer remembers; past this it starts afresh, so a long
@@ -306,6 +311,15 @@ def _filters(digits: int) -> dict:
         """Text safe inside an XML CDATA section (which ``]]>`` would end)."""
         return text.replace("]]>", "]]]]><![CDATA[>")
 
+    def cloze(text):
+        """Plain text (a mistake's feedback) made safe inside a Cloze answer field: escaped
+        as HTML (a backslash as ``&#92;``, which the import's ``\\}``/``\\#`` unescaping
+        cannot eat), then ``&`` and the characters Cloze syntax reads (``~ } {``) as
+        character references, which Moodle's import decodes once (html_entity_decode in
+        qtype_multianswer_extract_question): a backslash escape would stay on show."""
+        escaped = html.escape(str(text), quote=False).replace("\\", "&#92;")
+        return "".join(_CLOZE_SPECIALS.get(char, char) for char in escaped.replace("&", "&amp;"))
+
     def latex_text(text):
         """Plain text (a sheet's title) made safe inside a LaTeX document."""
         return "".join(_LATEX_SPECIALS.get(char, char) for char in str(text))
@@ -340,7 +354,8 @@ def _filters(digits: int) -> dict:
     return {"latex": latex, "number": number, "equals": equals, "shown": shown,
             "relation": relation,
             "plain": plain, "plain_equals": plain_equals, "python": python, "fraction": fraction,
-            "label": label, "latex_text": latex_text, "cdata": cdata, "sign": sign,
+            "label": label, "latex_text": latex_text, "cdata": cdata, "cloze": cloze,
+            "sign": sign,
             "substituted": substituted}
 
 
