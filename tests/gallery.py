@@ -87,8 +87,47 @@ def render_all() -> dict[Path, str]:
         files[OUTPUT / "sheets" / name] = text
     files[OUTPUT / "sheets" / "quiz.xml"] = MOODLE.documents("moodle")["quiz.xml"]
     files[OUTPUT / "sheets" / "quiz-qti.zip"] = MOODLE.documents("qti")["quiz-qti.zip"]
+    files.update(render_class())
     files.update(render_pictures())
     return files
+
+
+# A marked class: three scripted students answer a two-problem sheet. ada gives the model
+# answers; bo gets ŷ wrong and works on correctly from it (carried forward); cy sets ŷ to
+# the target, so that everything after is trivially 0 (no carry-forward).
+CLASS = sheet(count=2, seed=1, ask=("prediction", "loss", "w", "update"))
+
+
+def render_class() -> dict[Path, str]:
+    """output/sheets/class/: the sheet's JSON, the answers CSV and what symgrad mark writes."""
+    from sympy import Rational
+
+    from symgrad.assess.mark import mark_class, read_answers
+    from symgrad.assess.answers import fixed
+    from symgrad.maths.quantities import depends_on, recompute
+
+    keys = [a.quantity.key for a in CLASS.problems[0].answers]
+    lines = ["student,problem," + ",".join(keys)]
+    for p in CLASS.problems:
+        d, by_key = p.derivation, {a.quantity.key: a for a in p.answers}
+        lines.append(f"ada,{p.number}," + ",".join(a.rounded for a in p.answers))
+        own = {"prediction": d.forward[0].prediction.value + Rational(1, 2)}
+        for key in keys[1:]:
+            given = {k: Rational(own[k]) for k in depends_on(d, key) if k in own}
+            own[key] = fixed(recompute(d, key, given), by_key[key].places)
+        own["prediction"] = fixed(own["prediction"], by_key["prediction"].places)
+        lines.append(f"bo,{p.number}," + ",".join(str(own[k]) for k in keys))
+        target = d.samples[0].y
+        gaming = {"prediction": target, "loss": Rational(0), "dL/dw": Rational(0),
+                  "dL/db": Rational(0),
+                  "w_new": d.parameters[0], "b_new": d.parameters[-1]}
+        lines.append(f"cy,{p.number}," + ",".join(fixed(gaming[k], by_key[k].places)
+                                                  for k in keys))
+    answers = "\n".join(lines) + "\n"
+    marks = mark_class(CLASS.problems, read_answers(answers, CLASS.problems)).documents()
+    folder = OUTPUT / "sheets" / "class"
+    return {folder / "sheet.json": CLASS.to_json(), folder / "answers.csv": answers,
+            **{folder / name: text for name, text in marks.items()}}
 
 
 def render_pictures() -> dict[Path, str | bytes]:
@@ -110,7 +149,7 @@ def render_pictures() -> dict[Path, str | bytes]:
 
 if __name__ == "__main__":
     for path, text in render_all().items():
-        path.parent.mkdir(exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(text, bytes):
             path.write_bytes(text)
         else:

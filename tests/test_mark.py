@@ -7,7 +7,7 @@ import pytest
 from sympy import Rational
 
 from symgrad import mark, sheet
-from symgrad.assess.answers import _fixed
+from symgrad.assess.answers import fixed
 from symgrad.assess.mark import problems_from_json
 from symgrad.cli import main
 from symgrad.errors import SymgradError
@@ -37,17 +37,17 @@ def _wrong_prediction(problem):
         guess = Rational(by_key["prediction"].rounded) + Rational(offset)
         if abs(guess - y) < Rational(1, 10) or by_key["prediction"].accepts(guess):
             continue
-        given = {"prediction": _fixed(guess, by_key["prediction"].places)}
+        given = {"prediction": fixed(guess, by_key["prediction"].places)}
         for key in ("loss", "dL/dw"):
             value = recompute(d, key, {"prediction": Rational(given["prediction"])})
             if value is None or by_key[key].near(value, 0):
                 break
-            given[key] = _fixed(value, by_key[key].places)
+            given[key] = fixed(value, by_key[key].places)
         else:
             for a in problem.answers:
                 if a.quantity.kind == "update":
                     depends = f"dL/d{a.quantity.key[:-4]}"
-                    given[a.quantity.key] = (_fixed(recompute(d, a.quantity.key, {
+                    given[a.quantity.key] = (fixed(recompute(d, a.quantity.key, {
                         depends: Rational(given[depends])}), a.places)
                         if depends in given else a.rounded)
             return given
@@ -118,7 +118,7 @@ def test_mistakes_are_tagged(problems):
     for p in problems:
         for a in p.answers:
             for mistake in a.mistakes:
-                part = mark(p, {a.quantity.key: _fixed(mistake.value, a.places)}).parts[
+                part = mark(p, {a.quantity.key: fixed(mistake.value, a.places)}).parts[
                     p.answers.index(a)]
                 assert part.status == "wrong" and part.score == 0
                 assert mistake.name in part.mistakes
@@ -144,7 +144,7 @@ def test_carry_forward_share_and_batch():
     guess = Rational(p.answers[0].rounded) + Rational("0.5")
     loss = recompute(d, "loss", {"prediction1": guess})
     given = {"prediction1": str(guess), "prediction2": p.answers[1].rounded,
-             "loss": _fixed(loss, p.answers[2].places)}
+             "loss": fixed(loss, p.answers[2].places)}
     m = mark(p, given, carry_forward=0.5)
     assert [part.status for part in m.parts] == ["wrong", "correct", "carried_forward"]
     assert m.score == 1.5
@@ -164,7 +164,7 @@ def test_cli_marks_a_class(tmp_path, capsys):
     model = _model(p)
     wrong_input = next(m for m in p.answers[2].mistakes if m.name == "missing_input")
     rows = [["ada", 1, *model.values()], ["bo", 1, *model.values()],
-            ["cy", 1, model["prediction"], model["loss"], _fixed(wrong_input.value, 3), "", ""],
+            ["cy", 1, model["prediction"], model["loss"], fixed(wrong_input.value, 3), "", ""],
             ["dee", 1, "", "", "", "", ""]]
     with open(tmp_path / "answers.csv", "w", newline="") as f:
         csv.writer(f).writerows([["student", "problem", *model], *rows])

@@ -21,7 +21,7 @@ from ..maths.model import decimal, numeric
 from ..maths.quantities import Mistake, Quantity, mistakes
 from ..maths.records import Derivation
 
-__all__ = ["Answer", "SelfTest", "answer", "answers", "self_test", "MORE_PLACES"]
+__all__ = ["Answer", "SelfTest", "answer", "answers", "self_test", "fixed", "MORE_PLACES"]
 
 # At most this many decimal places beyond the sheet's significant digits, to keep the
 # starting value and the mistakes out of the accepted interval; past it, a redraw.
@@ -45,7 +45,7 @@ class Answer:
     @property
     def rounded(self) -> str:
         """The model answer as a learner writes it: the value to ``places`` places."""
-        return _fixed(self.quantity.value, self.places)
+        return fixed(self.quantity.value, self.places)
 
     @property
     def is_exact(self) -> bool:
@@ -139,7 +139,7 @@ def self_test(problem_answers: tuple[Answer, ...]) -> SelfTest:
                 failures.append(f"{key}: the starting value is accepted")
         for m in a.mistakes:
             checks += 1
-            if a.accepts(m.value) or m not in a.gives(_fixed(m.value, a.places)):
+            if a.accepts(m.value) or m not in a.gives(fixed(m.value, a.places)):
                 failures.append(f"{key}: the mistake {m.name} is not told apart")
     return SelfTest(checks, tuple(failures))
 
@@ -163,8 +163,13 @@ def _places(value: Expr, digits: int) -> int:
     return max(0, digits - 1 - math.floor(math.log10(size)))
 
 
-def _fixed(value, places: int) -> str:
-    """``value`` rounded to ``places`` decimal places, trailing zeros kept."""
+def fixed(value, places: int) -> str:
+    """``value`` rounded to ``places`` decimal places, trailing zeros kept, as a learner
+    writes it.
+
+    >>> fixed(Rational(2, 3), 4), fixed(Rational(-1, 8), 2), fixed(Rational(5), 0)
+    ('0.6667', '-0.12', '5')
+    """
     exact = Fraction(str(numeric(value, places + 20))) if not isinstance(value, str) else (
         Fraction(value))
     scaled = exact * 10 ** places
