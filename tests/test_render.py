@@ -325,3 +325,19 @@ def test_python_script_calls_the_prediction_y_hat():
     assert "dL/da" not in script and " a = " not in script
     printed = run(sys.executable, "-c", script).stdout
     assert "sample 2: y_hat = 1.35" in printed and "sample 2: dL/dy_hat = 1.7" in printed
+
+
+@pytest.mark.parametrize("call", [
+    "d.loss.value.subs(1, \"__import__('os').system('touch MARKER')\")",
+    "d.loss.value.func(\"__import__('os').system('touch MARKER')\")",
+    "d.gradients[0].value.equals(\"__import__('os').system('touch MARKER')\")",
+])
+def test_teacher_template_cannot_call_into_sympy(tmp_path, call):
+    """A teacher's template cannot call SymPy methods or constructors, which would parse a
+    string with eval: one line, exit code 2, and the marker file is never made."""
+    (tmp_path / "lesson").mkdir()
+    (tmp_path / "lesson" / "title.j2").write_text(f"((( {call} )))")
+    result = run(sys.executable, "-m", "symgrad", "example", "--templates", str(tmp_path),
+                 cwd=tmp_path)
+    assert result.returncode == 2 and "not allowed" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "MARKER").exists()

@@ -95,8 +95,10 @@ def answers(derivation: Derivation, asked: tuple[Quantity, ...],
     for quantity in asked:
         start = _start(derivation, quantity)
         known = mistakes(derivation, quantity.key, distinct=False)
-        excluded = [(start, 1)] if start is not None else []
-        excluded += [(m.value, 2) for m in known]  # a mistake's interval must not touch ours
+        # Room 2: neither the start nor a mistake, rounded as asked, may fall in our interval
+        # (a mistake's own interval must not touch ours either).
+        excluded = [(start, 2)] if start is not None else []
+        excluded += [(m.value, 2) for m in known]
         first = _places(quantity.value, digits)
         for places in range(first, first + MORE_PLACES + 1):
             tolerance = Rational(1, 2 * 10 ** places)
@@ -135,7 +137,7 @@ def self_test(problem_answers: tuple[Answer, ...]) -> SelfTest:
             failures.append(f"{key}: the model answer {a.rounded} is refused")
         if a.start is not None:
             checks += 1
-            if a.accepts(a.start):
+            if a.accepts(a.start) or a.accepts(fixed(a.start, a.places)):
                 failures.append(f"{key}: the starting value is accepted")
         for m in a.mistakes:
             checks += 1

@@ -123,7 +123,7 @@ def _part(d, a: Answer, text: str, values, texts, statuses, by_key,
         return PartMark(key, text, 0.0, 1.0, "blank", (), "no answer")
     try:
         value = _number(text)
-    except ParseError as error:
+    except SymgradError as error:  # not a number, or one out of range (1e99 inside tanh)
         return PartMark(key, text, 0.0, 1.0, "unreadable", (), f"could not read {text!r}: "
                         f"{error}")
     values[key], texts[key] = value, text
@@ -157,7 +157,9 @@ def _part(d, a: Answer, text: str, values, texts, statuses, by_key,
         return PartMark(key, text, 0.0, 1.0, "wrong", tags,
                         "wrong: " + "; or ".join(MISTAKES[name] for name in tags))
     if a.start is not None and a.near(value, a.start):
-        return PartMark(key, text, 0.0, 1.0, "wrong", (), "wrong: the value before the step")
+        return PartMark(key, text, 0.0, 1.0, "wrong", (),
+                        "wrong: 0, as if nothing were computed" if a.quantity.kind in (
+                            "gradient", "delta") else "wrong: the value before the step")
     return PartMark(key, text, 0.0, 1.0, "wrong", (), "wrong")
 
 
@@ -234,7 +236,7 @@ def class_from_json(text: str) -> dict[str | None, tuple[Problem, ...]]:
                     for one in data["students"]}
     except SymgradError:
         raise
-    except (KeyError, TypeError, IndexError, AttributeError) as error:
+    except (KeyError, TypeError, IndexError, AttributeError, ValueError) as error:
         raise SymgradError(f"class.json is not a symgrad class: {type(error).__name__} "
                            f"{error}") from None
     return {None: problems_from_json(text)}
@@ -273,13 +275,21 @@ def _problem(p: dict) -> Problem:
         if key not in found:
             raise SymgradError(f"sheet.json does not match this symgrad: problem {number} "
                                f"asks for {key!r}, which its derivation does not have")
-        a = answer(d, found[key], int(entry["places"]))
+        places = entry["places"]
+        if not isinstance(places, int) or isinstance(places, bool) or not 0 <= places <= 30:
+            raise SymgradError(f"sheet.json: problem {number} {key} has places {places!r}; "
+                               "a whole number from 0 to 30 is expected")
+        a = answer(d, found[key], places)
         if a.rounded != entry["rounded"] or str(a.tolerance) != entry["tolerance"]:
             raise SymgradError(f"sheet.json does not match this symgrad: problem {number} "
                                f"{key} is {a.rounded} here, {entry['rounded']} in the file")
         asked.append(found[key])
         rebuilt.append(a)
-    return Problem(number, d, tuple(asked), tuple(rebuilt), self_test(tuple(rebuilt)))
+    tested = self_test(tuple(rebuilt))
+    if not tested.passed:  # a file edited to accept what it must not (an unchanged b)
+        raise SymgradError(f"sheet.json does not match this symgrad: problem {number} fails "
+                           f"its self-test ({tested.failures[0]})")
+    return Problem(number, d, tuple(asked), tuple(rebuilt), tested)
 
 
 def read_answers(text: str, problems) -> tuple[tuple[str, int, dict], ...]:
@@ -301,7 +311,11 @@ def read_answers(text: str, problems) -> tuple[tuple[str, int, dict], ...]:
     asks = {student: {p.number: {a.quantity.key for a in p.answers} for p in mine}
             for student, mine in by_student.items()}
     by_number = {number: keys for mine in asks.values() for number, keys in mine.items()}
-    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    try:
+        # strict: an unclosed quote is an error, not a cell that swallows the next rows
+        rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""), strict=True))
+    except csv.Error as error:
+        raise SymgradError(f"the answers CSV cannot be read: {error}") from None
     if not rows or [c.strip().lower() for c in rows[0][:2]] != ["student", "problem"]:
         raise SymgradError("the answers CSV starts with a header row student,problem,"
                            "<quantity keys such as loss,dL/dw>")
@@ -374,8 +388,8 @@ class ClassMarks:
             for m in markings:
                 for i, part in enumerate(m.parts, 1):
                     writer.writerow([student, m.problem, f"{m.problem}.{i}", part.key,
-                                     _cell(part.given), _score(part.score),
-                                     _score(part.max_score), part.status,
+                                     _cell(part.given), f"{part.score:g}",
+                                     f"{part.max_score:g}", part.status,
                                      ";".join(part.mistakes), _cell(part.feedback)])
         return out.getvalue()
 
@@ -445,8 +459,10 @@ def mark_class(problems, rows, *, carry_forward: float = 1.0) -> ClassMarks:
 
 
 def _score(value: float) -> str:
-    """A score without a needless ``.0``."""
-    return f"{value:g}"
+    """A score without a needless ``.0``; one that is not a short decimal is rounded, to
+    two places, with ≈."""
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return text if abs(float(text) - value) < 1e-12 else "≈ " + text
 
 
 def _percent(count: int, total: int) -> str:

@@ -35,7 +35,7 @@ from ..maths.model import (MAX_DIGITS, Layer, Network, Neuron, Sample, decimal,
                            numeric, whole_number)
 from ..files import write_files
 from ..views.render import LANGUAGES, json_value, render_template
-from .answers import Answer, SelfTest, answers, self_test
+from .answers import Answer, SelfTest, answers, fixed, self_test
 from ..maths.working import approx
 
 __all__ = ["Difficulty", "DIFFICULTIES", "ASKABLE", "DEFAULT_ASK", "SHEET_FORMATS", "MAX_COUNT",
@@ -234,13 +234,25 @@ class Sheet:
         >>> drawn.answer_range(drawn.problems[0].answers[0])
         ('0.81', '0.80995', '0.81005')
         """
-        exact = Rational(self.answer_text(answer.quantity.value))
+        exact = Rational(self.answer_text(answer.quantity.value, answer.places))
         return tuple(_plain_decimal(v) for v in (exact, exact - answer.tolerance,
                                                  exact + answer.tolerance))
 
-    def answer_text(self, value: Expr) -> str:
-        """A value as Moodle should read it: exact when short, else 10 significant digits."""
-        return decimal(value, 10)[0]
+    @staticmethod
+    def tolerance_text(answer: Answer) -> str:
+        """An answer's tolerance as Moodle reads it: a plain decimal, never ``5e-14``."""
+        return _plain_decimal(answer.tolerance)
+
+    def answer_text(self, value: Expr, places: int) -> str:
+        """A value as Moodle and Canvas should read it: exact when short, else to three
+        more decimal places than are asked for (so that an interval of half a unit of the
+        last asked place is centred where it belongs, whatever ``--digits`` is).
+
+        >>> sheet(count=1, seed=1).answer_text(Rational(2, 3), 4)
+        '0.6666667'
+        """
+        text, is_exact = decimal(value, MAX_DIGITS)
+        return text if is_exact and "e" not in text else fixed(value, places + 3)
 
     def to_data(self) -> dict:
         """The whole sheet as plain data: problems, asked quantities and answers."""
@@ -426,6 +438,7 @@ def sheet(*, count: int = 10, seed: int = 1, activations=None, losses=None,
 # A student ID names files: letters, digits and ._- only, at most 64 characters.
 _STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MAX_STUDENTS = 2000
+MAX_ROSTER_BYTES = 1_000_000
 
 
 def student_id(text) -> str:
@@ -440,8 +453,15 @@ def read_roster(path: str | os.PathLike) -> tuple[str, ...]:
     """The student IDs of a roster: the first column of a CSV file (a header whose first
     cell is ``student`` or ``id`` is skipped, blank lines too), each once."""
     try:
-        with open(path, newline="", encoding="utf-8") as file:
-            rows = list(csv.reader(file))
+        if not Path(path).is_file():
+            raise SymgradError(f"the roster {str(path)!r} is not a regular file")
+        with open(path, "rb") as file:
+            data = file.read(MAX_ROSTER_BYTES + 1)
+        if len(data) > MAX_ROSTER_BYTES:
+            raise SymgradError(f"the roster {str(path)!r} is larger than {MAX_ROSTER_BYTES} "
+                               "bytes")
+        rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""),
+                               strict=True))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise SymgradError(f"cannot read the roster {str(path)!r}: "
                            f"{getattr(error, 'strerror', None) or error}") from None
@@ -455,9 +475,10 @@ def read_roster(path: str | os.PathLike) -> tuple[str, ...]:
     seen = set()
     for name in ids:
         student_id(name)
-        if name in seen:
-            raise SymgradError(f"student {name!r} is in the roster twice")
-        seen.add(name)
+        if name.lower() in seen:  # Ada and ada would be one file on many systems
+            raise SymgradError(f"student {name!r} is in the roster twice (IDs are compared "
+                               "without case)")
+        seen.add(name.lower())
     return tuple(ids)
 
 

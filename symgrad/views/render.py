@@ -201,6 +201,18 @@ class _Sandbox(jinja2.sandbox.SandboxedEnvironment):
 
     intercepted_binops = frozenset({"*", "**"})
 
+    def is_safe_callable(self, obj) -> bool:
+        """No call into SymPy or mpmath: their methods and constructors parse strings with
+        ``eval`` (``expr.subs(1, "__import__('os')...")``), so a template reaches the maths
+        only through the filters, which print it."""
+        module = getattr(obj, "__module__", None) or ""
+        owner = getattr(obj, "__self__", None)
+        if (module.startswith(("sympy", "mpmath")) or isinstance(obj, Basic)
+                or isinstance(owner, Basic)
+                or (isinstance(obj, type) and issubclass(obj, Basic))):
+            return False
+        return super().is_safe_callable(obj)
+
     def call_binop(self, context, operator, left, right):
         if operator == "*" and any(isinstance(side, (str, list, tuple)) for side in
                                    (left, right)):
