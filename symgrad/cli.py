@@ -14,7 +14,7 @@ from .maths.activations import ACTIVATIONS, custom
 from .assess.checks import FUNCTIONS, check, diagnose, parse
 from .maths.derive import PREDICTION, TARGET, Z, derive
 from .errors import SymgradError
-from .files import kind_of, write_files
+from .files import kind_of, write_into
 from .maths.losses import LOSSES
 from .maths.model import Layer, Network, Neuron, Sample, exact
 from .views.render import FORMATS, LANGUAGES, MAX_SHOWN, worked_example
@@ -513,14 +513,7 @@ def _mark(args) -> str:
         if existing:
             raise SymgradError(f"{existing[0]} exists in the current folder; give --out DIR "
                                "to write elsewhere or --force to replace it")
-    paths = {folder / name: text for name, text in documents.items()}
-    try:
-        for parent in sorted({path.parent for path in paths}):
-            parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise SymgradError(f"cannot write to {str(folder)!r}: "
-                           f"{error.strerror or 'not a folder'}") from None
-    write_files(paths)
+    write_into(folder, documents)
     students = len({student for student, _, _ in rows})
     return (f"marked {len(rows)} answers of {students} students; wrote "
             f"{folder / 'marks.csv'}, {folder / 'summary.md'} and "

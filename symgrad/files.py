@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .errors import SymgradError
 
-__all__ = ["write_atomically", "write_files", "kind_of"]
+__all__ = ["write_atomically", "write_files", "write_into", "kind_of"]
 
 try:
     import fcntl
@@ -81,6 +81,21 @@ def write_files(files: dict) -> None:
         for leftover in [*temporaries.values(), *backups.values()]:
             if leftover is not None:
                 Path(leftover).unlink(missing_ok=True)
+
+
+def write_into(folder: str | os.PathLike, documents: dict) -> list[Path]:
+    """Write ``documents`` (a name relative to ``folder`` -> text or bytes) into ``folder``,
+    making it and the subfolders the names need, as one unit (:func:`write_files`)."""
+    folder = Path(folder)
+    paths = {folder / name: data for name, data in documents.items()}
+    try:
+        for parent in sorted({path.parent for path in paths}):
+            parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SymgradError(f"cannot write to {str(folder)!r}: "
+                           f"{error.strerror or 'not a folder'}") from None
+    write_files(paths)
+    return list(paths)
 
 
 def kind_of(mode: int) -> str:

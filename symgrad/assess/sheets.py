@@ -33,7 +33,7 @@ from ..errors import DomainError, SymgradError, choose
 from ..maths.losses import LOSSES
 from ..maths.model import (MAX_DIGITS, Layer, Network, Neuron, Sample, decimal,
                            numeric, whole_number)
-from ..files import write_files
+from ..files import write_into
 from ..views.render import LANGUAGES, json_value, render_template
 from .answers import Answer, SelfTest, answers, fixed, self_test
 from ..maths.working import approx
@@ -189,16 +189,7 @@ class Sheet:
         """Write every document of ``fmt`` into ``folder`` (made if missing) as one unit,
         after all of them have rendered: a failure leaves the old set or none, never a sheet
         beside another run's key."""
-        folder = Path(folder)
-        documents = self.documents(fmt)
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise SymgradError(f"cannot write to {str(folder)!r}: "
-                               f"{error.strerror or 'not a folder'}") from None
-        paths = [folder / filename for filename in documents]
-        write_files(dict(zip(paths, documents.values())))
-        return paths
+        return write_into(folder, self.documents(fmt))
 
     def moodle_mistakes(self, answer: Answer) -> tuple[Mistake, ...]:
         """One mistake for each value the mistakes give (those that give the same number
@@ -516,17 +507,7 @@ def class_documents(sheets: tuple[Sheet, ...], fmt: str = "md") -> dict[str, str
 def save_class(sheets: tuple[Sheet, ...], folder: str | os.PathLike,
                fmt: str = "md") -> list[Path]:
     """Write :func:`class_documents` into ``folder`` as one unit (all files or none)."""
-    folder = Path(folder)
-    documents = class_documents(sheets, fmt)
-    try:
-        for sub in ("", "sheets", "keys"):
-            (folder / sub).mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise SymgradError(f"cannot write to {str(folder)!r}: "
-                           f"{error.strerror or 'not a folder'}") from None
-    paths = [folder / name for name in documents]
-    write_files(dict(zip(paths, documents.values())))
-    return paths
+    return write_into(folder, class_documents(sheets, fmt))
 
 
 # Networks keep short numbers: weights and inputs on a grid of halves; on a level that
