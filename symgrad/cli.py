@@ -323,15 +323,19 @@ def _add_sheet_parser(commands) -> None:
                         + "; the maths is the same in every language (default en)")
 
 
-def _sheet(args) -> str:
+def _keep_current_folder(args, names) -> None:
+    """Without --out the current folder is only a default: never overwrite a file of
+    ``names`` there silently (--force does)."""
     if args.out is None and not args.force:
-        # Without --out the current folder is only a default: never overwrite it silently.
-        names = (["class.json", f"key.{args.format}", "sheets", "keys"] if args.students
-                 else [name for *_, name in SHEET_FORMATS[args.format]])
         existing = [name for name in names if os.path.lexists(name)]
         if existing:
             raise SymgradError(f"{existing[0]} exists in the current folder; give --out DIR "
                                "to write elsewhere or --force to replace it")
+
+
+def _sheet(args) -> str:
+    _keep_current_folder(args, ["class.json", f"key.{args.format}", "sheets", "keys"]
+                         if args.students else [name for *_, name in SHEET_FORMATS[args.format]])
     activations = args.activation
     if args.activation_expr is not None:
         activations = [*(activations or DIFFICULTIES[args.difficulty].activations),
@@ -465,7 +469,8 @@ def _add_mark_parser(commands) -> None:
         description=_MARK_HELP, epilog=_MARK_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     mark_parser.add_argument("--sheet", required=True, type=_path, metavar="FILE",
-                             help="the sheet.json the class answered")
+                             help="the sheet.json the class answered, or the class.json of "
+                                  "per-student variants (symgrad sheet --students)")
     mark_parser.add_argument("--answers", required=True, type=_path, metavar="FILE",
                              help="the class's answers as CSV")
     mark_parser.add_argument("--out", type=_path, metavar="DIR",
@@ -507,12 +512,7 @@ def _mark(args) -> str:
     rows = read_answers(_read_text(args.answers, "answers CSV", MAX_ANSWERS_BYTES), problems)
     documents = mark_class(problems, rows, carry_forward=share).documents()
     folder = Path(".") if args.out is None else args.out
-    if args.out is None and not args.force:
-        existing = [name for name in ("marks.csv", "summary.md", "gradescope")
-                    if os.path.lexists(name)]
-        if existing:
-            raise SymgradError(f"{existing[0]} exists in the current folder; give --out DIR "
-                               "to write elsewhere or --force to replace it")
+    _keep_current_folder(args, ["marks.csv", "summary.md", "gradescope"])
     write_into(folder, documents)
     students = len({student for student, _, _ in rows})
     return (f"marked {len(rows)} answers of {students} students; wrote "
