@@ -491,10 +491,9 @@ def class_documents(sheets: tuple[Sheet, ...], fmt: str = "md") -> dict[str, str
     first = sheets[0]
     files = {}
     for one in sheets:
-        sheet_text, key_text = (one.documents(fmt)[name] for name in (f"sheet.{fmt}",
-                                                                        f"key.{fmt}"))
-        files[f"sheets/{one.student}.{fmt}"] = sheet_text
-        files[f"keys/{one.student}.{fmt}"] = key_text
+        documents = one.documents(fmt)  # rendered once: the sheet and the key
+        files[f"sheets/{one.student}.{fmt}"] = documents[f"sheet.{fmt}"]
+        files[f"keys/{one.student}.{fmt}"] = documents[f"key.{fmt}"]
     files[f"key.{fmt}"] = render_template(fmt, f"key.{fmt}.j2", templates=first.templates,
                                           digits=first.digits, lang=first.lang, sheet=first,
                                           sheets=sheets, worked=False)
