@@ -19,7 +19,7 @@ from .maths.losses import LOSSES
 from .maths.model import Layer, Network, Neuron, Sample, exact
 from .views.render import FORMATS, LANGUAGES, MAX_SHOWN, worked_example
 from .assess.sheets import (ASKABLE, DEFAULT_ASK, DEFAULT_NETWORK_ASK, DIFFICULTIES, MAX_COUNT,
-                            SHEET_FORMATS, class_sheets, read_roster, save_class, sheet)
+                            MAX_JOBS, SHEET_FORMATS, class_files, read_roster, sheet)
 from .maths.working import unevaluated
 from .assess.mark import MAX_ANSWERS_BYTES, class_from_json, mark_class, read_answers
 
@@ -283,6 +283,9 @@ def _add_sheet_parser(commands) -> None:
                               "student ID): DIR/sheets/ID.md, DIR/keys/ID.md, DIR/key.md with "
                               "every student's answers and DIR/class.json (for symgrad mark); "
                               "the same seed and ID give the same variant")
+    drawing.add_argument("--jobs", type=_integer, default=None, metavar="N",
+                         help="processes that draw and write a class's sheets (default: the "
+                              "number of CPUs); the files are the same for any N")
     drawing.add_argument("--network", metavar="SHAPE",
                          help="draw networks instead of single neurons: inputs-widths such "
                               "as 2-2-1 (two inputs, a hidden layer of two, one output); "
@@ -333,6 +336,14 @@ def _keep_current_folder(args, names) -> None:
                                "to write elsewhere or --force to replace it")
 
 
+def _cpus() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return max(1, min(len(os.sched_getaffinity(0)), MAX_JOBS))
+    except AttributeError:  # not on Linux
+        return max(1, min(os.cpu_count() or 1, MAX_JOBS))
+
+
 def _sheet(args) -> str:
     _keep_current_folder(args, ["class.json", f"key.{args.format}", "sheets", "keys"]
                          if args.students else [name for *_, name in SHEET_FORMATS[args.format]])
@@ -347,9 +358,13 @@ def _sheet(args) -> str:
                    templates=args.templates, network=args.network, lang=args.lang)
     folder = Path(".") if args.out is None else args.out
     if args.students is not None:
-        sheets = class_sheets(read_roster(args.students), **options)
-        written = save_class(sheets, folder, args.format)
-        return f"wrote {len(written)} files for {len(sheets)} students into {folder}\n"
+        students = read_roster(args.students)
+        jobs = _cpus() if args.jobs is None else args.jobs
+        written = write_into(folder, class_files(students, fmt=args.format, jobs=jobs,
+                                                 **options))
+        return f"wrote {len(written)} files for {len(students)} students into {folder}\n"
+    if args.jobs is not None:
+        raise SymgradError("--jobs is for a class: give --students ROSTER.csv")
     written = sheet(**options).save(folder, args.format)
     return "".join(f"wrote {path}\n" for path in written)
 

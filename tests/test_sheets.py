@@ -407,6 +407,45 @@ def test_class_documents_hold_every_student(tmp_path):
     assert "## Problem 1" in (tmp_path / "keys" / "s1.md").read_text()
 
 
+def test_a_class_is_the_same_for_any_number_of_jobs(tmp_path):
+    """symgrad sheet --students writes byte-identical files with --jobs 1 and --jobs 2
+    (forked workers, roster order kept), tex and md, and class_files equals
+    class_documents of the same students' sheets."""
+    from symgrad.assess.sheets import class_documents, class_files, class_sheets
+
+    (tmp_path / "roster.csv").write_text("student\n" + "".join(f"s{i}\n" for i in range(7)))
+    written = {}
+    for jobs in (1, 2):
+        for fmt in ("md", "tex"):
+            out = tmp_path / f"{fmt}{jobs}"
+            result = run(sys.executable, "-m", "symgrad", "sheet", "--students", "roster.csv",
+                         "--count", "2", "--difficulty", "medium", "--format", fmt, "--jobs",
+                         str(jobs), "--out", out.name, cwd=tmp_path)
+            assert result.returncode == 0, result.stderr
+            written[fmt, jobs] = {str(p.relative_to(out)): p.read_bytes()
+                                  for p in out.rglob("*") if p.is_file()}
+    for fmt in ("md", "tex"):
+        assert written[fmt, 1] == written[fmt, 2]
+        assert len(written[fmt, 1]) == 2 * 7 + 2
+    students = [f"s{i}" for i in range(3)]
+    assert class_files(students, count=2, jobs=2) == class_documents(
+        class_sheets(students, count=2))
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--jobs", "2"], "--jobs is for a class"),
+    (["--students", "roster.csv", "--jobs", "0"], "jobs must be"),
+    (["--students", "roster.csv", "--jobs", "65"], "jobs must be"),
+])
+def test_bad_jobs_are_one_line(tmp_path, arguments, message):
+    """--jobs without a roster, or out of 1 to 64, is refused in one line (exit 2)."""
+    (tmp_path / "roster.csv").write_text("ada\n")
+    result = run(sys.executable, "-m", "symgrad", "sheet", *arguments, "--out", "out",
+                 cwd=tmp_path)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("roster, message", [
     ("student\n", "names no student"),
     ("ada\nada\n", "is in the roster twice"),

@@ -12,7 +12,7 @@ each written answer the way a marker would, before a sheet is written.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 from sympy import Expr, Rational
@@ -41,16 +41,16 @@ class Answer:
     tolerance: Rational
     start: Expr | None
     mistakes: tuple[Mistake, ...]
+    # The model answer as a learner writes it: the value to ``places`` places.
+    rounded: str = field(init=False)
+    # Whether ``rounded`` is the exact value (nothing was rounded away).
+    is_exact: bool = field(init=False)
 
-    @property
-    def rounded(self) -> str:
-        """The model answer as a learner writes it: the value to ``places`` places."""
-        return fixed(self.quantity.value, self.places)
-
-    @property
-    def is_exact(self) -> bool:
-        """Whether :attr:`rounded` is the exact value (nothing was rounded away)."""
-        return Rational(self.rounded) == self.quantity.value
+    def __post_init__(self):
+        # Worked out once: keys, LMS exports and the self-test read them many times.
+        rounded = fixed(self.quantity.value, self.places)
+        object.__setattr__(self, "rounded", rounded)
+        object.__setattr__(self, "is_exact", Rational(rounded) == self.quantity.value)
 
     def accepts(self, value) -> bool:
         """Whether ``value`` (a number or its text) lies within the tolerance."""
@@ -172,8 +172,12 @@ def fixed(value, places: int) -> str:
     >>> fixed(Rational(2, 3), 4), fixed(Rational(-1, 8), 2), fixed(Rational(5), 0)
     ('0.6667', '-0.12', '5')
     """
-    exact = Fraction(str(numeric(value, places + 20))) if not isinstance(value, str) else (
-        Fraction(value))
+    if isinstance(value, str):
+        exact = Fraction(value)
+    elif getattr(value, "is_Rational", False):
+        exact = Fraction(int(value.p), int(value.q))
+    else:
+        exact = Fraction(str(numeric(value, places + 20)))
     scaled = exact * 10 ** places
     whole = math.floor(scaled + Fraction(1, 2))
     sign = "-" if whole < 0 else ""

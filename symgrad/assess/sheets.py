@@ -14,10 +14,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import multiprocessing
 import os
 import random
 import re
 import zipfile
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from pathlib import Path
@@ -40,7 +42,7 @@ from ..maths.working import approx
 
 __all__ = ["Difficulty", "DIFFICULTIES", "ASKABLE", "DEFAULT_ASK", "SHEET_FORMATS", "MAX_COUNT",
            "Problem", "Sheet", "sheet", "decimal_places", "class_sheets", "class_documents",
-           "save_class", "read_roster", "student_id"]
+           "save_class", "class_files", "read_roster", "student_id"]
 
 # What a sheet can ask for, and the quantities of a derivation each name stands for.
 ASKABLE = {
@@ -180,10 +182,20 @@ class Sheet:
             return {"sheet.json": self.to_json()}
         if fmt == "qti":
             return {"quiz-qti.zip": self.qti_package()}
-        return {filename: render_template(kind, name, templates=self.templates,
-                                          digits=self.digits, lang=self.lang, sheet=self,
-                                          sheets=(self,), worked=True)
-                for kind, name, filename in outputs}
+        if fmt in ("md", "tex"):
+            return dict(zip(("sheet." + fmt, "key." + fmt), self._pages(fmt)[:2]))
+        return {filename: self._render(kind, name) for kind, name, filename in outputs}
+
+    def _render(self, kind: str, name: str, **context) -> str:
+        return render_template(kind, name, templates=self.templates, digits=self.digits,
+                               lang=self.lang, sheet=self, **context)
+
+    def _pages(self, fmt: str) -> tuple[str, str, str]:
+        """The sheet, its key and the key's table of answers (which a class key lists
+        for every student), in ``md`` or ``tex``."""
+        table = self._render(fmt, f"key_table.{fmt}.j2", one=self)
+        return (self._render(fmt, f"sheet.{fmt}.j2"),
+                self._render(fmt, f"key.{fmt}.j2", tables=(table,), worked=True), table)
 
     def save(self, folder: str | os.PathLike, fmt: str = "md") -> list[Path]:
         """Write every document of ``fmt`` into ``folder`` (made if missing) as one unit,
@@ -486,19 +498,77 @@ def class_documents(sheets: tuple[Sheet, ...], fmt: str = "md") -> dict[str, str
     """File name -> text for a class: ``sheets/ID.md`` and ``keys/ID.md`` per student (or
     ``.tex``), ``key.md`` with every student's answers, and ``class.json`` with every
     student's sheet data (what ``symgrad mark`` reads)."""
+    _class_format(fmt)
+    return _class_files(sheets[0], [_student_files(one, fmt) for one in sheets], fmt)
+
+
+def class_files(students, *, fmt: str = "md", jobs: int = 1, **options) -> dict[str, str]:
+    """:func:`class_documents` of the students' sheets drawn with ``options`` (see
+    :func:`sheet`), drawn and rendered by ``jobs`` processes; the files are the same
+    whatever ``jobs`` is.
+
+    >>> sorted(class_files(["ada", "alan"], count=1, jobs=2))[:3]
+    ['class.json', 'key.md', 'keys/ada.md']
+    """
+    _class_format(fmt)
+    whole_number(jobs, "jobs", MAX_JOBS)
+    students = [student_id(name) for name in students]
+    if not students:
+        raise SymgradError("a class needs at least one student")
+    # The first student's sheet in this process: it checks the options before any worker
+    # starts, and gives the class key its title.
+    first = sheet(student=students[0], **options)
+    files = [_student_files(first, fmt)]
+    rest = students[1:]
+    if jobs == 1 or len(rest) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        files += [_student_files(sheet(student=name, **options), fmt) for name in rest]
+    else:
+        # Forked workers inherit the options (a custom activation is a Python function,
+        # which cannot be sent to a fresh process); the students' files come back as text,
+        # in roster order.
+        with ProcessPoolExecutor(max_workers=min(jobs, len(rest)),
+                                 mp_context=multiprocessing.get_context("fork"),
+                                 initializer=_set_worker_options,
+                                 initargs=(fmt, options)) as pool:
+            files += pool.map(_worker_files, rest,
+                              chunksize=max(1, len(rest) // (8 * jobs)))
+    return _class_files(first, files, fmt)
+
+
+# At most this many processes draw a class.
+MAX_JOBS = 64
+_WORKER = {}
+
+
+def _set_worker_options(fmt: str, options: dict) -> None:
+    _WORKER.update(fmt=fmt, options=options)
+
+
+def _worker_files(student: str) -> tuple[str, str, str, dict]:
+    return _student_files(sheet(student=student, **_WORKER["options"]), _WORKER["fmt"])
+
+
+def _class_format(fmt: str) -> None:
     if fmt not in ("md", "tex"):
         raise SymgradError(f"a class is written as md or tex (with class.json), not {fmt}")
-    first = sheets[0]
+
+
+def _student_files(one: Sheet, fmt: str) -> tuple[str, str, str, dict]:
+    """A student's sheet, key, table of answers and sheet data: plain text and data, which
+    a worker process can send back."""
+    return (*one._pages(fmt), one.to_data())
+
+
+def _class_files(first: Sheet, students, fmt: str) -> dict[str, str]:
     files = {}
-    for one in sheets:
-        documents = one.documents(fmt)  # rendered once: the sheet and the key
-        files[f"sheets/{one.student}.{fmt}"] = documents[f"sheet.{fmt}"]
-        files[f"keys/{one.student}.{fmt}"] = documents[f"key.{fmt}"]
-    files[f"key.{fmt}"] = render_template(fmt, f"key.{fmt}.j2", templates=first.templates,
-                                          digits=first.digits, lang=first.lang, sheet=first,
-                                          sheets=sheets, worked=False)
+    for (page, key, _, data) in students:
+        files[f"sheets/{data['student']}.{fmt}"] = page
+        files[f"keys/{data['student']}.{fmt}"] = key
+    files[f"key.{fmt}"] = first._render(fmt, f"key.{fmt}.j2",
+                                        tables=tuple(table for _, _, table, _ in students),
+                                        worked=False)
     files["class.json"] = json.dumps({"symgrad": __version__,
-                                      "students": [one.to_data() for one in sheets]},
+                                      "students": [data for *_, data in students]},
                                      indent=2, ensure_ascii=False) + "\n"
     return files
 

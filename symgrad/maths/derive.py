@@ -16,6 +16,7 @@ the work grows linearly with depth, width and training steps. The result is a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sympy import Add, Expr, MatMul, Matrix, Mul, Pow, Rational, Symbol, cancel, degree
 
@@ -96,6 +97,19 @@ class _Pass:
     totals: tuple[Expr, ...]
 
 
+@lru_cache(maxsize=256)
+def _activation_formulas(activation, slope: Rational) -> tuple[Expr, Expr]:
+    """``f(z)`` and ``f'(z)``, built once: SymPy takes longer to build ``max(0, z)`` than
+    to evaluate it, and drawing a sheet builds an engine for every candidate problem."""
+    return activation.function(Z, slope), activation.derivative(Z, slope)
+
+
+@lru_cache(maxsize=256)
+def _loss_formulas(loss, delta: Rational) -> tuple[Expr, Expr]:
+    """``L(ŷ, y)`` and ``∂L/∂ŷ``, built once (see :func:`_activation_formulas`)."""
+    return loss.function(PREDICTION, TARGET, delta), loss.derivative(PREDICTION, TARGET, delta)
+
+
 class _Engine:
     """A network's local formulas, evaluated at given parameter values."""
 
@@ -116,10 +130,9 @@ class _Engine:
                 for y in sample.targets:
                     if problem := self.loss.targets(y):
                         raise DomainError(problem)
-        self.f = [act.function(Z, network.slope) for act in self.activations]
-        self.df = [act.derivative(Z, network.slope) for act in self.activations]
-        self.ell = self.loss.function(PREDICTION, TARGET, network.delta)
-        self.dell = self.loss.derivative(PREDICTION, TARGET, network.delta)
+        self.f, self.df = zip(*(_activation_formulas(act, network.slope)
+                                for act in self.activations))
+        self.ell, self.dell = _loss_formulas(self.loss, network.delta)
         self.output_scale = Rational(1, outputs) if network.outputs == "mean" else Rational(1)
         self.scale = Rational(1, len(samples)) if self.loss.reduction == "mean" else Rational(1)
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sympy import Add, Expr, Mul, Not, Piecewise, Symbol
+from sympy import (Add, Expr, GreaterThan, LessThan, Max, Min, Mul, Not, Piecewise,
+                   StrictGreaterThan, StrictLessThan, Symbol)
 
 from .model import PRECISION, Defined, Given, numeric
 
@@ -75,6 +76,12 @@ def _evaluated(formula: Expr, symbol: Symbol, sign: tuple) -> tuple[Expr, Define
 def _evaluate(formula: Expr, values: dict) -> Expr:
     if isinstance(formula, Piecewise) and all(_is_number(v) for v in values.values()):
         formula = next(piece for piece, test in formula.args if holds(test, values))
+    if isinstance(formula, (Max, Min)) and all(v.is_Rational for v in values.values()):
+        # max(0, z) of a rational z: Python's comparison of two rationals picks the same
+        # number as SymPy's Max, which first searches its arguments for relations.
+        args = [_evaluate(arg, values) for arg in formula.args]
+        if all(arg.is_Rational for arg in args):
+            return (max if isinstance(formula, Max) else min)(args)
     values = dict(values)
     values.update((g, g.value) for g in formula.atoms(Given))
     return formula.xreplace(values)
@@ -90,10 +97,20 @@ def holds(condition, values: dict) -> bool:
     cannot tell (a named exact value inside |ŷ - y| ≤ δ, say)."""
     if condition == True:  # noqa: E712 - SymPy's true
         return True
+    if len(values) == 1 and type(condition) in _ORDER and condition.rhs == 0 and (
+            condition.lhs in values and values[condition.lhs].is_Rational):
+        # z > 0 at a rational z, the common case: its sign decides, without building
+        # SymPy's relational.
+        return _ORDER[type(condition)](values[condition.lhs].p)
     filled = condition.xreplace(dict(values) | {g: g.value for g in condition.atoms(Given)})
     if filled in (True, False):
         return bool(filled)
     return bool(type(filled)(numeric(filled.lhs, PRECISION), numeric(filled.rhs, PRECISION)))
+
+
+# A relation ``x ? 0`` -> whether it holds for a number of this sign (numerator).
+_ORDER = {StrictGreaterThan: lambda p: p > 0, GreaterThan: lambda p: p >= 0,
+          StrictLessThan: lambda p: p < 0, LessThan: lambda p: p <= 0}
 
 
 def show(formula: Expr, values: dict) -> Expr:
