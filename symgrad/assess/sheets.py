@@ -682,6 +682,8 @@ def _accept(neuron, samples, rate, level: Difficulty, exact_step: bool,
         return None  # saturated: gradients vanish, nothing to see
     if name in ("relu", "leaky_relu") and not allow_kink and 0 in zs:
         return None
+    if name == "relu" and all(z <= 0 for z in zs):
+        return None  # dead in every sample (f'(0) = 0 too): every gradient is 0
     if level.decimals is not None and any(
             decimal_places(z) is None or decimal_places(z) > level.decimals for z in zs):
         return None

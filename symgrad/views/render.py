@@ -200,11 +200,25 @@ class _Sandbox(jinja2.sandbox.SandboxedEnvironment):
     string or number so large that it exhausts memory."""
 
     intercepted_binops = frozenset({"*", "**"})
+    # (type, attribute) -> whether templates may read it: Jinja2's rule looks only at the
+    # type of the object and the name (it is asked for every dot in every template).
+    _safe_attributes: dict = {}
+
+    def is_safe_attribute(self, obj, attr: str, value) -> bool:
+        key = (type(obj), attr)
+        safe = self._safe_attributes.get(key)
+        if safe is None:
+            if len(self._safe_attributes) > MAX_REMEMBERED:
+                self._safe_attributes.clear()
+            safe = self._safe_attributes[key] = super().is_safe_attribute(obj, attr, value)
+        return safe
 
     def is_safe_callable(self, obj) -> bool:
         """No call into SymPy or mpmath: their methods and constructors parse strings with
         ``eval`` (``expr.subs(1, "__import__('os')...")``), so a template reaches the maths
         only through the filters, which print it."""
+        if type(obj) is jinja2.runtime.Macro:
+            return True  # a template's own macro, the most common call
         module = getattr(obj, "__module__", None) or ""
         owner = getattr(obj, "__self__", None)
         if (module.startswith(("sympy", "mpmath")) or isinstance(obj, Basic)
