@@ -218,14 +218,128 @@ def test_cli_sheet_that_does_not_match(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_network_sheets_are_marked_without_carrying():
-    """A network sheet read back from JSON marks its model answers correct and a wrong
-    output as wrong, with nothing carried forward."""
-    s = sheet(count=3, seed=1, network="2-2-1", difficulty="medium")
-    for p in problems_from_json(s.to_json()):
-        assert mark(p, _model(p)).score == len(p.answers)
-        assert "carried_forward" not in {part.status for part in mark(p, {
-            a.quantity.key: "0.123" for a in p.answers}).parts}
+NETWORK_ASK = ["prediction", "loss", "delta", "w", "update"]
+
+
+@pytest.fixture(scope="module", params=["2-2-1", "2-2-2"])
+def network_problems(request):
+    """Drawn network problems (read back from JSON, as symgrad mark reads them)."""
+    drawn = sheet(count=25, seed=7, network=request.param, difficulty="medium",
+                  ask=NETWORK_ASK)
+    return problems_from_json(drawn.to_json())
+
+
+def _worked_from(problem, wrong: dict, through_output=False):
+    """A scripted answer set: the ``wrong`` answers, then every other part worked exactly
+    from them (backpropagation again, with f' through the outputs when asked) and rounded
+    as asked, in an order a learner can work them."""
+    from symgrad.assess.mark import _worked_order
+
+    d, given = problem.derivation, dict(wrong)
+    for a in _worked_order(d, problem.answers):
+        key = a.quantity.key
+        if key in given:
+            continue
+        value = recompute(d, key, {k: Rational(v) for k, v in given.items()},
+                          through_output=through_output)
+        if value is None:
+            return None  # the wrong answers leave this undefined (a log of a negative)
+        given[key] = fixed(value, a.places)
+    return given
+
+
+def test_network_model_answers_get_full_marks(network_problems):
+    """A network's own rounded answers earn every mark, all correct; a blank set none."""
+    for p in network_problems:
+        m = mark(p, _model(p))
+        assert m.score == len(p.answers) and {part.status for part in m.parts} == {"correct"}
+        assert mark(p, {}).score == 0
+
+
+@pytest.mark.parametrize("through_output", [False, True])
+def test_a_wrong_network_output_carries_forward(network_problems, through_output):
+    """A wrong output a2_1 scores 0; the loss, every δ, gradient and update worked from it
+    (f' from z, or through the learner's own output as a(1 - a)) are carried forward or
+    correct, unless that work leaves a value trivial (no credit then)."""
+    carried = 0
+    for p in network_problems:
+        output = next(a for a in p.answers if a.quantity.key.startswith("a2_1"))
+        target = p.derivation.samples[0].targets[0]
+        given = next(filter(None, (
+            _worked_from(p, {output.quantity.key: fixed(guess, output.places)},
+                         through_output)
+            for guess in (Rational(output.rounded) + Rational(o)
+                          for o in ("0.2", "-0.2", "0.3", "-0.3"))
+            if abs(guess - target) > Rational(1, 10))))
+        parts = {part.key: part for part in mark(p, given).parts}
+        assert parts[output.quantity.key].status == "wrong"
+        for a in p.answers:
+            part = parts[a.quantity.key]
+            if a is output or a.quantity.kind == "activation" and a.quantity.key[1] == "1":
+                continue  # hidden outputs do not depend on the output
+            if part.status == "wrong":
+                assert "no credit carried forward" in part.feedback, (p.number, part)
+                continue
+            assert part.score == 1, (p.number, part)
+            carried += part.status == "carried_forward"
+    assert carried >= 3 * len(network_problems)
+
+
+def test_a_wrong_output_delta_carries_into_the_hidden_layer(network_problems):
+    """A wrong output δ (its sign flipped) scores 0 and is tagged; the hidden δ and the
+    gradients worked from it are carried forward, though they are marked after it only
+    because they depend on it (the parts come back in the order asked)."""
+    for p in network_problems:
+        delta = next(a for a in p.answers if a.quantity.key.startswith("delta2_1"))
+        given = _worked_from(p, {delta.quantity.key: fixed(-delta.quantity.value,
+                                                           delta.places)})
+        m = mark(p, given)
+        assert [part.key for part in m.parts] == [a.quantity.key for a in p.answers]
+        parts = {part.key: part for part in m.parts}
+        assert parts[delta.quantity.key].status == "wrong"
+        assert "flipped_sign" in parts[delta.quantity.key].mistakes
+        hidden = [k for k in parts if k.startswith("delta1_")]
+        assert any(parts[k].status == "carried_forward" for k in hidden), p.number
+
+
+def test_network_gaming_earns_no_carry_forward(network_problems):
+    """Outputs equal to their targets with every δ 0 (so every gradient is 0 and nothing
+    moves) earn nothing after the outputs."""
+    for p in network_problems:
+        d = p.derivation
+        given = {}
+        for a in p.answers:
+            q = a.quantity
+            if q.kind == "activation" and q.key.startswith("a2_"):
+                given[q.key] = str(d.samples[0].targets[int(q.key[3]) - 1])
+            elif q.kind in ("delta", "gradient", "loss"):
+                given[q.key] = "0"
+            elif q.kind == "update":
+                given[q.key] = str(d.parameters[d.parameter_symbols.index(q.symbol)])
+        for part in mark(p, given).parts:
+            if given.get(part.key) is not None and not by_accepts(p, part.key, given):
+                assert part.status == "wrong" and part.score == 0, (p.number, part)
+
+
+def by_accepts(problem, key, given):
+    return next(a for a in problem.answers if a.quantity.key == key).accepts(given[key])
+
+
+def test_a_sigmoid_gradient_through_the_learners_prediction_carries_forward():
+    """A wrong ŷ of a sigmoid neuron, then dL/dw worked with f' = ŷ(1 − ŷ) at that ŷ (as
+    the lesson writes σ'), is carried forward, as the gradient with σ'(z) is."""
+    drawn = sheet(count=40, seed=3, difficulty="medium", activations=["sigmoid"],
+                  ask=["prediction", "loss", "w"], inputs=1, batch=1)
+    for p in drawn.problems:
+        prediction = p.answers[0]
+        guess = Rational(prediction.rounded) + (Rational("0.2") if Rational(
+            prediction.rounded) < Rational("0.5") else Rational("-0.2"))
+        if abs(guess - p.derivation.samples[0].y) < Rational(1, 10):
+            continue
+        given = _worked_from(p, {"prediction": fixed(guess, prediction.places)},
+                             through_output=True)
+        parts = {part.key: part for part in mark(p, given).parts}
+        assert parts["dL/dw"].status in ("carried_forward", "correct"), (p.number, parts)
 
 
 def test_a_class_is_marked_against_each_students_own_variant(tmp_path):

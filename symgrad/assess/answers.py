@@ -59,7 +59,7 @@ class Answer:
     def near(self, value, other) -> bool:
         """Whether ``value`` lies within the tolerance of ``other`` (a value recomputed
         from a learner's own earlier answers, say)."""
-        return _distance(value, other) <= self.tolerance
+        return bool(_distance(value, other) <= self.tolerance)
 
     def gives(self, value) -> tuple[Mistake, ...]:
         """The mistakes whose own interval (the same tolerance) holds ``value``."""

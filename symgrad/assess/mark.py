@@ -5,18 +5,21 @@ A part is *correct* when its :class:`~symgrad.assess.answers.Answer` accepts it 
 sheet's own tolerance: half a unit of the last asked place). A wrong part that follows
 from the learner's own wrong earlier answers (a wrong ŷ, then the right L for that ŷ)
 is *carried forward*: it earns ``carry_forward`` of its marks (all of them by default).
-The chain followed is a single neuron's (:func:`symgrad.maths.quantities.depends_on`):
+The chain followed is :func:`symgrad.maths.quantities.depends_on`'s. For a single neuron:
 the loss and the gradients from the predictions, a new parameter from its gradient,
-the loss after the step from the new parameters. No credit is carried forward from an
-earlier answer that makes the later part trivial (ŷ equal to the target, a gradient of
-0, a parameter left unchanged) nor to a later value that is trivial itself (a loss or
-gradient of 0, the value before the step). A part worked from right earlier answers as
+the loss after the step from the new parameters. For a network, backpropagation is
+worked again from the learner's outputs and error signals δ: later outputs from earlier
+ones, the loss from the outputs, each δ from the outputs and the δ of later layers, each
+gradient from its neuron's δ and the outputs feeding it. ``f'`` may be worked from
+``z`` or through the learner's own output (``ŷ(1 − ŷ)``); both count. No credit is
+carried forward from an earlier answer that makes the later part trivial (ŷ or an output
+equal to the target, a gradient or δ of 0, a parameter left unchanged) nor to a later
+value that is trivial itself (a loss or gradient of 0, the value before the step). A part worked from right earlier answers as
 rounded (a new w from the gradient to its asked places) is right, even when that rounding
 moves it out of its own tolerance. A wrong part is tagged with the known mistakes whose
 value it gives, as :func:`symgrad.diagnose` names them.
 
-Networks are marked part by part (correct, wrong, mistakes named) without following
-their chain. Feedback is short plain English, built here; it is not translated yet.
+Feedback is short plain English, built here; it is not translated yet.
 """
 
 from __future__ import annotations
@@ -101,19 +104,35 @@ def mark(problem, answers: dict, *, carry_forward: float = 1.0) -> Marking:
     values: dict[str, Expr] = {}   # readable answers, exact
     texts: dict[str, str] = {}     # and as written
     statuses: dict[str, str] = {}
-    parts = []
-    for a in problem.answers:
-        key = a.quantity.key
-        text = answers.get(key)
+    for key, text in answers.items():
         if text is not None and not isinstance(text, str):
             raise SymgradError(f"the answer for {key!r} must be text, not "
                                f"{type(text).__name__}")
-        text = (text or "").strip()
-        part = _part(d, a, text, values, texts, statuses, by_key, carry_forward)
-        statuses[key] = part.status
-        parts.append(part)
-    score = sum(p.score for p in parts)
-    return Marking(problem.number, tuple(parts), score, float(len(parts)))
+    parts = {}
+    # Each part after the parts it is worked from (a hidden δ after the output δ it
+    # needs), reported in the order asked.
+    for a in _worked_order(d, problem.answers):
+        key = a.quantity.key
+        text = (answers.get(key) or "").strip()
+        parts[key] = _part(d, a, text, values, texts, statuses, by_key, carry_forward)
+        statuses[key] = parts[key].status
+    ordered = tuple(parts[a.quantity.key] for a in problem.answers)
+    return Marking(problem.number, ordered, sum(p.score for p in ordered),
+                   float(len(ordered)))
+
+
+def _worked_order(d, asked) -> list[Answer]:
+    """The asked answers in an order a learner can work them: each after those it
+    depends on (:func:`~symgrad.maths.quantities.depends_on`), else as asked."""
+    keys = {a.quantity.key for a in asked}
+    needs = {a.quantity.key: set(depends_on(d, a.quantity.key)) & keys for a in asked}
+    done, order, waiting = set(), [], list(asked)
+    while waiting:
+        ready = next(a for a in waiting if needs[a.quantity.key] <= done)
+        waiting.remove(ready)
+        order.append(ready)
+        done.add(ready.quantity.key)
+    return order
 
 
 def _part(d, a: Answer, text: str, values, texts, statuses, by_key,
@@ -135,16 +154,15 @@ def _part(d, a: Answer, text: str, values, texts, statuses, by_key,
     wrong = {k: v for k, v in written.items() if statuses[k] in ("wrong", "carried_forward")}
     if written and not wrong:
         # Right earlier answers, rounded as asked: a part worked from them is right too.
-        recomputed = recompute(d, key, written)
-        if recomputed is not None and a.near(value, recomputed) and not _trivial_later(
-                a, recomputed):
+        recomputed = _followed(d, a, value, written)
+        if recomputed is not None and not _trivial_later(a, recomputed):
             shown = ", ".join(f"{k} = {texts[k]}" for k in written)
             return PartMark(key, text, 1.0, 1.0, "correct", (),
                             f"correct: it follows from your rounded {shown}")
     if wrong:
         refused = _trivial_earlier(d, wrong, texts, by_key)
-        recomputed = None if refused else recompute(d, key, written)
-        if not refused and recomputed is not None and a.near(value, recomputed):
+        recomputed = None if refused else _followed(d, a, value, written)
+        if not refused and recomputed is not None:
             refused = _trivial_later(a, recomputed)
             if not refused:
                 shown = ", ".join(f"{k} = {texts[k]}" for k in wrong)
@@ -163,15 +181,32 @@ def _part(d, a: Answer, text: str, values, texts, statuses, by_key,
     return PartMark(key, text, 0.0, 1.0, "wrong", (), "wrong")
 
 
+def _followed(d, a: Answer, value, written: dict):
+    """The value of ``a``'s quantity worked from the learner's ``written`` earlier answers
+    that ``value`` matches, or None: with ``f'`` as in our working, or written through the
+    learner's own output (``ŷ(1 − ŷ)``), which is just as right."""
+    for through_output in (False, True):
+        recomputed = recompute(d, a.quantity.key, written, through_output=through_output)
+        if recomputed is not None and a.near(value, recomputed):
+            return recomputed
+    return None
+
+
 def _trivial_earlier(d, wrong: dict, texts: dict, by_key) -> str | None:
     """Why one of the learner's wrong earlier answers makes the later parts trivial, or
-    None: a prediction equal to its target, a gradient of 0, an unchanged parameter."""
+    None: a prediction (a network's output) equal to its target, a gradient or an error
+    signal δ of 0, an unchanged parameter."""
+    last = len(d.network.layers)
     for k, value in wrong.items():
         earlier = by_key[k]
         q = earlier.quantity
         if q.kind == "prediction" and earlier.near(value, d.samples[(q.sample or 1) - 1].y):
             return f"your {k} = {texts[k]} is the target y"
-        if q.kind == "gradient" and earlier.near(value, 0):
+        if q.kind == "activation" and k.startswith(f"a{last}_"):
+            neuron = int(k.split("@")[0].split("_")[1])
+            if earlier.near(value, d.samples[(q.sample or 1) - 1].targets[neuron - 1]):
+                return f"your {k} = {texts[k]} is the target y"
+        if q.kind in ("gradient", "delta") and earlier.near(value, 0):
             return f"your {k} = {texts[k]} is 0"
         if q.kind == "update" and earlier.start is not None and earlier.near(value,
                                                                              earlier.start):

@@ -136,6 +136,14 @@ class _Engine:
         self.output_scale = Rational(1, outputs) if network.outputs == "mean" else Rational(1)
         self.scale = Rational(1, len(samples)) if self.loss.reduction == "mean" else Rational(1)
 
+    def _slope(self, l: int, j: int, z: Expr, output: Expr | None, names: _Names) -> Expr:
+        """``f'(z)`` of layer ``l``; written through ``output`` when one is given and the
+        activation has that form."""
+        form = self.activations[l - 1].output_form
+        if output is not None and form is not None:
+            return evaluate(form(PREDICTION), {PREDICTION: output})
+        return names.define(f"f'{l}_{j}", evaluate(self.df[l - 1], {Z: z}))
+
     def unpack(self, parameters) -> list[tuple[list[list[Expr]], list[Expr] | None]]:
         """Parameters in the order of ``parameter_names`` -> (weights, biases) per layer."""
         values, position, layers = list(parameters), 0, []
@@ -159,8 +167,16 @@ class _Engine:
                      f"output {output}" if self.network.layers[-1].width > 1 else "", when]
             raise DomainError(problem + " (" + ", ".join(w for w in where if w) + ")")
 
-    def run(self, parameters, names: _Names, when: str = "before the update") -> _Pass:
-        """The forward and backward pass at ``parameters``, every δ computed once."""
+    def run(self, parameters, names: _Names, when: str = "before the update",
+            given: dict | None = None, through_output: bool = False) -> _Pass:
+        """The forward and backward pass at ``parameters``, every δ computed once.
+
+        ``given`` puts a learner's numbers in place of the computed ones, keyed
+        ``("a", sample, layer, neuron)`` or ``("delta", sample, layer, neuron)``, so that
+        what follows is worked from them (follow-through marking); with
+        ``through_output``, the slope of a neuron whose output is given is ``f'`` written
+        through that output (``a(1 - a)``), as a learner who works from ``a`` writes it."""
+        given = given or {}
         layers = self.unpack(parameters)
         zs, as_, terms, losses, ups, slopes, deltas = [], [], [], [], [], [], []
         for s, sample in enumerate(self.samples, 1):
@@ -170,8 +186,8 @@ class _Engine:
                 z = [names.define(f"z{l}_{j}", Add(*(w * a for w, a in zip(row, inputs)))
                                   + (biases[j - 1] if biases else 0))
                      for j, row in enumerate(weights, 1)]
-                inputs = [names.define(f"a{l}_{j}", evaluate(f, {Z: value}))
-                          for j, value in enumerate(z, 1)]
+                inputs = [given[("a", s, l, j)] if ("a", s, l, j) in given else names.define(
+                    f"a{l}_{j}", evaluate(f, {Z: value})) for j, value in enumerate(z, 1)]
                 sample_z.append(z)
                 sample_a.append(inputs)
             outputs = sample_a[-1]
@@ -186,9 +202,11 @@ class _Engine:
             upstream = [names.define("dL/da", self.output_scale * evaluate(
                 self.dell, {PREDICTION: a, TARGET: y})) for a, y in zip(outputs, sample.targets)]
             for l in range(len(layers), 0, -1):
-                slope = [names.define(f"f'{l}_{j}", evaluate(self.df[l - 1], {Z: z}))
+                slope = [self._slope(l, j, z, given.get(("a", s, l, j)) if through_output
+                                     else None, names)
                          for j, z in enumerate(sample_z[l - 1], 1)]
-                delta = [names.define(f"d{l}_{j}", u * d)
+                delta = [given[("delta", s, l, j)] if ("delta", s, l, j) in given else
+                         names.define(f"d{l}_{j}", u * d)
                          for j, (u, d) in enumerate(zip(upstream, slope), 1)]
                 sample_up.insert(0, upstream)
                 sample_slope.insert(0, slope)

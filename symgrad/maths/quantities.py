@@ -155,11 +155,13 @@ def mistakes(derivation: Derivation, key: str, *, distinct: bool = True) -> tupl
 
 
 def depends_on(derivation: Derivation, key: str) -> tuple[str, ...]:
-    """The quantities a learner's ``key`` is computed from, along the chain of a single
-    neuron: the loss and each gradient from the predictions (dL/dŷ at ŷ; f'(z) and x
-    are given by the problem), a new parameter from its gradient, the loss after the
-    step from every new parameter. Nothing for a prediction, nor for a network (its
-    chain is not followed yet).
+    """The quantities a learner's ``key`` is computed from. For a single neuron: the loss
+    and each gradient from the predictions (dL/dŷ at ŷ; f'(z) and x are given by the
+    problem), a new parameter from its gradient, the loss after the step from every new
+    parameter. For a network, everything before it along backpropagation: a neuron's
+    output from the outputs of earlier layers (same sample); the loss from the outputs;
+    a neuron's δ from the outputs of its sample and the δ of later layers; a gradient
+    from those of its neuron's δ in every sample; then the updates and the loss after.
 
     >>> from symgrad.maths.derive import derive
     >>> d = derive()
@@ -172,7 +174,7 @@ def depends_on(derivation: Derivation, key: str) -> tuple[str, ...]:
         raise UnknownNameError(f"unknown quantity {key!r}; choose one of: {', '.join(found)}")
     kind = found[key].kind
     if d.is_network:
-        return ()
+        return _network_depends_on(d, found, found[key])
     if kind in ("loss", "gradient"):
         return tuple(q.key for q in found.values() if q.kind == "prediction")
     if kind == "update":
@@ -182,10 +184,42 @@ def depends_on(derivation: Derivation, key: str) -> tuple[str, ...]:
     return ()
 
 
-def recompute(derivation: Derivation, key: str, given: dict) -> Expr | None:
+def _place(q: Quantity) -> tuple[str, int, int, int] | None:
+    """A network quantity's (kind, sample, layer, neuron) for an output or a δ."""
+    if q.kind not in ("activation", "delta"):
+        return None
+    name = q.key.split("@")[0].removeprefix("delta" if q.kind == "delta" else "a")
+    layer, neuron = (int(n) for n in name.split("_"))
+    return ("a" if q.kind == "activation" else "delta", q.sample or 1, layer, neuron)
+
+
+def _network_depends_on(d: Derivation, found: dict, q: Quantity) -> tuple[str, ...]:
+    places = {k: _place(other) for k, other in found.items()}
+    if q.kind == "update":
+        return (f"dL/d{q.key[:-4]}",)
+    if q.kind == "loss_after":
+        return tuple(k for k, other in found.items() if other.kind == "update")
+    if q.kind == "gradient":
+        g = next(g for g in d.gradients if g.parameter == q.key[4:])
+        return tuple(k for k, p in places.items() if p is not None and (
+            p[0] == "a" or p[0] == "delta" and (p[2] > g.layer or p[2:] == (g.layer,
+                                                                             g.neuron))))
+    if q.kind == "loss":
+        return tuple(k for k, p in places.items() if p is not None and p[0] == "a")
+    kind, sample, layer, _ = _place(q)
+    return tuple(k for k, p in places.items() if p is not None and p[1] == sample and (
+        p[0] == "a" and (kind == "delta" or p[2] < layer)
+        or kind == "delta" and p[0] == "delta" and p[2] > layer))
+
+
+def recompute(derivation: Derivation, key: str, given: dict, *,
+              through_output: bool = False) -> Expr | None:
     """Quantity ``key`` recomputed from ``given`` values (key -> number) of the quantities
     it depends on (:func:`depends_on`); those not given keep their true values. ``None``
-    when those values leave it undefined (the log of a negative number).
+    when those values leave it undefined (the log of a negative number). With
+    ``through_output``, ``f'`` is written through a given output, as a learner who works
+    from their own ŷ writes it (``ŷ(1 − ŷ)`` for the sigmoid): both ways are a correct
+    working of a wrong ŷ.
 
     >>> from sympy import Rational
     >>> from symgrad.maths.derive import derive
@@ -201,7 +235,24 @@ def recompute(derivation: Derivation, key: str, given: dict) -> Expr | None:
     values.update({k: v for k, v in given.items() if k in depends})
     wanted = next(q for q in quantities(d) if q.key == key)
     engine = _Engine(d.network, d.samples)
-    if wanted.kind in ("loss", "gradient"):
+    if d.is_network and wanted.kind in ("activation", "delta", "loss", "gradient"):
+        # Backpropagation again, with the learner's outputs and δ in place of ours.
+        places = {q.key: _place(q) for q in quantities(d)}
+        mine = {places[k]: v for k, v in given.items() if k in depends and places[k]}
+        try:
+            run = engine.run(d.parameters, _Names.of(False), "from your answers", mine,
+                             through_output)
+        except DomainError:
+            return None
+        if wanted.kind == "loss":
+            result = run.loss
+        elif wanted.kind == "gradient":
+            result = run.totals[d.parameter_symbols.index(wanted.symbol)]
+        else:
+            kind, sample, layer, neuron = places[key]
+            result = (run.a[sample - 1][layer] if kind == "a" else
+                      run.delta[sample - 1][layer - 1])[neuron - 1]
+    elif wanted.kind in ("loss", "gradient"):
         predictions = [values[q.key] for q in quantities(d) if q.kind == "prediction"]
         if wanted.kind == "loss":
             result = engine.scale * Add(*(evaluate(engine.ell, {PREDICTION: a, TARGET: s.y})
@@ -209,8 +260,11 @@ def recompute(derivation: Derivation, key: str, given: dict) -> Expr | None:
         else:
             j = d.parameter_symbols.index(wanted.symbol)
             weights = len(d.neuron.weights)
+            form = d.activation.output_form if through_output else None
             result = engine.scale * Add(*(
-                evaluate(engine.dell, {PREDICTION: a, TARGET: s.y}) * f.units[0].slope.value
+                evaluate(engine.dell, {PREDICTION: a, TARGET: s.y})
+                * (f.units[0].slope.value if form is None else
+                   evaluate(form(PREDICTION), {PREDICTION: a}))
                 * (s.x[j] if j < weights else 1)
                 for a, s, f in zip(predictions, d.samples, d.forward)))
     elif wanted.kind == "update":
