@@ -34,6 +34,7 @@ from sympy import Rational
 
 from symgrad.assess.answers import fixed
 from symgrad.assess.sheets import Sheet, sheet
+from symgrad.errors import SymgradError
 
 # --- ported from question/type/multianswer/questiontype.php ---------------------------
 # PHP's (?<!\\\\|&|&amp;) has branches of unequal length, which Python's re refuses in one
@@ -276,6 +277,17 @@ def test_marking_catches_a_field_that_accepts_a_mistake(monkeypatch):
     assert Rational(sub["answers"][0]["tolerance"]) == 1000
     with pytest.raises(AssertionError):
         assert_moodle_marks(sub["answers"], a, drawn.moodle_mistakes(a))
+
+
+@pytest.mark.parametrize("fmt", ["moodle", "moodle-numerical"])
+def test_more_places_than_moodle_can_mark_are_refused(fmt):
+    """Moodle compares in doubles and widens each interval by 10^-14 of the answer, so from
+    13 decimal places on it would accept a neighbour of the model answer (the check above
+    fails there); such a sheet is refused for an LMS export, and kept for md and json."""
+    drawn = sheet(count=2, seed=8, difficulty="medium", digits=13)
+    with pytest.raises(SymgradError, match="more than Moodle and Canvas can mark"):
+        drawn.documents(fmt)
+    assert drawn.documents("json")
 
 
 def test_question_text_is_cdata_in_a_format_the_import_knows():

@@ -34,6 +34,7 @@ from sympy import Rational
 from conftest import ROOT, require
 from symgrad.assess.sheets import sheet
 from symgrad.cli import main
+from symgrad.errors import SymgradError
 from symgrad.maths.model import numeric
 
 
@@ -374,6 +375,18 @@ def test_german_package_asks_the_same_numbers(packages):
 
     assert ranges(files[ASSESSMENT]) == ranges(en_files[ASSESSMENT])
     assert "Nachkommastellen" in files[ASSESSMENT].decode()
+
+
+def test_more_places_than_canvas_can_mark_are_refused(tmp_path):
+    """Canvas keeps each value as a float (numeric_interaction.rb: exact.to_f), so a sheet
+    asking for more places than a double can mark is refused for --format qti, by the CLI
+    with one line and exit code 2, and no file is written."""
+    with pytest.raises(SymgradError, match="more than Moodle and Canvas can mark"):
+        sheet(count=2, seed=8, difficulty="medium", digits=13).documents("qti")
+    out = tmp_path / "quiz"
+    assert main(["sheet", "--count", "2", "--seed", "8", "--difficulty", "medium",
+                 "--digits", "13", "--format", "qti", "--out", str(out)]) == 2
+    assert not out.exists()
 
 
 def test_same_sheet_same_bytes(tmp_path):
