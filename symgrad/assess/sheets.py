@@ -238,12 +238,14 @@ class Sheet:
         ('0.81', '0.80995', '0.81005')
         """
         exact = Rational(self.answer_text(answer.quantity.value, answer.places))
+        _markable_by_lms(answer)
         return tuple(_plain_decimal(v) for v in (exact, exact - answer.tolerance,
                                                  exact + answer.tolerance))
 
     @staticmethod
     def tolerance_text(answer: Answer) -> str:
         """An answer's tolerance as Moodle reads it: a plain decimal, never ``5e-14``."""
+        _markable_by_lms(answer)
         return _plain_decimal(answer.tolerance)
 
     def answer_text(self, value: Expr, places: int) -> str:
@@ -295,6 +297,23 @@ class Sheet:
     def to_json(self) -> str:
         """:meth:`to_data` as indented JSON."""
         return json.dumps(self.to_data(), indent=2, ensure_ascii=False) + "\n"
+
+
+# Moodle and Canvas mark in doubles: Moodle widens each interval by 10^-14 of the answer
+# (question/type/numerical/question.php get_tolerance_interval), Canvas keeps the value as
+# a float (numeric_interaction.rb). A tolerance at least this share of the value stays clear.
+_LMS_RESOLUTION = Rational(1, 10 ** 13)
+
+
+def _markable_by_lms(answer: Answer) -> None:
+    """Refuse an LMS export of an answer asked to more places than a double can mark: the
+    LMS would accept neighbours of the model answer that the sheet says are wrong."""
+    size = max(1, abs(numeric(answer.quantity.value, 20)))
+    if answer.tolerance < _LMS_RESOLUTION * size:
+        raise SymgradError(
+            f"{answer.quantity.key} is asked to {answer.places} decimal places, more than "
+            "Moodle and Canvas can mark (they compare numbers as doubles); ask for fewer "
+            "significant digits (--digits) for an LMS export")
 
 
 def _plain_decimal(value: Rational) -> str:
