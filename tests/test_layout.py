@@ -4,8 +4,8 @@ import re
 import shutil
 
 import pytest
-from conftest import run
 from gallery import OUTPUT
+from latex import compile_tex
 from symgrad.assess.sheets import sheet
 
 # An overfull line up to this wide is invisible in print; beyond it text runs into the margin.
@@ -19,7 +19,7 @@ def _overfull(pdflatex, tex: str, folder, images=None) -> list[float]:
     for name in IMAGE.findall(tex):
         shutil.copyfile(images / name, folder / name)
     (folder / "doc.tex").write_text(tex, encoding="utf-8")
-    result = run(pdflatex, "-interaction=nonstopmode", "-halt-on-error", "doc.tex", cwd=folder)
+    result = compile_tex(folder / "doc.tex", pdflatex)
     assert result.returncode == 0, result.stdout[-2000:]
     log = (folder / "doc.log").read_text(encoding="latin-1")
     return [float(x) for x in re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\)", log)]
