@@ -5,7 +5,7 @@ import shutil
 import subprocess
 
 import pytest
-from gallery import OUTPUT
+from gallery import OUTPUT, SHEET
 from latex import compile_tex, page_texts
 from symgrad.assess.sheets import sheet
 
@@ -93,6 +93,16 @@ def _compile_sheet(pdflatex, tmp_path, drawn):
                            text=True, check=True).stdout
     assert "Type 3" not in fonts, f"a bitmap font, blurred in print:\n{fonts}"
     return page_texts(source.with_suffix(".pdf")), (tmp_path / "sheet.log").read_text("latin-1")
+
+
+def test_gallery_sheet_keeps_each_problem_on_one_page(poppler):
+    """The gallery's printable sheet has its name and ID field on page 1 above problem 1,
+    and each problem with its answer boxes and working on one page of its own."""
+    pages = page_texts(OUTPUT / "sheets" / "sheet.pdf")
+    first = pages[0]
+    assert re.search(r"^Name:$", first, re.M) and re.search(r"^ID:$", first, re.M)
+    assert first.index("Name:") < first.index("Problem 1")
+    assert _problem_pages(pages, SHEET.problems) == list(range(1, len(SHEET.problems) + 1))
 
 
 @pytest.mark.parametrize("options", [
