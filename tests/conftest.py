@@ -1,4 +1,4 @@
-"""Shared helpers: external tools (pdflatex, node + KaTeX) are required in CI.
+"""Shared helpers: external tools (pdflatex, poppler, node + KaTeX) are required in CI.
 
 Locally a missing tool skips its test; with SYMGRAD_REQUIRE_TOOLS=1 (set by
 .ci/run) a missing tool fails the test instead, so CI cannot pass by skipping.
@@ -28,6 +28,14 @@ def pdflatex():
     path = shutil.which("pdflatex")
     require(path is not None, "pdflatex is not installed (apt-get install texlive-latex-base)")
     return path
+
+
+@pytest.fixture(scope="session")
+def poppler():
+    """poppler's pdfinfo, pdftotext and pdffonts, which read PDFs back (pages, text, fonts)."""
+    found = all(shutil.which(tool) for tool in ("pdfinfo", "pdftotext", "pdffonts"))
+    require(found, "poppler's pdfinfo, pdftotext and pdffonts are not installed "
+                   "(apt-get install poppler-utils)")
 
 
 @pytest.fixture(scope="session")

@@ -4,11 +4,17 @@ Run ``python tests/gallery.py`` after changing templates or maths; the test
 ``test_gallery.py`` fails while output/ is stale.  Files drawn by matplotlib (plots,
 and the HTML page that inlines them) are compared only under the matplotlib version
 that drew them, since another version draws the same numbers a little differently.
+The printable PDFs are compiled from their .tex with pdflatex when it is installed, and
+only when the .tex they record having been built from is not the current one: another
+TeX version gives other bytes, so they are checked against their source's hash instead.
 """
 
+import shutil
+import sys
 import tempfile
 from pathlib import Path
 
+from latex import compile_tex, recorded_source, source_hash
 from symgrad import Neuron, Sample, worked_example
 from symgrad.maths.model import Layer, Network
 from symgrad.assess.sheets import sheet
@@ -92,6 +98,31 @@ def render_all() -> dict[Path, str]:
     return files
 
 
+# The printable sheet and key: each PDF and the .tex it is compiled from.
+PRINTABLE = {OUTPUT / "sheets" / "sheet.pdf": OUTPUT / "sheets" / "sheet.tex",
+             OUTPUT / "sheets" / "key.pdf": OUTPUT / "sheets" / "key.tex"}
+
+
+def build_printable(pdflatex: str | None, printable: dict[Path, Path] = PRINTABLE) -> list[Path]:
+    """Compile each PDF of ``printable`` whose .tex is not the one it was built from, and
+    return the written PDFs; without ``pdflatex``, write nothing and return the stale ones."""
+    stale = [pdf for pdf, tex in printable.items()
+             if not pdf.exists() or recorded_source(pdf.read_bytes())
+             != source_hash(tex.read_bytes())]
+    if pdflatex is None:
+        return stale
+    for pdf in stale:
+        with tempfile.TemporaryDirectory() as scratch:  # keeps .aux and .log out of output/
+            source = Path(scratch) / printable[pdf].name
+            shutil.copyfile(printable[pdf], source)
+            result = compile_tex(source, pdflatex)
+            if result.returncode != 0:
+                raise RuntimeError(f"pdflatex failed on {printable[pdf]}:\n"
+                                   + result.stdout[-2000:])
+            shutil.copyfile(source.with_suffix(".pdf"), pdf)
+    return stale
+
+
 # A marked class: three scripted students answer a two-problem sheet. ada gives the model
 # answers; bo gets ŷ wrong and works on correctly from it (carried forward); cy sets ŷ to
 # the target, so that everything after is trivially 0 (no carry-forward).
@@ -155,3 +186,15 @@ if __name__ == "__main__":
         else:
             path.write_text(text, encoding="utf-8")
         print(f"wrote {path.relative_to(OUTPUT.parent)}")
+    pdflatex = shutil.which("pdflatex")
+    changed = build_printable(pdflatex)
+    names = ", ".join(str(pdf.relative_to(OUTPUT.parent)) for pdf in changed)
+    if pdflatex is None and changed:
+        sys.exit(f"pdflatex is not installed, so these PDFs were not compiled and are stale "
+                 f"(missing, or built from another .tex): {names} (Debian: apt-get install "
+                 "texlive-latex-base texlive-latex-recommended texlive-fonts-recommended)")
+    if pdflatex is None:
+        print("pdflatex is not installed: the printable PDFs were not compiled (they match "
+              "their .tex)")
+    for pdf in changed:
+        print(f"wrote {pdf.relative_to(OUTPUT.parent)}")

@@ -62,6 +62,8 @@ def test_readme_command(command, tmp_path):
     """The command runs and prints what its comment says."""
     if "dot -T" in command:
         require(shutil.which("dot") is not None, "graphviz's dot is not installed")
+    if "pdflatex" in command:
+        require(shutil.which("pdflatex") is not None, "pdflatex is not installed")
     if ".html" in command:
         from symgrad.views.page import katex_assets
         from symgrad.errors import SymgradError
