@@ -446,6 +446,23 @@ def test_bad_jobs_are_one_line(tmp_path, arguments, message):
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
 
 
+def test_student_ids_follow_one_rule_in_rosters_and_answer_sheets():
+    """An e-mail-like ID is a student ID for a roster and for symgrad mark alike; one
+    starting with '@', '_' or '.' is refused by both."""
+    from symgrad.assess.mark import read_answers
+    from symgrad.assess.sheets import student_id
+
+    drawn = sheet(count=1, seed=1, ask=("loss",))
+    assert student_id("ada@uni.edu") == "ada@uni.edu"
+    rows = read_answers("student,problem,loss\nada@uni.edu,1,0.81\n", drawn.problems)
+    assert rows[0][0] == "ada@uni.edu"
+    for bad in ("@ada", "_ada", ".ada"):
+        with pytest.raises(SymgradError, match="1 to 64"):
+            student_id(bad)
+        with pytest.raises(SymgradError, match="1 to 64"):
+            read_answers(f"student,problem,loss\n{bad},1,0.81\n", drawn.problems)
+
+
 @pytest.mark.parametrize("roster, message", [
     ("student\n", "names no student"),
     ("ada\nada\n", "is in the roster twice"),

@@ -40,7 +40,7 @@ from ..maths.model import Layer, Network, Neuron, Sample, exact, numeric
 from ..maths.quantities import MISTAKES, depends_on, quantities, recompute
 from .answers import Answer, answer, self_test
 from .checks import parse
-from .sheets import Problem
+from .sheets import STUDENT_ID, Problem
 
 __all__ = ["PartMark", "Marking", "mark", "STATUSES", "ClassMarks", "problems_from_json",
            "read_answers", "mark_class", "MAX_ANSWERS_BYTES"]
@@ -235,7 +235,6 @@ def _number(text: str) -> Expr:
 # A class's answers file is a few thousand rows; a bigger one is a mistake.
 MAX_ANSWERS_BYTES = 10_000_000
 # A student id names a folder of results: letters, digits and . _ @ - only.
-_STUDENT = re.compile(r"[A-Za-z0-9_@-][A-Za-z0-9._@-]{0,63}")
 _NUMBER_TEXT = re.compile(r"[+-]?[0-9.]+(e[+-]?[0-9]+)?(/[0-9]+)?", re.IGNORECASE)
 
 
@@ -369,9 +368,10 @@ def read_answers(text: str, problems) -> tuple[tuple[str, int, dict], ...]:
         if len(row) > len(keys) + 2:
             raise SymgradError(f"row {line} of the answers CSV has more cells than the header")
         student, number = row[0].strip(), row[1].strip() if len(row) > 1 else ""
-        if not _STUDENT.fullmatch(student):
-            raise SymgradError(f"row {line} of the answers CSV: a student id is 1 to 64 "
-                               f"letters, digits and . _ @ -, not {student[:40]!r}")
+        if not STUDENT_ID.fullmatch(student):
+            raise SymgradError(f"row {line} of the answers CSV: a student ID is 1 to 64 "
+                               "letters, digits and . _ @ -, starting with a letter or digit, "
+                               f"not {student[:40]!r}")
         if None not in asks:
             if student not in asks:
                 raise SymgradError(f"row {line} of the answers CSV: {student} is not in the "

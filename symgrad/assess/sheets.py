@@ -457,17 +457,19 @@ def sheet(*, count: int = 10, seed: int = 1, activations=None, losses=None,
                  student=student)
 
 
-# A student ID names files: letters, digits and ._- only, at most 64 characters.
-_STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# A student ID names files: letters, digits and . _ @ - only (an e-mail address is one),
+# starting with a letter or digit, at most 64 characters. Rosters and answer sheets (symgrad
+# mark) share this rule.
+STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 MAX_STUDENTS = 2000
 MAX_ROSTER_BYTES = 1_000_000
 
 
 def student_id(text) -> str:
     """A student ID as given, if it can name a file; else a one-line error."""
-    if not isinstance(text, str) or not _STUDENT_ID.fullmatch(text):
+    if not isinstance(text, str) or not STUDENT_ID.fullmatch(text):
         raise SymgradError(f"student ID {str(text)[:70]!r} must be 1 to 64 letters, digits, "
-                           "'.', '_' or '-', starting with a letter or digit")
+                           "'.', '_', '@' or '-', starting with a letter or digit")
     return text
 
 
