@@ -188,7 +188,7 @@ def test_cli_marks_a_class(tmp_path, capsys):
     ("name,loss\nada,1\n", "header row student,problem"),
     ("student,problem,dL/dq\nada,1,1\n", "column 'dL/dq'"),
     ("student,problem,loss\nada,1,1\nada,1,2\n", "a second time"),
-    ("student,problem,loss\n../x,1,1\n", "student id"),
+    ("student,problem,loss\n../x,1,1\n", "student ID"),
 ])
 def test_cli_bad_answers_exit_2_no_files(tmp_path, capsys, answers, message):
     """A bad answers CSV is one line on stderr, exit code 2, and nothing is written."""
