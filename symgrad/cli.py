@@ -166,9 +166,11 @@ def _build_parser() -> argparse.ArgumentParser:
                              "full, such as w1_11,b2_1 (default: all when there are at most "
                              f"{MAX_SHOWN}, else the first {MAX_SHOWN} and a table; all: every one)")
     output.add_argument("--matrix", action="store_true",
-                        help="for a network: add the backward pass in matrix form, "
-                             "δ = (W^T δ_next) ⊙ f'(z) and dL/dW = δ a^T, beside the "
-                             "neuron-by-neuron form")
+                        help="add the matrix form: a network's backward pass per sample, "
+                             "δ = (W^T δ_next) ⊙ f'(z) and dL/dW = δ a^T, and a batch (a "
+                             "neuron's too) vectorised with one row a sample and every shape "
+                             "shown, Z = A W^T + 1 b^T and dL/dW = c Δ^T A, as NumPy and "
+                             "PyTorch compute it")
     output.add_argument("--mistakes", action="store_true",
                         help="add a panel of common mistakes: for each number of the step, "
                              "the value each mistake that 'symgrad check' names "

@@ -23,7 +23,8 @@ OUTPUT = Path(__file__).resolve().parent.parent / "output"
 FORMATS = ("md", "tex", "py")
 # Examples of what only documents show (derivative steps, a language, the mistakes panel):
 # their script would be another example's, so they are written as md and tex alone.
-DOCUMENTS_ONLY = ("derive_steps_sigmoid_bce", "sigmoid_bce_de", "sigmoid_mistakes")
+DOCUMENTS_ONLY = ("derive_steps_sigmoid_bce", "sigmoid_bce_de", "sigmoid_mistakes",
+                  "batch_matrix_form")
 
 # name -> (neuron, samples, options); each is written as name.md, name.tex, name.py
 GALLERY = {
@@ -45,6 +46,11 @@ GALLERY = {
     # The same lesson in German: the words from the catalog, the maths unchanged.
     "sigmoid_bce_de": (Neuron(weights="0.5", bias="0.1", activation="sigmoid", loss="bce"),
                        [Sample(x="2.0", y="1")], {"lang": "de"}),
+    # A batch vectorised, one row a sample, every matrix's shape shown (--matrix).
+    "batch_matrix_form": (Neuron(weights=("0.5", "-0.25"), bias="0.1", activation="sigmoid",
+                                 loss="mse"),
+                          [Sample(x=("1", "2"), y="1"), Sample(x=("2", "-1"), y="0.5"),
+                           Sample(x=("-1", "1"), y="0")], {"matrix": True}),
     # The panel of common mistakes, to hand out with a key.
     "sigmoid_mistakes": (Neuron(weights="0.5", bias="0.1", activation="sigmoid"),
                          [Sample(x="2.0", y="1.5")], {"mistakes": True}),

@@ -118,6 +118,15 @@ def _chosen():
         # a network worked in part, in matrices, over a loop
         (net, [sample], dict(learning_rate="0.5", show=("w2_1_1",), matrix=True, steps=2)),
         (net, [sample], dict(learning_rate="0.5", show=(), steps=2, digits=5)),
+        # a batch in matrix form: a neuron (one sample and two), a network of two samples
+        (Neuron(weights=("0.5", "-0.25"), bias="0.1", activation="sigmoid", loss="mse"),
+         [Sample(x=("1", "2"), y=1), Sample(x=("2", "-1"), y="0.5")], dict(matrix=True)),
+        (Neuron(weights="0.5", bias="0.1"), [Sample(x=2, y="1.5")], dict(matrix=True)),
+        (Neuron(weights=("1", "-0.5"), activation="relu"),
+         [Sample(x=("1", "2"), y=1), Sample(x=("2", "1"), y="0.5"), Sample(x=("-1", "1"), y=0)],
+         dict(matrix=True)),
+        (Network(layers=net.layers, loss="mse"),
+         [sample, Sample(x=["1", "-1"], y=["0.5", "0.25"])], dict(matrix=True)),
     ]
 
 
@@ -686,6 +695,48 @@ def _check_steps(c, m, converged: bool):
         assert m["loss"] == c.shown(d.final_loss)
 
 
+def _check_batch(c, m, samples, network):
+    """The batch section names the samples the problem has, for its kind of model."""
+    n = len(c.d.samples)
+    assert c.d.batch_matrices and c.d.is_network == network, m
+    assert (samples is None or n == samples) and ("n" not in m or int(m["n"]) == n) and (
+        samples is not None or "n" in m or n > 1 or network), m
+    return True
+
+
+def _check_batch_rows(c, m):
+    """Each row of G and Δ is one sample's: the batch's values, row by row, are the
+    per-sample units' ∂L/∂a and δ."""
+    for b in c.d.batch_matrices:
+        for s, f in enumerate(c.d.forward):
+            units = [u for u in f.units if u.layer == b.layer]
+            assert [g.value for g in b.upstream.row(s)] == [u.upstream.value for u in units]
+            assert [g.value for g in b.delta.row(s)] == [u.delta.value for u in units]
+            assert [g.value for g in b.z.row(s)] == [u.z.value for u in units]
+    return True
+
+
+def _check_batch_gradients(c):
+    """The matrix products give the gradients of the worked step, entry by entry."""
+    d = c.d
+    for b in d.batch_matrices:
+        rows = [g for g in d.gradients if g.layer == b.layer]
+        weights = [g for g in rows if g.source is not None]
+        shown = b.weight_gradient if d.is_network else b.weight_gradient.T
+        flat = [shown[j, k].value for j in range(shown.rows) for k in range(shown.cols)]
+        assert _same(flat, [g.value for g in weights]), (flat, [g.value for g in weights])
+        if b.bias_gradient is not None:
+            assert _same([g.value for g in b.bias_gradient],
+                         [g.value for g in rows if g.source is None])
+    return True
+
+
+def _same(values, others) -> bool:
+    """Equal, exactly (named values are compared by their numbers, to 40 digits)."""
+    return len(values) == len(others) and all(
+        a == b or abs(numeric(a - b, 40)) < R(1, 10**35) for a, b in zip(values, others))
+
+
 def _static(c, m):
     """A sentence that claims nothing of the numbers."""
 
@@ -781,6 +832,33 @@ SENTENCES = [
      "weights that join them, {formula}.", _static),
     ("Each $\\delta$ is computed once and reused for every weight of its neuron.", _static),
     ("With column vectors per layer, {formula}.", _static),
+    # a batch in matrix form (batch.j2)
+    ("The sample is the row of $X$, one column per input, so the neuron's work is a few "
+     "matrix products, as NumPy and PyTorch compute it; the shape (rows × columns) is written "
+     "under each matrix.", lambda c, m: _check_batch(c, m, 1, False)),
+    ("The {n} samples are the rows of $X$, one column per input, so the neuron's work for the "
+     "whole batch is a few matrix products, as NumPy and PyTorch compute it; the shape (rows "
+     "× columns) is written under each matrix.", lambda c, m: _check_batch(c, m, None, False)),
+    ("The sample is the row of $A^{(0)} = X$, one column per input; each layer's outputs are "
+     "the rows of $A^{(l)}$, one column per neuron.", lambda c, m: _check_batch(c, m, 1, True)),
+    ("The {n} samples are the rows of $A^{(0)} = X$, one column per input; each layer's "
+     "outputs are the rows of $A^{(l)}$, one column per neuron.",
+     lambda c, m: _check_batch(c, m, None, True)),
+    ("A layer is then a few matrix products, as NumPy and PyTorch compute it; the shape (rows "
+     "× columns) is written under each matrix.", lambda c, m: _check_batch(c, m, None, True)),
+    ("The loss is the mean over the batch, so each gradient carries the factor ${c}$.",
+     lambda c, m: (c.d.loss_function.reduction == "mean" and m["c"] == c.latex(
+         c.d.batch_matrices[0].scale) == c.latex(R(1, len(c.d.samples)))) or _fail(m)),
+    ("**Layer {n}**", lambda c, m: 1 <= int(m["n"]) <= len(c.d.network.layers) or _fail(m)),
+    ("Backwards, each row of $G$ holds one sample's derivatives of its own loss with respect "
+     "to the layer's outputs, and each row of $\\Delta$ that sample's error signals "
+     "$\\delta = \\frac{\\partial L^{(i)}}{\\partial z}$; $\\odot$ multiplies entry by "
+     "entry.", _check_batch_rows),
+    ("These are the gradients worked above for the sample, entry by entry.",
+     lambda c, m: (len(c.d.samples) == 1 and _check_batch_gradients(c)) or _fail(m)),
+    ("These are the gradients worked above sample by sample: each product with "
+     "$\\Delta^{\\top}$ adds up the samples.",
+     lambda c, m: (len(c.d.samples) > 1 and _check_batch_gradients(c)) or _fail(m)),
     ("This network has {n} parameters; these are worked in full here ({list}), and the other "
      "{rest} are in the table below.",
      lambda c, m: int(m["n"]) == len(c.d.gradients) or _fail(m)),

@@ -27,7 +27,7 @@ from .model import (Defined, Given, Network, Neuron, Sample, exact, seed_neuron,
                     whole_number)
 from .steps import DerivativeSteps, activation_steps, loss_steps
 from .records import (HUBER_DELTA, PREDICTION, TARGET, Z, Derivation, FiniteDifference,
-                      Forward, Gradient, Iteration, MatrixStep, Reading, Unit)
+                      BatchLayer, Forward, Gradient, Iteration, MatrixStep, Reading, Unit)
 from .working import (Formula, approx, descent, evaluate, numbers_in, product, reduce, show,
                       unevaluated, working)
 from .working import sign as working_sign
@@ -522,6 +522,41 @@ class _Writer:
         return tuple(steps)
 
 
+    def batch_matrices(self, parameters, numbers: _Pass, lesson: bool) -> tuple[BatchLayer, ...]:
+        """Every layer over the whole batch as matrices, one row a sample, first layer
+        first; a single neuron's weights and weight gradient as columns."""
+        layers = self.engine.unpack(parameters)
+        n = len(self.engine.samples)
+        scale = self.engine.scale
+
+        def rows(part, l):  # [sample][neuron] of layer l from a pass's [sample][layer][neuron]
+            return [part[s][l] for s in range(n)]
+
+        found = []
+        for l, (weights, biases) in enumerate(layers, 1):
+            delta = rows(numbers.delta, l - 1)
+            inputs = rows(numbers.a, l - 1)
+            gradient = [[scale * Add(*(delta[s][j] * inputs[s][k] for s in range(n)))
+                         for k in range(len(weights[j]))] for j in range(len(weights))]
+            backprop = None
+            if l < len(layers):
+                backprop = MatMul(_shown_matrix(rows(numbers.delta, l)),
+                                  _shown_matrix(layers[l][0]), evaluate=False)
+            found.append(BatchLayer(
+                layer=l, inputs=_shown_matrix(inputs),
+                weights=_shown_matrix(list(zip(*weights)) if lesson else weights),
+                biases=None if biases is None else _shown_matrix([biases]),
+                z=_shown_matrix(rows(numbers.z, l - 1)), a=_shown_matrix(rows(numbers.a, l)),
+                upstream=_shown_matrix(rows(numbers.upstream, l - 1)), backprop=backprop,
+                slope=_shown_matrix(rows(numbers.slope, l - 1)), delta=_shown_matrix(delta),
+                scale=scale,
+                weight_gradient=_shown_matrix(list(zip(*gradient)) if lesson else gradient),
+                bias_gradient=None if biases is None else _shown_matrix([[
+                    scale * Add(*(delta[s][j] for s in range(n)))
+                    for j in range(len(weights))]])))
+        return tuple(found)
+
+
 def _shown_matrix(rows) -> Matrix:
     """A matrix of numbers kept visible (rounded for display, exact underneath)."""
     return Matrix([[Given(value) for value in row] for row in rows])
@@ -595,8 +630,6 @@ def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate
         raise NumberError(f"the tolerance must be positive, not {tol}")
     network = _as_network(model)
     lesson = isinstance(model, Neuron)
-    if matrix and lesson:
-        raise ShapeError("the matrix form is for networks; a single neuron has no matrices")
     engine = _Engine(network, samples)
     names = _Names.of(lesson)
     notation = _Notation(network, lesson, len(samples) > 1)
@@ -653,6 +686,7 @@ def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate
         iterations=tuple(iterations), final_parameters=current, final_loss=values.loss,
         tolerance=tol, converged=converged,
         matrices=writer.matrices(parameters, first) if matrix and not lesson else (),
+        batch_matrices=writer.batch_matrices(parameters, first, lesson) if matrix else (),
         finite_differences=(_finite_differences(engine, names, parameters, first.totals,
                                                 parameter_names)
                             if finite_differences else ()),

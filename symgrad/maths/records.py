@@ -17,7 +17,7 @@ from .model import Network, Neuron, Sample
 from .steps import DerivativeSteps
 from .working import Formula
 
-__all__ = ["Unit", "Forward", "Factor", "Gradient", "Iteration", "MatrixStep",
+__all__ = ["Unit", "Forward", "Factor", "Gradient", "Iteration", "MatrixStep", "BatchLayer",
            "FiniteDifference", "Derivation",
            "Z", "PREDICTION", "TARGET", "HUBER_DELTA"]
 
@@ -155,6 +155,30 @@ class MatrixStep:
 
 
 @dataclass(frozen=True, slots=True)
+class BatchLayer:
+    """One layer over the whole batch in matrix form, one row a sample (as NumPy and
+    PyTorch hold a batch): ``Z = A Wᵀ + 1 bᵀ``, ``A' = f(Z)``; backwards ``Δ = G ⊙ f'(Z)``
+    with ``G`` the loss's derivative at the outputs, ``Δ_next W_next`` in a hidden layer;
+    then ``∂L/∂W = c Δᵀ A`` and ``∂L/∂b = c Δᵀ 1`` (``c = 1/n`` for a mean over the batch,
+    else 1). For a single neuron, ``weights`` is the column ``w`` and ``weight_gradient``
+    the column ``c Xᵀ δ``. Every entry is the exact number of the worked step."""
+
+    layer: int
+    inputs: Matrix                  # A^{(l-1)}: n × d (X for the first layer)
+    weights: Matrix                 # W^{(l)}: m × d (a neuron: the column w, d × 1)
+    biases: Matrix | None           # b^{(l)}ᵀ: 1 × m
+    z: Matrix                       # n × m
+    a: Matrix                       # n × m
+    upstream: Matrix                # G^{(l)} = ∂L/∂A^{(l)} of each sample's loss: n × m
+    backprop: Matrix | None         # the product Δ^{(l+1)} W^{(l+1)} that gives G; None at the outputs
+    slope: Matrix                   # f'(Z): n × m
+    delta: Matrix                   # Δ^{(l)}: n × m
+    scale: Rational                 # c
+    weight_gradient: Matrix         # c Δᵀ A: m × d (a neuron: c Xᵀ δ, d × 1)
+    bias_gradient: Matrix | None    # (c Δᵀ 1)ᵀ: 1 × m
+
+
+@dataclass(frozen=True, slots=True)
 class FiniteDifference:
     """An independent check of one gradient: the central difference
     ``(L(p + h) - L(p - h)) / 2h`` of the loss itself, and how far the chain rule's
@@ -233,6 +257,7 @@ class Derivation:
     tolerance: Rational | None
     converged: bool
     matrices: tuple[tuple[MatrixStep, ...], ...]  # [sample][layer, last first]; when asked
+    batch_matrices: tuple[BatchLayer, ...]         # [layer], first first; when asked
     finite_differences: tuple[FiniteDifference, ...] = ()  # when asked for
     reading: Reading | None = None
     # f'(z) of each distinct activation, then ∂L/∂ŷ, rule by rule; when asked for

@@ -472,9 +472,8 @@ class WorkedExample:
         if show is not None:
             show = _shown_names(derivation, show)
         self.show = show
-        if matrix and not derivation.matrices:
-            raise SymgradError("the matrix form is for networks derived with matrix=True; a "
-                               "single neuron has no matrices")
+        if matrix and not derivation.batch_matrices:
+            raise SymgradError("the matrix form needs a derivation made with matrix=True")
         self.matrix = matrix
         self.graph = graph
         self.plots = plots
