@@ -826,7 +826,7 @@ SENTENCES = [
      lambda c, m: c.d.activation.name != "softmax" or _fail(m)),
     ("Backpropagation starts at the outputs.", _softmax),
     ("A softmax output depends on every $z$ of its layer, so its error signal collects a term "
-     "from every output, {formula}, through the softmax's Jacobian {jacobian} rather than one "
+     "from every output, {formula}, through the softmax's Jacobian {text} rather than one "
      "slope $f'(z_k)$.", _softmax),
     ("The Jacobian of the softmax holds {formula}, so it is symmetric, and the entries on and "
      "above the diagonal, worked below, give all of it.", _softmax),
