@@ -13,24 +13,24 @@ def show(value):
     return f"{float(value) + 0.0:.12g}"  # + 0.0: never "-0"
 
 
-def activation_1(z):
-    """Layer 1: sigmoid"""
-    return 1/(1 + math.exp(-z))
+def activation_1(zs):
+    """Layer 1: sigmoid, neuron by neuron"""
+    return [1/(1 + math.exp(-z)) for z in zs]
 
 
-def slope_1(z):
-    """Layer 1: f'(z)"""
-    return math.exp(-z)/(1 + math.exp(-z))**2
+def slope_1(zs):
+    """Layer 1: f'(z), neuron by neuron"""
+    return [math.exp(-z)/(1 + math.exp(-z))**2 for z in zs]
 
 
-def activation_2(z):
-    """Layer 2: sigmoid"""
-    return 1/(1 + math.exp(-z))
+def activation_2(zs):
+    """Layer 2: sigmoid, neuron by neuron"""
+    return [1/(1 + math.exp(-z)) for z in zs]
 
 
-def slope_2(z):
-    """Layer 2: f'(z)"""
-    return math.exp(-z)/(1 + math.exp(-z))**2
+def slope_2(zs):
+    """Layer 2: f'(z), neuron by neuron"""
+    return [math.exp(-z)/(1 + math.exp(-z))**2 for z in zs]
 
 
 def loss(y_hat, y):
@@ -67,7 +67,7 @@ def forward(layers, x):
         z = [sum(w * a for w, a in zip(row, activations[-1])) + (biases[j] if biases else 0)
              for j, row in enumerate(weights)]
         zs.append(z)
-        activations.append([f(value) for value in z])
+        activations.append(f(z))
     return zs, activations
 
 
@@ -89,7 +89,7 @@ def gradients(layers, verbose=False):
         deltas = [None] * len(layers)
         for l in range(len(layers), 0, -1):
             slope = layers[l - 1][3]
-            deltas[l - 1] = [u * slope(z) for u, z in zip(upstream, zs[l - 1])]
+            deltas[l - 1] = [u * s for u, s in zip(upstream, slope(zs[l - 1]))]
             if verbose:
                 for j, delta in enumerate(deltas[l - 1], 1):
                     print(f"  {tag}delta{l}_{j} = {show(delta)}")

@@ -63,6 +63,14 @@ GALLERY = {
                 loss="half_squared", frozen=("b",)),
         [Sample(x=["0.05", "0.1"], y=["0.01", "0.99"])],
         {"learning_rate": "0.5", "matrix": True, "finite_differences": True}),
+    # A 2-2-3 classifier: ReLU, then a softmax over 3 classes with categorical cross-entropy;
+    # the target is class 3, and the backward pass goes through the softmax's Jacobian.
+    "network_softmax": (
+        Network(layers=[Layer([["0.5", "-0.2"], ["0.1", "0.4"]], ["0.1", "-0.1"], "relu"),
+                        Layer([["0.3", "-0.5"], ["0.2", "0.6"], ["-0.4", "0.1"]],
+                              ["0", "0.1", "-0.1"], "softmax")],
+                loss="cross_entropy"),
+        [Sample(x=["1", "2"], y=3)], {"matrix": True, "show": "all"}),
 }
 
 # Examples with pictures: the computation graph and the plots, in every format that
@@ -91,7 +99,7 @@ def render_all() -> dict[Path, str]:
         for fmt in FORMATS[:2] if name in DOCUMENTS_ONLY else FORMATS:
             files[OUTPUT / f"{name}.{fmt}"] = (example if fmt in ("md", "tex") else
                                                data).render(fmt)
-        if name in ("seed001_linear_squared", "network_2_2_2_sigmoid"):
+        if name in ("seed001_linear_squared", "network_2_2_2_sigmoid", "network_softmax"):
             files[OUTPUT / f"{name}.json"] = data.to_json()
     for name, text in SHEET.documents("md").items():
         files[OUTPUT / "sheets" / name] = text

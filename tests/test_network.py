@@ -447,3 +447,212 @@ def test_python_script_never_prints_minus_zero():
     example = worked_example(network, [Sample(x=["1", "0.5"], y=["1", "2"])])
     printed = run(sys.executable, "-c", example.to_python()).stdout
     assert "dL/dw2_1_1 = 0\n" in printed and "= -0\n" not in printed
+
+
+# --- Softmax outputs and categorical cross-entropy ---------------------------------------------
+
+def _expanded(value):
+    """An exact value with every named value replaced by its definition, recursively."""
+    from symgrad.maths.model import Defined
+    while value.atoms(Defined):
+        value = value.xreplace({atom: atom.definition for atom in value.atoms(Defined)})
+    return value
+
+
+def _softmax_network(draw):
+    """A small softmax classifier: 2–4 classes, a hidden layer or none, a batch of 1–2, with
+    cross-entropy (class index, one-hot or a distribution), squared error or bce."""
+    number = st.integers(-15, 15).map(lambda n: R(n, 10))
+    classes = draw(st.integers(2, 4))
+    inputs = draw(st.integers(1, 2))
+    widths = [inputs] + ([draw(st.integers(1, 2))] if draw(st.booleans()) else []) + [classes]
+    layers = []
+    for l in range(len(widths) - 1):
+        last = l == len(widths) - 2
+        activation = "softmax" if last else draw(st.sampled_from(["sigmoid", "tanh", "identity"]))
+        layers.append(Layer([[draw(number) for _ in range(widths[l])]
+                             for _ in range(widths[l + 1])],
+                            [draw(number) for _ in range(widths[l + 1])] if draw(st.booleans())
+                            else None, activation))
+    loss = draw(st.sampled_from(["cross_entropy", "cross_entropy", "squared", "bce"]))
+
+    def target():
+        if loss != "cross_entropy":
+            return [draw(st.sampled_from([R(0), R(1), R(1, 2)])) for _ in range(classes)]
+        kind = draw(st.sampled_from(["index", "one-hot", "distribution"]))
+        label = draw(st.integers(1, classes))
+        if kind == "index":
+            return label
+        if kind == "one-hot":
+            return [int(k == label) for k in range(1, classes + 1)]
+        return [R(1, classes)] * classes
+
+    samples = [Sample(x=[draw(number) for _ in range(inputs)], y=target())
+               for _ in range(draw(st.integers(1, 2)))]
+    return Network(layers=layers, loss=loss), samples
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(st.data())
+def test_softmax_gradients_equal_diff_and_finite_differences(data):
+    """Through a softmax output every δ-built gradient equals sympy.diff of the composed loss
+    and a central finite difference; with cross-entropy each output's δ equals a − y exactly."""
+    network, samples = _softmax_network(data.draw)
+    d = derive(network, samples)
+    total, symbols = composed_loss(network, samples)
+    values = [mpmath.mpf(p.p) / p.q for p in d.parameters]
+    h = mpmath.mpf(10) ** -6
+    with mpmath.workdps(30):
+        loss = lambdify(symbols, total, modules="mpmath")
+        assert abs(float(loss(*values)) - float(numeric(d.loss.value, 30))) < 1e-12
+        for j, (g, symbol) in enumerate(zip(d.gradients, symbols)):
+            ours = float(numeric(g.value, 30))
+            symbolic = float(lambdify(symbols, diff(total, symbol), modules="mpmath")(*values))
+            assert abs(ours - symbolic) < 1e-12 * (1 + abs(symbolic))
+            up, down = list(values), list(values)
+            up[j] += h
+            down[j] -= h
+            central = float((loss(*up) - loss(*down)) / (2 * h))
+            assert abs(ours - central) < 1e-5 * (1 + abs(central))
+    for f in d.forward:
+        outputs = f.outputs()
+        assert all(u.jacobian is not None for u in outputs)
+        # The columns form the Jacobian a_j(δ_jk − a_k), and δ = Jᵀ ∇_a L.
+        for k, u in enumerate(outputs):
+            for j, entry in enumerate(u.jacobian):
+                a_j, a_k = outputs[j].a.value, u.a.value
+                assert entry.value == (a_j * (1 - a_k) if j == k else -a_j * a_k) or abs(
+                    numeric(entry.value - a_j * (int(j == k) - a_k), 40)) < R(1, 10**35)
+        if network.loss == "cross_entropy":
+            for u, y in zip(outputs, f.sample_data.targets):
+                assert u.cancelled is not None
+                assert (_expanded(u.delta.value) - _expanded(u.a.value - y)).simplify() == 0
+        else:
+            assert all(u.cancelled is None for u in outputs)
+
+
+def test_softmax_cross_entropy_agrees_with_pytorch():
+    """The loss and every gradient equal torch.nn.functional.cross_entropy's (mean over the
+    batch, classes counted from 0 there), for class indices and a target distribution."""
+    torch = pytest.importorskip("torch")
+    network = Network(layers=[Layer([["0.5", "-0.2"], ["0.1", "0.4"]], ["0.1", "-0.1"], "tanh"),
+                              Layer([["0.3", "-0.5"], ["0.2", "0.6"], ["-0.4", "0.1"]],
+                                    ["0", "0.1", "-0.1"], "softmax")], loss="cross_entropy")
+    for samples, target in (
+            ([Sample(x=["1", "2"], y=3), Sample(x=["-1", "0.5"], y=1)], torch.tensor([2, 0])),
+            ([Sample(x=["1", "2"], y=["0.2", "0.5", "0.3"])],
+             torch.tensor([[0.2, 0.5, 0.3]], dtype=torch.float64))):
+        d = derive(network, samples)
+        w1 = torch.tensor([[0.5, -0.2], [0.1, 0.4]], dtype=torch.float64, requires_grad=True)
+        b1 = torch.tensor([0.1, -0.1], dtype=torch.float64, requires_grad=True)
+        w2 = torch.tensor([[0.3, -0.5], [0.2, 0.6], [-0.4, 0.1]], dtype=torch.float64,
+                          requires_grad=True)
+        b2 = torch.tensor([0, 0.1, -0.1], dtype=torch.float64, requires_grad=True)
+        x = torch.tensor([[float(v) for v in s.x] for s in samples], dtype=torch.float64)
+        logits = torch.tanh(x @ w1.T + b1) @ w2.T + b2
+        loss = torch.nn.functional.cross_entropy(logits, target)
+        loss.backward()
+        assert float(numeric(d.loss.value, 30)) == pytest.approx(loss.item(), rel=1e-12)
+        theirs = [*w1.grad.flatten(), *b1.grad, *w2.grad.flatten(), *b2.grad]
+        for g, t in zip(d.gradients, theirs):
+            assert float(numeric(g.value, 30)) == pytest.approx(t.item(), rel=1e-10, abs=1e-14)
+
+
+def test_sigmoid_with_bce_per_output_cancels():
+    """Several sigmoid outputs with bce (multi-label): each output's δ = ∂L/∂a · f'(z) equals
+    its own a − y, which the lesson works too."""
+    network = Network(layers=[Layer([["0.5", "-1"], ["1", "0.25"], ["-0.5", "0.5"]], ["0", "0.1",
+                                                                                      "0"])],
+                      loss="bce")
+    d = derive(network, [Sample(x=["1", "2"], y=[1, 0, 1])])
+    for u, y in zip(d.forward[0].outputs(), [1, 0, 1]):
+        assert u.jacobian is None and u.cancelled.value == u.a.value - y
+        assert (_expanded(u.delta.value) - _expanded(u.a.value - y)).simplify() == 0
+    md = worked_example(network, [Sample(x=["1", "2"], y=[1, 0, 1])]).to_markdown()
+    assert "Worked from this short form, each output's error signal comes out as above:" in md
+    assert r"\delta^{(1)}_{3} = a^{(1)}_{3} - y_{3}" in md
+
+
+def test_class_index_is_one_hot():
+    """y = 2 of a 3-class softmax is y = [0, 1, 0]: the same derivation."""
+    network = Network(layers=[Layer([[1, 0], [0, 1], [1, 1]], None, "softmax")],
+                      loss="cross_entropy")
+    by_index = derive(network, [Sample(x=[1, 2], y=2)])
+    one_hot = derive(network, [Sample(x=[1, 2], y=[0, 1, 0])])
+    assert by_index.samples == one_hot.samples and by_index.samples[0].targets == (0, 1, 0)
+    for a, b in zip(by_index.gradients, one_hot.gradients):
+        assert abs(numeric(a.value - b.value, 40)) < R(1, 10**35)
+
+
+@pytest.mark.parametrize("layers, loss, outputs, y, message", [
+    ([Layer([[1], [2]], None, "softmax"), Layer([[1, 1], [1, -1]], None, "identity")],
+     "squared", "sum", [0, 1], "softmax goes on the output layer only"),
+    ([Layer([[1]], None, "softmax")], "squared", "sum", [1], "at least 2 neurons"),
+    ([Layer([[1], [2]], None, "sigmoid")], "cross_entropy", "sum", [0, 1],
+     "needs a softmax output layer"),
+    ([Layer([[1], [2]], None, "softmax")], "cross_entropy", "mean", [0, 1],
+     "sums over the classes"),
+    ([Layer([[1], [2]], None, "softmax")], "cross_entropy", "sum", ["0.5", "0.4"],
+     "so they sum to 1, not 9/10"),
+    ([Layer([[1], [2]], None, "softmax")], "cross_entropy", "sum", 3, "a class from 1 to 2"),
+    ([Layer([[1], [2]], None, "softmax")], "cross_entropy", "sum", [2, -1],
+     "targets from 0 to 1"),
+])
+def test_softmax_refusals(layers, loss, outputs, y, message):
+    """Softmax on a hidden or one-neuron layer, cross-entropy without softmax or averaged over
+    the classes, targets that are no distribution or no class: one-line errors."""
+    with pytest.raises(SymgradError, match=message) as error:
+        derive(Network(layers=layers, loss=loss, outputs=outputs), [Sample(x=[1], y=y)])
+    assert "\n" not in str(error.value)
+    with pytest.raises(SymgradError, match="at least 2 neurons"):
+        derive(Neuron(weights=1, activation="softmax"), [Sample(x=1, y=1)])
+
+
+SOFTMAX_TOML = """\
+loss = "cross_entropy"
+
+[[layers]]
+activation = "relu"
+weights = [[0.5, -0.2], [0.1, 0.4]]
+biases = [0.1, -0.1]
+
+[[layers]]
+activation = "softmax"
+weights = [[0.3, -0.5], [0.2, 0.6], [-0.4, 0.1]]
+biases = [0, 0.1, -0.1]
+
+[[samples]]
+x = [1, 2]
+y = 3
+
+[[samples]]
+x = [-1, 0.5]
+y = [0, 1, 0]
+"""
+
+
+def test_softmax_every_format(tmp_path, pdflatex, katex_dir, monkeypatch):
+    """A softmax spec renders in md, tex (which compiles), html, json and py; the script's
+    numbers, worked with floats, are the JSON's, and it asserts δ = a − y itself."""
+    from latex import compile_tex
+    spec = tmp_path / "softmax.toml"
+    spec.write_text(SOFTMAX_TOML)
+    monkeypatch.setenv("SYMGRAD_KATEX_DIR", str(katex_dir / "node_modules" / "katex"))
+    outputs = {}
+    for fmt in ("md", "tex", "html", "json", "py"):
+        result = run(sys.executable, "-m", "symgrad", "example", "--spec", str(spec), "--format",
+                     fmt, *(["--matrix"] if fmt in ("md", "tex") else []))
+        assert result.returncode == 0, result.stderr
+        outputs[fmt] = result.stdout
+    assert r"\left(\frac{\partial a^{(2)}}{\partial z^{(2)}}\right)^{T} \nabla_{a} L" in outputs["md"]
+    (tmp_path / "softmax.tex").write_text(outputs["tex"])
+    assert compile_tex(tmp_path / "softmax.tex", pdflatex).returncode == 0
+    data = json.loads(outputs["json"])
+    assert data["samples"][0]["y"] == [{"value": v, "exact": str(v), "latex": str(v)}
+                                       for v in (0, 0, 1)]
+    names = {f["name"] for f in data["factors"]}
+    assert {"da2_3/dz2_1", "da2_1/dz2_3", "delta2_1=a-y"} <= names
+    printed = dict(line.strip().split(" = ") for line in run(
+        sys.executable, "-c", outputs["py"]).stdout.splitlines() if line.startswith("  dL/d"))
+    for name, value in data["gradients"].items():
+        assert float(printed[f"dL/d{name}"]) == pytest.approx(value["value"], rel=1e-9)

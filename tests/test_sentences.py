@@ -108,7 +108,23 @@ def _chosen():
                           Layer([["0.4", "0.45"], ["0.5", "0.55"]], ["0.6", "0.6"])],
                   loss="half_squared")
     sample = Sample(x=["0.05", "0.1"], y=["0.01", "0.99"])
+    classifier = Network(layers=[
+        Layer([["0.5", "-0.2"], ["0.1", "0.4"]], ["0.1", "-0.1"], "relu"),
+        Layer([["0.3", "-0.5"], ["0.2", "0.6"], ["-0.4", "0.1"]], ["0", "0.1", "-0.1"],
+              "softmax")], loss="cross_entropy")
+    classes = [Sample(x=["1", "2"], y=3), Sample(x=["-1", "0.5"], y=["0.2", "0.5", "0.3"])]
+    softmax_squared = Network(layers=[Layer([["1", "-1"], ["0.5", "0.5"], ["-1", "0.25"],
+                                             ["0", "1"]], None, "softmax")], loss="squared")
+    multi_label = Network(layers=[Layer([["0.5", "-1"], ["1", "0.25"]], ["0", "0.1"], "tanh"),
+                                  Layer([["0.5", "-1"], ["1", "0.25"], ["-0.5", "0.5"]], None,
+                                        "sigmoid")], loss="bce")
     return [
+        # a softmax classifier with cross-entropy: the Jacobian and the cancellation
+        (classifier, classes, dict(matrix=True, show="all")),
+        (classifier, classes[:1], dict(learning_rate="0.5", digits=5)),
+        # a softmax with squared error (the Jacobian only), sigmoid outputs with bce per output
+        (softmax_squared, [Sample(x=["0.5", "-1"], y=[0, 1, 0, 0])], {}),
+        (multi_label, [Sample(x=["1", "2"], y=[1, 0, 1])], {}),
         # the loss after the step is exactly 0 (seed lesson 001)
         (Neuron(weights="0.5", bias="0.1"), [Sample(x=2, y="1.5")], {}),
         # the step lands just as high on the other side
@@ -741,6 +757,36 @@ def _static(c, m):
     """A sentence that claims nothing of the numbers."""
 
 
+def _softmax(c, m):
+    """A sentence about a softmax output layer: there is one, and its Jacobian is symmetric."""
+    assert c.d.activation.name == "softmax", c.d.activation.name
+    for f in c.d.forward:
+        units = f.outputs()
+        for k, u in enumerate(units):
+            for j, entry in enumerate(u.jacobian):
+                assert abs(numeric(entry.value - units[j].jacobian[k].value, 40)) < 1e-35
+
+
+def _check_softmax_shape(c, m):
+    _softmax(c, m)
+    assert int(m["n"]) == c.d.network.layers[-1].width
+
+
+def _check_short_form(c, m, softmax: bool):
+    """Each output's δ worked from the short form a − y equals its δ, to every digit."""
+    d = c.d
+    assert (d.activation.name == "softmax") == softmax
+    if softmax:
+        assert d.loss_function.name == "cross_entropy"
+        assert all(sum(s.targets) == 1 for s in d.samples)
+    for f in d.forward:
+        for u, y in zip(f.outputs(), f.sample_data.targets):
+            assert u.cancelled is not None
+            assert abs(numeric(u.cancelled.value - u.delta.value, 40)) < 1e-35
+            scale = 1 if d.network.outputs == "sum" else Rational(1, len(f.outputs()))
+            assert abs(numeric(u.cancelled.value - scale * (u.a.value - y), 40)) < 1e-35
+
+
 # Every sentence the lesson templates (templates/lesson) can write, with what it claims.
 SENTENCES = [
     # the neuron and the network as given (neuron.j2, network_given.j2)
@@ -827,7 +873,24 @@ SENTENCES = [
      "signal $\\frac{\\partial L}{\\partial z}$ is simply the prediction's error, so learning "
      "does not stall when the prediction is confidently wrong.", _static),
     # backward pass of a network (network_worked.j2)
-    ("Backpropagation starts at the outputs, where {formula}.", _static),
+    ("Backpropagation starts at the outputs, where {formula}.",
+     lambda c, m: c.d.activation.name != "softmax" or _fail(m)),
+    ("Backpropagation starts at the outputs.", _softmax),
+    ("A softmax output depends on every $z$ of its layer, so its error signal collects a term "
+     "from every output, {formula}, through the softmax's Jacobian {text} rather than one "
+     "slope $f'(z_k)$.", _softmax),
+    ("The Jacobian of the softmax holds {formula}, so it is symmetric, and the entries on and "
+     "above the diagonal, worked below, give all of it.", _softmax),
+    ("As matrices, with {formula} of shape ${n} \\times {n}$ and $\\nabla_{a} L$ and $\\delta$ "
+     "columns of shape ${n} \\times 1$:", _check_softmax_shape),
+    ("Entry by entry, each $\\delta_k$ sums a term from every output:", _softmax),
+    ("With the softmax and the categorical cross-entropy, the Jacobian cancels against "
+     "{formula}, because a sample's targets sum to 1.",
+     lambda c, m: _check_short_form(c, m, True)),
+    ("Each output's error signal is simply its probability minus its target, however "
+     "confident the softmax is.", lambda c, m: _check_short_form(c, m, True)),
+    ("Worked from this short form, each output's error signal comes out as above:",
+     lambda c, m: _check_short_form(c, m, c.d.activation.name == "softmax")),
     ("Each hidden neuron collects the error signals of the neurons it feeds, weighted by the "
      "weights that join them, {formula}.", _static),
     ("Each $\\delta$ is computed once and reused for every weight of its neuron.", _static),

@@ -1,4 +1,6 @@
-"""The ACTIVATIONS registry: each activation's f(z) beside its derivative f'(z).
+"""The ACTIVATIONS registry: each activation's f(z) beside its derivative f'(z); and
+LAYER_ACTIVATIONS, whose outputs each depend on every z of their layer (softmax), with
+their Jacobian ∂a_j/∂z_k beside them.
 
 Formulas are built unevaluated so they print as a lesson writes them
 (``σ(z)(1 - σ(z))``, not SymPy's expanded canonical form).
@@ -16,7 +18,7 @@ from ..errors import SymgradError, choose
 from .model import Given
 from ..words import N_
 
-__all__ = ["Activation", "ACTIVATIONS", "activation", "custom", "sigmoid"]
+__all__ = ["Activation", "ACTIVATIONS", "LAYER_ACTIVATIONS", "activation", "custom", "sigmoid"]
 
 
 class sigmoid(Function):
@@ -54,17 +56,23 @@ class Activation:
     that equals the neuron's output ŷ; ``output_form(a)`` is the derivative written
     through the output ``a = f(z)`` itself (``a(1 - a)``, ``1 - a²``), as
     backpropagation uses it.
+
+    A layer-wide activation (softmax) has no ``function`` of one ``z``: ``layer(zs)``
+    gives every output of the layer from all its ``z``, and ``jacobian(outputs)`` the
+    matrix ``∂a_j/∂z_k`` written through the outputs, row j, column k.
     """
 
     name: str
     title: str
-    function: Callable[[Symbol, Rational], Expr]
-    derivative: Callable[[Symbol, Rational], Expr]
+    function: Callable[[Symbol, Rational], Expr] | None
+    derivative: Callable[[Symbol, Rational], Expr] | None
     lesson_form: Callable[[Symbol], Expr] | None = None
     output: Callable[[Symbol], Expr] | None = None
     output_form: Callable[[Symbol], Expr] | None = None
     convention: str | None = None
     kink: Rational | None = None
+    layer: Callable[[tuple[Symbol, ...]], tuple[Expr, ...]] | None = None
+    jacobian: Callable[[tuple[Symbol, ...]], tuple[tuple[Expr, ...], ...]] | None = None
 
 
 ACTIVATIONS: dict[str, Activation] = {
@@ -121,15 +129,37 @@ ACTIVATIONS: dict[str, Activation] = {
 }
 
 
-def activation(name: str | Activation) -> Activation:
-    """Look up an activation by name (a custom :class:`Activation` is its own entry).
+def _softmax(zs: tuple[Symbol, ...]) -> tuple[Expr, ...]:
+    """``a_j = e^{z_j} / Σ_k e^{z_k}`` for each j."""
+    total = Add(*(exp(z) for z in zs), evaluate=False)
+    return tuple(Mul(exp(z), Pow(total, -1, evaluate=False), evaluate=False) for z in zs)
 
-    >>> activation("relu").title
-    'ReLU'
+
+def _softmax_jacobian(outputs: tuple[Symbol, ...]) -> tuple[tuple[Expr, ...], ...]:
+    """``∂a_j/∂z_k = a_j(δ_jk - a_k)``: ``a_j(1 - a_j)`` on the diagonal, ``-a_j a_k`` off it."""
+    return tuple(tuple(Mul(a, Add(1, _minus(a), evaluate=False), evaluate=False) if j == k
+                       else _minus(Mul(a, b, evaluate=False))
+                       for k, b in enumerate(outputs)) for j, a in enumerate(outputs))
+
+
+# Activations of a whole layer: an output depends on every z of its layer, so backpropagation
+# multiplies by their Jacobian rather than by one slope per neuron.
+LAYER_ACTIVATIONS: dict[str, Activation] = {
+    "softmax": Activation("softmax", N_("softmax"), function=None, derivative=None,
+                          layer=_softmax, jacobian=_softmax_jacobian),
+}
+
+
+def activation(name: str | Activation) -> Activation:
+    """Look up an activation by name (a custom :class:`Activation` is its own entry);
+    a layer-wide one (softmax) too.
+
+    >>> activation("relu").title, activation("softmax").jacobian is not None
+    ('ReLU', True)
     """
     if isinstance(name, Activation):
         return name
-    return choose(ACTIVATIONS, name, "activation")
+    return choose(ACTIVATIONS | LAYER_ACTIVATIONS, name, "activation")
 
 
 def custom(formula: Expr) -> Activation:

@@ -3,7 +3,9 @@ of any feed-forward network; a single neuron is a network of one layer of width 
 
 The forward pass is ``z = Σ w a + b``, ``a = f(z)``; the backward pass gives each
 neuron's error signal ``δ = ∂L/∂z`` (``∂L/∂a · f'(z)`` at the outputs,
-``(Σ_k w_kj δ_k) · f'(z)`` in hidden layers, each δ computed once); the gradients are
+``(Σ_k w_kj δ_k) · f'(z)`` in hidden layers, each δ computed once; through a softmax
+output layer, whose outputs each depend on every z, ``δ_k = Σ_j ∂L/∂a_j · ∂a_j/∂z_k``
+with its Jacobian); the gradients are
 ``∂L/∂w_jk = δ_j a_k`` and ``∂L/∂b_j = δ_j``. For a single neuron, ``δ · x`` is the
 lesson's chain ``∂L/∂ŷ · ∂ŷ/∂z · ∂z/∂w``.
 
@@ -18,7 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sympy import Add, Expr, MatMul, Matrix, Mul, Pow, Rational, Symbol, cancel, degree
+from sympy import (Add, Expr, Function, MatMul, Matrix, Mul, Pow, Rational, Symbol,
+                   cancel, degree)
 
 from .activations import activation as find_activation
 from ..errors import DomainError, NumberError, ShapeError
@@ -27,7 +30,8 @@ from .model import (Defined, Given, Network, Neuron, Sample, exact, seed_neuron,
                     whole_number)
 from .steps import DerivativeSteps, activation_steps, loss_steps
 from .records import (HUBER_DELTA, PREDICTION, TARGET, Z, Derivation, FiniteDifference,
-                      BatchLayer, Forward, Gradient, Iteration, MatrixStep, Reading, Unit)
+                      BatchLayer, Forward, Gradient, Iteration, Jacobian, MatrixStep, Reading,
+                      Unit)
 from .working import (Formula, approx, descent, evaluate, numbers_in, product, reduce, show,
                       unevaluated, working)
 from .working import sign as working_sign
@@ -95,6 +99,7 @@ class _Pass:
     delta: tuple
     gradients: tuple[tuple[Expr, ...], ...]   # [parameter][sample]
     totals: tuple[Expr, ...]
+    jacobian: tuple = ()  # [sample][layer]: a softmax layer's ∂a_j/∂z_k, rows j; else None
 
 
 @lru_cache(maxsize=256)
@@ -102,6 +107,19 @@ def _activation_formulas(activation, slope: Rational) -> tuple[Expr, Expr]:
     """``f(z)`` and ``f'(z)``, built once: SymPy takes longer to build ``max(0, z)`` than
     to evaluate it, and drawing a sheet builds an engine for every candidate problem."""
     return activation.function(Z, slope), activation.derivative(Z, slope)
+
+
+@lru_cache(maxsize=256)
+def _layer_formulas(activation, width: int) -> tuple[tuple, tuple, tuple, tuple]:
+    """A layer-wide activation's formulas for ``width`` neurons: the symbols z_k, every
+    output in them, the symbols a_j and the Jacobian ∂a_j/∂z_k written in those."""
+    zs = tuple(Symbol(f"z_{k}", real=True) for k in range(1, width + 1))
+    outputs = tuple(Symbol(f"a_{j}", real=True) for j in range(1, width + 1))
+    return zs, activation.layer(zs), outputs, activation.jacobian(outputs)
+
+
+# A softmax with categorical cross-entropy: δ_k = Σ_j (-y_j/a_j) a_j(δ_jk - a_k) = a_k - y_k.
+CLASS_OUTPUT, CLASS_TARGET = Symbol("a_k", real=True), Symbol("y_k", real=True)
 
 
 @lru_cache(maxsize=256)
@@ -115,10 +133,13 @@ class _Engine:
 
     def __init__(self, network: Network, samples: tuple[Sample, ...]):
         self.network = network
-        self.samples = samples
         self.activations = tuple(find_activation(layer.activation) for layer in network.layers)
         self.loss = find_loss(network.loss)
         outputs = network.layers[-1].width
+        self._check_layer_activations()
+        classes = self.activations[-1].layer is not None
+        self.samples = samples = tuple(_class_targets(s, outputs) if classes else s
+                                       for s in samples)
         for i, sample in enumerate(samples, 1):
             if len(sample.x) != network.layers[0].inputs:
                 raise ShapeError(f"sample {i} has {len(sample.x)} input(s) x but the first "
@@ -130,11 +151,50 @@ class _Engine:
                 for y in sample.targets:
                     if problem := self.loss.targets(y):
                         raise DomainError(problem)
+            if self.loss.categorical and sum(sample.targets) != 1:
+                raise DomainError(f"{network.loss} reads sample {i}'s targets as a "
+                                  "distribution over the classes, so they sum to 1, not "
+                                  f"{sum(sample.targets)}; give a class (y = 2) or one-hot "
+                                  "targets (y = [0, 1, 0])")
         self.f, self.df = zip(*(_activation_formulas(act, network.slope)
+                                if act.layer is None else (None, None)
                                 for act in self.activations))
+        self.vector = tuple(_layer_formulas(act, layer.width) if act.layer else None
+                            for act, layer in zip(self.activations, network.layers))
         self.ell, self.dell = _loss_formulas(self.loss, network.delta)
         self.output_scale = Rational(1, outputs) if network.outputs == "mean" else Rational(1)
         self.scale = Rational(1, len(samples)) if self.loss.reduction == "mean" else Rational(1)
+
+    def _check_layer_activations(self):
+        """A layer-wide activation only on a wide output layer; a categorical loss only
+        after one, summed over the classes."""
+        layers = self.network.layers
+        for l, (act, layer) in enumerate(zip(self.activations, layers), 1):
+            if act.layer is None:
+                continue
+            if l < len(layers):
+                raise ShapeError(f"{act.name} goes on the output layer only (here layer {l} "
+                                 "of " f"{len(layers)}): it turns the outputs into class "
+                                 "probabilities; give hidden layers an elementwise activation")
+            if layer.width < 2:
+                raise ShapeError(f"{act.name} needs an output layer of at least 2 neurons, one "
+                                 "per class: over one output it is always 1 and learns nothing")
+        if self.loss.categorical:
+            if self.activations[-1].layer is None:
+                raise ShapeError(f"{self.loss.name} needs a softmax output layer, whose "
+                                 "outputs are class probabilities; for outputs that are each "
+                                 "a probability of their own, use sigmoid with bce")
+            if self.network.outputs != "sum":
+                raise ShapeError(f"{self.loss.name} sums over the classes; give outputs = "
+                                 "'sum', not 'mean'")
+
+    def layer_outputs(self, l: int, z) -> list[Expr]:
+        """The outputs ``a = f(z)`` of layer ``l`` (each from every z, for a softmax)."""
+        if self.vector[l - 1] is not None:
+            symbols, formulas, _, _ = self.vector[l - 1]
+            at = dict(zip(symbols, z))
+            return [evaluate(formula, at) for formula in formulas]
+        return [evaluate(self.f[l - 1], {Z: value}) for value in z]
 
     def _slope(self, l: int, j: int, z: Expr, output: Expr | None, names: _Names) -> Expr:
         """``f'(z)`` of layer ``l``; written through ``output`` when one is given and the
@@ -178,16 +238,16 @@ class _Engine:
         through that output (``a(1 - a)``), as a learner who works from ``a`` writes it."""
         given = given or {}
         layers = self.unpack(parameters)
-        zs, as_, terms, losses, ups, slopes, deltas = [], [], [], [], [], [], []
+        zs, as_, terms, losses, ups, slopes, deltas, jacobians = [], [], [], [], [], [], [], []
         for s, sample in enumerate(self.samples, 1):
             inputs = list(sample.x)
             sample_z, sample_a = [], [inputs]
-            for l, ((weights, biases), f) in enumerate(zip(layers, self.f), 1):
+            for l, (weights, biases) in enumerate(layers, 1):
                 z = [names.define(f"z{l}_{j}", Add(*(w * a for w, a in zip(row, inputs)))
                                   + (biases[j - 1] if biases else 0))
                      for j, row in enumerate(weights, 1)]
                 inputs = [given[("a", s, l, j)] if ("a", s, l, j) in given else names.define(
-                    f"a{l}_{j}", evaluate(f, {Z: value})) for j, value in enumerate(z, 1)]
+                    f"a{l}_{j}", value) for j, value in enumerate(self.layer_outputs(l, z), 1)]
                 sample_z.append(z)
                 sample_a.append(inputs)
             outputs = sample_a[-1]
@@ -198,16 +258,31 @@ class _Engine:
             terms.append(sample_terms)
             losses.append(names.define("L", self.output_scale * Add(*sample_terms)))
             # Backward: the outputs first, then each hidden layer from its successor's δ.
-            sample_up, sample_slope, sample_delta = [], [], []
+            sample_up, sample_slope, sample_delta, sample_jacobian = [], [], [], []
             upstream = [names.define("dL/da", self.output_scale * evaluate(
                 self.dell, {PREDICTION: a, TARGET: y})) for a, y in zip(outputs, sample.targets)]
             for l in range(len(layers), 0, -1):
-                slope = [self._slope(l, j, z, given.get(("a", s, l, j)) if through_output
-                                     else None, names)
-                         for j, z in enumerate(sample_z[l - 1], 1)]
-                delta = [given[("delta", s, l, j)] if ("delta", s, l, j) in given else
-                         names.define(f"d{l}_{j}", u * d)
-                         for j, (u, d) in enumerate(zip(upstream, slope), 1)]
+                jacobian = None
+                if self.vector[l - 1] is not None:
+                    # Every output depends on every z: δ_k = Σ_j ∂L/∂a_j · ∂a_j/∂z_k.
+                    _, _, symbols, formulas = self.vector[l - 1]
+                    at = dict(zip(symbols, sample_a[l]))
+                    jacobian = tuple(tuple(names.define(f"J{l}_{j}_{k}", evaluate(entry, at))
+                                           for k, entry in enumerate(row, 1))
+                                     for j, row in enumerate(formulas, 1))
+                    slope = [jacobian[k][k] for k in range(len(jacobian))]
+                    delta = [given[("delta", s, l, k)] if ("delta", s, l, k) in given else
+                             names.define(f"d{l}_{k}", Add(*(
+                                 u * row[k - 1] for u, row in zip(upstream, jacobian))))
+                             for k in range(1, len(jacobian) + 1)]
+                else:
+                    slope = [self._slope(l, j, z, given.get(("a", s, l, j)) if through_output
+                                         else None, names)
+                             for j, z in enumerate(sample_z[l - 1], 1)]
+                    delta = [given[("delta", s, l, j)] if ("delta", s, l, j) in given else
+                             names.define(f"d{l}_{j}", u * d)
+                             for j, (u, d) in enumerate(zip(upstream, slope), 1)]
+                sample_jacobian.insert(0, jacobian)
                 sample_up.insert(0, upstream)
                 sample_slope.insert(0, slope)
                 sample_delta.insert(0, delta)
@@ -221,6 +296,7 @@ class _Engine:
             ups.append(sample_up)
             slopes.append(sample_slope)
             deltas.append(sample_delta)
+            jacobians.append(tuple(sample_jacobian))
         gradients = []
         m = len(self.samples)
         for l, (weights, biases) in enumerate(layers, 1):
@@ -235,7 +311,7 @@ class _Engine:
                        for g in gradients)
         loss = losses[0] if m == 1 else names.define("L", self.scale * Add(*losses))
         return _Pass(tuple(zs), tuple(as_), tuple(terms), tuple(losses), loss, tuple(ups),
-                     tuple(slopes), tuple(deltas), tuple(gradients), totals)
+                     tuple(slopes), tuple(deltas), tuple(gradients), totals, tuple(jacobians))
 
 
 class _Notation:
@@ -328,6 +404,10 @@ class _Writer:
         self.dell = engine.loss.derivative(PREDICTION, TARGET, threshold)
         used = self.ell.free_symbols | self.dell.free_symbols
         self.constants = {threshold: engine.network.delta} if threshold in used else {}
+        # The short form an output's δ cancels to, worked per output in a network.
+        found = None if notation.lesson else cancellation(
+            engine.activations[-1], engine.loss, engine.network.delta)
+        self.short = None if found is None else found[1]
 
     def linear(self, l: int, j: int, inputs: int, bias: bool, s=None) -> Expr:
         """``w_1 x_1 + ... + b`` of neuron j of layer l (for sample s of a batch)."""
@@ -369,17 +449,37 @@ class _Writer:
                     a_value = numbers.a[s][l][j - 1]
                     z = working(self.linear(l, j, len(row), biases is not None, s + 1), values,
                                 z_value)
-                    f = unevaluated(engine.f[l - 1], {Z: z_symbol})
-                    a = working(f, {z_symbol: z_value}, a_value)
+                    if engine.vector[l - 1] is not None:  # a_j from every z of the layer
+                        symbols, formulas = engine.vector[l - 1][:2]
+                        zs = {n.z(l, k, s + 1): v
+                              for k, v in enumerate(numbers.z[s][l - 1], 1)}
+                        f = unevaluated(formulas[j - 1], dict(zip(symbols, zs)))
+                        a = working(f, zs, a_value)
+                    else:
+                        f = unevaluated(engine.f[l - 1], {Z: z_symbol})
+                        a = working(f, {z_symbol: z_value}, a_value)
                     unit = Unit(l, j, z_symbol, a_symbol, z, a)
                     if backward:
                         unit = self._backward(unit, layers, numbers, s, l == last)
                     units.append(unit)
+            jacobian = numbers.jacobian[s][last - 1] if backward else None
             rows.append(Forward(s + 1, sample, tuple(units), *self._loss(numbers, s),
                                 tuple(n.source(1, k, s + 1) for k in range(1, len(sample.x) + 1)),
                                 tuple(n.y(j, s + 1) for j in range(1, len(sample.targets) + 1)),
-                                n.loss(s + 1)))
+                                n.loss(s + 1),
+                                None if jacobian is None else self._jacobian(numbers, s, last)))
         return tuple(rows)
+
+    def _jacobian(self, numbers: _Pass, s: int, l: int) -> Jacobian:
+        """The matrices of the backward step through layer l's softmax, sample s."""
+        n = self.notation
+        _, _, symbols, formulas = self.engine.vector[l - 1]
+        outputs = {symbol: n.a(l, j, s + 1) for j, symbol in enumerate(symbols, 1)}
+        jacobian = numbers.jacobian[s][l - 1]
+        return Jacobian(l, Matrix([[unevaluated(entry, outputs) for entry in row]
+                                   for row in formulas]),
+                        _shown_matrix(jacobian), _column(numbers.upstream[s][l - 1]),
+                        _column(numbers.delta[s][l - 1]))
 
     def _backward(self, unit: Unit, layers, numbers: _Pass, s: int, output: bool) -> Unit:
         engine, n = self.engine, self.notation
@@ -403,6 +503,17 @@ class _Writer:
                            evaluate=False) if len(weights) > 1 else Mul(*weights, *deltas,
                                                                         evaluate=False)
             upstream = working(symbolic, weights | deltas, numbers.upstream[s][l - 1][j - 1])
+        cancelled = None
+        if output and self.short is not None:
+            y_symbol = n.y(j, s + 1)
+            formula = unevaluated(self.short, {PREDICTION: a_symbol, TARGET: y_symbol,
+                                               CLASS_OUTPUT: a_symbol, CLASS_TARGET: y_symbol})
+            if engine.output_scale != 1:
+                formula = Mul(engine.output_scale, formula, evaluate=False)
+            at = {a_symbol: a_value, y_symbol: engine.samples[s].targets[j - 1]}
+            cancelled = working(formula, at, evaluate(formula, at))
+        if engine.vector[l - 1] is not None:
+            return self._through_jacobian(unit, numbers, s, upstream, cancelled)
         lesson, output_of = self.slope_form(l, j, s + 1)
         shown = {z_symbol: z_value}
         if lesson is not None:
@@ -411,7 +522,27 @@ class _Writer:
                         numbers.slope[s][l - 1][j - 1], lesson, shown)
         delta = Formula(None, numbers_in(product, (upstream.value, slope.value)),
                         numbers.delta[s][l - 1][j - 1])
-        return Unit(l, j, z_symbol, a_symbol, unit.z, unit.a, upstream, slope, delta)
+        return Unit(l, j, z_symbol, a_symbol, unit.z, unit.a, upstream, slope, delta,
+                    cancelled=cancelled)
+
+    def _through_jacobian(self, unit: Unit, numbers: _Pass, s: int, upstream: Formula,
+                          cancelled: Formula | None) -> Unit:
+        """A softmax neuron k's column ∂a_j/∂z_k of the Jacobian, and
+        δ_k = Σ_j ∂L/∂a_j · ∂a_j/∂z_k."""
+        n, l, k = self.notation, unit.layer, unit.neuron
+        _, _, symbols, formulas = self.engine.vector[l - 1]
+        outputs = [n.a(l, j, s + 1) for j in range(1, len(symbols) + 1)]
+        values = numbers.a[s][l]
+        jacobian = numbers.jacobian[s][l - 1]
+        column = tuple(working(unevaluated(row[k - 1], dict(zip(symbols, outputs))),
+                               {outputs[j]: values[j], outputs[k - 1]: values[k - 1]},
+                               jacobian[j][k - 1])
+                       for j, row in enumerate(formulas))
+        terms = [Mul(Given(u), Given(row[k - 1]), evaluate=False)
+                 for u, row in zip(numbers.upstream[s][l - 1], jacobian)]
+        delta = Formula(None, Add(*terms, evaluate=False), numbers.delta[s][l - 1][k - 1])
+        return Unit(l, k, unit.z_symbol, unit.a_symbol, unit.z, unit.a, upstream,
+                    column[k - 1], delta, column, cancelled)
 
     def _loss(self, numbers: _Pass, s: int) -> tuple[tuple[Formula, ...], Formula]:
         """Each output's loss term and the sample's loss."""
@@ -585,6 +716,18 @@ def step_inputs(samples, learning_rate) -> tuple[tuple[Sample, ...], Rational]:
     return samples, rate
 
 
+def _class_targets(sample: Sample, classes: int) -> Sample:
+    """A sample whose one target is a class of a softmax layer (1 to ``classes``, counted
+    from 1 as the outputs are), as one-hot targets; other samples as they are."""
+    if len(sample.targets) != 1:
+        return sample
+    (label,) = sample.targets
+    if not (label.is_Integer and 1 <= label <= classes):
+        raise ShapeError(f"a single target y of a softmax output is a class from 1 to "
+                         f"{classes}, not {label}; or give {classes} targets (one-hot)")
+    return Sample(x=sample.x, y=[int(k == label) for k in range(1, classes + 1)])
+
+
 def _as_network(model: Neuron | Network) -> Network:
     if isinstance(model, Network):
         return model
@@ -667,15 +810,16 @@ def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate
     first_layer = network.layers[0]
     gradients = writer.gradients(parameter_names, parameters, updated, rate, first, frozen)
     return Derivation(
-        model=model, network=network, samples=samples, learning_rate=rate,
+        model=model, network=network, samples=engine.samples, learning_rate=rate,
         activations=engine.activations, loss_function=engine.loss,
         parameter_names=parameter_names,
         parameter_symbols=_parameter_symbols(network, notation), parameters=parameters,
         input_symbols=tuple(notation.source(1, k) for k in range(1, first_layer.inputs + 1)),
         target_symbols=tuple(notation.y(j) for j in range(1, network.layers[-1].width + 1)),
         linear=writer.linear(1, 1, first_layer.inputs, first_layer.biases is not None, "i"),
-        activation_formula=unevaluated(engine.f[-1], {Z: z}),
-        activation_derivative=unevaluated(engine.df[-1], {Z: z}),
+        activation_formula=None if engine.f[-1] is None else unevaluated(engine.f[-1], {Z: z}),
+        activation_derivative=(None if engine.df[-1] is None
+                               else unevaluated(engine.df[-1], {Z: z})),
         loss_formula=unevaluated(writer.ell, {PREDICTION: a, TARGET: y}),
         loss_derivative=unevaluated(writer.dell, {PREDICTION: a, TARGET: y}),
         z_symbol=z, prediction_symbol=a, loss_symbol=notation.loss("i"),
@@ -701,10 +845,19 @@ def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate
 VANISHING = 10
 
 
+class _OtherClasses(Function):
+    """The sum of its term over the classes j other than k, printed ``Σ_{j ≠ k}``: the
+    off-diagonal part of a softmax's backward step (a display formula, never evaluated)."""
+
+    def _latex(self, printer):
+        return r"\sum_{j \neq k} \left(%s\right)" % printer._print(self.args[0])
+
+
 def cancellation(act, loss, delta=1) -> tuple[Expr, Expr] | None:
     """``∂L/∂ŷ · f'(z)``, with ``f'`` written through the prediction ŷ, and the short form
     it cancels to, when a fraction of ``∂L/∂ŷ`` cancels against ``f'`` down to at most a
-    first-degree polynomial in ŷ; else None.
+    first-degree polynomial in ŷ; else None. For a softmax with a categorical loss:
+    ``Σ_j ∂L/∂a_j · ∂a_j/∂z_k`` and ``a_k - y_k`` (the targets sum to 1).
 
     >>> from symgrad.maths.activations import activation
     >>> from symgrad.maths.losses import loss
@@ -712,7 +865,22 @@ def cancellation(act, loss, delta=1) -> tuple[Expr, Expr] | None:
     a - y
     >>> cancellation(activation("sigmoid"), loss("squared")) is None
     True
+    >>> cancellation(activation("softmax"), loss("cross_entropy"))[1]
+    a_k - y_k
     """
+    if act.jacobian is not None:
+        if not loss.categorical:
+            return None
+        # ∂a_j/∂z_k is a_k(1 - a_k) for j = k and -a_j a_k for the others.
+        a, y = Symbol("a_j", real=True), Symbol("y_j", real=True)
+        terms = Add(Mul(loss.derivative(CLASS_OUTPUT, CLASS_TARGET, delta),
+                        Mul(CLASS_OUTPUT, Add(1, Mul(-1, CLASS_OUTPUT, evaluate=False),
+                                              evaluate=False), evaluate=False),
+                        evaluate=False),
+                    _OtherClasses(Mul(loss.derivative(a, y, delta),
+                                      Mul(-1, Mul(a, CLASS_OUTPUT, evaluate=False),
+                                          evaluate=False), evaluate=False)), evaluate=False)
+        return terms, Add(CLASS_OUTPUT, Mul(-1, CLASS_TARGET, evaluate=False), evaluate=False)
     if act.output_form is None:
         return None
     derivative = loss.derivative(PREDICTION, TARGET, delta)
@@ -784,7 +952,7 @@ def _derivative_steps(engine: _Engine, notation: _Notation) -> tuple[DerivativeS
     threshold as its symbol, as the lesson writes the loss)."""
     found, seen = [], set()
     for activation, function in zip(engine.activations, engine.f):
-        if function not in seen:
+        if function is not None and function not in seen:  # not a softmax's: no f(z)
             seen.add(function)
             found.append(activation_steps(activation, Z, engine.network.slope))
     found.append(loss_steps(engine.loss, PREDICTION, TARGET, notation.threshold()))
@@ -843,10 +1011,10 @@ def composed_loss(model: Neuron | Network, samples) -> tuple[Expr, tuple[Symbol,
     total = []
     for sample in engine.samples:
         inputs = list(sample.x)
-        for (weights, biases), f in zip(layers, engine.f):
-            inputs = [evaluate(f, {Z: Add(*(w * a for w, a in zip(row, inputs)))
-                                   + (biases[j] if biases else 0)})
-                      for j, row in enumerate(weights)]
+        for l, (weights, biases) in enumerate(layers, 1):
+            inputs = engine.layer_outputs(l, [Add(*(w * a for w, a in zip(row, inputs)))
+                                              + (biases[j] if biases else 0)
+                                              for j, row in enumerate(weights)])
         total.append(engine.output_scale * Add(*(
             evaluate(engine.ell, {PREDICTION: a, TARGET: y})
             for a, y in zip(inputs, sample.targets))))

@@ -1,7 +1,9 @@
 """The LOSSES registry: each per-sample loss ℓ(ŷ, y) beside its derivative dℓ/dŷ.
 
 A batch's loss L combines the per-sample losses by the entry's ``reduction``:
-``sum`` (squared, half_squared) or ``mean`` (mse, mae, bce, huber).
+``sum`` (squared, half_squared) or ``mean`` (mse, mae, bce, huber, cross_entropy).
+A network's outputs each add a term ℓ(a_k, y_k); the categorical cross-entropy is that sum,
+``L = -Σ_k y_k log a_k``, over a softmax layer's class probabilities.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from ..errors import choose
 from .model import Given, decimal, numeric
 from ..words import N_
 
-__all__ = ["Loss", "LOSSES", "loss"]
+__all__ = ["Loss", "LOSSES", "CLASS_LOSSES", "loss"]
 
 
 def _error(a: Symbol, y: Symbol) -> Expr:
@@ -68,6 +70,20 @@ def _bce_targets(target) -> str | None:
     return None
 
 
+def _cross_entropy_domain(prediction) -> str | None:
+    if _positive(prediction):
+        return None
+    return ("cross_entropy needs every probability above 0, because log(0) is undefined, "
+            f"but a = {decimal(prediction)[0]}")
+
+
+def _probability(target) -> str | None:
+    if not 0 <= target <= 1:
+        return ("cross_entropy needs targets from 0 to 1 (a one-hot class or a distribution "
+                f"over the classes), but y = {decimal(target)[0]}")
+    return None
+
+
 def _threshold(delta) -> Expr:
     """δ as given: a symbol (``\\delta`` in the lesson's formulas) or a number."""
     return delta if isinstance(delta, Symbol) else Given(delta)
@@ -91,7 +107,9 @@ class Loss:
     """A per-sample loss with its derivative, and how a batch combines them.
 
     ``function(a, y, delta)`` and ``derivative(a, y, delta)`` take Huber's threshold as a
-    number, or as a symbol (``\\delta``) for the formulas a lesson shows.
+    number, or as a symbol (``\\delta``) for the formulas a lesson shows. A
+    ``categorical`` loss reads a sample's targets as a distribution over the classes
+    (each from 0 to 1, summing to 1) and needs a softmax output layer.
     """
 
     name: str
@@ -102,6 +120,7 @@ class Loss:
     convention: str | None = None
     domain: Callable[[Expr], str | None] | None = None
     targets: Callable[[Expr], str | None] | None = None
+    categorical: bool = False
 
 
 LOSSES: dict[str, Loss] = {
@@ -136,10 +155,23 @@ LOSSES: dict[str, Loss] = {
 }
 
 
-def loss(name: str) -> Loss:
-    """Look up a loss by name.
+# Losses over the classes of a softmax output layer: they read a sample's targets as a
+# distribution over the classes, so they are not for single neurons.
+CLASS_LOSSES: dict[str, Loss] = {
+    "cross_entropy": Loss(
+        "cross_entropy", N_("categorical cross-entropy"),
+        function=lambda a, y, delta: Mul(-1, Mul(y, log(a), evaluate=False), evaluate=False),
+        derivative=lambda a, y, delta: Mul(-1, Mul(y, Pow(a, -1, evaluate=False),
+                                                   evaluate=False), evaluate=False),
+        reduction="mean", domain=_cross_entropy_domain, targets=_probability,
+        categorical=True),
+}
 
-    >>> loss("mse").reduction
-    'mean'
+
+def loss(name: str) -> Loss:
+    """Look up a loss by name (a loss over a softmax layer's classes too).
+
+    >>> loss("mse").reduction, loss("cross_entropy").categorical
+    ('mean', True)
     """
-    return choose(LOSSES, name, "loss")
+    return choose(LOSSES | CLASS_LOSSES, name, "loss")

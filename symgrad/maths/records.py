@@ -17,7 +17,8 @@ from .model import Network, Neuron, Sample
 from .steps import DerivativeSteps
 from .working import Formula
 
-__all__ = ["Unit", "Forward", "Factor", "Gradient", "Iteration", "MatrixStep", "BatchLayer",
+__all__ = ["Unit", "Jacobian", "Forward", "Factor", "Gradient", "Iteration", "MatrixStep",
+           "BatchLayer",
            "FiniteDifference", "Derivation",
            "Z", "PREDICTION", "TARGET", "HUBER_DELTA"]
 
@@ -36,6 +37,13 @@ class Unit:
 
     ``upstream`` is ``∂L/∂a``: the loss's derivative at an output, ``Σ_k w_kj δ_k``
     in a hidden layer.
+
+    In a layer-wide activation (softmax), output j depends on every ``z_k``:
+    ``jacobian`` holds this neuron's column ``∂a_j/∂z_k`` (j = 1, 2, ...; k this
+    neuron), ``slope`` its diagonal entry ``∂a_k/∂z_k``, and ``δ_k = Σ_j ∂L/∂a_j ·
+    ∂a_j/∂z_k``. ``cancelled`` is an output's δ written as the short form its factors
+    cancel to (``a - y`` for softmax with cross-entropy, sigmoid with bce), worked
+    on its own numbers.
     """
 
     layer: int
@@ -47,6 +55,20 @@ class Unit:
     upstream: Formula | None = None
     slope: Formula | None = None
     delta: Formula | None = None
+    jacobian: tuple[Formula, ...] | None = None
+    cancelled: Formula | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Jacobian:
+    """The backward step through a layer-wide activation (softmax) for one sample, as
+    matrices with their numbers shown: ``δ = Jᵀ ∇_a L`` with ``J_jk = ∂a_j/∂z_k``."""
+
+    layer: int
+    symbolic: Matrix    # J written through the outputs: a_j(1 - a_j), -a_j a_k
+    values: Matrix      # J's numbers
+    upstream: Matrix    # ∇_a L, a column
+    delta: Matrix       # Jᵀ ∇_a L, a column
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +84,7 @@ class Forward:
     input_symbols: tuple[Symbol, ...]   # this sample's x: x^{(2)}_1 in a lesson's batch
     target_symbols: tuple[Symbol, ...]  # this sample's y
     loss_symbol: Symbol                 # L, or L^{(2)} for sample 2 of a batch
+    jacobian: Jacobian | None = None    # through a softmax output layer, in a backward pass
 
     @property
     def z_symbol(self) -> Symbol:
@@ -201,7 +224,8 @@ class Reading:
     smallest nonzero one (both None when all are the same size). ``layer_peaks`` holds, per
     layer, the largest size of a weight's gradient; ``vanishing`` is the last layer's peak
     over the first's when that is large (the first layer learns much more slowly). ``cancelled`` is ``∂L/∂ŷ · f'(z)`` written through ŷ and ``cancellation``
-    the short form it cancels to (``ŷ - y`` for the sigmoid with cross-entropy), with
+    the short form it cancels to (``ŷ - y`` for the sigmoid with cross-entropy; for a
+    softmax with categorical cross-entropy, ``Σ_j ∂L/∂a_j · ∂a_j/∂z_k`` and ``a_k - y_k``), with
     ``error_signals`` its value per sample (a single neuron); both None when nothing
     cancels. ``other_convention`` gives a single neuron's gradients that are zero only by
     the convention at a kink (``f'(0) = 0``) as they would be with ``f'(0) = 1``.
@@ -238,8 +262,8 @@ class Derivation:
     input_symbols: tuple[Symbol, ...]
     target_symbols: tuple[Symbol, ...]
     linear: Expr
-    activation_formula: Expr
-    activation_derivative: Expr
+    activation_formula: Expr | None     # None for a softmax output: no formula of one z
+    activation_derivative: Expr | None
     loss_formula: Expr
     loss_derivative: Expr
     z_symbol: Symbol            # z, or z^{(i)} for any sample i of a lesson's batch

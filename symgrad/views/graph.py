@@ -257,10 +257,10 @@ def _graph(d: Derivation) -> Graph:
                                                      f.sample_data.x), 1):
             key = x_symbol.name if lesson else f"x_{k}"
             previous.append((graph.add(key + suffix, mark(label), "input", x), x, label))
-        layer, current = 1, []
+        layer, current, sums = 1, [], []
         for unit in f.units:
             if unit.layer != layer:
-                layer, previous, current = unit.layer, current, []
+                layer, previous, current, sums = unit.layer, current, [], []
             l, j = unit.layer, unit.neuron
             z_key, a_key = ("z", "a") if lesson else (f"z{l}_{j}", f"a{l}_{j}")
             z = graph.add(z_key + suffix, mark(unit.z_symbol), "sum", unit.z.value)
@@ -273,9 +273,22 @@ def _graph(d: Derivation) -> Graph:
                     graph.link(source, z, values[weight.parameter], weight.symbol)
             if (l, j, None) in parameters:
                 graph.link(parameters[(l, j, None)].parameter, z, Rational(1))
-            a = graph.add(a_key + suffix, mark(unit.a_symbol), "activation", unit.a.value)
-            graph.link(z, a, unit.slope.value)
-            current.append((a, unit.a.value, unit.a_symbol))
+            if unit.jacobian is None:
+                a = graph.add(a_key + suffix, mark(unit.a_symbol), "activation", unit.a.value)
+                graph.link(z, a, unit.slope.value)
+                current.append((a, unit.a.value, unit.a_symbol))
+                continue
+            # A softmax: each output from every z of its layer, once all of them are there.
+            sums.append((z, unit))
+            if j < len(unit.jacobian):
+                continue
+            for out, (_, output) in enumerate(sums):
+                a_key = f"a{l}_{out + 1}"
+                a = graph.add(a_key + suffix, mark(output.a_symbol), "activation",
+                              output.a.value)
+                for source, column in sums:  # ∂a_out/∂z_k, from unit k's column
+                    graph.link(source, a, column.jacobian[out].value)
+                current.append((a, output.a.value, output.a_symbol))
         term = graph.add("l" + suffix, f.loss_symbol if batch else LOSS, "loss", f.loss.value)
         targets = f.target_symbols if lesson else d.target_symbols
         for unit, y_symbol, y_value in zip(f.outputs(), targets, f.sample_data.targets):

@@ -410,7 +410,8 @@ def _defined_atoms(d: Derivation) -> set:
         for f in rows:
             for unit in f.units:
                 todo += [line.value for line in (unit.z, unit.a, unit.upstream, unit.slope,
-                                                 unit.delta) if line is not None]
+                                                 unit.delta, unit.cancelled,
+                                                 *(unit.jacobian or ())) if line is not None]
             todo += [term.value for term in f.terms]
     todo += [value for f in d.finite_differences for value in (f.central, f.difference)]
     while todo:
@@ -630,9 +631,16 @@ class WorkedExample:
                 for row in rows:
                     unit = f"{row.layer}_{row.neuron}"
                     output = row.layer == len(d.network.layers)
-                    factors += [line(f"dL/da{unit}" if output else f"sum{unit}", s, row.upstream),
-                                line(f"da{unit}/dz{unit}", s, row.slope),
-                                line(f"delta{unit}", s, row.delta)]
+                    factors.append(line(f"dL/da{unit}" if output else f"sum{unit}", s,
+                                        row.upstream))
+                    if row.jacobian is not None:  # a softmax: the Jacobian's column k
+                        factors += [line(f"da{row.layer}_{j}/dz{unit}", s, entry)
+                                    for j, entry in enumerate(row.jacobian, 1)]
+                    else:
+                        factors.append(line(f"da{unit}/dz{unit}", s, row.slope))
+                    factors.append(line(f"delta{unit}", s, row.delta))
+                    if row.cancelled is not None:
+                        factors.append(line(f"delta{unit}=a-y", s, row.cancelled))
             data |= {
                 "outputs": d.network.outputs,
                 "learning_rate": value(d.learning_rate),
