@@ -830,7 +830,9 @@ def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate
         iterations=tuple(iterations), final_parameters=current, final_loss=values.loss,
         tolerance=tol, converged=converged,
         matrices=writer.matrices(parameters, first) if matrix and not lesson else (),
-        batch_matrices=writer.batch_matrices(parameters, first, lesson) if matrix else (),
+        # A softmax layer's δ is not an entry-by-entry product: its batch has no G ⊙ f'(Z).
+        batch_matrices=(writer.batch_matrices(parameters, first, lesson) if matrix and not any(
+            act.jacobian for act in engine.activations) else ()),
         finite_differences=(_finite_differences(engine, names, parameters, first.totals,
                                                 parameter_names)
                             if finite_differences else ()),

@@ -281,7 +281,8 @@ class Derivation:
     tolerance: Rational | None
     converged: bool
     matrices: tuple[tuple[MatrixStep, ...], ...]  # [sample][layer, last first]; when asked
-    batch_matrices: tuple[BatchLayer, ...]         # [layer], first first; when asked
+    batch_matrices: tuple[BatchLayer, ...]         # [layer], first first; when asked (not
+                                                   # for a softmax layer)
     finite_differences: tuple[FiniteDifference, ...] = ()  # when asked for
     reading: Reading | None = None
     # f'(z) of each distinct activation, then ∂L/∂ŷ, rule by rule; when asked for

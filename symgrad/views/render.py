@@ -473,7 +473,7 @@ class WorkedExample:
         if show is not None:
             show = _shown_names(derivation, show)
         self.show = show
-        if matrix and not derivation.batch_matrices:
+        if matrix and not (derivation.batch_matrices or derivation.matrices):
             raise SymgradError("the matrix form needs a derivation made with matrix=True")
         self.matrix = matrix
         self.graph = graph
