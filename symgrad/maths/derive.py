@@ -618,6 +618,9 @@ def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate
     strength = exact(l2, "l2")
     if strength < 0:
         raise NumberError(f"the L2 strength λ must not be negative, not {strength}")
+    if strength and optimizer.name == "adamw":
+        raise NumberError("adamw already decays the weights (decoupled, --weight-decay); give "
+                          "an L2 penalty with another optimizer, such as adam")
     penalty = L2(strength, tuple(l2_biases or network.position(name)[2] is not None
                                  for name in network.parameter_names)) if strength else None
     updater = Updater(optimizer, rate, frozen, names.define)

@@ -476,6 +476,11 @@ class WorkedExample:
             raise SymgradError("the matrix form is for networks derived with matrix=True; a "
                                "single neuron has no matrices")
         self.matrix = matrix
+        plain = derivation.optimizer.name == "sgd" and not derivation.l2
+        if not plain and (mistakes or plots):
+            raise SymgradError(f"{'the mistakes panel' if mistakes else 'plots'} show plain "
+                               "gradient descent; leave out the optimizer and --l2, or the "
+                               f"{'mistakes' if mistakes else 'plots'}")
         self.graph = graph
         self.plots = plots
         self.mistakes = mistakes
@@ -791,7 +796,8 @@ def worked_example(neuron=None, samples=None, *, learning_rate="0.1", steps: int
                    show: tuple[str, ...] | None = None, matrix: bool = False,
                    graph: bool = False, plots: bool = False,
                    finite_differences: bool = False, lang: str = "en",
-                   mistakes: bool = False, derive_steps: bool = False) -> WorkedExample:
+                   mistakes: bool = False, derive_steps: bool = False,
+                   optimizer="sgd", l2=0, l2_biases: bool = False) -> WorkedExample:
     """Derive and wrap a worked example of a Neuron or a Network; with no arguments,
     seed lesson 001's neuron. ``show`` picks a network's parameters worked in full,
     ``matrix`` adds the matrix form of its backward pass, ``graph`` the computation
@@ -800,7 +806,9 @@ def worked_example(neuron=None, samples=None, *, learning_rate="0.1", steps: int
     ``lang`` is the language of the words (``en``, ``de``; see ``LANGUAGES``),
     ``mistakes`` adds a panel of what common mistakes give for each number and
     ``derive_steps`` derives ``f'(z)`` and ``∂L/∂ŷ`` rule by rule (see
-    :func:`symgrad.derivative_steps`).
+    :func:`symgrad.derivative_steps`); ``optimizer`` (a name or an ``Optimizer``) and
+    ``l2`` (λ of an L2 penalty, ``l2_biases`` to penalise biases too) as for
+    :func:`symgrad.derive`.
 
     >>> from symgrad import Neuron, Sample
     >>> ex = worked_example(Neuron(weights=1.5, bias=0.5), Sample(x=2.0, y=4.0))
@@ -809,7 +817,8 @@ def worked_example(neuron=None, samples=None, *, learning_rate="0.1", steps: int
     """
     derivation = derive(neuron, samples, learning_rate=learning_rate, steps=steps,
                         tolerance=tolerance, finite_differences=finite_differences,
-                        matrix=matrix, derive_steps=derive_steps)
+                        matrix=matrix, derive_steps=derive_steps, optimizer=optimizer,
+                        l2=l2, l2_biases=l2_biases)
     return WorkedExample(derivation, digits=digits, glossary=glossary, templates=templates,
                          show=show, matrix=matrix, graph=graph, plots=plots, lang=lang,
                          mistakes=mistakes)
