@@ -197,3 +197,29 @@ def test_l2_with_sgd_is_weight_decay():
     w = Rational(1, 2)
     assert d.updated[0] == plain.updated[0] - Rational(1, 10) * Rational(1, 10) * w
     assert d.updated[1] == plain.updated[1]  # the bias is not penalised
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_the_python_script_follows_the_optimizer(name, tmp_path):
+    """The stdlib script of a neuron (three steps) and of a network (frozen biases, L2)
+    recomputes the optimizer's steps with floats and asserts symgrad's exact values."""
+    import subprocess
+    import sys
+
+    l2 = "0" if name == "adamw" else "0.05"
+    network = Network(layers=[Layer([["0.15", "0.2"], ["0.25", "0.3"]], ["0.35", "0.35"]),
+                              Layer([["0.4", "0.45"]], ["0.6"])], loss="half_squared",
+                      frozen=("b",))
+    scripts = {
+        "neuron.py": worked_example(Neuron(weights=["0.5", "-1"], bias="0.1"),
+                                    Sample(x=["2", "1"], y="1.5"), steps=3, optimizer=name,
+                                    l2=l2, tolerance="0.0001").to_python(),
+        "network.py": worked_example(network, Sample(x=["0.05", "0.1"], y=["0.01"]),
+                                     learning_rate="0.5", optimizer=name, l2=l2).to_python(),
+    }
+    for file, text in scripts.items():
+        assert "assert " in text
+        (tmp_path / file).write_text(text)
+        run = subprocess.run([sys.executable, str(tmp_path / file)], capture_output=True,
+                             text=True, timeout=60)
+        assert run.returncode == 0, run.stderr

@@ -377,7 +377,11 @@ def _filters(digits: int) -> dict:
         text, is_exact = _decimal(value, digits)
         return f'F("{text if is_exact else value}")'
 
-    return {"latex": latex, "number": number, "equals": equals, "shown": shown,
+    def float_literal(value):
+        """A Python float literal of an exact value, every digit a float holds."""
+        return repr(float(numeric(value, 20)))
+
+    return {"latex": latex, "number": number, "float": float_literal, "equals": equals, "shown": shown,
             "relation": relation,
             "plain": plain, "plain_equals": plain_equals, "python": python, "fraction": fraction,
             "label": label, "latex_text": latex_text, "cdata": cdata, "cloze": cloze,
@@ -665,8 +669,19 @@ class WorkedExample:
             "frozen": [g.parameter for g in d.gradients if g.frozen],
             "updated": named(d.updated),
             "loss_after": value(d.loss_after.value),
+            "optimizer": {"name": d.optimizer.name} | {
+                setting: value(v) for setting, v in d.optimizer.settings},
+            "optimizer_state": {g.parameter: [line(s.name, 1, s.formula) for s in g.state]
+                                for g in d.gradients if g.state},
+            "l2": None if d.objective is None else {
+                "lambda": value(d.l2), "biases": d.l2_biases,
+                "objective": value(d.objective.value),
+                "objective_after": value(d.objective_after.value),
+                "loss_gradients": {g.parameter: value(g.loss_value) for g in d.gradients
+                                   if g.loss_value is not None}},
             "steps": [{"step": it.step, "parameters": named(it.parameters),
-                       "loss_value": value(it.loss), "gradients": named(it.gradients)}
+                       "loss_value": value(it.loss), "gradients": named(it.gradients),
+                       "state": {name: named(values) for name, values in it.state}}
                       for it in d.iterations],
             "final": {"parameters": named(d.final_parameters),
                       "loss_value": value(d.final_loss), "converged": d.converged},
