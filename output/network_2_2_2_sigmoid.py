@@ -125,8 +125,6 @@ def update(layers, grads):
     return new
 
 
-
-
 print("Forward and backward pass")
 print(f"  loss = {show(batch_loss(layers))}")
 grads = gradients(layers, verbose=True)
