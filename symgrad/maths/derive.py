@@ -595,8 +595,8 @@ def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate
     >>> d = derive()  # the built-in example: w = 0.5, b = 0.1, x = 2, y = 1.5
     >>> d.loss.value, [g.value for g in d.gradients], d.updated
     (4/25, [-8/5, -4/5], (33/50, 9/50))
-    >>> derive(optimizer="momentum", steps=2).iterations[1].state
-    (('v', (-8/5, -4/5)),)
+    >>> derive(optimizer="momentum", steps=2).iterations[1].state  # v = 0.9·(-1.6) + 0
+    (('v', (-36/25, -18/25)),)
     """
     model = seed_neuron() if model is None else model
     samples, rate = step_inputs(seed_samples() if samples is None else samples, learning_rate)
