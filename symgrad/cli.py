@@ -16,7 +16,7 @@ from .maths.derive import PREDICTION, TARGET, Z, derive
 from .errors import SymgradError
 from .files import kind_of, write_into
 from .maths.losses import LOSSES
-from .maths.model import Layer, Network, Neuron, Sample, exact
+from .maths.model import OPTIMIZERS, Layer, Network, Neuron, Optimizer, Sample, exact
 from .views.render import FORMATS, LANGUAGES, MAX_SHOWN, worked_example
 from .assess.sheets import (ASKABLE, DEFAULT_ASK, DEFAULT_NETWORK_ASK, DIFFICULTIES, MAX_COUNT,
                             MAX_JOBS, SHEET_FORMATS, class_files, read_roster, sheet)
@@ -147,6 +147,32 @@ def _build_parser() -> argparse.ArgumentParser:
                                "(default 1)")
     training.add_argument("--tol", type=_given, metavar="T",
                           help="stop the loop early once the loss is below T")
+    training.add_argument("--optimizer", choices=list(OPTIMIZERS), default=None,
+                          help="how gradients become steps, with torch.optim's rules and "
+                               "defaults (default sgd): sgd p -= α·g; momentum keeps a "
+                               "velocity v = μv + g and steps α·v; nesterov steps α·(g + μv); "
+                               "rmsprop divides g by √v, v a running mean of g²; adam divides "
+                               "a running mean m of g by √v, both bias-corrected; adamw is "
+                               "adam with decoupled weight decay. Every state value is shown")
+    training.add_argument("--momentum", type=_given, metavar="MU",
+                          help="momentum μ of momentum and nesterov (default 0.9)")
+    training.add_argument("--beta1", type=_given, metavar="B1",
+                          help="adam/adamw: decay of the running mean of g (default 0.9)")
+    training.add_argument("--beta2", type=_given, metavar="B2",
+                          help="adam/adamw: decay of the running mean of g² (default 0.999); "
+                               "rmsprop: its smoothing constant, torch's alpha (default 0.99)")
+    training.add_argument("--eps", type=_given, metavar="EPS",
+                          help="rmsprop/adam/adamw: ε added to √v so a zero v cannot divide "
+                               "by zero (default 1e-8)")
+    training.add_argument("--weight-decay", type=_given, metavar="LAMBDA",
+                          help="adamw: decoupled weight decay λ, each step first shrinks "
+                               "p by α·λ·p (default 0.01)")
+    training.add_argument("--l2", type=_given, metavar="LAMBDA",
+                          help="add the L2 penalty (λ/2)·Σw² to the loss, so each weight's "
+                               "gradient gains λ·w (default 0: none); with plain sgd this "
+                               "is the same as weight decay, with the others it is not")
+    training.add_argument("--l2-biases", action="store_true",
+                          help="penalise the biases too (by default only weights are)")
     output = example.add_argument_group("output")
     output.add_argument("--format", choices=list(FORMATS), default=None,
                         help="md: Markdown with $-maths (default, or from --out's suffix); "
@@ -419,7 +445,10 @@ def _add_check_parser(commands) -> None:
 
 
 def _check(args) -> tuple[str, int]:
-    neuron, samples, learning_rate, _ = _problem(args)
+    neuron, samples, learning_rate, spec = _problem(args)
+    if given := sorted(_TRAINING_KEYS & set(spec)):
+        raise SymgradError(f"check marks plain gradient descent; spec key {given[0]!r} is for "
+                           "symgrad example")
     text = args.answer.lstrip()
     factor = args.quantity in _FACTORS or args.quantity.startswith("dz/d")
     if factor and isinstance(neuron, Network):
@@ -579,7 +608,9 @@ _SPEC_TYPES = {
     "weights": "numbers", "bias": "bias", "activation": "name", "loss": "name",
     "outputs": "name", "slope": "number", "delta": "number", "learning_rate": "number",
     "tolerance": "number", "steps": "whole", "freeze": "names", "show": "names",
-    "samples": "tables", "layers": "tables",
+    "samples": "tables", "layers": "tables", "optimizer": "name", "momentum": "number",
+    "beta1": "number", "beta2": "number", "eps": "number", "weight_decay": "number",
+    "l2": "number", "l2_biases": "boolean",
 }
 _LAYER_TYPES = {"weights": "rows", "biases": "numbers", "activation": "name"}
 _TYPE_WORDS = {
@@ -587,6 +618,7 @@ _TYPE_WORDS = {
     "rows": "an array with one row of numbers per neuron", "name": "a name in quotes",
     "names": 'an array of names such as ["b"]', "whole": "a whole number such as 3",
     "bias": "a number, or false for no bias", "tables": "an array of tables ([[KEY]] in TOML)",
+    "boolean": "true or false",
 }
 _TOML_WORDS = {bool: "true/false", int: "an integer", float: "a number", str: "a string",
                list: "an array", dict: "a table"}
@@ -625,6 +657,7 @@ def _check_value(key: str, value, kind: str) -> None:
         "names": isinstance(value, list) and all(isinstance(v, str) for v in value),
         "whole": isinstance(value, int) and not isinstance(value, bool),
         "tables": isinstance(value, list) and all(isinstance(v, dict) for v in value),
+        "boolean": isinstance(value, bool),
     }[kind]
     if not fits:
         words = lambda v: _TOML_WORDS.get(type(v), type(v).__name__)  # noqa: E731
@@ -639,10 +672,13 @@ def _check_value(key: str, value, kind: str) -> None:
                 exact(text, f"spec key {key!r}")  # 'abc' or 1e999 named by its key
 
 
+# The training settings a spec may give, for a neuron or a network.
+_TRAINING_KEYS = {"optimizer", "momentum", "beta1", "beta2", "eps", "weight_decay", "l2",
+                  "l2_biases"}
 _SPEC_KEYS = {"weights", "bias", "activation", "loss", "slope", "delta", "learning_rate",
-              "steps", "tolerance", "samples"}
+              "steps", "tolerance", "samples"} | _TRAINING_KEYS
 _NETWORK_KEYS = {"layers", "loss", "outputs", "slope", "delta", "learning_rate", "samples",
-                 "freeze", "show", "steps", "tolerance"}
+                 "freeze", "show", "steps", "tolerance"} | _TRAINING_KEYS
 _NEURON_FLAGS = ("x", "w", "b", "y", "activation", "activation_expr")
 
 
@@ -728,13 +764,17 @@ def _example(args) -> str:
     if show is not None and not isinstance(neuron, Network):
         raise SymgradError("--show picks a network's parameters; a single neuron shows all")
     steps = args.steps or spec.get("steps", 1)
+    settings = {key: value for key in ("momentum", "beta1", "beta2", "eps", "weight_decay")
+                if (value := getattr(args, key) or spec.get(key)) is not None}
+    optimizer = Optimizer(args.optimizer or spec.get("optimizer", "sgd"), **settings)
     result = worked_example(
         neuron, samples, learning_rate=learning_rate,
         steps=steps, tolerance=args.tol or spec.get("tolerance"), digits=args.digits,
         glossary=not args.no_glossary, templates=args.templates,
         show=None if show is None else tuple(show), matrix=args.matrix, graph=args.graph,
         finite_differences=args.finite_differences, derive_steps=args.derive_steps,
-        plots=args.plots, lang=args.lang, mistakes=args.mistakes)
+        plots=args.plots, lang=args.lang, mistakes=args.mistakes, optimizer=optimizer,
+        l2=args.l2 or spec.get("l2", 0), l2_biases=args.l2_biases or spec.get("l2_biases", False))
     if args.out is not None:
         result.save(args.out, args.format)  # the format from the suffix, which must be known
         return ""

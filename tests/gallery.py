@@ -43,6 +43,13 @@ GALLERY = {
                             [Sample(x=("1", "2"), y="1"), Sample(x=("2", "-1"), y="0.5")], {}),
     "training_loop_5_steps": (Neuron(weights="0.5", bias="0.1"), [Sample(x="2.0", y="1.5")],
                               {"learning_rate": "0.05", "steps": 5}),
+    # Adam over three steps: m, v and their bias-corrected forms worked exactly (√ and ε
+    # make the values irrational; they are shown with ≈ and kept exact).
+    "adam_3_steps": (Neuron(weights="0.5", bias="0.1"), [Sample(x="2.0", y="1.5")],
+                     {"optimizer": "adam", "steps": 3}),
+    # An L2 penalty (λ/2)·w² on the weights: each gradient gains a second term λw.
+    "l2_penalty": (Neuron(weights=("0.5", "-1"), bias="0.1", activation="sigmoid"),
+                   [Sample(x=("2", "1"), y="0.5")], {"l2": "0.1", "steps": 3}),
     # The same lesson in German: the words from the catalog, the maths unchanged.
     "sigmoid_bce_de": (Neuron(weights="0.5", bias="0.1", activation="sigmoid", loss="bce"),
                        [Sample(x="2.0", y="1")], {"lang": "de"}),

@@ -5,7 +5,7 @@ import random
 import re
 from functools import lru_cache
 
-from sympy import Abs, Expr, Max, Min, Rational, exp, log, sign, tanh
+from sympy import Abs, Expr, Max, Min, Rational, exp, log, sign, sqrt, tanh
 
 from symgrad import Neuron, Sample, worked_example
 from symgrad.maths.activations import ACTIVATIONS
@@ -90,6 +90,10 @@ def _problems(count: int, seed: int) -> tuple:
                        glossary=False)
         if options["steps"] > 1 and rng.random() < 0.5:
             options["tolerance"] = rng.choice(("0.01", "0.5", "2"))
+        if rng.random() < 0.3:  # another optimizer, an L2 penalty
+            options["optimizer"] = rng.choice(_OPTIMIZERS)
+            if options["optimizer"] != "adamw" and rng.random() < 0.5:
+                options |= dict(l2=rng.choice(("0.01", "0.5")), l2_biases=rng.random() < 0.3)
         try:
             example = worked_example(model, samples, **options)
             text = example.to_markdown()
@@ -100,6 +104,9 @@ def _problems(count: int, seed: int) -> tuple:
         example = worked_example(model, samples, glossary=False, **options)
         found.append((example.derivation, options.get("digits", 4), example.to_markdown()))
     return tuple(found)
+
+
+_OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
 
 
 def _chosen():
@@ -143,6 +150,14 @@ def _chosen():
          dict(matrix=True)),
         (Network(layers=net.layers, loss="mse"),
          [sample, Sample(x=["1", "-1"], y=["0.5", "0.25"])], dict(matrix=True)),
+        # every optimizer over a loop, a penalty, a network with Adam
+        *((Neuron(weights=["0.5", "-1"], bias="0.1"), [Sample(x=["2", "1"], y="1.5")],
+           dict(optimizer=name, steps=3)) for name in _OPTIMIZERS),
+        (Neuron(weights="0.5", bias="0.1"), [Sample(x=2, y="1.5")],
+         dict(l2="0.1", steps=2, tolerance="0.001")),
+        (Neuron(weights="0.5", bias="0.1"), [Sample(x=2, y="1.5")],
+         dict(l2="0.1", l2_biases=True, optimizer="adam", steps=2)),
+        (net, [sample], dict(learning_rate="0.5", optimizer="adam", l2="0.01", steps=2)),
     ]
 
 
@@ -153,7 +168,7 @@ def _pool() -> tuple:
 
 # --- Reading the printed maths back ------------------------------------------------------------
 
-_TOKEN = re.compile(r"\s*(\\left\(|\\right\)|\\left\|\{?|\}?\\right\||\\frac|\\cdot|\\log|\\tanh"
+_TOKEN = re.compile(r"\s*(\\left\(|\\right\)|\\left\|\{?|\}?\\right\||\\frac|\\sqrt|\\cdot|\\log|\\tanh"
                     r"|\\max|\\min|\\sigma|\\operatorname\{sign\}|e\^|[0-9]+(?:\.[0-9]+)?"
                     r"|[-+(){}^,])")
 _FUNCTIONS = {r"\log": log, r"\tanh": tanh, r"\operatorname{sign}": sign,
@@ -180,7 +195,7 @@ class _Reader:
     """A recursive-descent reader of the LaTeX of numbers-in lines, to exact SymPy: decimals
     are read as the Rationals they print, so the line is worked from the printed numbers."""
 
-    STARTS = {r"\left(", r"\left|", r"\left|{", r"\frac", r"\log", r"\tanh", r"\max", r"\min",
+    STARTS = {r"\left(", r"\left|", r"\left|{", r"\frac", r"\sqrt", r"\log", r"\tanh", r"\max", r"\min",
               r"\sigma", r"\operatorname{sign}", "e^", "(", "{"}
 
     def __init__(self, text: str):
@@ -262,6 +277,8 @@ class _Reader:
         if token == r"\frac":
             top = self.group()
             return top / self.group()
+        if token == r"\sqrt":
+            return sqrt(self.group())
         if token == "e^":
             return exp(self.group())
         if token in (r"\max", r"\min"):
@@ -421,9 +438,22 @@ _LONG = {"list", "reason", "rest", "text", "formula"}
 _EMPTY = {"plural", "rest"}  # placeholders that may be empty
 
 
+# Braces that are LaTeX, not a placeholder: a sub- or superscript or a command's argument
+# (v_{0}, \\hat{m}).
+_LATEX_GROUP = re.compile(r"(?:[_^]|\\[A-Za-z]+)$")
+
+
 def _pattern(text: str) -> re.Pattern:
-    """A sentence of the templates as a regular expression: ``{name}`` is any text, named."""
-    parts, seen = re.split(r"\{(\w+)\}", text), set()
+    """A sentence of the templates as a regular expression: ``{name}`` is any text, named
+    (but ``_{0}`` or ``\\hat{m}`` is LaTeX)."""
+    parts, seen = [], set()
+    start = 0
+    for match in re.finditer(r"\{(\w+)\}", text):
+        if _LATEX_GROUP.search(text, 0, match.start()) or match.group(1)[0].isdigit():
+            continue
+        parts += [text[start:match.start()], match.group(1)]
+        start = match.end()
+    parts.append(text[start:])
     regex = ""
     for i, part in enumerate(parts):
         if i % 2 == 0:
@@ -524,7 +554,59 @@ def _size(value):
     return abs(numeric(value, 30))
 
 
+def _check_loss_symbol(c, m):
+    """``J`` (the loss with its L2 penalty) when there is a penalty, else ``L``."""
+    assert m["L"] == ("J" if c.d.objective else "L"), m
+
+
+def _check_optimizer(c, m, name, **settings):
+    """The optimizer named, with its settings as printed."""
+    o = c.d.optimizer
+    assert o.name in ((name,) if isinstance(name, str) else name), (o.name, name)
+    for setting, printed in settings.items():
+        assert m[printed] == _number(getattr(o, setting), c.digits), (setting, m)
+
+
+def _check_torch_page(c, m):
+    name = {"sgd": "SGD", "momentum": "SGD", "nesterov": "SGD", "rmsprop": "RMSprop",
+            "adam": "Adam", "adamw": "AdamW"}[c.d.optimizer.name]
+    assert c.d.optimizer.name != "sgd" and m["name"] == m["page"] == name, m
+
+
+def _check_near_rate(c, m):
+    """Adam's first step moves each parameter whose gradient is not zero by α to 0.1%."""
+    d = c.d
+    assert d.optimizer.name == "adam" and m["rate"] == _number(d.learning_rate, c.digits)
+    moving = [g for g in d.gradients if not g.frozen and g.value != 0]
+    assert moving
+    for g, p in zip(d.gradients, d.parameters):
+        if g in moving:
+            step = abs(numeric(g.update.value - p, 30))
+            assert abs(step - d.learning_rate) <= d.learning_rate / 1000, (g.parameter, step)
+            assert abs(numeric(g.value, 30)) >= 1000 * d.optimizer.eps
+
+
+def _check_objective(c, m, down: bool):
+    d = c.d
+    assert d.objective is not None
+    assert m["before"] == c.shown(d.objective.value) and m["after"] == c.shown(
+        d.objective_after.value)
+    change = numeric(d.objective_after.value - d.objective.value, 30)
+    assert (change < 0) == down, change
+
+
+def _check_penalty(c, m):
+    d = c.d
+    assert d.objective is not None and m["l"] == _number(d.l2, c.digits)
+
+
+def _check_state_columns(c, m):
+    assert c.d.iterations and c.d.iterations[0].state and c.d.optimizer.name != "sgd"
+
+
 def _check_largest(c, m):
+    _check_loss_symbol(c, m)
+    assert c.d.optimizer.name in ("sgd", "momentum", "nesterov")  # steps follow gradients
     g = c.gradient(m["p"])
     moving = m.get("moving") is not None
     nonzero = [h for h in c.d.gradients if h.value != 0 and not (moving and h.frozen)]
@@ -619,6 +701,10 @@ def _check_stayed(c, m, tiny: bool | None):
 
 def _check_gradient(c, m, kind: str):
     g = c.gradient(m["p"], m.get("value"))
+    if "L" in m:  # the loss the gradient is of: J with an L2 penalty on p
+        assert m["L"] == ("J" if g.penalty is not None else "L"), (m, g.penalty)
+    if kind == "tiny":  # a tiny gradient barely moves p only where steps follow gradients
+        assert c.d.optimizer.name in ("sgd", "momentum", "nesterov")
     if kind == "frozen":
         assert g.frozen
         return
@@ -933,11 +1019,11 @@ SENTENCES = [
     ("Over the batch, $\\frac{\\partial L}{\\partial {p}}$ is the {reduction} of the samples' "
      "gradients:", lambda c, m: (len(c.d.samples) > 1 and m["reduction"] ==
                                  c.d.loss_function.reduction and c.gradient(m["p"])) or _fail(m)),
-    ("$\\frac{\\partial L}{\\partial {p}} {value}$, but ${p}$ is frozen: it keeps its value, "
+    ("$\\frac{\\partial {L}}{\\partial {p}} {value}$, but ${p}$ is frozen: it keeps its value, "
      "whatever its gradient says.", lambda c, m: _check_gradient(c, m, "frozen")),
-    ("$\\frac{\\partial L}{\\partial {p}} {value}$ is negative: increasing ${p}$ decreases the "
+    ("$\\frac{\\partial {L}}{\\partial {p}} {value}$ is negative: increasing ${p}$ decreases the "
      "loss, so the update increases ${p}$.", lambda c, m: _check_gradient(c, m, "negative")),
-    ("$\\frac{\\partial L}{\\partial {p}} {value}$ is positive: increasing ${p}$ increases the "
+    ("$\\frac{\\partial {L}}{\\partial {p}} {value}$ is positive: increasing ${p}$ increases the "
      "loss, so the update decreases ${p}$.", lambda c, m: _check_gradient(c, m, "positive")),
     ("$\\frac{\\partial L}{\\partial {p}} = 0$ by convention, not because the loss is flat: "
      "{reason}.", lambda c, m: _check_gradient(c, m, "kink")),
@@ -946,14 +1032,14 @@ SENTENCES = [
     ("$\\frac{\\partial L}{\\partial {p}} = 0$: changing ${p}$ a little does not change the "
      "loss, so ${p}$ stops learning here, because {reason}.",
      lambda c, m: _check_gradient(c, m, "zero")),
-    ("$\\frac{\\partial L}{\\partial {p}} = 0$: changing ${p}$ a little does not change the "
+    ("$\\frac{\\partial {L}}{\\partial {p}} = 0$: changing ${p}$ a little does not change the "
      "loss, so ${p}$ stops learning here.", lambda c, m: _check_gradient(c, m, "zero")),
     ("The gradient is tiny, so ${p}$ barely moves, because {reason}.",
      lambda c, m: _check_gradient(c, m, "tiny")),
     ("The gradient is tiny, so ${p}$ barely moves.", lambda c, m: _check_gradient(c, m, "tiny")),
-    ("In size, $\\frac{\\partial L}{\\partial {p}}$ is the largest gradient, ${ratio}$ times "
+    ("In size, $\\frac{\\partial {L}}{\\partial {p}}$ is the largest gradient, ${ratio}$ times "
      "the smallest that is not zero, so ${p}$ moves most in this step.", _check_largest),
-    ("In size, $\\frac{\\partial L}{\\partial {p}}$ is the largest gradient of the parameters "
+    ("In size, $\\frac{\\partial {L}}{\\partial {p}}$ is the largest gradient of the parameters "
      "that move, ${ratio}$ times the smallest of them that is not zero, so ${p}$ moves most in "
      "this step.", lambda c, m: _check_largest(c, m | {"moving": True})),
     ("With one sample, each weight's gradient is the bias's times its input, "
@@ -965,7 +1051,7 @@ SENTENCES = [
      "makes early layers learn slowly.", _check_vanishing),
     # the update and the loss after it (words.progress)
     ("Gradient descent moves each parameter against its gradient, $p_{\\text{new}} = p - "
-     "\\alpha \\cdot \\frac{\\partial L}{\\partial p}$:", _static),
+     "\\alpha \\cdot \\frac{\\partial {L}}{\\partial p}$:", _check_loss_symbol),
     ("Frozen, so left as they are: {list}.",
      lambda c, m: m["list"] == ", ".join(_symbols(c, [g for g in c.d.gradients if g.frozen]))
      or _fail(m)),
@@ -1009,6 +1095,77 @@ SENTENCES = [
     ("Not every sample gained: the loss of sample {list} stayed the same.", _check_same),
     ("Not every sample gained: the losses of samples {list} stayed the same.", _check_same),
     ("Every sample's loss went down.", _check_every_sample_down),
+    ("The loss is ${before}$ before and after the step, to every digit carried.",
+     lambda c, m: (m["before"] == c.shown(c.d.loss.value) and abs(numeric(
+         c.d.loss_after.value - c.d.loss.value, 40)) < 1e-50) or _fail(m)),
+    # optimizers (words.optimizer_rule, words.near_rate)
+    ("Here $g_{t}$ is the gradient $\\frac{\\partial {L}}{\\partial p}$ at step $t$, and the step "
+     "worked here is $t = 1$.",
+     lambda c, m: (_check_loss_symbol(c, m), _check_optimizer(c, m, _OPTIMIZERS[1:]))),
+    ("With momentum, each parameter keeps a velocity $v$, its gradients added up with the older "
+     "ones fading by the factor $\\mu = {mu}$ each step, and the step follows the velocity: "
+     "$v_{t} = \\mu v_{t-1} + g_{t}$ and $p_{\\text{new}} = p - \\alpha v_{t}$, with $v_{0} = 0$ "
+     "and no dampening.", lambda c, m: _check_optimizer(c, m, "momentum", momentum="mu")),
+    ("Nesterov momentum keeps the same velocity as momentum, $v_{t} = \\mu v_{t-1} + g_{t}$ with "
+     "$\\mu = {mu}$ and $v_{0} = 0$, but steps as if it had already looked ahead along it: "
+     "$p_{\\text{new}} = p - \\alpha \\left(g_{t} + \\mu v_{t}\\right)$.",
+     lambda c, m: _check_optimizer(c, m, "nesterov", momentum="mu")),
+    ("RMSprop keeps for each parameter $v$, a running mean of its squared gradient with the "
+     "smoothing constant $\\beta_{2} = {b2}$ (PyTorch calls it alpha; here $\\alpha$ is the "
+     "learning rate), and divides the gradient by its square root: $v_{t} = \\beta_{2} v_{t-1} "
+     "+ (1 - \\beta_{2}) g_{t}^{2}$ and $p_{\\text{new}} = p - \\alpha \\frac{g_{t}}{\\sqrt{v_{t}} "
+     "+ \\epsilon}$, with $v_{0} = 0$ and $\\epsilon = {eps}$.",
+     lambda c, m: _check_optimizer(c, m, "rmsprop", beta2="b2", eps="eps")),
+    ("Adam keeps two running means for each parameter, both starting at $0$: $m$ of its "
+     "gradient ($\\beta_{1} = {b1}$) and $v$ of its squared gradient ($\\beta_{2} = {b2}$), "
+     "$m_{t} = \\beta_{1} m_{t-1} + (1 - \\beta_{1}) g_{t}$ and $v_{t} = \\beta_{2} v_{t-1} + "
+     "(1 - \\beta_{2}) g_{t}^{2}$.",
+     lambda c, m: _check_optimizer(c, m, ("adam", "adamw"), beta1="b1", beta2="b2")),
+    ("Starting at $0$, both are too small in the first steps; dividing by $1 - \\beta^{t}$ "
+     "corrects this bias: $\\hat{m}_{t} = \\frac{m_{t}}{1 - \\beta_{1}^{t}}$ and $\\hat{v}_{t} = "
+     "\\frac{v_{t}}{1 - \\beta_{2}^{t}}$.", lambda c, m: _check_optimizer(c, m, ("adam", "adamw"))),
+    ("The step is $\\alpha \\frac{\\hat{m}_{t}}{\\sqrt{\\hat{v}_{t}} + \\epsilon}$, with $\\epsilon = "
+     "{eps}$.", lambda c, m: _check_optimizer(c, m, ("adam", "adamw"), eps="eps")),
+    ("AdamW first shrinks each parameter by $\\alpha \\lambda p$, with the weight decay "
+     "$\\lambda = {decay}$, and then takes Adam's step; the decay is decoupled from the "
+     "gradient: it never enters $m$ or $v$.",
+     lambda c, m: _check_optimizer(c, m, "adamw", weight_decay="decay")),
+    ("The rule is that of `torch.optim.{name}`, documented at "
+     "https://docs.pytorch.org/docs/stable/generated/torch.optim.{page}.html.", _check_torch_page),
+    ("On the first step $\\hat{m}_{1} = g_{1}$ and $\\sqrt{\\hat{v}_{1}} = |g_{1}|$, so Adam moves "
+     "each parameter by $\\alpha \\frac{|g_{1}|}{|g_{1}| + \\epsilon}$: here every gradient that "
+     "is not zero is at least $1000 \\epsilon$ in size, so each of those parameters moves by "
+     "$\\alpha = {rate}$ to within 0.1%, whatever the size of its gradient.", _check_near_rate),
+    # an L2 penalty (words.penalty, words.l2_and_decay)
+    ("An L2 penalty adds $\\frac{\\lambda}{2}$ times the sum of the squared weights to the loss, "
+     "with $\\lambda = {l}$: $J = L + \\frac{\\lambda}{2} \\sum w^{2}$.", _check_penalty),
+    ("Here the biases are penalised too.", lambda c, m: c.d.l2_biases or _fail(m)),
+    ("The biases are not penalised, as is usual: a bias does not make the model more sensitive "
+     "to its inputs.", lambda c, m: (c.d.objective and not c.d.l2_biases) or _fail(m)),
+    ("Large weights now cost loss, so each penalised parameter's gradient gains a second term, "
+     "$\\frac{\\partial J}{\\partial w} = \\frac{\\partial L}{\\partial w} + \\lambda w$, which "
+     "pulls the weight towards $0$.", lambda c, m: c.d.objective or _fail(m)),
+    ("An L2 penalty in the loss and decoupled weight decay (AdamW) are not the same.",
+     lambda c, m: c.d.objective or _fail(m)),
+    ("With plain gradient descent they coincide: $p - \\alpha \\left(\\frac{\\partial L}{\\partial "
+     "p} + \\lambda p\\right) = p - \\alpha \\lambda p - \\alpha \\frac{\\partial L}{\\partial p}$, "
+     "a shrinking by $\\alpha \\lambda p$ either way.", lambda c, m: c.d.objective or _fail(m)),
+    ("With momentum, RMSprop or Adam they differ: the penalty's $\\lambda p$ enters the running "
+     "means and is rescaled with the rest of the gradient, while decoupled decay shrinks $p$ by "
+     "$\\alpha \\lambda p$ outside them.", lambda c, m: c.d.objective or _fail(m)),
+    ("The loss with its penalty, $J$, went down from ${before}$ to ${after}$.",
+     lambda c, m: _check_objective(c, m, True)),
+    ("The loss with its penalty, $J$, went from ${before}$ to ${after}$: it did not go down.",
+     lambda c, m: _check_objective(c, m, False)),
+    ("The last columns hold the optimizer's state after each step's update.",
+     _check_state_columns),
+    ("Forward pass, loss, gradients, update, repeated: The last columns hold the optimizer's "
+     "state after each step's update.",
+     lambda c, m: (c.d.tolerance is None and _check_state_columns(c, m) is None) or _fail(m)),
+    ("Forward pass, loss, gradients, update, repeated until the loss is below ${tol}$: The last "
+     "columns hold the optimizer's state after each step's update.",
+     lambda c, m: (m["tol"] == _number(c.d.tolerance, c.digits) and _check_state_columns(
+         c, m) is None) or _fail(m)),
     # the training loop (words.training_table, words.loop_summary)
     ("Forward pass, loss, gradients, update, repeated until the loss is below ${tol}$:",
      lambda c, m: m["tol"] == _number(c.d.tolerance, c.digits) or _fail(m)),

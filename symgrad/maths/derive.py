@@ -17,7 +17,7 @@ the work grows linearly with depth, width and training steps. The result is a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from sympy import (Add, Expr, Function, MatMul, Matrix, Mul, Pow, Rational, Symbol,
@@ -26,12 +26,13 @@ from sympy import (Add, Expr, Function, MatMul, Matrix, Mul, Pow, Rational, Symb
 from .activations import activation as find_activation
 from ..errors import DomainError, NumberError, ShapeError
 from .losses import loss as find_loss
-from .model import (Defined, Given, Network, Neuron, Sample, exact, seed_neuron, seed_samples,
-                    whole_number)
+from .model import (Defined, Given, Network, Neuron, Optimizer, Sample, exact, seed_neuron,
+                    seed_samples, whole_number)
 from .steps import DerivativeSteps, activation_steps, loss_steps
 from .records import (HUBER_DELTA, PREDICTION, TARGET, Z, Derivation, FiniteDifference,
                       BatchLayer, Forward, Gradient, Iteration, Jacobian, MatrixStep, Reading,
                       Unit)
+from .training import L2, Updater, update_working
 from .working import (Formula, approx, descent, evaluate, numbers_in, product, reduce, show,
                       unevaluated, working)
 from .working import sign as working_sign
@@ -52,6 +53,12 @@ MAX_NEURON_OPS = 100
 MAX_RATIONAL_BITS = 256
 # The step h of the finite-difference check.
 FINITE_DIFFERENCE_STEP = Rational(1, 10**6)
+# Values the training loop carries from step to step: the parameters and the optimizer's
+# state, named once they grow (a neuron's worked values stay written out).
+_CARRIED = {"p", "v", "m", "m_hat", "v_hat", "J", "gJ"}
+# Adam's first step moves a parameter by α·|g|/(|g| + ε); with |g| at least this many
+# times ε that is α to within 0.1%.
+NEAR_RATE = 1000
 
 
 class _Names:
@@ -75,7 +82,7 @@ class _Names:
 
     def define(self, label: str, value: Expr) -> Expr:
         """``value`` itself when short, else a named exact value."""
-        limit = self.parameter_ops if label == "p" else self.inline_ops
+        limit = self.parameter_ops if label in _CARRIED else self.inline_ops
         if value.is_Rational:
             if value.p.bit_length() + value.q.bit_length() <= MAX_RATIONAL_BITS:
                 return value
@@ -736,34 +743,38 @@ def _as_network(model: Neuron | Network) -> Network:
     raise ShapeError(f"derive needs a Neuron or a Network, not {type(model).__name__}")
 
 
-def _finite_differences(engine: _Engine, names: _Names, parameters, gradients,
+def _finite_differences(loss_at, names: _Names, parameters, gradients,
                         parameter_names) -> tuple[FiniteDifference, ...]:
-    """The central difference of the loss for every parameter, worked exactly."""
+    """The central difference of the loss (``loss_at(parameters)``) for every parameter,
+    worked exactly."""
     h = FINITE_DIFFERENCE_STEP
     checks = []
     for j, (name, gradient) in enumerate(zip(parameter_names, gradients)):
         up, down = list(parameters), list(parameters)
         up[j] += h
         down[j] -= h
-        central = names.define("fd", (engine.run(up, names, "in the finite-difference check").loss
-                                      - engine.run(down, names,
-                                                   "in the finite-difference check").loss)
-                               / (2 * h))
+        central = names.define("fd", (loss_at(up) - loss_at(down)) / (2 * h))
         checks.append(FiniteDifference(name, h, central, names.define("fd", gradient - central)))
     return tuple(checks)
 
 
 def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate="0.1",
            steps: int = 1, tolerance=None, finite_differences: bool = False,
-           matrix: bool = False, derive_steps: bool = False) -> Derivation:
+           matrix: bool = False, derive_steps: bool = False,
+           optimizer: Optimizer | str = "sgd", l2=0, l2_biases: bool = False) -> Derivation:
     """Derive one worked gradient-descent step of a neuron or a network (and ``steps``
     training steps); ``finite_differences`` adds a check of every gradient against the
     central difference of the loss, ``matrix`` a network's backward pass as matrices,
     ``derive_steps`` the derivatives ``f'(z)`` and ``∂L/∂ŷ`` rule by rule.
+    ``optimizer`` (a name or an :class:`Optimizer`) turns gradients into steps as
+    ``torch.optim`` does; ``l2`` = λ adds ``(λ/2)·Σw²`` to the loss (the biases' squares
+    too with ``l2_biases``), so each gradient gains ``λw``.
 
     >>> d = derive()  # the built-in example: w = 0.5, b = 0.1, x = 2, y = 1.5
     >>> d.loss.value, [g.value for g in d.gradients], d.updated
     (4/25, [-8/5, -4/5], (33/50, 9/50))
+    >>> derive(optimizer="momentum", steps=2).iterations[1].state  # v = 0.9·(-1.6) + 0
+    (('v', (-36/25, -18/25)),)
     """
     model = seed_neuron() if model is None else model
     samples, rate = step_inputs(seed_samples() if samples is None else samples, learning_rate)
@@ -779,27 +790,45 @@ def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate
     writer = _Writer(engine, notation)
     parameters = network.parameters
     frozen = tuple(network.is_frozen(name) for name in network.parameter_names)
+    optimizer = optimizer if isinstance(optimizer, Optimizer) else Optimizer(optimizer)
+    strength = exact(l2, "l2")
+    if strength < 0:
+        raise NumberError(f"the L2 strength λ must not be negative, not {strength}")
+    if strength and optimizer.name == "adamw":
+        raise NumberError("adamw already decays the weights (decoupled, --weight-decay); give "
+                          "an L2 penalty with another optimizer, such as adam")
+    penalty = L2(strength, tuple(l2_biases or network.position(name)[2] is not None
+                                 for name in network.parameter_names)) if strength else None
+    updater = Updater(optimizer, rate, frozen, names.define)
 
-    def descend(current, gradients):  # one gradient-descent step; frozen ones stay
-        return tuple(p if still else names.define("p", p - rate * g)
-                     for p, g, still in zip(current, gradients, frozen))
+    def objective(current, values: _Pass):  # the loss the step lowers, and its gradients
+        if penalty is None:
+            return values.loss, values.totals
+        return (names.define("J", values.loss + penalty.penalty(current)),
+                tuple(names.define("gJ", g) for g in penalty.gradients(current, values.totals)))
 
     first = engine.run(parameters, names)
-    updated = descend(parameters, first.totals)
+    first_loss, first_gradients = objective(parameters, first)
+    updated, first_steps = updater.step(parameters, first_gradients)
     after = engine.run(updated, names, "after the update")
+    after_loss, after_gradients = objective(updated, after)
     forward = writer.forward(parameters, first, backward=True)
     forward_after = writer.forward(updated, after, backward=False)
 
-    iterations, current, values, converged = [], parameters, first, False
+    iterations, current, converged = [], parameters, False
+    loss, gradients_now = first_loss, first_gradients
     for step_number in range(1, steps + 1):
-        if tol is not None and _below(values.loss, tol):
+        if tol is not None and _below(loss, tol):
             converged = True
             break
-        iterations.append(Iteration(step_number, current, values.loss, values.totals))
-        current = updated if step_number == 1 else descend(current, values.totals)
-        values = after if step_number == 1 else engine.run(current, names,
-                                                           f"after step {step_number}")
-    if tol is not None and not converged and _below(values.loss, tol):
+        # The first step is taken above, for the worked example; the loop goes on from it.
+        following = updated if step_number == 1 else updater.step(current, gradients_now)[0]
+        iterations.append(Iteration(step_number, current, loss, gradients_now,
+                                    tuple(updater.state.items())))
+        current = following
+        loss, gradients_now = (after_loss, after_gradients) if step_number == 1 else objective(
+            current, engine.run(current, names, f"after step {step_number}"))
+    if tol is not None and not converged and _below(loss, tol):
         converged = True
 
     parameter_names = model.parameter_names if lesson else network.parameter_names
@@ -808,7 +837,27 @@ def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate
     z, a, y = (notation.z(1, 1, "i"), notation.a(1, 1, "i"), notation.y(1, "i")) if lesson else (
         Z, PREDICTION, TARGET)
     first_layer = network.layers[0]
+    symbols = _parameter_symbols(network, notation)
     gradients = writer.gradients(parameter_names, parameters, updated, rate, first, frozen)
+    if penalty is not None or optimizer.name != "sgd":
+        gradients = tuple(
+            _stepped(g, symbol, p, value, step, optimizer, rate, penalty, decayed)
+            for g, symbol, p, value, step, decayed in zip(
+                gradients, symbols, parameters, first_gradients, first_steps,
+                penalty.decayed if penalty else frozen))
+    reading = _reading(engine, first, after, gradients,
+                       ((a, y), [(f.prediction_symbol, f.target_symbols[0]) for f in forward])
+                       if lesson else None)
+    moving = [g for g in gradients if not g.frozen and g.sign != 0]
+    reading = replace(
+        reading, loss_change=working_sign(after_loss - first_loss),
+        near_rate=optimizer.name == "adam" and bool(moving) and all(
+            abs(approx(g.value)) >= NEAR_RATE * optimizer.eps for g in moving))
+
+    def loss_at(current):  # the loss the finite differences nudge: J with a penalty
+        return objective(current, engine.run(current, names,
+                                             "in the finite-difference check"))[0]
+
     return Derivation(
         model=model, network=network, samples=engine.samples, learning_rate=rate,
         activations=engine.activations, loss_function=engine.loss,
@@ -827,19 +876,46 @@ def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate
         forward=forward, loss=writer.total(first, forward),
         gradients=gradients,
         forward_after=forward_after, loss_after=writer.total(after, forward_after),
-        iterations=tuple(iterations), final_parameters=current, final_loss=values.loss,
+        iterations=tuple(iterations), final_parameters=current, final_loss=loss,
         tolerance=tol, converged=converged,
         matrices=writer.matrices(parameters, first) if matrix and not lesson else (),
-        # A softmax layer's δ is not an entry-by-entry product: its batch has no G ⊙ f'(Z).
-        batch_matrices=(writer.batch_matrices(parameters, first, lesson) if matrix and not any(
-            act.jacobian for act in engine.activations) else ()),
-        finite_differences=(_finite_differences(engine, names, parameters, first.totals,
+        # A softmax layer's δ is not an entry-by-entry product (its batch has no G ⊙ f'(Z)),
+        # and with an L2 penalty the gradients worked are ∂J, not the products' ∂L.
+        batch_matrices=(writer.batch_matrices(parameters, first, lesson)
+                        if matrix and penalty is None and not any(
+                            act.jacobian for act in engine.activations) else ()),
+        finite_differences=(_finite_differences(loss_at, names, parameters, first_gradients,
                                                 parameter_names)
                             if finite_differences else ()),
-        reading=_reading(engine, first, after, gradients,
-                         ((a, y), [(f.prediction_symbol, f.target_symbols[0]) for f in forward])
-                         if lesson else None),
-        derivative_steps=_derivative_steps(engine, notation) if derive_steps else ())
+        reading=reading,
+        derivative_steps=_derivative_steps(engine, notation) if derive_steps else (),
+        optimizer=optimizer, l2=strength, l2_biases=bool(l2_biases),
+        objective=(penalty.objective(first.loss, symbols, parameters, first_loss)
+                   if penalty else None),
+        objective_after=(penalty.objective(after.loss, symbols, updated, after_loss)
+                         if penalty else None))
+
+
+def _stepped(g: Gradient, symbol, parameter, value, step, optimizer: Optimizer, rate,
+             penalty: L2 | None, decayed: bool) -> Gradient:
+    """A gradient's record with the L2 penalty's second term and the optimizer's working
+    of the first step (``step``: the state before it and its values)."""
+    changes = {}
+    if penalty is not None and decayed:
+        sign = working_sign(value)
+        changes = dict(value=value, loss_value=g.value, sign=sign,
+                       tiny=sign != 0 and _is_tiny(value), cause=None,
+                       penalty=penalty.gradient(symbol, parameter, g.value, value))
+    before, values = step
+    if g.frozen:
+        return replace(g, **changes)
+    if optimizer.name == "sgd":
+        changes["update"] = Formula(None, numbers_in(descent, (parameter, rate, value)),
+                                    values["p"])
+    else:
+        changes["state"], changes["update"] = update_working(optimizer, rate, 1, symbol,
+                                                             parameter, value, before, values)
+    return replace(g, **changes)
 
 
 # The first layer's largest weight gradient this many times smaller than the last layer's

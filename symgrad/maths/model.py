@@ -18,11 +18,12 @@ from sympy import Abs, Add, Expr, Float, Max, Min, Mul, Pow, Rational, Symbol, e
 from sympy.core.evalf import PrecisionExhausted
 from sympy.core.sympify import _sympify
 
-from ..errors import NumberError, ShapeError
+from ..errors import NumberError, ShapeError, choose
 
 __all__ = ["exact", "decimal", "latex_decimal", "whole_number", "absolute_tolerance", "Given",
            "Defined", "numeric", "PRECISION",
-           "Neuron", "Sample", "Layer", "Network", "seed_neuron", "seed_samples"]
+           "Neuron", "Sample", "Layer", "Network", "Optimizer", "OPTIMIZERS", "seed_neuron",
+           "seed_samples"]
 
 # Decimal or fraction, optional exponent; anything else is not a number to us. ASCII digits
 # only: \\d and int() would take Arabic-Indic or full-width digits too.
@@ -385,6 +386,78 @@ class Network:
         """Whether parameter ``name`` keeps its value."""
         layer = f"layer{self.position(name)[0]}"
         return name in self.frozen or name[0] in self.frozen or layer in self.frozen
+
+
+# Each optimizer's settings and their defaults, as torch.optim documents them (RMSprop's
+# smoothing constant, PyTorch's ``alpha``, is ``beta2`` here: α is the learning rate).
+# momentum and nesterov are torch.optim.SGD with momentum (its default 0 would be plain SGD).
+OPTIMIZERS = {
+    "sgd": {},
+    "momentum": {"momentum": Rational(9, 10)},
+    "nesterov": {"momentum": Rational(9, 10)},
+    "rmsprop": {"beta2": Rational(99, 100), "eps": Rational(1, 10**8)},
+    "adam": {"beta1": Rational(9, 10), "beta2": Rational(999, 1000), "eps": Rational(1, 10**8)},
+    "adamw": {"beta1": Rational(9, 10), "beta2": Rational(999, 1000), "eps": Rational(1, 10**8),
+              "weight_decay": Rational(1, 100)},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Optimizer:
+    """How the update turns each gradient ``g`` into a step, with the update rules and
+    defaults of ``torch.optim`` (https://docs.pytorch.org/docs/stable/optim.html):
+
+    - ``sgd``: ``p ← p - α g``.
+    - ``momentum`` (torch.optim.SGD, momentum μ, dampening 0): ``b ← μ b + g`` (b starts
+      at 0, so the first b is g), ``p ← p - α b``; ``nesterov``: the same b, then
+      ``p ← p - α (g + μ b)``. μ defaults to 0.9.
+    - ``rmsprop`` (torch.optim.RMSprop, its ``alpha`` is ``beta2`` here, 0.99):
+      ``v ← β₂ v + (1 - β₂) g²``, ``p ← p - α g / (√v + ε)``.
+    - ``adam`` (torch.optim.Adam, betas (0.9, 0.999)): ``m ← β₁ m + (1 - β₁) g``,
+      ``v ← β₂ v + (1 - β₂) g²``, ``m̂ = m / (1 - β₁ᵗ)``, ``v̂ = v / (1 - β₂ᵗ)``,
+      ``p ← p - α m̂ / (√v̂ + ε)``.
+    - ``adamw`` (torch.optim.AdamW, weight decay λ = 0.01): first ``p ← p - α λ p``
+      (decoupled: the decay never enters m or v), then Adam's step.
+
+    ε is 1e-8 for the last three. A setting the optimizer does not use is refused.
+
+    >>> Optimizer("adam").beta2, Optimizer("momentum", momentum="0.5").momentum
+    (999/1000, 1/2)
+    """
+
+    name: str = "sgd"
+    momentum: Rational | None = None
+    beta1: Rational | None = None
+    beta2: Rational | None = None
+    eps: Rational | None = None
+    weight_decay: Rational | None = None
+
+    def __post_init__(self):
+        defaults = choose(OPTIMIZERS, self.name, "optimizer")
+        for setting in ("momentum", "beta1", "beta2", "eps", "weight_decay"):
+            value = getattr(self, setting)
+            if value is None:
+                object.__setattr__(self, setting, defaults.get(setting))
+                continue
+            if setting not in defaults:
+                uses = ", ".join(defaults) or "no settings"
+                raise NumberError(f"the {self.name} optimizer has no {setting}; it takes "
+                                  f"{uses}")
+            value = exact(value, setting)
+            if setting == "eps" and value <= 0:
+                raise NumberError(f"eps must be above 0, not {value}")
+            if setting == "weight_decay" and value < 0:
+                raise NumberError(f"the weight decay must not be negative, not {value}")
+            if setting in ("momentum", "beta1", "beta2") and not 0 <= value < 1:
+                raise NumberError(f"{setting} must be at least 0 and below 1, not {value}")
+            object.__setattr__(self, setting, value)
+
+    @property
+    def settings(self) -> tuple[tuple[str, Rational], ...]:
+        """The settings this optimizer uses, with their values, in a fixed order."""
+        return tuple((setting, getattr(self, setting)) for setting in
+                     ("momentum", "beta1", "beta2", "eps", "weight_decay")
+                     if getattr(self, setting) is not None)
 
 
 # The older weight names: one digit each for the neuron and the input (w1_12).

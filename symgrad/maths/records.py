@@ -13,12 +13,12 @@ from sympy import Expr, Matrix, Rational, Symbol
 
 from .activations import Activation
 from .losses import Loss
-from .model import Network, Neuron, Sample
+from .model import Network, Neuron, Optimizer, Sample
 from .steps import DerivativeSteps
 from .working import Formula
 
-__all__ = ["Unit", "Jacobian", "Forward", "Factor", "Gradient", "Iteration", "MatrixStep",
-           "BatchLayer",
+__all__ = ["Unit", "Jacobian", "Forward", "Factor", "Gradient", "StateLine", "Iteration",
+           "MatrixStep", "BatchLayer",
            "FiniteDifference", "Derivation",
            "Z", "PREDICTION", "TARGET", "HUBER_DELTA"]
 
@@ -125,6 +125,16 @@ class Factor:
 
 
 @dataclass(frozen=True, slots=True)
+class StateLine:
+    """One line of an optimizer's working for one parameter: a state variable it keeps
+    (``v``, ``m``) or a bias-corrected moment (``m_hat``, ``v_hat``) at step t."""
+
+    name: str
+    symbol: Symbol      # m_{w,t}
+    formula: Formula
+
+
+@dataclass(frozen=True, slots=True)
 class Gradient:
     """``dL/dp`` for one parameter: the chain product per sample, its reduction over the
     batch and the update.
@@ -135,6 +145,10 @@ class Gradient:
     f'(0) = 0 decides), ``"dead_or_at_kink"`` (z < 0 in some samples, z = 0 in the others)
     or ``"zero_input"``. ``layer``, ``neuron`` and ``source`` (the
     input a weight multiplies; None for a bias) place the parameter in the network.
+    With an L2 penalty, ``value`` is ``∂J/∂p``, the gradient the update uses, ``loss_value``
+    is ``∂L/∂p`` of the loss alone and ``penalty`` the line ``∂L/∂p + λp``. ``state`` holds
+    the optimizer's lines of the first step; ``update`` is the new value (its
+    ``symbolic`` the optimizer's rule, None for plain gradient descent).
     """
 
     parameter: str
@@ -151,16 +165,22 @@ class Gradient:
     layer: int = 1
     neuron: int = 1
     source: int | None = None
+    state: tuple[StateLine, ...] = ()
+    penalty: Formula | None = None
+    loss_value: Expr | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Iteration:
-    """One row of the training loop: parameters before the step, loss, gradients."""
+    """One row of the training loop: parameters before the step, loss, gradients, and
+    the optimizer's state after the step (``(name, value per parameter)``, such as
+    ``("m", (...))``). With an L2 penalty the loss is ``J`` and the gradients ``∂J/∂p``."""
 
     step: int
     parameters: tuple[Expr, ...]
     loss: Expr
     gradients: tuple[Expr, ...]
+    state: tuple[tuple[str, tuple[Expr, ...]], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +247,8 @@ class Reading:
     the short form it cancels to (``ŷ - y`` for the sigmoid with cross-entropy; for a
     softmax with categorical cross-entropy, ``Σ_j ∂L/∂a_j · ∂a_j/∂z_k`` and ``a_k - y_k``), with
     ``error_signals`` its value per sample (a single neuron); both None when nothing
-    cancels. ``other_convention`` gives a single neuron's gradients that are zero only by
+    cancels. ``near_rate`` says that Adam's first step moves every parameter whose
+    gradient is not zero by about α (see derive.NEAR_RATE). ``other_convention`` gives a single neuron's gradients that are zero only by
     the convention at a kink (``f'(0) = 0``) as they would be with ``f'(0) = 1``.
     """
 
@@ -241,6 +262,9 @@ class Reading:
     cancellation: Expr | None = None
     error_signals: tuple[Formula, ...] = ()
     other_convention: dict[str, Expr] | None = None
+    # Adam only: every gradient that is not zero is at least NEAR_RATE·ε in size, so the
+    # first step moves each such parameter by α·|g|/(|g| + ε), α to within 0.1%
+    near_rate: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +311,13 @@ class Derivation:
     reading: Reading | None = None
     # f'(z) of each distinct activation, then ∂L/∂ŷ, rule by rule; when asked for
     derivative_steps: tuple[DerivativeSteps, ...] = ()
+    optimizer: Optimizer = Optimizer()
+    # An L2 penalty (λ/2)·Σw² (biases too with l2_biases): J = L + penalty before and
+    # after the first step; None without one (l2 = 0)
+    l2: Rational = Rational(0)
+    l2_biases: bool = False
+    objective: Formula | None = None
+    objective_after: Formula | None = None
 
     @property
     def is_network(self) -> bool:

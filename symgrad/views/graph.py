@@ -23,6 +23,8 @@ __all__ = ["Node", "Edge", "Graph", "computation_graph", "maths_text", "KINDS"]
 # What a node is; templates style each kind (parameters stand out, data is quiet).
 KINDS = ("parameter", "input", "target", "sum", "activation", "loss")
 LOSS = Symbol("L")
+# With an L2 penalty: the penalty (λ/2)Σw², the loss with it, J, and λ on the new edges.
+PENALTY, OBJECTIVE, LAMBDA = Symbol(r"\Omega"), Symbol("J"), Symbol(r"\lambda")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +94,8 @@ _SUPERSCRIPTS = dict(zip("0123456789()+-=n", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾�
 _SUBSCRIPTS = dict(zip("0123456789()+-=aehijklmnoprstuvx", "₀₁₂₃₄₅₆₇₈₉₍₎₊₋₌ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ"))
 _SUBSCRIPTS[","] = ","
 # The LaTeX names of a graph's symbols and their Unicode letters.
-_LETTERS = {r"\hat{y}": "ŷ", r"\ell": "ℓ", r"\delta": "δ", r"\sigma": "σ", r"\alpha": "α"}
+_LETTERS = {r"\hat{y}": "ŷ", r"\ell": "ℓ", r"\delta": "δ", r"\sigma": "σ", r"\alpha": "α",
+            r"\lambda": "λ", r"\Omega": "Ω"}
 
 
 def maths_text(symbol: Symbol) -> str:
@@ -144,14 +147,26 @@ class _Builder:
 
     def total(self, d: Derivation, terms: list[str]) -> Graph:
         """The graph, ending in the sum or mean ``L`` of the samples' loss terms (or in
-        the single sample's loss ``l``)."""
+        the single sample's loss ``l``); with an L2 penalty, in ``J = L + (λ/2)Σw²``,
+        the penalty a second path from each penalised parameter (local ``λw``)."""
         if len(terms) == 1:
-            return self.build(terms[0])
-        scale = Rational(1, len(terms)) if d.loss_function.reduction == "mean" else Rational(1)
-        self.add("L", LOSS, "loss", d.loss.value)
-        for term in terms:
-            self.link(term, "L", scale)
-        return self.build("L")
+            loss = terms[0]
+        else:
+            scale = (Rational(1, len(terms)) if d.loss_function.reduction == "mean"
+                     else Rational(1))
+            loss = self.add("L", LOSS, "loss", d.loss.value)
+            for term in terms:
+                self.link(term, "L", scale)
+        if d.objective is None:
+            return self.build(loss)
+        penalty = self.add("penalty", PENALTY, "loss", d.objective.value - d.loss.value)
+        for g, value in zip(d.gradients, d.parameters):
+            if g.penalty is not None:
+                self.link(g.parameter, penalty, d.l2 * value, LAMBDA * g.symbol)
+        self.add("J", OBJECTIVE, "loss", d.objective.value)
+        self.link(loss, "J", Rational(1))
+        self.link(penalty, "J", Rational(1))
+        return self.build("J")
 
     def build(self, loss: str) -> Graph:
         gradients = self._gradients(loss)

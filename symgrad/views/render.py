@@ -377,7 +377,11 @@ def _filters(digits: int) -> dict:
         text, is_exact = _decimal(value, digits)
         return f'F("{text if is_exact else value}")'
 
-    return {"latex": latex, "number": number, "equals": equals, "shown": shown,
+    def float_literal(value):
+        """A Python float literal of an exact value, every digit a float holds."""
+        return repr(float(numeric(value, 20)))
+
+    return {"latex": latex, "number": number, "float": float_literal, "equals": equals, "shown": shown,
             "relation": relation,
             "plain": plain, "plain_equals": plain_equals, "python": python, "fraction": fraction,
             "label": label, "latex_text": latex_text, "cdata": cdata, "cloze": cloze,
@@ -476,6 +480,11 @@ class WorkedExample:
         if matrix and not (derivation.batch_matrices or derivation.matrices):
             raise SymgradError("the matrix form needs a derivation made with matrix=True")
         self.matrix = matrix
+        plain = derivation.optimizer.name == "sgd" and not derivation.l2
+        if not plain and (mistakes or plots):
+            raise SymgradError(f"{'the mistakes panel' if mistakes else 'plots'} show plain "
+                               "gradient descent; leave out the optimizer and --l2, or the "
+                               f"{'mistakes' if mistakes else 'plots'}")
         self.graph = graph
         self.plots = plots
         self.mistakes = mistakes
@@ -667,8 +676,19 @@ class WorkedExample:
             "frozen": [g.parameter for g in d.gradients if g.frozen],
             "updated": named(d.updated),
             "loss_after": value(d.loss_after.value),
+            "optimizer": {"name": d.optimizer.name} | {
+                setting: value(v) for setting, v in d.optimizer.settings},
+            "optimizer_state": {g.parameter: [line(s.name, 1, s.formula) for s in g.state]
+                                for g in d.gradients if g.state},
+            "l2": None if d.objective is None else {
+                "lambda": value(d.l2), "biases": d.l2_biases,
+                "objective": value(d.objective.value),
+                "objective_after": value(d.objective_after.value),
+                "loss_gradients": {g.parameter: value(g.loss_value) for g in d.gradients
+                                   if g.loss_value is not None}},
             "steps": [{"step": it.step, "parameters": named(it.parameters),
-                       "loss_value": value(it.loss), "gradients": named(it.gradients)}
+                       "loss_value": value(it.loss), "gradients": named(it.gradients),
+                       "state": {name: named(values) for name, values in it.state}}
                       for it in d.iterations],
             "final": {"parameters": named(d.final_parameters),
                       "loss_value": value(d.final_loss), "converged": d.converged},
@@ -798,7 +818,8 @@ def worked_example(neuron=None, samples=None, *, learning_rate="0.1", steps: int
                    show: tuple[str, ...] | None = None, matrix: bool = False,
                    graph: bool = False, plots: bool = False,
                    finite_differences: bool = False, lang: str = "en",
-                   mistakes: bool = False, derive_steps: bool = False) -> WorkedExample:
+                   mistakes: bool = False, derive_steps: bool = False,
+                   optimizer="sgd", l2=0, l2_biases: bool = False) -> WorkedExample:
     """Derive and wrap a worked example of a Neuron or a Network; with no arguments,
     seed lesson 001's neuron. ``show`` picks a network's parameters worked in full,
     ``matrix`` adds the matrix form of its backward pass, ``graph`` the computation
@@ -807,7 +828,9 @@ def worked_example(neuron=None, samples=None, *, learning_rate="0.1", steps: int
     ``lang`` is the language of the words (``en``, ``de``; see ``LANGUAGES``),
     ``mistakes`` adds a panel of what common mistakes give for each number and
     ``derive_steps`` derives ``f'(z)`` and ``∂L/∂ŷ`` rule by rule (see
-    :func:`symgrad.derivative_steps`).
+    :func:`symgrad.derivative_steps`); ``optimizer`` (a name or an ``Optimizer``) and
+    ``l2`` (λ of an L2 penalty, ``l2_biases`` to penalise biases too) as for
+    :func:`symgrad.derive`.
 
     >>> from symgrad import Neuron, Sample
     >>> ex = worked_example(Neuron(weights=1.5, bias=0.5), Sample(x=2.0, y=4.0))
@@ -816,7 +839,8 @@ def worked_example(neuron=None, samples=None, *, learning_rate="0.1", steps: int
     """
     derivation = derive(neuron, samples, learning_rate=learning_rate, steps=steps,
                         tolerance=tolerance, finite_differences=finite_differences,
-                        matrix=matrix, derive_steps=derive_steps)
+                        matrix=matrix, derive_steps=derive_steps, optimizer=optimizer,
+                        l2=l2, l2_biases=l2_biases)
     return WorkedExample(derivation, digits=digits, glossary=glossary, templates=templates,
                          show=show, matrix=matrix, graph=graph, plots=plots, lang=lang,
                          mistakes=mistakes)
