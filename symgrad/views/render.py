@@ -59,13 +59,13 @@ FORMATS = {
     "md": ("md", "example.md.j2", ".md"),
     "tex": ("tex", "example.tex.j2", ".tex"),
     "py": ("py", "example.py.j2", ".py"),
-    # Cross-check scripts: the same model rebuilt with NumPy or PyTorch, asserting the numbers.
-    "numpy": ("crosscheck", "numpy.py.j2", ".py"),
-    "torch": ("crosscheck", "torch.py.j2", ".py"),
     "json": (None, None, ".json"),
     "html": ("html", "page.html.j2", ".html"),
     "dot": ("dot", "graph.dot.j2", ".dot"),
     "ipynb": (None, None, ".ipynb"),
+    # Cross-check scripts: the same model rebuilt with NumPy or PyTorch, asserting the numbers.
+    "numpy": ("crosscheck", "numpy.py.j2", ".py"),
+    "torch": ("crosscheck", "torch.py.j2", ".py"),
 }
 
 
