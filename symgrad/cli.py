@@ -178,8 +178,11 @@ def _build_parser() -> argparse.ArgumentParser:
                         help="md: Markdown with $-maths (default, or from --out's suffix); "
                              "tex: a LaTeX document; html: one self-contained page (maths "
                              "by KaTeX, inlined); json: every step as data; py: a "
-                             "standard-library script that recomputes every number; dot: "
-                             "the computation graph alone, for graphviz")
+                             "standard-library script that recomputes every number; numpy, "
+                             "torch: a script that rebuilds the model with NumPy (backward "
+                             "pass by hand) or PyTorch (autograd) and asserts every number "
+                             "(a .py --out needs --format for these); dot: the computation "
+                             "graph alone, for graphviz")
     output.add_argument("--digits", type=_positive_int, default=4, metavar="D",
                         help="significant digits for values that are not short exact "
                              "decimals; they are shown with ≈ (default 4)")
@@ -229,7 +232,8 @@ def _build_parser() -> argparse.ArgumentParser:
                         help="write to PATH (atomically; an existing regular file is "
                              "replaced, anything else is refused) instead of standard "
                              "output; its suffix gives the format unless --format does: "
-                             + ", ".join(suffix for *_, suffix in FORMATS.values()))
+                             + ", ".join(dict.fromkeys(suffix for *_, suffix in
+                                                       FORMATS.values())))
     output.add_argument("--templates", type=_path, metavar="DIR",
                         help="a folder of templates searched before the packaged ones, file "
                              "by file (DIR/md/example.md.j2 or DIR/example.md.j2)")

@@ -48,5 +48,13 @@ def katex_dir():
     return folder
 
 
+@pytest.fixture(scope="session")
+def torch_installed():
+    """PyTorch, which the torch cross-check scripts import (installed by .ci/run)."""
+    import importlib.util
+    require(importlib.util.find_spec("torch") is not None,
+            "torch is not installed (pip install torch==2.13.0, as .ci/run does)")
+
+
 def run(*args, **kwargs):
     return subprocess.run(args, capture_output=True, text=True, **kwargs)

@@ -80,6 +80,10 @@ GALLERY = {
         [Sample(x=["1", "2"], y=3)], {"matrix": True, "show": "all"}),
 }
 
+# Examples whose script is also written as the numpy and torch cross-checks, name_numpy.py
+# and name_torch.py (test_crosscheck.py runs them).
+CROSS_CHECKED = ("network_2_2_2_sigmoid",)
+
 # Examples with pictures: the computation graph and the plots, in every format that
 # holds them; name.md refers to name_*.svg, name.tex to name_*.png.
 PICTURES = {
@@ -108,6 +112,9 @@ def render_all() -> dict[Path, str]:
                                                data).render(fmt)
         if name in ("seed001_linear_squared", "network_2_2_2_sigmoid", "network_softmax"):
             files[OUTPUT / f"{name}.json"] = data.to_json()
+        if name in CROSS_CHECKED:
+            for fmt in ("numpy", "torch"):
+                files[OUTPUT / f"{name}_{fmt}.py"] = data.render(fmt)
     for name, text in SHEET.documents("md").items():
         files[OUTPUT / "sheets" / name] = text
     for name, text in SHEET.documents("tex").items():

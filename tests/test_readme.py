@@ -64,6 +64,10 @@ def test_readme_command(command, tmp_path):
         require(shutil.which("dot") is not None, "graphviz's dot is not installed")
     if "pdflatex" in command:
         require(shutil.which("pdflatex") is not None, "pdflatex is not installed")
+    if "--format torch" in command:
+        import importlib.util
+        require(importlib.util.find_spec("torch") is not None, "torch is not installed "
+                "(pip install torch==2.13.0, as .ci/run does)")
     if ".html" in command:
         from symgrad.views.page import katex_assets
         from symgrad.errors import SymgradError

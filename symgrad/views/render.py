@@ -36,6 +36,7 @@ from ..maths.working import sign, unevaluated
 from ..errors import SymgradError, TemplateError, UnknownNameError, choose
 from ..files import write_atomically, write_files
 from .graph import Graph, computation_graph
+from .crosscheck import LIBRARIES, script_code
 from .notebook import notebook
 from ..maths.quantities import Mistake, Quantity, quantities
 from ..maths.quantities import mistakes as find_mistakes
@@ -62,8 +63,14 @@ FORMATS = {
     "html": ("html", "page.html.j2", ".html"),
     "dot": ("dot", "graph.dot.j2", ".dot"),
     "ipynb": (None, None, ".ipynb"),
+    # Cross-check scripts: the same model rebuilt with NumPy or PyTorch, asserting the numbers.
+    "numpy": ("crosscheck", "numpy.py.j2", ".py"),
+    "torch": ("crosscheck", "torch.py.j2", ".py"),
 }
 
+
+# The formats that are Python scripts: the standard library's, and the cross-checks'.
+SCRIPTS = ("py", *LIBRARIES)
 
 # ŷ in the Python scripts: a name a learner reads as the prediction.
 Y_HAT = Symbol("y_hat", real=True)
@@ -372,6 +379,13 @@ def _filters(digits: int) -> dict:
         return pycode(expr.xreplace(values), fully_qualified_modules=True, strict=True,
                       order="none")
 
+    def literal(value):
+        """A Python float literal of an exact value: a short decimal as it is (``0.15``),
+        any other to 20 significant digits (float64 needs 17), so that the script's float
+        is the exact value rounded once."""
+        text, is_exact = _decimal(value, digits)
+        return text if is_exact else str(numeric(value, 20))
+
     def fraction(value):
         """A Python ``Fraction`` literal of an exact rational: ``F("0.66")``, ``F("1/3")``."""
         text, is_exact = _decimal(value, digits)
@@ -384,6 +398,7 @@ def _filters(digits: int) -> dict:
     return {"latex": latex, "number": number, "float": float_literal, "equals": equals, "shown": shown,
             "relation": relation,
             "plain": plain, "plain_equals": plain_equals, "python": python, "fraction": fraction,
+            "literal": literal,
             "label": label, "latex_text": latex_text, "cdata": cdata, "cloze": cloze,
             "sign": sign,
             "substituted": substituted}
@@ -491,21 +506,24 @@ class WorkedExample:
 
     def render(self, fmt: str, *, images: tuple[dict, ...] | None = None) -> str:
         """The worked example as text in format ``md``, ``tex``, ``py``, ``json``, ``html``,
-        ``ipynb`` or ``dot`` (the computation graph alone).  With plots, ``images`` are the
+        ``ipynb``, ``dot`` (the computation graph alone), or ``numpy`` or ``torch`` (a
+        script that rebuilds the model with that library and asserts the numbers).  With plots, ``images`` are the
         files an ``md`` or ``tex`` document refers to (:meth:`save` draws them)."""
         kind, name, _ = choose(FORMATS, fmt, "format")
-        if self.plots and fmt in ("py", "json", "dot"):
+        if self.plots and fmt in ("json", "dot", *SCRIPTS):
             raise SymgradError(f"plots go with md, tex, html and ipynb documents, not {fmt}")
-        if self.graph and fmt == "py":
+        if self.graph and fmt in SCRIPTS:
             raise SymgradError("the graph goes with md, tex, html, ipynb and json documents, "
-                               "or alone as --format dot; not py")
-        if self.matrix and fmt in ("py", "json"):
+                               f"or alone as --format dot; not {fmt}")
+        if self.matrix and fmt in ("json", *SCRIPTS):
             raise SymgradError(f"the matrix form goes with md, tex, html and ipynb documents, "
                                f"not {fmt}")
         if fmt == "json":
             return self.to_json()
         if fmt == "py":
             return self.to_python()
+        if fmt in LIBRARIES:
+            return self._render(kind, name, code=script_code(self.derivation, fmt), library=fmt)
         if fmt == "html":
             return self.to_html()
         if fmt == "ipynb":
@@ -748,8 +766,13 @@ class WorkedExample:
         if fmt is None:
             fmt = next((k for k, v in FORMATS.items() if v[2] == path.suffix), None)
             if fmt is None:
+                suffixes = dict.fromkeys(v[2] for v in FORMATS.values())
                 raise UnknownNameError(f"cannot tell the format of {str(path)!r}; use a suffix "
-                                       f"of: {', '.join(v[2] for v in FORMATS.values())}")
+                                       f"of: {', '.join(suffixes)}")
+        if fmt in LIBRARIES and path.stem == LIBRARIES[fmt]:
+            # Python puts the script's folder first on sys.path.
+            raise SymgradError(f"a {fmt} script named {path.name!r} would import itself "
+                               f"instead of {LIBRARIES[fmt]}; choose another name")
         images, files = None, {}
         if self.plots and fmt in ("md", "tex"):
             # Files beside the document: SVG for Markdown, PNG for pdflatex.
