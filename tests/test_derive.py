@@ -187,6 +187,19 @@ def test_elu_and_softsign_have_no_kink_at_zero():
         assert abs(numeric(left - 1)) < 1e-7 and abs(numeric(right - 1)) < 1e-7
 
 
+def test_gelu_at_its_lowest_point_is_a_turning_point_not_saturated():
+    """Near GELU's lowest point (z = -0.75) its slope is tiny but changes sign: the cause is
+    'turning'; far in its left tail (z = -5) the slope is tiny and keeps its sign: saturated."""
+    turning = derive(Neuron(weights="0.5", bias="-1.25", activation="gelu"), [Sample(x=1, y=0)])
+    assert abs(numeric(_factor(turning, "da/dz"))) < 1e-3
+    assert all(g.tiny and g.cause == "turning" for g in turning.gradients)
+    tail = derive(Neuron(weights="0.5", bias="-5", activation="gelu"), [Sample(x=1, y=1)])
+    assert all(g.tiny and g.cause == "flat_activation" for g in tail.gradients)
+    with mpmath.workdps(30):  # GELU's slope changes sign between -0.76 and -0.74
+        slope = lambda x: (1 + mpmath.erf(x / mpmath.sqrt(2))) / 2 + x * mpmath.npdf(x)  # noqa
+        assert slope(mpmath.mpf("-0.76")) < 0 < slope(mpmath.mpf("-0.74"))
+
+
 def test_relu_at_kink_uses_zero_convention():
     """At z = 0 the ReLU factor is 0 by convention, and the gradient stops: at the kink,
     which is not called dead (that is z < 0)."""
