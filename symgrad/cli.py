@@ -254,7 +254,8 @@ _SHEET_EPILOG = f"""\
 difficulties:
   easy    identity/relu with squared/mse by default; every value shown is a decimal
           with at most 3 places, as in the seed lessons
-  medium  adds sigmoid, tanh, half_squared and mae; sigmoid and tanh keep |z| <= 3
+  medium  adds sigmoid, tanh, gelu, silu, elu, softsign, half_squared and mae; these
+          activations keep |z| <= 3
   hard    every activation and loss (bce with sigmoid only); finer numbers
 asked quantities: {", ".join(ASKABLE)}
   (w and b are the gradients dL/dw and dL/db; update asks for every new parameter;

@@ -39,6 +39,10 @@ GALLERY = {
                                  {"derive_steps": True}),
     "relu_at_kink": (Neuron(weights="0.5", bias="-1", activation="relu"),
                      [Sample(x="2.0", y="1.5")], {}),
+    # GELU (exact, through erf): its slope derived rule by rule to Φ(z) + z·φ(z), the
+    # values shown with ≈, and a script that recomputes them with math.erf.
+    "gelu_squared": (Neuron(weights="0.5", bias="0.1", activation="gelu"),
+                     [Sample(x="2.0", y="1.5")], {"derive_steps": True}),
     "two_input_batch_mse": (Neuron(weights=("0.5", "-0.25"), bias="0.1", loss="mse"),
                             [Sample(x=("1", "2"), y="1"), Sample(x=("2", "-1"), y="0.5")], {}),
     "training_loop_5_steps": (Neuron(weights="0.5", bias="0.1"), [Sample(x="2.0", y="1.5")],

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import given, settings, strategies as st
-from sympy import Abs, Max, Min, Rational, Symbol, exp, log, sqrt, tanh
+from sympy import Abs, Max, Min, Rational, Symbol, erf, exp, log, sqrt, tanh
 
 from conftest import ROOT, run
 import hostile
@@ -432,5 +432,21 @@ def test_custom_activation_from_formula(tmp_path):
 
 def test_functions_are_the_documented_whitelist():
     """The callable names are exactly the documented ones."""
-    assert set(FUNCTIONS) == {"exp", "log", "sqrt", "sigmoid", "tanh", "relu", "Heaviside",
-                              "abs", "max", "min"}
+    assert set(FUNCTIONS) == {"exp", "log", "sqrt", "sigmoid", "tanh", "erf", "relu",
+                              "Heaviside", "abs", "max", "min"}
+
+
+def test_erf_is_bounded_like_tanh_and_checks_gelu_slopes():
+    """erf is read (GELU's slope can be typed), sized as a bounded function, refused with
+    keywords or a second argument, and a learner's GELU slope is checked against the
+    derived one: Φ(z) + zφ(z) written out is right, Φ(z) alone is not."""
+    assert parse("erf(z/sqrt(2))") == erf(Symbol("z", real=True) / sqrt(2))
+    for text in ("erf(z, 1)", "erf(z=1)", "erf(exp(exp(z)))", "erf.__class__"):
+        with pytest.raises(ParseError):
+            parse(text)
+    right = run(*CLI, "--activation", "gelu", "--quantity", "da/dz", "--answer",
+                "(1 + erf(z/sqrt(2)))/2 + z*exp(-z^2/2)/sqrt(2*pi)")
+    assert right.returncode == 0 and right.stdout.startswith("✓"), right.stdout + right.stderr
+    wrong = run(*CLI, "--activation", "gelu", "--quantity", "da/dz", "--answer",
+                "(1 + erf(z/sqrt(2)))/2")
+    assert wrong.returncode == 1 and "differ" in wrong.stdout

@@ -3,9 +3,9 @@
 import mpmath
 import pytest
 from hypothesis import given, settings, strategies as st
-from sympy import Rational, diff, exp, simplify, tanh
+from sympy import Rational, diff, erf, exp, lambdify, pi, simplify, sqrt, tanh
 
-from symgrad.maths.activations import ACTIVATIONS, sigmoid
+from symgrad.maths.activations import ACTIVATIONS, normal_cdf, normal_pdf, sigmoid
 from symgrad.maths.derive import Z, PREDICTION, TARGET, composed_loss, derive
 from symgrad.errors import DomainError, NumberError, ShapeError, UnknownNameError
 from symgrad.maths.losses import LOSSES
@@ -56,13 +56,22 @@ def test_activation_derivative_matches_sympy_diff(name):
         assert abs((diff(f, Z) - df).subs(Z, point).evalf(30)) < 1e-25
 
 
-@pytest.mark.parametrize("name", ["sigmoid", "tanh", "softplus"])
+def _written_out(expr):
+    """σ, Φ and φ written out by hand (not by the library's own rewriting)."""
+    forms = {sigmoid: lambda u: 1 / (1 + exp(-u)),
+             normal_cdf: lambda u: (1 + erf(u / sqrt(2))) / 2,
+             normal_pdf: lambda u: exp(-u ** 2 / 2) / sqrt(2 * pi)}
+    return expr.replace(lambda e: type(e) in forms, lambda e: forms[type(e)](e.args[0]))
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "softplus", "gelu", "silu", "softsign"])
 def test_lesson_forms_equal_derivative(name):
-    """σ(z)(1 - σ(z)) and the output forms a(1 - a), 1 - a² equal the explicit derivatives."""
+    """σ(z)(1 - σ(z)), Φ(z) + zφ(z), σ(z)(1 + z(1 - σ(z))) and the output forms a(1 - a),
+    1 - a², (1 - |a|)² equal the explicit derivatives."""
     act = ACTIVATIONS[name]
     derivative = act.derivative(Z, 0).doit()
     if act.lesson_form is not None:
-        assert simplify(act.lesson_form(Z).rewrite(exp) - derivative) == 0
+        assert simplify(_written_out(act.lesson_form(Z)) - derivative) == 0
     if act.output_form is not None:
         through_output = act.output_form(PREDICTION).subs(PREDICTION, act.function(Z, 0))
         assert simplify(through_output - derivative) == 0
@@ -118,6 +127,77 @@ def test_gradient_equals_diff_and_finite_difference(act, loss, w, b, x, y, batch
         down = total.subs(point | {symbol: point[symbol] - h})
         central = (up - down) / (2 * h)
         assert abs(_numeric(g.value) - _numeric(central)) < 1e-6 * (1 + abs(_numeric(central)))
+
+
+# The new activations as PyTorch's documentation defines them (torch.nn.GELU with
+# approximate='none', SiLU, ELU(alpha=1.0), Softsign), written with mpmath.
+_TORCH = {
+    "gelu": lambda x: x * (1 + mpmath.erf(x / mpmath.sqrt(2))) / 2,  # x·Φ(x)
+    "silu": lambda x: x / (1 + mpmath.exp(-x)),                    # x·σ(x)
+    "elu": lambda x: x if x > 0 else 1 * (mpmath.exp(x) - 1),      # α = 1
+    "softsign": lambda x: x / (1 + abs(x)),
+}
+_POINTS = st.fractions(min_value=-8, max_value=8, max_denominator=1000).map(
+    lambda f: R(f.numerator, f.denominator))
+
+
+@settings(max_examples=40, deadline=None)
+@given(name=st.sampled_from(sorted(_TORCH)), z=_POINTS)
+def test_new_activations_agree_with_pytorch(name, z):
+    """GELU, SiLU, ELU and softsign take the values PyTorch's definitions give, to 38
+    digits, at exact points (z = 0 included)."""
+    act = ACTIVATIONS[name]
+    ours = numeric(_plain(act.function(Z, R(1, 100))).subs(Z, z), 45)
+    with mpmath.workdps(45):
+        theirs = _TORCH[name](mpmath.mpf(z.p) / z.q)
+        assert abs(mpmath.mpf(str(ours)) - theirs) < mpmath.mpf(10) ** -38
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=st.sampled_from(sorted(ACTIVATIONS)), z=_POINTS)
+def test_derivative_equals_diff_and_central_difference(name, z):
+    """At random exact points each registry f'(z) equals sympy.diff of f(z) and the central
+    difference (f(z + h) - f(z - h))/2h, h = 10^-6, off the kinks of ReLU and leaky ReLU
+    (where f'(0) is a convention); GELU, SiLU, ELU and softsign have none, so z = 0 counts."""
+    act = ACTIVATIONS[name]
+    if act.kink is not None and abs(z - act.kink) < R(1, 10**5):
+        return
+    f, df = _plain(act.function(Z, R(1, 100))), _plain(act.derivative(Z, R(1, 100)))
+    registry = numeric(df.subs(Z, z), 40)
+    assert abs(registry - numeric(diff(f, Z).subs(Z, z), 40)) < 1e-30
+    plain = lambdify(Z, f, "mpmath")
+    h = mpmath.mpf(10) ** -6
+    with mpmath.workdps(40):
+        at = mpmath.mpf(z.p) / z.q
+        central = (plain(at + h) - plain(at - h)) / (2 * h)
+        # off by about h² f'''(z)/6 where f is smooth; ELU's pieces at 0 differ by O(h) in f'
+        assert abs(central - mpmath.mpf(str(registry))) < 1e-6 * (1 + abs(central))
+
+
+def test_elu_and_softsign_have_no_kink_at_zero():
+    """At z = 0 ELU's slope is e^0 = 1 and softsign's 1/(1 + |0|)² = 1: derivatives equal
+    from both sides, not conventions, and their notes say what f'(0) is."""
+    for name in ("elu", "softsign"):
+        d = derive(Neuron(weights="0.5", bias="-1", activation=name), [Sample(x=2, y="1.5")])
+        assert d.forward[0].z.value == 0 and _factor(d, "da/dz") == 1
+        assert ACTIVATIONS[name].kink is None and "f'(0) =" in d.activation.convention
+        f = _plain(ACTIVATIONS[name].function(Z, 0))
+        h = R(1, 10**8)
+        left, right = (f.subs(Z, 0) - f.subs(Z, -h)) / h, (f.subs(Z, h) - f.subs(Z, 0)) / h
+        assert abs(numeric(left - 1)) < 1e-7 and abs(numeric(right - 1)) < 1e-7
+
+
+def test_gelu_at_its_lowest_point_is_a_turning_point_not_saturated():
+    """Near GELU's lowest point (z = -0.75) its slope is tiny but changes sign: the cause is
+    'turning'; far in its left tail (z = -5) the slope is tiny and keeps its sign: saturated."""
+    turning = derive(Neuron(weights="0.5", bias="-1.25", activation="gelu"), [Sample(x=1, y=0)])
+    assert abs(numeric(_factor(turning, "da/dz"))) < 1e-3
+    assert all(g.tiny and g.cause == "turning" for g in turning.gradients)
+    tail = derive(Neuron(weights="0.5", bias="-5", activation="gelu"), [Sample(x=1, y=1)])
+    assert all(g.tiny and g.cause == "flat_activation" for g in tail.gradients)
+    with mpmath.workdps(30):  # GELU's slope changes sign between -0.76 and -0.74
+        slope = lambda x: (1 + mpmath.erf(x / mpmath.sqrt(2))) / 2 + x * mpmath.npdf(x)  # noqa
+        assert slope(mpmath.mpf("-0.76")) < 0 < slope(mpmath.mpf("-0.74"))
 
 
 def test_relu_at_kink_uses_zero_convention():

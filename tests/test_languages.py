@@ -108,6 +108,14 @@ EXAMPLES = {
     "network": (NETWORK, [Sample(x=["0.05", "0.1"], y=["0.01", "0.99"])],
                 {"matrix": True, "finite_differences": True, "learning_rate": "0.5",
                  "show": ("w1_1_1",)}),
+    "gelu at its turning point, rule by rule": (
+        Neuron(weights="0.5", bias="-1.25", activation="gelu"), [Sample(x="1", y="0")],
+        {"derive_steps": True}),
+    "silu, elu and softsign layers": (
+        Network(layers=[Layer([["0.5", "-1"], ["1", "0.25"]], ["-1.5", "0"], "elu"),
+                        Layer([["0.3", "0.2"], ["1", "0.5"]], ["0", "0.1"], "silu"),
+                        Layer([["0.5", "-0.5"]], ["0.1"], "softsign")], loss="mse"),
+        [Sample(x=["1", "2"], y="0.5")], {}),
 }
 
 

@@ -31,7 +31,10 @@ def _edge_examples():
               one(bias="-1", activation="leaky_relu"),        # leaky ReLU at its kink
               one(bias="-1", activation="relu"),              # ReLU at its kink: not dead
               one(bias="-2", activation="relu"),              # a dead ReLU, z < 0
-              one(bias=None, loss="huber", delta="0.25")]     # no bias, linear Huber branch
+              one(bias=None, loss="huber", delta="0.25"),     # no bias, linear Huber branch
+              one(x=1, y=0, bias="-1.25", activation="gelu"), # GELU's turning point
+              one(bias="-1", activation="elu"),               # ELU at 0: no kink
+              one(bias="-1", activation="softsign")]          # softsign at 0: no kink
     examples = [worked_example(n, s) for n, s in cases]
     examples.append(worked_example(*one(activation="sigmoid"), steps=6))
     examples.append(worked_example(*one(), steps=6, tolerance="0.01"))
@@ -40,6 +43,11 @@ def _edge_examples():
                       loss="huber", outputs="mean", frozen=("layer1",))
     examples.append(worked_example(network, [Sample(x=["1", "2"], y="0.5"),
                                              Sample(x=["-1", "0.5"], y="-0.2")], matrix=True))
+    newer = Network(layers=[Layer([["0.5", "-1"], ["1", "0.25"]], ["0.1", "0"], "gelu"),
+                            Layer([["0.3", "0.2"], ["-0.5", "1"]], ["0", "0.2"], "silu"),
+                            Layer([["0.3", "0.2"]], ["-0.1"], "softsign")], loss="mse")
+    examples.append(worked_example(newer, [Sample(x=["1", "-2"], y="0.5")], matrix=True,
+                                   derive_steps=True))
     return examples
 
 
@@ -217,8 +225,31 @@ def test_edge_examples_explain_every_cause():
     for phrase in ("the prediction already equals the target", "the ReLU is dead",
                    "sits exactly at its kink $z = 0$",
                    "is saturated", "is $0$, so $z$ does not depend on it",
+                   "the GELU is at a turning point",
                    "so the loop stopped"):
         assert phrase in md
+
+
+def test_irrational_activation_values_show_with_approx():
+    """GELU(1) = Φ(1) is irrational: shown rounded with ≈ and kept exact (erf) in the JSON;
+    GELU(0) = 0, softsign(1) = 1/2 and ELU(z > 0) = z are exact and shown with =;
+    softsign(1/2) = 1/3 repeats, so it is rounded too."""
+    def prediction(activation, bias="0", x=1):
+        example = worked_example(Neuron(weights=1, bias=bias, activation=activation),
+                                 [Sample(x=x, y=2)])
+        line = next(line for line in example.to_markdown().splitlines()
+                    if line.startswith(r"$$\hat{y} ="))
+        return line, example.to_data()["prediction"]
+
+    line, data = prediction("gelu")
+    assert line.endswith(r"\approx 0.8413$$") and "erf" in data["exact"]
+    assert abs(data["value"] - 0.8413447460685429) < 1e-15
+    assert prediction("gelu", x=0)[0].endswith("= 0$$")
+    assert prediction("softsign")[0].endswith("= 0.5$$")
+    assert prediction("softsign", x="0.5")[0].endswith(r"\approx 0.3333$$")
+    assert prediction("elu", x="1.5")[0].endswith("= 1.5$$")
+    line, data = prediction("silu")
+    assert line.endswith(r"\approx 0.7311$$") and data["exact"] == "1/(exp(-1) + 1)"
 
 
 def test_relu_at_its_kink_is_not_called_flat():

@@ -5,14 +5,19 @@ import random
 import re
 from functools import lru_cache
 
-from sympy import Abs, Expr, Max, Min, Rational, exp, log, sign, sqrt, tanh
+import mpmath
+
+from sympy import (Abs, Expr, Max, Min, Rational, diff, erf, exp, lambdify, log, pi, sign, sqrt,
+                   tanh)
 
 from symgrad import Neuron, Sample, worked_example
 from symgrad.maths.activations import ACTIVATIONS
 from symgrad.maths.derive import TINY, step_numbers
 from symgrad.errors import SymgradError
 from symgrad.maths.losses import LOSSES
-from symgrad.maths.model import Layer, Network, decimal, latex_decimal, numeric, rounded
+from symgrad.maths.model import (Given, Layer, Network, decimal, latex_decimal, numeric,
+                                 rounded)
+from symgrad.maths.records import Z
 from symgrad.views.render import LessonPrinter
 from symgrad.maths.working import sign as working_sign
 
@@ -59,7 +64,8 @@ def _neuron(rng: random.Random):
 def _network(rng: random.Random):
     """A random 2-2-1 or 2-2-2 network and batch, sometimes with frozen parameters."""
     outputs = rng.choice((1, 2))
-    hidden, last = (rng.choice(("sigmoid", "tanh", "relu", "identity", "leaky_relu"))
+    hidden, last = (rng.choice(("sigmoid", "tanh", "relu", "identity", "leaky_relu", "gelu",
+                                "silu", "elu", "softsign"))
                     for _ in range(2))
     loss = rng.choice(sorted(LOSSES))
     if loss == "bce":
@@ -158,6 +164,19 @@ def _chosen():
         (Neuron(weights="0.5", bias="0.1"), [Sample(x=2, y="1.5")],
          dict(l2="0.1", l2_biases=True, optimizer="adam", steps=2)),
         (net, [sample], dict(learning_rate="0.5", optimizer="adam", l2="0.01", steps=2)),
+        # GELU at its turning point (tiny gradients that are not saturation), SiLU and GELU
+        # in a loop, ELU and softsign exactly at z = 0 (no kink)
+        (Neuron(weights="0.5", bias="-1.25", activation="gelu"), [Sample(x=1, y=0)], {}),
+        (Neuron(weights=["0.5", "1"], bias="-1.25", activation="gelu"),
+         [Sample(x=[1, 0], y=0), Sample(x=[-1, "0.5"], y=0)], {}),
+        (Neuron(weights="0.5", bias="0.1", activation="silu"), [Sample(x=2, y="1.5")],
+         dict(steps=3)),
+        (Neuron(weights="0.5", bias="-1", activation="elu"), [Sample(x=2, y="1.5")], {}),
+        (Neuron(weights="0.5", bias="-1", activation="softsign", loss="huber"),
+         [Sample(x=2, y="1.5")], {}),
+        (Network(layers=[Layer([["0.5", "-1"], ["1", "0.25"]], ["-0.5", "0"], "gelu"),
+                         Layer([["0.3", "0.2"]], ["0.1"], "silu")], loss="mse"),
+         [Sample(x=["0.5", "1"], y="0.25")], {}),
     ]
 
 
@@ -171,8 +190,15 @@ def _pool() -> tuple:
 _TOKEN = re.compile(r"\s*(\\left\(|\\right\)|\\left\|\{?|\}?\\right\||\\frac|\\sqrt|\\cdot|\\log|\\tanh"
                     r"|\\max|\\min|\\sigma|\\operatorname\{sign\}|e\^|[0-9]+(?:\.[0-9]+)?"
                     r"|[-+(){}^,])")
+_TOKEN = re.compile(r"\s*(\\left\(|\\right\)|\\left\|\{?|\}?\\right\||\\frac|\\cdot|\\log|\\tanh"
+                    r"|\\max|\\min|\\sigma|\\operatorname\{sign\}|\\operatorname\{erf\}|\\Phi"
+                    r"|\\varphi|\\sqrt|\\pi|e\^|[0-9]+(?:\.[0-9]+)?|[-+(){}^,])")
+# The printed functions, written out by hand: σ, GELU's erf, Φ (the normal distribution
+# function) and φ (its density).
 _FUNCTIONS = {r"\log": log, r"\tanh": tanh, r"\operatorname{sign}": sign,
-              r"\sigma": lambda v: 1 / (1 + exp(-v))}
+              r"\sigma": lambda v: 1 / (1 + exp(-v)), r"\operatorname{erf}": erf,
+              r"\Phi": lambda v: (1 + erf(v / sqrt(2))) / 2,
+              r"\varphi": lambda v: exp(-v ** 2 / 2) / sqrt(2 * pi)}
 
 
 class _Unreadable(ValueError):
@@ -196,6 +222,8 @@ class _Reader:
     are read as the Rationals they print, so the line is worked from the printed numbers."""
 
     STARTS = {r"\left(", r"\left|", r"\left|{", r"\frac", r"\sqrt", r"\log", r"\tanh", r"\max", r"\min",
+    STARTS = {r"\left(", r"\left|", r"\left|{", r"\frac", r"\log", r"\tanh", r"\max", r"\min",
+              r"\operatorname{erf}", r"\Phi", r"\varphi", r"\sqrt", r"\pi",
               r"\sigma", r"\operatorname{sign}", "e^", "(", "{"}
 
     def __init__(self, text: str):
@@ -281,6 +309,10 @@ class _Reader:
             return sqrt(self.group())
         if token == "e^":
             return exp(self.group())
+        if token == r"\sqrt":
+            return sqrt(self.group())
+        if token == r"\pi":
+            return pi
         if token in (r"\max", r"\min"):
             self.take(r"\left(")
             first = self.sum()
@@ -322,6 +354,12 @@ def test_reader_reads_the_printed_forms():
                    r"\log{\left(1 - 0.2142 \right)})").read() == -log(R("0.2142"))
     assert _Reader(r"\left|{0.3 - 1}\right| + \max\left(0, -1.1\right)").read() == R("0.7")
     assert _Reader(r"0.5\operatorname{sign}{\left(0.3 - 1 \right)}").read() == R("-0.5")
+    assert _Reader(r"\frac{1.1}{2} \cdot \left(1 + \operatorname{erf}{\left(\frac{1.1}"
+                   r"{\sqrt{2}} \right)}\right)").read() == R("0.55") * (1 + erf(R("1.1") / sqrt(2)))
+    assert _Reader(r"\Phi\left(\left(-0.75\right)\right) + \left(-0.75\right) \cdot "
+                   r"\varphi\left(\left(-0.75\right)\right)").read() == (
+        (1 + erf(R("-0.75") / sqrt(2))) / 2
+        - R("0.75") * exp(-R("0.75") ** 2 / 2) / sqrt(2 * pi))
 
 
 # A relation between the parts of a line of working, at the top level.
@@ -526,11 +564,26 @@ class _Claims:
             assert any(u.z.value == 0 for u in units) and any(u.z.value < 0 for u in units)
         elif reason.startswith(f"the {act.title} is saturated"):
             assert all(abs(numeric(u.slope.value)) < TINY for u in units)
+            assert not any(_turns(act, u.z.value) for u in units), "a turning point"
+        elif reason == (f"the {act.title} is at a turning point, where its slope $f'(z)$ "
+                        "changes sign and is almost $0$"):
+            assert all(abs(numeric(u.slope.value)) < TINY for u in units)
+            assert all(_turns(act, u.z.value) for u in units)
         elif m := re.fullmatch(r"the input multiplying \$(.+)\$ is \$0\$, so \$z\$ does not "
                                r"depend on it", reason):
             assert self.gradients[m.group(1)] is g and all(x == 0 for x in self.inputs(g))
         else:
             raise AssertionError(f"an unknown reason: {reason}")
+
+
+def _turns(act, z) -> bool:
+    """Whether the activation's slope, sympy.diff of f worked with mpmath, changes sign
+    between z - 0.01 and z + 0.01."""
+    f = act.function(Z, R(1, 100))
+    slope = lambdify(Z, diff(f.xreplace({g: g.value for g in f.atoms(Given)}), Z), "mpmath")
+    with mpmath.workdps(30):
+        at = mpmath.mpf(str(numeric(z, 30)))
+        return slope(at - mpmath.mpf("0.01")) * slope(at + mpmath.mpf("0.01")) < 0
 
 
 def _sign_of_first_factor(c) -> int:
@@ -947,6 +1000,11 @@ SENTENCES = [
     ("This is the slope of the {act} at $z$: how strongly the activation passes a change in "
      "$z$ on to the prediction.",
      lambda c, m: (m["act"] == c.d.activation.title != "identity") or _fail(m)),
+    # the functions a lesson form names (activations.py, ``notation``): said once a lesson
+    # shows that activation's slope
+    *((act.notation + ".", lambda c, m, name=act.name: (
+        name in [a.name for a in c.d.activations]) or _fail(m))
+      for act in ACTIVATIONS.values() if act.notation),
     ("The bias is added to $z$ as it is, so this factor is always $1$.",
      lambda c, m: c.d.neuron.bias is not None or _fail(m)),
     ("Nudging the weight changes $z$ by the input it multiplies, so this factor is that "
@@ -1187,7 +1245,10 @@ SENTENCES = [
      "values marked $\\approx$ are rounded to {n} significant digits for display only.*",
      lambda c, m: int(m["n"]) == c.digits or _fail(m)),
 ]
-_SENTENCES = [(_pattern(text), check) for text, check in SENTENCES]
+# A notation sentence is LaTeX with braces of its own: matched as it is, not as a pattern.
+_NOTATIONS = {act.notation + "." for act in ACTIVATIONS.values() if act.notation}
+_SENTENCES = [(re.compile(re.escape(text)) if text in _NOTATIONS else _pattern(text), check)
+              for text, check in SENTENCES]
 
 
 def _fail(m):

@@ -120,14 +120,36 @@ def test_decimal_places():
 
 
 def test_smooth_activations_avoid_saturation_and_relu_avoids_kink():
-    """Sigmoid and tanh problems keep |z| <= 3; ReLU problems never sit at z = 0."""
-    drawn = sheet(count=40, seed=2, difficulty="medium", activations=("sigmoid", "tanh", "relu"))
+    """Sigmoid, tanh, GELU, SiLU, ELU and softsign problems keep |z| <= 3; ReLU problems
+    never sit at z = 0."""
+    drawn = sheet(count=40, seed=2, difficulty="medium",
+                  activations=("sigmoid", "tanh", "relu", "gelu", "silu", "elu", "softsign"))
+    assert {p.derivation.activation.name for p in drawn.problems} >= {"gelu", "silu", "elu",
+                                                                      "softsign"}
     for problem in drawn.problems:
         for row in problem.derivation.forward:
             if problem.derivation.activation.name == "relu":
                 assert row.z.value != 0
             else:
                 assert abs(row.z.value) <= 3
+
+
+def test_medium_and_hard_draw_the_newer_activations_easy_refuses_them():
+    """GELU, SiLU, ELU and softsign are drawn on medium and hard sheets (as sigmoid and tanh
+    are), with targets each can reach (softsign's in [-1, 1], GELU's and SiLU's >= 0), and
+    an easy sheet, whose values are short decimals, refuses them in one line."""
+    newer = {"gelu", "silu", "elu", "softsign"}
+    for difficulty in ("medium", "hard"):
+        drawn = sheet(count=30, seed=8, difficulty=difficulty)
+        names = {p.derivation.activation.name for p in drawn.problems}
+        assert names & newer, (difficulty, names)
+    for name, low, high in (("softsign", -1, 1), ("gelu", 0, 3), ("silu", 0, 3),
+                            ("elu", -1, 3)):
+        for p in sheet(count=4, seed=9, difficulty="medium", activations=(name,)).problems:
+            assert all(low <= s.y <= high for s in p.derivation.samples)
+    for name in newer:
+        with pytest.raises(SymgradError, match=f"{name} cannot; use --difficulty medium"):
+            sheet(count=1, activations=(name,))
 
 
 def test_exact_step_reaches_zero_loss():
@@ -313,7 +335,8 @@ def test_network_sheets_are_seeded_checked_and_complete(tmp_path):
         for unit in d.forward[0].units:
             z = float(numeric(unit.z.value))
             name = d.activations[unit.layer - 1].name
-            assert abs(z) <= 3 if name in ("sigmoid", "tanh") else True
+            assert abs(z) <= 3 if name in ("sigmoid", "tanh", "gelu", "silu", "elu",
+                                           "softsign") else True
             assert z > 0 if name == "relu" else True
         assert all(g.sign != 0 for g in d.gradients)
     md = drawn.documents("md")

@@ -9,13 +9,13 @@ import sys
 import mpmath
 import pytest
 from hypothesis import given, settings, strategies as st
-from sympy import Derivative, Rational, diff, exp, lambdify, latex, log, sqrt, tanh
+from sympy import Derivative, Rational, diff, erf, exp, lambdify, latex, log, pi, sqrt, tanh
 
 import hostile
 from conftest import ROOT, run
 from symgrad import (ACTIVATIONS, LOSSES, DerivativeSteps, Neuron, Sample, derivative_steps,
                      worked_example)
-from symgrad.maths.activations import custom, sigmoid
+from symgrad.maths.activations import custom, normal_cdf, normal_pdf, sigmoid
 from symgrad.assess.checks import parse
 from symgrad.errors import StepMismatch, StepsError, SymgradError
 from symgrad.maths.model import Given
@@ -35,10 +35,17 @@ def _tex(expr) -> str:
     return latex(expr, order="none")
 
 
+# The lesson's named functions written out by hand, apart from the library's own forms.
+_WRITTEN_OUT = {sigmoid: lambda u: 1 / (1 + exp(-u)),
+                normal_cdf: lambda u: (1 + erf(u / sqrt(2))) / 2,
+                normal_pdf: lambda u: exp(-u ** 2 / 2) / sqrt(2 * pi)}
+
+
 def _function(expr, symbols):
-    """``expr`` (its derivatives taken) as a function of mpmath numbers: σ written out,
-    given numbers put in, Dirac's δ 0 off its kink."""
-    expr = expr.replace(lambda e: isinstance(e, sigmoid), lambda e: 1 / (1 + exp(-e.args[0])))
+    """``expr`` (its derivatives taken) as a function of mpmath numbers: σ, Φ and φ written
+    out, given numbers put in, Dirac's δ 0 off its kink."""
+    expr = expr.replace(lambda e: type(e) in _WRITTEN_OUT,
+                        lambda e: _WRITTEN_OUT[type(e)](e.args[0]))
     expr = expr.xreplace({g: g.value for g in expr.atoms(Given)}).doit()
     return lambdify(symbols, expr, [{"DiracDelta": lambda x, *order: 0}, "mpmath"])
 
@@ -110,6 +117,44 @@ def test_every_registry_loss(name):
     assert steps.partial
     assert _tex(steps.result) == _tex(loss.derivative(PREDICTION, TARGET, Rational(1)))
     assert "sympy" not in [s.rule for s in steps.steps]
+
+
+def test_gelu_steps_take_the_erf_rule_and_end_in_phi():
+    """GELU's derivative takes the error-function rule with the chain rule for u = z/√2,
+    then ends in the lesson form Φ(z) + z φ(z), stating what Φ and φ are."""
+    steps = activation_steps(ACTIVATIONS["gelu"], Z)
+    rules = [s.rule for s in steps.steps]
+    assert rules == ["product", "constant factor", "sum", "erf", "constant factor", "simplify",
+                     "lesson form"]
+    erf_step = steps.steps[3]
+    assert erf_step.chain and _tex(erf_step.inner) == r"\frac{z}{\sqrt{2}}"
+    assert _tex(steps.result) == r"\Phi\left(z\right) + z \varphi\left(z\right)"
+    assert [use.lhs for use in steps.steps[-1].uses] == [normal_cdf(Z), normal_pdf(Z)]
+    for use in steps.steps[-1].uses:  # each stated equality holds
+        assert abs((_WRITTEN_OUT[type(use.lhs)](Z) - use.rhs).subs(Z, Rational(2, 3)).evalf(
+            40)) < 1e-35
+
+
+def test_erf_in_a_custom_formula_has_its_rule():
+    """A custom formula with erf (the parser allows it) is derived by the erf rule, every
+    line equal to sympy.diff, none left to SymPy."""
+    formula = parse("erf(z**2 - 1) * exp(-z)", symbols=("z",))
+    steps = derivative_steps(formula, Z)
+    assert "erf" in [s.rule for s in steps.steps]
+    assert "sympy" not in [s.rule for s in steps.steps]
+    _assert_every_line_is_the_derivative(steps, [Z], [(p,) for p in _Z_POINTS])
+
+
+def test_elu_and_softsign_steps():
+    """ELU is derived by cases (each piece on its side, d/dz (-1) = 0 written with brackets);
+    softsign by the quotient rule and |z|'s rule, simplified to 1/(1 + |z|)²."""
+    elu = activation_steps(ACTIVATIONS["elu"], Z)
+    assert [s.rule for s in elu.steps] == ["cases", "identity", "sum", "exp"]
+    assert _tex(elu.steps[2].uses[0]) == r"\frac{d}{d z} \left(-1\right) = 0"
+    softsign = activation_steps(ACTIVATIONS["softsign"], Z)
+    assert [s.rule for s in softsign.steps] == ["quotient", "identity", "sum", "abs",
+                                                "simplify"]
+    assert _tex(softsign.result) == r"\frac{1}{\left(1 + \left|{z}\right|\right)^{2}}"
 
 
 def test_loss_steps_drop_the_target_as_a_constant():
@@ -191,8 +236,8 @@ _LEAVES = st.sampled_from([Z, Z, Z, Rational(1, 2), Rational(3), Rational(-2, 3)
 
 
 def _grow(children):
-    """Compositions of + − * / ** exp log tanh σ of z, defined for every real z."""
-    unary = st.sampled_from([exp, tanh, sigmoid, lambda e: log(1 + e * e),
+    """Compositions of + − * / ** exp log tanh σ erf of z, defined for every real z."""
+    unary = st.sampled_from([exp, tanh, sigmoid, erf, lambda e: log(1 + e * e),
                              lambda e: 1 / (1 + exp(-e))])
     return st.one_of(
         st.tuples(unary, children).map(lambda t: t[0](t[1])),
@@ -236,11 +281,13 @@ def _examples():
                                      loss=loss), [Sample(x="2", y=y)], derive_steps=True)
 
     pairs = {"identity": "squared", "sigmoid": "bce", "tanh": "half_squared", "relu": "mse",
-             "leaky_relu": "mae", "softplus": "huber"}
+             "leaky_relu": "mae", "softplus": "huber", "gelu": "squared", "silu": "mae",
+             "elu": "huber", "softsign": "half_squared"}
     assert set(pairs) == set(ACTIVATIONS) and set(pairs.values()) == set(LOSSES)
     found = [one(activation, loss) for activation, loss in pairs.items()]
     found += [one(custom(parse(text, symbols=("z",))), "squared", "1.5")
-              for text in ("z/(1+abs(z))", "max(sigmoid(z), 0.25)", "z*exp(z)*tanh(z)")]
+              for text in ("z/(1+abs(z))", "max(sigmoid(z), 0.25)", "z*exp(z)*tanh(z)",
+                           "erf(z**2)*z")]
     return found
 
 

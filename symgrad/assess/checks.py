@@ -16,8 +16,8 @@ import random
 from dataclasses import dataclass
 
 import mpmath
-from sympy import (Abs, E, Expr, Heaviside, I, Max, Min, Rational, Symbol, diff, exp, log, nan,
-                   oo, pi, simplify, sqrt, tanh, zoo)
+from sympy import (Abs, E, Expr, Heaviside, I, Max, Min, Rational, Symbol, diff, erf, exp, log,
+                   nan, oo, pi, simplify, sqrt, tanh, zoo)
 
 from ..maths.derive import composed_loss, derive
 from ..maths.quantities import Mistake, mistakes, quantities
@@ -58,6 +58,7 @@ FUNCTIONS = {
     "sqrt": (sqrt, 1),
     "sigmoid": (lambda z: 1 / (1 + exp(-z)), 1),
     "tanh": (tanh, 1),
+    "erf": (erf, 1),  # GELU's z(1 + erf(z/sqrt(2)))/2
     "relu": (lambda z: Max(0, z), 1),
     "Heaviside": (lambda z: Heaviside(z, 0), 1),
     "abs": (Abs, 1),
@@ -93,7 +94,7 @@ def parse(text: str, symbols=None) -> Expr:
 
     ``symbols`` lists the allowed names (default: the lesson's a, y, z, x, w, b; ŷ is
     written ``a``). Allowed: numbers, those names, ``+ - * / **`` (``^`` means ``**``),
-    and the functions exp, log, sqrt, sigmoid, tanh, relu, Heaviside, abs, max, min
+    and the functions exp, log, sqrt, sigmoid, tanh, erf, relu, Heaviside, abs, max, min
     (SymPy's spellings Abs, Max and Min too), and the constants E and pi. The size of
     every power, product and exp is estimated before SymPy builds anything (see
     MAX_SIZE), so a short text cannot make a huge number.
@@ -258,7 +259,7 @@ class _Validator(ast.NodeVisitor):
         if name == "log":
             grown = math.log10(1 + sizes[0].digits * math.log(10)) + 1
             return self._bounded(node, grown, grown)
-        if name in ("tanh", "Heaviside"):  # at most 1 in size
+        if name in ("tanh", "erf", "Heaviside"):  # at most 1 in size
             return self._bounded(node, 0.0, sizes[0].digits)
         return self._bounded(node, max(s.magnitude for s in sizes),
                              max(s.digits for s in sizes))
@@ -475,7 +476,7 @@ def _evaluate(expr: Expr, at: dict):
     return mpmath.mpc(mpmath.mpmathify(real), mpmath.mpmathify(imaginary))
 
 
-_MPMATH = {exp: mpmath.exp, log: mpmath.log, tanh: mpmath.tanh, Abs: abs}
+_MPMATH = {exp: mpmath.exp, log: mpmath.log, tanh: mpmath.tanh, erf: mpmath.erf, Abs: abs}
 
 
 def _differ(got, want) -> bool:

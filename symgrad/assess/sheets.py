@@ -78,9 +78,10 @@ MAX_INPUTS = 5
 MAX_BATCH = 10
 # Tries per problem before the conditions are declared impossible to meet.
 MAX_TRIES = 3000
-# sigmoid, tanh and softplus stay out of their flat tails: |z| at most this.
+# sigmoid, tanh, softplus, GELU, SiLU, ELU and softsign stay out of their flat tails: |z|
+# at most this.
 MAX_ABS_Z = 3
-_SMOOTH = ("sigmoid", "tanh", "softplus", "custom")
+_SMOOTH = ("sigmoid", "tanh", "softplus", "gelu", "silu", "elu", "softsign", "custom")
 
 
 def _grid(low: str, high: str, step: str, *, zero: bool = True) -> tuple[Rational, ...]:
@@ -123,7 +124,7 @@ DIFFICULTIES = {
         rates=tuple(Rational(r) for r in ("0.1", "0.05", "0.2", "0.01")), decimals=3,
         max_error=Rational(2)),
     "medium": Difficulty(
-        "medium", ("identity", "relu", "sigmoid", "tanh"),
+        "medium", ("identity", "relu", "sigmoid", "tanh", "gelu", "silu", "elu", "softsign"),
         ("squared", "half_squared", "mse", "mae"),
         weights=_grid("-2", "2", "0.1", zero=False), biases=_grid("-1", "1", "0.1"),
         inputs=_grid("-3", "3", "0.5", zero=False), targets=_grid("-2", "3", "0.5"),
@@ -142,6 +143,11 @@ _ERRORS = _grid("-2", "2", "0.1", zero=False)
 _TARGETS = {
     "sigmoid": _grid("0", "1", "0.25"),
     "tanh": _grid("-1", "1", "0.5"),
+    "softsign": _grid("-1", "1", "0.5"),
+    # above their lowest values: GELU's -0.17, SiLU's -0.28, ELU's -1
+    "gelu": _grid("0", "3", "0.5"),
+    "silu": _grid("0", "3", "0.5"),
+    "elu": _grid("-0.5", "3", "0.5"),
 }
 
 

@@ -51,6 +51,8 @@ MAX_INLINE_OPS = 12
 MAX_NEURON_OPS = 100
 # A rational with more bits than this (an ordinary decimal after many steps) gets a name.
 MAX_RATIONAL_BITS = 256
+# A tiny slope whose sign changes this close to z is a turning point, not saturation.
+TURNING = Rational(1, 100)
 # The step h of the finite-difference check.
 FINITE_DIFFERENCE_STEP = Rational(1, 10**6)
 # Values the training loop carries from step to step: the parameters and the optimizer's
@@ -634,8 +636,23 @@ class _Writer:
                         return "at_kink"  # not dead: a convention picked f'(kink) = 0
                     if any(at_kink):
                         return "dead_or_at_kink"  # dead in some samples, at the kink in others
+                if cause == "flat_activation":
+                    turning = [self._turns(l, numbers.z[s][l - 1][j - 1]) for s in samples]
+                    if all(turning):
+                        return "turning"  # not saturated: at a lowest point, such as GELU's
+                    if any(turning):
+                        return None  # flat for different reasons in different samples
                 return cause
         return None
+
+    def _turns(self, l: int, z: Expr) -> bool:
+        """Whether the slope of layer l's activation changes sign within TURNING of ``z``:
+        a flat slope there is a turning point (GELU's lowest, near z = -0.75), not a
+        saturated tail."""
+        df = self.engine.df[l - 1]
+        below, above = (working_sign(evaluate(df, {Z: z + side})) for side in (-TURNING,
+                                                                                  TURNING))
+        return below * above < 0
 
     def matrices(self, parameters, numbers: _Pass) -> tuple[tuple[MatrixStep, ...], ...]:
         """The backward pass of every sample as matrices, last layer first."""

@@ -14,7 +14,8 @@ from fractions import Fraction
 
 import mpmath
 from mpmath import libmp
-from sympy import Abs, Add, Expr, Float, Max, Min, Mul, Pow, Rational, Symbol, exp, log, tanh
+from sympy import (Abs, Add, Expr, Float, Max, Min, Mul, Pow, Rational, S, Symbol, erf, exp, log,
+                   tanh)
 from sympy.core.evalf import PrecisionExhausted
 from sympy.core.sympify import _sympify
 
@@ -575,7 +576,7 @@ def _numeric_evalf(value: Expr, digits: int) -> Expr:
 # The functions of activations and losses, evaluated by mpmath's low-level routines
 # without building SymPy Floats: SymPy caches calls by argument, and Floats hash as
 # doubles, so the many 60-digit values of a deep chain that agree to 16 digits collide.
-_FUNCTIONS = {exp: libmp.mpf_exp, log: libmp.mpf_log, tanh: libmp.mpf_tanh,
+_FUNCTIONS = {exp: libmp.mpf_exp, log: libmp.mpf_log, tanh: libmp.mpf_tanh, erf: libmp.mpf_erf,
               Abs: lambda x, bits, rounding: libmp.mpf_abs(x)}
 
 
@@ -627,6 +628,8 @@ def _mpf_node(expr: Expr, bits: int, guard: int | None):
         return libmp.from_rational(expr.p, expr.q, bits, rounding)
     if expr.is_Float:
         return expr._mpf_
+    if expr is S.Pi:  # in GELU's slope, 1/√(2π)
+        return libmp.mpf_pi(bits, rounding)
     kind = type(expr)
     if kind is Add:
         terms = [_mpf_node(arg, bits, guard) for arg in expr.args]

@@ -141,14 +141,15 @@ class Gradient:
 
     ``sign`` is -1, 0 or 1; ``cause`` says why a zero or tiny gradient is so:
     ``"at_target"``, ``"near_target"`` (∂L/∂ŷ tiny but not 0), ``"no_signal"`` (nothing flows back into a hidden neuron),
-    ``"flat_activation"``, ``"at_kink"`` (a ReLU exactly at z = 0, where the convention
-    f'(0) = 0 decides), ``"dead_or_at_kink"`` (z < 0 in some samples, z = 0 in the others)
-    or ``"zero_input"``. ``layer``, ``neuron`` and ``source`` (the
-    input a weight multiplies; None for a bias) place the parameter in the network.
-    With an L2 penalty, ``value`` is ``∂J/∂p``, the gradient the update uses, ``loss_value``
-    is ``∂L/∂p`` of the loss alone and ``penalty`` the line ``∂L/∂p + λp``. ``state`` holds
-    the optimizer's lines of the first step; ``update`` is the new value (its
-    ``symbolic`` the optimizer's rule, None for plain gradient descent).
+    ``"flat_activation"`` (saturated, or a dead ReLU), ``"turning"`` (the activation's
+    slope changes sign close by, as at GELU's lowest point), ``"at_kink"`` (a ReLU exactly
+    at z = 0, where the convention f'(0) = 0 decides), ``"dead_or_at_kink"`` (z < 0 in
+    some samples, z = 0 in the others) or ``"zero_input"``. ``layer``, ``neuron`` and
+    ``source`` (the input a weight multiplies; None for a bias) place the parameter in the
+    network. With an L2 penalty, ``value`` is ``∂J/∂p``, the gradient the update uses,
+    ``loss_value`` is ``∂L/∂p`` of the loss alone and ``penalty`` the line ``∂L/∂p + λp``.
+    ``state`` holds the optimizer's lines of the first step; ``update`` is the new value
+    (its ``symbolic`` the optimizer's rule, None for plain gradient descent).
     """
 
     parameter: str

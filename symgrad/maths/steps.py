@@ -2,7 +2,7 @@
 
 A derivation is a chain of equalities.  It starts at the unevaluated derivative
 ``d/dz f(z)``; each :class:`Step` rewrites one derivative still to be taken by one rule
-(sum, constant factor, product, quotient, power, chain with exp, log, tanh, σ, by cases,
+(sum, constant factor, product, quotient, power, chain with exp, log, tanh, σ, erf, by cases,
 ...) until none is left, then rewrites the result into the registry's forms
 (``e^{-z}/(1 + e^{-z})² = σ(z)(1 - σ(z))``).  Every line is checked against
 ``sympy.diff`` before it is kept, so a step can never disagree with the derivative.
@@ -16,12 +16,12 @@ from dataclasses import dataclass
 import mpmath
 
 from sympy import (Abs, Add, Derivative, DiracDelta, Eq, Expr, Heaviside, Max, Min, Mul,
-                   Piecewise, Pow, Rational, Symbol, diff, exp, lambdify, latex, log,
+                   Piecewise, Pow, Rational, Symbol, diff, erf, exp, lambdify, latex, log, pi,
                    preorder_traversal, sign, sympify, tanh)
 from sympy.core.relational import Relational
 from sympy.printing.precedence import PRECEDENCE
 
-from .activations import Activation, sigmoid
+from .activations import LESSON_FUNCTIONS, Activation, explicit, sigmoid
 from .losses import Loss
 from ..errors import StepMismatch, StepsError
 from .model import Given
@@ -32,7 +32,7 @@ __all__ = ["Step", "DerivativeSteps", "derivative_steps", "activation_steps", "l
 
 # What each rule does; the templates word them (templates/*/derive_steps.*.j2).
 RULES = ("constant", "identity", "sum", "constant factor", "product", "quotient",
-         "reciprocal", "power", "exponential", "exp", "log", "tanh", "sigmoid", "abs",
+         "reciprocal", "power", "exponential", "exp", "log", "tanh", "sigmoid", "erf", "abs",
          "cases", "step", "sympy", "simplify", "lesson form")
 # Rule-by-rule steps at most; a longer derivation finishes with one step by SymPy, so the
 # time stays bounded for the largest formula the parser accepts.
@@ -66,7 +66,9 @@ class Rate(Derivative):
     def _latex(self, printer):
         variable, = self.variables
         # A product or quotient in brackets: d/dz (u v), never d/dz u · v.
-        inner = (printer._print(self.expr) if self.expr.is_Atom else
+        # ... and a negative number too: d/dz (-1), never d/dz -1.
+        inner = (printer._print(self.expr) if self.expr.is_Atom and not (
+            self.expr.is_Number and self.expr.is_negative) else
                  printer.parenthesize(self.expr, PRECEDENCE["Mul"],
                                       is_neg=self.expr.could_extract_minus_sign()))
         return rf"\frac{{{self.symbol}}}{{{self.symbol} {printer._print(variable)}}} {inner}"
@@ -176,8 +178,8 @@ def _derivative_steps(expr, variable, forms, subject, name, title) -> Derivative
         if _printed(form) == _printed(current) or form.has(DiracDelta):
             continue  # nothing to rewrite; or SymPy's δ where the steps say "0 off the jump"
         checker.check(form, "form")
-        uses = tuple(Eq(s, _explicit(s), evaluate=False)
-                     for s in sorted(form.atoms(sigmoid) - current.atoms(sigmoid), key=str))
+        named = set().union(*(form.atoms(f) - current.atoms(f) for f in LESSON_FUNCTIONS))
+        uses = tuple(Eq(s, _explicit(s), evaluate=False) for s in sorted(named, key=str))
         steps.append(Step("simplify" if number == 0 else "lesson form", current, form,
                           current, form, False, uses))
         current = form
@@ -326,6 +328,11 @@ def _apply(g: Expr, z: Symbol, rate: type[Rate]
         return chained("tanh", _plus(1, _minus(_power(g, 2))), g.args[0])
     if isinstance(g, sigmoid):
         return chained("sigmoid", _times(g, _plus(1, _minus(g))), g.args[0])
+    if isinstance(g, erf):  # d/du erf(u) = 2/√π · e^{-u²}
+        u = g.args[0]
+        root_pi = Pow(pi, Rational(1, 2), evaluate=False)
+        return chained("erf", _times(Rational(2), Pow(root_pi, -1, evaluate=False),
+                                     exp(_minus(_power(u, 2)))), u)
     if isinstance(g, Abs):
         return chained("abs", sign(g.args[0]), g.args[0])
     if isinstance(g, (sign, Heaviside)):
@@ -364,8 +371,9 @@ def _tidy(expr: Expr) -> Expr:
     if not expr.args or isinstance(expr, (Derivative, Given)):
         return expr
     args = tuple(_tidy(arg) for arg in expr.args)
-    if expr.is_Mul:
-        return _times(*args)
+    if expr.is_Mul:  # with no derivative left in them, one product: 2/√π · e^{-u²} · 1/√2
+        return _times(*(part for arg in args for part in (
+            arg.args if arg.is_Mul and not arg.has(Rate) else (arg,))))
     if expr.is_Add:
         return _plus(*args)
     if expr.is_Pow:
@@ -381,10 +389,8 @@ def _tidy(expr: Expr) -> Expr:
 # --- the check ---------------------------------------------------------------------------
 
 def _explicit(expr: Expr) -> Expr:
-    """σ(u) written out as 1/(1 + e^{-u}), which SymPy can evaluate."""
-    if not expr.has(sigmoid):
-        return expr
-    return expr.replace(lambda e: isinstance(e, sigmoid), lambda e: sigmoid(e.args[0]).rewrite(exp))
+    """σ(u), Φ(u) and φ(u) written out through exp and erf, which SymPy can evaluate."""
+    return explicit(expr)
 
 
 def _kinks(expr: Expr) -> list[Expr]:

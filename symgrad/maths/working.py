@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sympy import (Add, Expr, GreaterThan, LessThan, Max, Min, Mul, Not, Piecewise,
-                   StrictGreaterThan, StrictLessThan, Symbol)
+from sympy import (Add, Expr, GreaterThan, Integer, LessThan, Max, Min, Mul, Not, Piecewise,
+                   Rational, StrictGreaterThan, StrictLessThan, Symbol)
+from sympy import sign as sign_function
 
 from .model import PRECISION, Defined, Given, numeric
 
@@ -73,6 +74,11 @@ def _evaluated(formula: Expr, symbol: Symbol, sign: tuple) -> tuple[Expr, Define
     return _evaluate(formula, {symbol: placeholder}), placeholder
 
 
+# A sign of a named value's expression, decided by its digits when it is at least this far
+# from 0 (SymPy cannot tell the sign of a named value minus a target, a − y).
+SIGN_DECIDED = Rational(1, 10**20)
+
+
 def _evaluate(formula: Expr, values: dict) -> Expr:
     if isinstance(formula, Piecewise) and all(_is_number(v) for v in values.values()):
         formula = next(piece for piece, test in formula.args if holds(test, values))
@@ -84,7 +90,17 @@ def _evaluate(formula: Expr, values: dict) -> Expr:
             return (max if isinstance(formula, Max) else min)(args)
     values = dict(values)
     values.update((g, g.value) for g in formula.atoms(Given))
-    return formula.xreplace(values)
+    value = formula.xreplace(values)
+    if value.has(sign_function):  # MAE's and Huber's sign(ŷ − y) at a named ŷ: ±1 exactly
+        value = value.replace(lambda e: isinstance(e, sign_function) and _decided(e.args[0]),
+                              lambda e: Integer(sign(e.args[0])))
+    return value
+
+
+def _decided(value: Expr) -> bool:
+    """Whether ``value`` is a number (named values with their digits) clearly not 0."""
+    return (_is_number(value) and all(d.approx is not None for d in value.atoms(Defined))
+            and bool(abs(numeric(value, 30)) > SIGN_DECIDED))
 
 
 def _is_number(value: Expr) -> bool:

@@ -60,6 +60,17 @@ ACTIVATION_CODE: dict[str, Code] = {
     # would still show at 1e-9; above 40 the difference is below float64's precision.
     "softplus": Code("np.logaddexp(0, z)", "1 / (1 + np.exp(-z))",
                      "F.softplus(z, threshold=40)"),
+    # GELU exactly, z·Φ(z) with erf (F.gelu's default, approximate='none'); NumPy has no
+    # erf, so the script takes math.erf entry by entry.
+    "gelu": Code("z * (1 + np.vectorize(math.erf)(z / math.sqrt(2))) / 2",
+                 "(1 + np.vectorize(math.erf)(z / math.sqrt(2))) / 2 "
+                 "+ z * np.exp(-z**2 / 2) / math.sqrt(2 * math.pi)", "F.gelu(z)"),
+    "silu": Code("z / (1 + np.exp(-z))",
+                 "(1 + z * (1 - 1 / (1 + np.exp(-z)))) / (1 + np.exp(-z))", "F.silu(z)"),
+    # ELU with α = 1 (F.elu's default): f'(0) = 1 from both sides, as its backward gives.
+    "elu": Code("np.where(z > 0, z, np.expm1(z))", "np.where(z > 0, 1.0, np.exp(z))",
+                "F.elu(z)"),
+    "softsign": Code("z / (1 + np.abs(z))", "1 / (1 + np.abs(z))**2", "F.softsign(z)"),
 }
 
 # One entry per loss of the registry. MAE's slope at a = y is sign(0) = 0, as F.l1_loss's
