@@ -221,7 +221,6 @@ class _Reader:
     """A recursive-descent reader of the LaTeX of numbers-in lines, to exact SymPy: decimals
     are read as the Rationals they print, so the line is worked from the printed numbers."""
 
-    STARTS = {r"\left(", r"\left|", r"\left|{", r"\frac", r"\sqrt", r"\log", r"\tanh", r"\max", r"\min",
     STARTS = {r"\left(", r"\left|", r"\left|{", r"\frac", r"\log", r"\tanh", r"\max", r"\min",
               r"\operatorname{erf}", r"\Phi", r"\varphi", r"\sqrt", r"\pi",
               r"\sigma", r"\operatorname{sign}", "e^", "(", "{"}
