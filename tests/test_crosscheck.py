@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import require, run
-from gallery import GALLERY, OUTPUT
+from gallery import CROSS_CHECKED, GALLERY, OUTPUT
 from symgrad import Neuron, Optimizer, Sample, worked_example
 from symgrad.cli import main
 from symgrad.errors import DomainError, SymgradError
@@ -275,13 +275,14 @@ def test_a_script_with_a_wrong_number_fails(fmt, numpy_installed, tmp_path, requ
         assert code == 1 and output.startswith(named) and "1 of " in output, (what, output)
 
 
+@pytest.mark.parametrize("name", CROSS_CHECKED)
 @pytest.mark.parametrize("fmt", ["numpy", "torch"])
-def test_the_gallery_scripts_run_on_their_own(fmt, numpy_installed, request):
-    """output/'s numpy and torch scripts run as `python FILE` and agree with symgrad."""
+def test_the_gallery_scripts_run_on_their_own(fmt, name, numpy_installed, request):
+    """output/'s numpy and torch scripts (the 2-2-2 network, Adam, the softmax classifier)
+    run as `python FILE` and agree with symgrad."""
     if fmt == "torch":
         request.getfixturevalue("torch_installed")
-    result = run(sys.executable, str(OUTPUT / f"network_2_2_2_sigmoid_{fmt}.py"), cwd=OUTPUT,
-                 timeout=300)
+    result = run(sys.executable, str(OUTPUT / f"{name}_{fmt}.py"), cwd=OUTPUT, timeout=300)
     assert result.returncode == 0 and f"{fmt} agrees with symgrad" in result.stdout, \
         result.stdout + result.stderr
 
