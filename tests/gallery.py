@@ -86,7 +86,7 @@ GALLERY = {
 
 # Examples whose script is also written as the numpy and torch cross-checks, name_numpy.py
 # and name_torch.py (test_crosscheck.py runs them).
-CROSS_CHECKED = ("network_2_2_2_sigmoid",)
+CROSS_CHECKED = ("network_2_2_2_sigmoid", "adam_3_steps", "network_softmax")
 
 # Examples with pictures: the computation graph and the plots, in every format that
 # holds them; name.md refers to name_*.svg, name.tex to name_*.png.

@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 
 from conftest import require, run
-from gallery import GALLERY, OUTPUT
-from symgrad import Neuron, Sample, worked_example
+from gallery import CROSS_CHECKED, GALLERY, OUTPUT
+from symgrad import Neuron, Optimizer, Sample, worked_example
 from symgrad.cli import main
 from symgrad.errors import DomainError, SymgradError
-from symgrad.maths.activations import ACTIVATIONS, custom
-from symgrad.maths.losses import LOSSES
-from symgrad.maths.model import Layer, Network
+from symgrad.maths.activations import ACTIVATIONS, LAYER_ACTIVATIONS, custom
+from symgrad.maths.losses import CLASS_LOSSES, LOSSES
+from symgrad.maths.model import OPTIMIZERS, Layer, Network
 from symgrad.assess.checks import parse
-from symgrad.views.crosscheck import ACTIVATION_CODE, LOSS_CODE
+from symgrad.views.crosscheck import ACTIVATION_CODE, LOSS_CODE, OPTIMIZER_CODE
 
 # Runs each script given in one interpreter (PyTorch takes seconds to import), as its own
 # __main__, and prints {path: [exit code, output]} as JSON.
@@ -55,13 +55,17 @@ def numpy_installed():
     require(importlib.util.find_spec("numpy") is not None, "numpy is not installed")
 
 
-def test_every_activation_and_loss_has_numpy_and_torch_code():
-    """Each registry activation and loss has an entry of code, and each entry a registry
-    name: a new activation fails here until it is written for NumPy and PyTorch."""
-    assert set(ACTIVATION_CODE) == set(ACTIVATIONS), (
-        f"no numpy/torch code for {sorted(set(ACTIVATIONS) - set(ACTIVATION_CODE))}; add an "
+def test_every_activation_loss_and_optimizer_has_numpy_and_torch_code():
+    """Each registry activation (softmax too), loss (cross-entropy too) and optimizer has an
+    entry of code, and each entry a registry name: a new one fails here until it is written
+    for NumPy and PyTorch."""
+    activations = ACTIVATIONS | LAYER_ACTIVATIONS
+    assert set(ACTIVATION_CODE) == set(activations), (
+        f"no numpy/torch code for {sorted(set(activations) - set(ACTIVATION_CODE))}; add an "
         "entry to ACTIVATION_CODE in symgrad/views/crosscheck.py")
-    assert set(LOSS_CODE) == set(LOSSES)
+    assert set(LOSS_CODE) == set(LOSSES | CLASS_LOSSES)
+    assert set(OPTIMIZER_CODE) == set(OPTIMIZERS)
+    assert [code.layer for code in ACTIVATION_CODE.values()].count(True) == len(LAYER_ACTIVATIONS)
 
 
 def _number(rng, low, high, places=2) -> str:
@@ -139,6 +143,62 @@ def drawn_examples():
                         activation=custom(parse(formula, symbols=("z",))))
         found.append((f"custom_{number}", worked_example(
             neuron, [Sample(x="2", y="1.5"), Sample(x="-1", y="0.5")], steps=3)))
+    return found + training_examples(rng)
+
+
+def _softmax_network(rng, loss, hidden="tanh"):
+    """A 2-2-3 network with a softmax output layer."""
+    def layer(inputs, width, act):
+        return Layer([[_number(rng, -1, 1) for _ in range(inputs)] for _ in range(width)],
+                     [_number(rng, -0.5, 0.5) for _ in range(width)], act)
+
+    return Network(layers=[layer(2, 2, hidden), layer(2, 3, "softmax")], loss=loss,
+                   frozen=rng.choice([(), ("b2_1",), ("w1_2_1",)]))
+
+
+def training_examples(rng):
+    """(name, worked example) of seeded draws with what torch.optim adds to the step: each
+    optimizer with its settings drawn, as a neuron and as a 2-2-1 network (frozen
+    parameters in some); an L2 penalty with and without the biases; softmax 2-2-3 networks
+    with cross-entropy (targets by class index, one-hot, a distribution) and with squared
+    error, under plain descent and Adam; three steps each."""
+    found = []
+    settings = {"momentum": ("momentum", "0.5", "0.9"), "nesterov": ("momentum", "0.5", "0.9"),
+                "rmsprop": ("beta2", "0.9", "0.99"), "adam": ("beta1", "0.8", "0.9"),
+                "adamw": ("weight_decay", "0.01", "0.1")}
+    for name in OPTIMIZERS:
+        for kind in ("neuron", "network"):
+            model, samples = (_neuron_problem(rng, "tanh", "mse") if kind == "neuron" else
+                              _network_problem(rng, "sigmoid", "half_squared", (2, 1)))
+            setting, *values = settings.get(name, (None,))
+            optimizer = Optimizer(name, **({setting: rng.choice(values)} if setting else {}))
+            found.append((f"optimizer_{kind}_{name}", worked_example(
+                model, samples, learning_rate=rng.choice(["0.05", "0.1"]), steps=3,
+                optimizer=optimizer)))
+    for biases in (False, True):
+        penalised = "biases" if biases else "weights"
+        for optimizer in ("sgd", "momentum"):
+            model, samples = _network_problem(rng, "relu", "mse", (3, 2))
+            found.append((f"l2_{optimizer}_{penalised}", worked_example(
+                model, samples, learning_rate="0.1", steps=3, optimizer=optimizer,
+                l2=rng.choice(["0.01", "0.1"]), l2_biases=biases)))
+        neuron, samples = _neuron_problem(rng, "sigmoid", "bce")
+        found.append((f"l2_neuron_{penalised}", worked_example(
+            neuron, samples, steps=3, l2="0.1", l2_biases=biases)))
+    targets = {"index": lambda: rng.randint(1, 3),
+               "one_hot": lambda: rng.choice([["1", "0", "0"], ["0", "1", "0"], ["0", "0", "1"]]),
+               "distribution": lambda: ["0.2", "0.5", "0.3"]}
+    for loss, target, optimizer in [("cross_entropy", "index", "sgd"),
+                                    ("cross_entropy", "one_hot", "adam"),
+                                    ("cross_entropy", "distribution", "momentum"),
+                                    ("squared", "one_hot", "sgd"),
+                                    ("squared", "distribution", "rmsprop")]:
+        samples = [Sample(x=[_number(rng, -2, 2) for _ in range(2)], y=targets[target]())
+                   for _ in range(rng.randint(1, 3))]
+        found.append((f"softmax_{loss}_{target}_{optimizer}", worked_example(
+            _softmax_network(rng, loss, rng.choice(["tanh", "relu"])), samples,
+            learning_rate="0.5", steps=3, optimizer=optimizer,
+            l2="0.05" if optimizer == "momentum" else 0)))
     return found
 
 
@@ -157,8 +217,9 @@ def _write_scripts(examples, fmt, folder) -> list[Path]:
 
 
 def test_numpy_scripts_agree_with_symgrad(drawn, numpy_installed, tmp_path):
-    """Every drawn example's numpy script (vectorised forward and backward by hand)
-    agrees with symgrad on every loss, gradient and parameter, step by step."""
+    """Every drawn example's numpy script (vectorised forward and backward and the
+    optimizer's rule by hand) agrees with symgrad on every loss, gradient, parameter and
+    state, step by step."""
     results = run_scripts(_write_scripts(drawn, "numpy", tmp_path))
     failed = {name: output for name, (code, output) in results.items() if code != 0}
     assert not failed, failed
@@ -166,8 +227,8 @@ def test_numpy_scripts_agree_with_symgrad(drawn, numpy_installed, tmp_path):
 
 
 def test_torch_scripts_agree_with_symgrad(drawn, torch_installed, tmp_path):
-    """Every drawn example's torch script (PyTorch's functions, autograd and SGD) agrees
-    with symgrad on every loss, gradient and parameter, step by step."""
+    """Every drawn example's torch script (PyTorch's functions, autograd and torch.optim)
+    agrees with symgrad on every loss, gradient, parameter and state, step by step."""
     results = run_scripts(_write_scripts(drawn, "torch", tmp_path))
     failed = {name: output for name, (code, output) in results.items() if code != 0}
     assert not failed, failed
@@ -214,13 +275,14 @@ def test_a_script_with_a_wrong_number_fails(fmt, numpy_installed, tmp_path, requ
         assert code == 1 and output.startswith(named) and "1 of " in output, (what, output)
 
 
+@pytest.mark.parametrize("name", CROSS_CHECKED)
 @pytest.mark.parametrize("fmt", ["numpy", "torch"])
-def test_the_gallery_scripts_run_on_their_own(fmt, numpy_installed, request):
-    """output/'s numpy and torch scripts run as `python FILE` and agree with symgrad."""
+def test_the_gallery_scripts_run_on_their_own(fmt, name, numpy_installed, request):
+    """output/'s numpy and torch scripts (the 2-2-2 network, Adam, the softmax classifier)
+    run as `python FILE` and agree with symgrad."""
     if fmt == "torch":
         request.getfixturevalue("torch_installed")
-    result = run(sys.executable, str(OUTPUT / f"network_2_2_2_sigmoid_{fmt}.py"), cwd=OUTPUT,
-                 timeout=300)
+    result = run(sys.executable, str(OUTPUT / f"{name}_{fmt}.py"), cwd=OUTPUT, timeout=300)
     assert result.returncode == 0 and f"{fmt} agrees with symgrad" in result.stdout, \
         result.stdout + result.stderr
 
@@ -261,28 +323,34 @@ def test_pictures_and_matrices_are_not_for_scripts():
                 worked_example(network, samples, **{option: True}).render(fmt)
 
 
-@pytest.mark.parametrize("fmt", ["numpy", "torch"])
-@pytest.mark.parametrize("options, message", [
-    (dict(optimizer="adam"), "plain gradient descent so far, not adam"),
-    (dict(l2="0.1"), "not sgd with an L2 penalty"),
-])
-def test_optimizers_and_penalties_are_refused_in_one_line(fmt, options, message):
-    """The scripts check plain gradient descent: an optimizer or an L2 penalty, which
-    their SGD would not follow, is refused in one line naming the py script instead."""
-    example = worked_example(Neuron(weights="0.5", bias="0.1"), Sample(x="2", y="1.5"),
-                             **options)
-    with pytest.raises(SymgradError, match=message):
-        example.render(fmt)
-    assert "assert" in example.render("py")
+# An Adam step with an L2 penalty through a softmax: its J, Adam's state and the
+# objective of a step, each changed, must be reported.
+TAMPERED_TRAINING = {
+    "objective": (r"^expected_objective = ", "J:"),
+    "objective_after": (r"^expected_objective_after = ", "J after the step:"),
+    "gradient": (r'^expected_gradients = \{\n    "w1_1_1": ', "dJ/dw1_1_1:"),
+    "state": (r'^        "v": \{\n            "w1_1_1": ', "step 1: v of w1_1_1:"),
+    "step": (r'^    \}, [-0-9.e]+, \{\n        "w1_1_1": ', "step 1: dJ/dw1_1_1:"),
+    "final": (r"^\}, ", "J at the end:"),
+}
 
 
 @pytest.mark.parametrize("fmt", ["numpy", "torch"])
-def test_a_softmax_network_is_refused_in_one_line(fmt):
-    """A softmax output layer has no numpy or torch code yet: one line, naming the py
-    script, which follows it."""
-    network = Network(layers=[Layer([["0.5", "-0.2"], ["0.1", "0.4"]], ["0.1", "-0.1"], "relu"),
-                              Layer([["0.3", "-0.5"], ["0.2", "0.6"]], ["0", "0.1"], "softmax")],
-                      loss="cross_entropy")
-    example = worked_example(network, Sample(x=["1", "2"], y=2))
-    with pytest.raises(SymgradError, match="no code for the activation 'softmax'"):
-        example.render(fmt)
+def test_a_training_script_with_a_wrong_number_fails(fmt, numpy_installed, tmp_path, request):
+    """In a softmax network's script with Adam and an L2 penalty, changing J, a gradient ∂J,
+    a state variable of Adam or the final J makes it exit 1 naming that number."""
+    if fmt == "torch":
+        request.getfixturevalue("torch_installed")
+    network, samples, _ = GALLERY["network_softmax"]
+    script = worked_example(network, samples, steps=2, optimizer="adam", l2="0.1",
+                            l2_biases=True).render(fmt)
+    paths = []
+    for what, (before, _) in TAMPERED_TRAINING.items():
+        paths.append(tmp_path / f"{what}.py")
+        paths[-1].write_text(_tamper(script, before), encoding="utf-8")
+    (tmp_path / "untouched.py").write_text(script, encoding="utf-8")
+    results = run_scripts([*paths, tmp_path / "untouched.py"])
+    assert results.pop("untouched.py")[0] == 0
+    for what, (_, named) in TAMPERED_TRAINING.items():
+        code, output = results[f"{what}.py"]
+        assert code == 1 and output.startswith(named) and "1 of " in output, (what, output)

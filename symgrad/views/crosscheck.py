@@ -1,16 +1,18 @@
 """Cross-check scripts: the worked example rebuilt with NumPy or PyTorch, asserting its numbers.
 
 ``--format numpy`` writes a script with a hand-written, vectorised forward and backward
-pass in matrix form; ``--format torch`` builds the same model from PyTorch's own functions
-and takes its gradients from autograd (``loss.backward()``). Both run the recorded training
-steps and assert that the loss, every gradient and every updated parameter equal the
-record's exact values (printed to 20 significant digits) to a relative 1e-9 in float64.
+pass in matrix form and the optimizer's update rule by hand; ``--format torch`` builds the
+same model from PyTorch's own functions, takes its gradients from autograd
+(``loss.backward()``) and its steps from ``torch.optim``. Both run the recorded training
+steps and assert that the loss (and ``J`` with an L2 penalty), every gradient, every updated
+parameter and the optimizer's state equal the record's exact values (printed to 20
+significant digits) to a relative 1e-9 in float64.
 
-Each registry activation and loss is one entry of :data:`ACTIVATION_CODE` and
-:data:`LOSS_CODE`, written here by hand so that the libraries check SymPy rather than
-SymPy's own formulas printed back; a custom activation (``--activation-expr``) is printed
-by SymPy's NumPy and PyTorch printers, and refused when it uses something they cannot
-print as the same function.
+Each registry activation, loss and optimizer is one entry of :data:`ACTIVATION_CODE`,
+:data:`LOSS_CODE` and :data:`OPTIMIZER_CODE`, written here by hand so that the libraries
+check SymPy rather than SymPy's own formulas printed back; a custom activation
+(``--activation-expr``) is printed by SymPy's NumPy and PyTorch printers, and refused when
+it uses something they cannot print as the same function.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from sympy.printing.numpy import NumPyPrinter
 from ..errors import SymgradError
 from ..maths.records import Z, Derivation
 
-__all__ = ["Code", "ACTIVATION_CODE", "LOSS_CODE", "LIBRARIES", "script_code"]
+__all__ = ["Code", "OptimizerCode", "ACTIVATION_CODE", "LOSS_CODE", "OPTIMIZER_CODE",
+           "LIBRARIES", "script_code"]
 
 # format -> the library its script imports (a script file of that name would import itself)
 LIBRARIES = {"numpy": "numpy", "torch": "torch"}
@@ -39,11 +42,16 @@ class Code:
     the tensor ``z`` (autograd derives it). A loss's are ``ℓ`` of the outputs ``a`` and
     targets ``y`` elementwise and ``∂ℓ/∂a``; the leaky slope is ``slope`` and Huber's
     threshold ``delta``.
+
+    A layer-wide activation (``layer``: softmax) takes the rows of ``z`` (one a sample)
+    whole, and its ``numpy_slope`` is then ``∂L/∂z`` itself, of ``upstream`` (``∂L/∂a``),
+    ``z`` and ``a``: each sample's Jacobian product, since no slope of one ``z`` exists.
     """
 
     numpy: str
     numpy_slope: str
     torch: str
+    layer: bool = False
 
 
 # One entry per activation of the registry (test_crosscheck fails on a missing one). The
@@ -71,6 +79,13 @@ ACTIVATION_CODE: dict[str, Code] = {
     "elu": Code("np.where(z > 0, z, np.expm1(z))", "np.where(z > 0, 1.0, np.exp(z))",
                 "F.elu(z)"),
     "softsign": Code("z / (1 + np.abs(z))", "1 / (1 + np.abs(z))**2", "F.softsign(z)"),
+    # Softmax over each row (the outputs' z are small, so e^z needs no shift by the row's
+    # max). Backwards through the Jacobian J_jk = a_j(δ_jk - a_k), for any loss:
+    # δ_k = Σ_j upstream_j J_jk = a_k (upstream_k - Σ_j upstream_j a_j), which with
+    # cross-entropy's upstream -y/a is a - y (the script does not take that shortcut).
+    "softmax": Code("np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)",
+                    "a * (upstream - (upstream * a).sum(axis=1, keepdims=True))",
+                    "torch.softmax(z, dim=1)", layer=True),
 }
 
 # One entry per loss of the registry. MAE's slope at a = y is sign(0) = 0, as F.l1_loss's
@@ -87,6 +102,63 @@ LOSS_CODE: dict[str, Code] = {
                   "delta * (np.abs(a - y) - delta / 2))",
                   "np.where(np.abs(a - y) <= delta, a - y, delta * np.sign(a - y))",
                   "F.huber_loss(a, y, reduction='none', delta=delta)"),
+    # Categorical cross-entropy -Σ_k y_k log a_k over a softmax's probabilities, one term a
+    # class (the targets one-hot or a distribution), the sum over the classes as symgrad's.
+    "cross_entropy": Code("-(y * np.log(a))", "-y / a", "-(y * torch.log(a))"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class OptimizerCode:
+    """One optimizer in both libraries: ``numpy`` is the body of the NumPy script's
+    ``rule(self, theta, g)``, the update rule by hand (its state in ``self.state``, the
+    step number in ``self.t``; settings by their names: ``momentum``, ``beta1``, ...);
+    ``torch`` builds the ``torch.optim`` optimizer of ``parameters``; ``torch_state`` maps
+    each state variable of the record (``v``, ``m``) to torch's name for it."""
+
+    numpy: str
+    torch: str
+    torch_state: dict[str, str]
+
+
+_ADAM_MOMENTS = """\
+m = self.state["m"] = beta1 * self.state["m"] + (1 - beta1) * g  # m ← β1 m + (1 - β1) g
+v = self.state["v"] = beta2 * self.state["v"] + (1 - beta2) * g**2  # v ← β2 v + (1 - β2) g²
+m_hat = m / (1 - beta1**self.t)  # bias correction: m and v start at 0
+v_hat = v / (1 - beta2**self.t)
+"""
+
+# One entry per optimizer of model.OPTIMIZERS (test_crosscheck fails on a missing one), the
+# rules of torch.optim's documentation (https://docs.pytorch.org/docs/stable/optim.html).
+OPTIMIZER_CODE: dict[str, OptimizerCode] = {
+    "sgd": OptimizerCode("return theta - learning_rate * g  # p ← p - α g",
+                         "torch.optim.SGD(parameters, lr=learning_rate)", {}),
+    "momentum": OptimizerCode(
+        'v = self.state["v"] = momentum * self.state["v"] + g  # v ← μ v + g: the first v is g\n'
+        "return theta - learning_rate * v  # p ← p - α v",
+        "torch.optim.SGD(parameters, lr=learning_rate, momentum=momentum)",
+        {"v": "momentum_buffer"}),
+    "nesterov": OptimizerCode(
+        'v = self.state["v"] = momentum * self.state["v"] + g  # v ← μ v + g, as momentum\n'
+        "return theta - learning_rate * (g + momentum * v)  # p ← p - α (g + μ v): a look ahead",
+        "torch.optim.SGD(parameters, lr=learning_rate, momentum=momentum, nesterov=True)",
+        {"v": "momentum_buffer"}),
+    "rmsprop": OptimizerCode(
+        'v = self.state["v"] = beta2 * self.state["v"] + (1 - beta2) * g**2  # mean of g²\n'
+        "return theta - learning_rate * g / (np.sqrt(v) + eps)  # p ← p - α g / (√v + ε)",
+        # torch calls β2 alpha (α is symgrad's learning rate)
+        "torch.optim.RMSprop(parameters, lr=learning_rate, alpha=beta2, eps=eps)",
+        {"v": "square_avg"}),
+    "adam": OptimizerCode(
+        _ADAM_MOMENTS + "return theta - learning_rate * m_hat / (np.sqrt(v_hat) + eps)",
+        "torch.optim.Adam(parameters, lr=learning_rate, betas=(beta1, beta2), eps=eps)",
+        {"m": "exp_avg", "v": "exp_avg_sq"}),
+    "adamw": OptimizerCode(
+        "theta = theta - learning_rate * weight_decay * theta  # decoupled: never in m or v\n"
+        + _ADAM_MOMENTS + "return theta - learning_rate * m_hat / (np.sqrt(v_hat) + eps)",
+        "torch.optim.AdamW(parameters, lr=learning_rate, betas=(beta1, beta2), eps=eps, "
+        "weight_decay=weight_decay)",
+        {"m": "exp_avg", "v": "exp_avg_sq"}),
 }
 
 # What a custom activation and its derivative may be built from: SymPy's printers print
@@ -161,19 +233,16 @@ def _torch_printer():
 
 
 def script_code(d: Derivation, fmt: str) -> dict:
-    """The library code of each layer's activation and of the loss, for the ``fmt``
-    (``numpy`` or ``torch``) script's template: ``activations`` (one
-    ``{"function", "slope"}`` per layer), ``loss`` (``{"function", "slope"}``) and
-    ``imports``, the modules a custom activation's printed code names.
+    """The library code of each layer's activation, of the loss and of the optimizer, for
+    the ``fmt`` (``numpy`` or ``torch``) script's template: ``activations`` (one
+    ``{"function", "slope", "title", "layer"}`` per layer), ``loss`` (``{"function",
+    "slope"}``), ``optimizer`` (an :class:`OptimizerCode`) and ``imports``, the modules a
+    custom activation's printed code names.
 
     >>> from symgrad.maths.derive import derive
     >>> script_code(derive(), "torch")["activations"][0]["function"]
     'z'
     """
-    if d.optimizer.name != "sgd" or d.l2:
-        raise SymgradError(f"--format {fmt} checks plain gradient descent so far, not "
-                           f"{d.optimizer.name}{' with an L2 penalty' if d.l2 else ''}; use "
-                           "--format py, which follows the optimizer and the penalty")
     activations, imports = [], set()
     for act in d.activations:
         if act.name == "custom":
@@ -181,7 +250,7 @@ def script_code(d: Derivation, fmt: str) -> dict:
                                     act.derivative(Z, d.network.slope), fmt)
             imports.update(printed.imports)
             activations.append({"function": printed.function, "slope": printed.slope,
-                                "title": "custom"})
+                                "title": "custom", "layer": False})
             continue
         code = ACTIVATION_CODE.get(act.name)
         if code is None:
@@ -189,7 +258,7 @@ def script_code(d: Derivation, fmt: str) -> dict:
                                "yet; use --format py")
         activations.append({"function": code.numpy if fmt == "numpy" else code.torch,
                             "slope": code.numpy_slope if fmt == "numpy" else None,
-                            "title": act.name})
+                            "title": act.name, "layer": code.layer})
     code = LOSS_CODE.get(d.loss_function.name)
     if code is None:
         raise SymgradError(f"--format {fmt} has no code for the loss "
@@ -197,4 +266,5 @@ def script_code(d: Derivation, fmt: str) -> dict:
     loss = {"function": code.numpy if fmt == "numpy" else code.torch,
             "slope": code.numpy_slope if fmt == "numpy" else None}
     imports.discard("torch")  # the torch script imports it; the numpy one imports np
-    return {"activations": activations, "loss": loss, "imports": sorted(imports)}
+    return {"activations": activations, "loss": loss, "imports": sorted(imports),
+            "optimizer": OPTIMIZER_CODE[d.optimizer.name]}
