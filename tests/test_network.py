@@ -584,6 +584,14 @@ def test_class_index_is_one_hot():
         assert abs(numeric(a.value - b.value, 40)) < R(1, 10**35)
 
 
+def test_saturated_softmax_says_why_its_gradient_is_tiny():
+    """A softmax sure of its class (z = ±30) derives: the target's tiny gradient is put down
+    to the flat activation, the other class's to its output being on target."""
+    network = Network(layers=[Layer([[30], [-30]], None, "softmax")], loss="cross_entropy")
+    d = derive(network, [Sample(x=[1], y=1)])
+    assert [g.cause for g in d.gradients] == ["flat_activation", "at_target"]
+
+
 def _drawn_classifier(rng):
     """A seeded softmax classifier with cross-entropy: 2–4 classes, a hidden layer of relu,
     sigmoid or tanh (or none), a batch of 1–2 with a class index or one-hot targets."""
