@@ -302,6 +302,63 @@ def test_a_wrong_output_delta_carries_into_the_hidden_layer(network_problems):
         assert any(parts[k].status == "carried_forward" for k in hidden), p.number
 
 
+@pytest.fixture(scope="module")
+def softmax_problems():
+    """50 drawn softmax classifiers (2-2-3, relu then softmax, cross-entropy); the first
+    two read back from JSON, as symgrad mark reads them."""
+    drawn = sheet(count=50, seed=11, network="2-2-3", activations=["relu", "softmax"],
+                  losses=["cross_entropy"], ask=["prediction", "loss", "delta", "w"])
+    first = problems_from_json(json.dumps(drawn.to_data() | {
+        "problems": drawn.to_data()["problems"][:2]}))
+    return first + drawn.problems[2:]
+
+
+def test_softmax_sheet_answers_are_marked(softmax_problems):
+    """Over 50 softmax problems: the model answers earn full marks; the first part each
+    mistake is listed for, answered with that mistake's value, scores 0 and is tagged with
+    it (softmax_diagonal_only and one_hot_shifted among them); the starting value 0 of
+    every δ and gradient is refused."""
+    tagged = set()
+    for p in softmax_problems:
+        model = _model(p)
+        m = mark(p, model)
+        assert m.score == m.max_score == len(p.answers) and p.self_test.passed
+        first = {}
+        for a in p.answers:
+            for mistake in a.mistakes:
+                first.setdefault(mistake.name, (a, mistake))
+            if a.start is not None:
+                assert not a.accepts(fixed(a.start, a.places)), (p.number, a.quantity.key)
+        for name, (a, mistake) in first.items():
+            part = next(part for part in mark(p, model | {
+                a.quantity.key: fixed(mistake.value, a.places)}).parts
+                if part.key == a.quantity.key)
+            assert part.status == "wrong" and name in part.mistakes, (p.number, name, part)
+            tagged.add(name)
+    assert {"softmax_diagonal_only", "one_hot_shifted", "flipped_sign",
+            "z_for_prediction"} <= tagged
+
+
+def test_a_wrong_softmax_output_carries_forward(softmax_problems):
+    """A wrong probability a2_1 scores 0; the loss, each δ (through the Jacobian at the
+    learner's own probabilities) and the gradients worked from it are carried forward."""
+    carried = 0
+    for p in softmax_problems:
+        output = next(a for a in p.answers if a.quantity.key == "a2_1")
+        guess = Rational(output.rounded) + Rational("0.1" if Rational(output.rounded) < Rational(
+            1, 2) else "-0.1")
+        given = _worked_from(p, {"a2_1": fixed(guess, output.places)})
+        parts = {part.key: part for part in mark(p, given).parts}
+        assert parts["a2_1"].status == "wrong"
+        assert parts["loss"].score == 1 and parts["delta2_1"].score == 1, p.number
+        for a in p.answers:
+            part = parts[a.quantity.key]
+            if a is not output and part.status == "wrong":
+                assert "no credit carried forward" in part.feedback, (p.number, part)
+            carried += part.status == "carried_forward"
+    assert carried >= 3 * len(softmax_problems)
+
+
 def test_network_gaming_earns_no_carry_forward(network_problems):
     """Outputs equal to their targets with every δ 0 (so every gradient is 0 and nothing
     moves) earn nothing after the outputs."""

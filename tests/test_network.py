@@ -584,6 +584,89 @@ def test_class_index_is_one_hot():
         assert abs(numeric(a.value - b.value, 40)) < R(1, 10**35)
 
 
+def test_saturated_softmax_says_why_its_gradient_is_tiny():
+    """A softmax sure of its class (z = ±30) derives: the target's tiny gradient is put down
+    to the flat activation, the other class's to its output being on target."""
+    network = Network(layers=[Layer([[30], [-30]], None, "softmax")], loss="cross_entropy")
+    d = derive(network, [Sample(x=[1], y=1)])
+    assert [g.cause for g in d.gradients] == ["flat_activation", "at_target"]
+
+
+def _drawn_classifier(rng):
+    """A seeded softmax classifier with cross-entropy: 2–4 classes, a hidden layer of relu,
+    sigmoid or tanh (or none), a batch of 1–2 with a class index or one-hot targets."""
+    number = lambda: R(rng.randint(-15, 15), 10)  # noqa: E731
+    classes, inputs = rng.randint(2, 4), rng.randint(1, 2)
+    widths = [inputs] + ([rng.randint(1, 2)] if rng.random() < 0.7 else []) + [classes]
+    layers = [Layer([[number() for _ in range(before)] for _ in range(width)],
+                    [number() for _ in range(width)],
+                    "softmax" if l == len(widths) - 2 else rng.choice(["relu", "sigmoid", "tanh"]))
+              for l, (before, width) in enumerate(zip(widths, widths[1:]))]
+    samples = []
+    for _ in range(rng.randint(1, 2)):
+        label = rng.randint(1, classes)
+        samples.append(Sample(x=[R(rng.randint(-4, 4), 2) or 1 for _ in range(inputs)],
+                              y=label if rng.random() < 0.5 else
+                              [int(k == label) for k in range(1, classes + 1)]))
+    return Network(layers=layers, loss="cross_entropy"), samples
+
+
+def test_diagnose_traces_softmax_mistakes():
+    """Over seeded softmax classifiers (2–4 classes): every mistake listed for an output, a
+    δ, the loss or a gradient differs from the right value and diagnose traces it to its
+    name; the diagonal-only δ is listed for each class but the target's (whose diagonal
+    term is all of δ: a − 1), the neighbouring class for the target's δ."""
+    import random
+    from symgrad import diagnose
+    from symgrad.maths.quantities import mistakes, quantities
+    seen = set()
+    for seed in range(8):
+        network, samples = _drawn_classifier(random.Random(f"softmax-mistakes:{seed}"))
+        d = derive(network, samples)
+        last = len(network.layers)
+        targets = d.forward[0].sample_data.targets
+        for q in quantities(d):
+            listed = mistakes(d, q.key, distinct=False)
+            for m in listed:
+                assert abs(numeric(m.value - q.value, 30)) > R(1, 10**20), (q.key, m.name)
+            names = {m.name for m in listed}
+            seen |= names
+            if q.key.startswith(f"delta{last}_") and "@" not in q.key:
+                k = int(q.key.split("_")[1])
+                assert ("softmax_diagonal_only" in names) == (targets[k - 1] == 0), q.key
+                assert "flipped_sign" in names, q.key
+                assert targets[k - 1] == 0 or "one_hot_shifted" in names, q.key
+            if q.kind == "loss":  # equal probabilities (a dead ReLU) lose the same either way
+                assert names <= {"one_hot_shifted"}
+            if q.kind != "loss" and not q.key.startswith((f"delta{last}_", f"dL/dw{last}_1_1")):
+                continue  # diagnose re-derives: the loss and the softmax layer's numbers
+            for m in listed:
+                verdict = diagnose(network, q.key, str(numeric(m.value, 25)),
+                                   samples=samples, tolerance="1e-12")
+                assert not verdict.correct and m.name in {n.name for n in verdict.mistakes}, (
+                    seed, q.key, m.name, verdict.message)
+            assert diagnose(network, q.key, str(numeric(q.value, 25)), samples=samples).correct
+    assert {"softmax_diagonal_only", "one_hot_shifted", "flipped_sign"} <= seen
+
+
+def test_cli_check_names_softmax_mistakes(tmp_path):
+    """symgrad check --spec softmax.toml grades an output δ: p − y is right, the diagonal
+    of the Jacobian alone (0 for a class that is not the target) and the neighbouring
+    class are named."""
+    spec = tmp_path / "softmax.toml"
+    spec.write_text(SOFTMAX_TOML.split("[[samples]]\nx = [-1")[0])
+    check = (sys.executable, "-m", "symgrad", "check", "--spec", str(spec), "--quantity")
+    right = run(*check, "delta2_1", "--answer", "0.2048")
+    assert right.returncode == 0 and right.stdout.startswith("✓ correct: delta2_1 ≈ 0.2048")
+    diagonal = run(*check, "delta2_1", "--answer", "0")
+    assert diagonal.returncode == 1 and "only the diagonal of the softmax's Jacobian" in (
+        diagonal.stdout)
+    shifted = run(*check, "delta2_1", "--answer", "-0.7952")
+    assert shifted.returncode == 1 and "target class off by one" in shifted.stdout
+    flipped = run(*check, "a2_1", "--answer", "-0.34")
+    assert flipped.returncode == 1 and "z used where" in flipped.stdout
+
+
 @pytest.mark.parametrize("layers, loss, outputs, y, message", [
     ([Layer([[1], [2]], None, "softmax"), Layer([[1, 1], [1, -1]], None, "identity")],
      "squared", "sum", [0, 1], "softmax goes on the output layer only"),

@@ -500,3 +500,42 @@ def test_bad_roster_is_one_line_and_writes_nothing(tmp_path, roster, message):
                  "--out", "out", cwd=tmp_path)
     assert result.returncode == 2 and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+SOFTMAX_SHEET = ("--network", "2-2-3", "--activation", "relu,softmax", "--loss",
+                 "cross_entropy", "--count", "1")
+
+
+def test_cli_softmax_sheet_every_format(tmp_path):
+    """symgrad sheet draws a softmax classifier (one-hot targets, the softmax on the output
+    layer only) and writes md, tex, moodle and qti."""
+    for fmt, names in (("md", ("sheet.md", "key.md")), ("tex", ("sheet.tex", "key.tex")),
+                       ("moodle", ("quiz.xml",)), ("qti", ("quiz-qti.zip",))):
+        out = run(sys.executable, "-m", "symgrad", "sheet", *SOFTMAX_SHEET, "--format", fmt,
+                  "--out", str(tmp_path / fmt))
+        assert out.returncode == 0, out.stderr
+        assert all((tmp_path / fmt / name).stat().st_size for name in names)
+    assert "softmax" in (tmp_path / "md" / "sheet.md").read_text()
+    p = sheet(count=1, network="2-2-3", activations=["relu", "softmax"],
+              losses=["cross_entropy"]).problems[0]
+    assert [layer.activation for layer in p.derivation.network.layers] == ["relu", "softmax"]
+    assert sorted(p.derivation.samples[0].targets) == [0, 0, 1]
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"network": "2-2-1", "activations": ["relu", "softmax"], "losses": ["cross_entropy"]},
+     "softmax needs an output layer of at least 2 neurons"),
+    ({"activations": ["softmax"], "losses": ["cross_entropy"]}, "at least 2 neurons"),
+    ({"network": "2-2-3", "activations": ["relu"], "losses": ["cross_entropy"]},
+     "cross_entropy needs a softmax output layer"),
+    ({"network": "2-2-3", "activations": ["relu", "softmax"], "losses": ["squared"]},
+     "draws softmax with cross_entropy"),
+    ({"network": "2-2-3", "activations": ["softmax"], "losses": ["cross_entropy"]},
+     "add an activation for the hidden layers"),
+])
+def test_softmax_sheet_refusals(options, message):
+    """A softmax on a width-1 output, cross-entropy without softmax, softmax without
+    cross-entropy or with no hidden activation: one-line errors."""
+    with pytest.raises(SymgradError, match=message) as error:
+        sheet(count=1, **options)
+    assert "\n" not in str(error.value)

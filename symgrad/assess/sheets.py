@@ -32,7 +32,7 @@ from ..maths.derive import derive, step_numbers
 from ..maths.quantities import Mistake, Quantity, mistakes, quantities
 from ..maths.records import Derivation
 from ..errors import DomainError, SymgradError, choose
-from ..maths.losses import LOSSES
+from ..maths.losses import CLASS_LOSSES, LOSSES
 from ..maths.model import (MAX_DIGITS, Layer, Network, Neuron, Sample, decimal,
                            numeric, whole_number)
 from ..files import write_into
@@ -411,8 +411,9 @@ def sheet(*, count: int = 10, seed: int = 1, activations=None, losses=None,
     activations = tuple(find_activation(a) for a in (activations or level.activations))
     if not activations:
         raise SymgradError(f"give at least one activation; choose from: {', '.join(ACTIVATIONS)}")
-    losses = _parse_names(losses or level.losses, LOSSES, "loss")
+    losses = _parse_names(losses or level.losses, LOSSES | CLASS_LOSSES, "loss")
     shape = None if network is None else network_shape(network)
+    _check_classes(activations, losses, shape)
     ask = _parse_names(ask or (DEFAULT_ASK if shape is None else DEFAULT_NETWORK_ASK), ASKABLE,
                        "asked quantity")
     if shape is None and "delta" in ask:
@@ -426,12 +427,16 @@ def sheet(*, count: int = 10, seed: int = 1, activations=None, losses=None,
     if student is not None:
         student_id(student)
     pairs = _pairs(activations, losses, level, exact_step, batch)
+    # Hidden layers draw from the output layer's choices (a softmax's from the others).
+    hidden = [a for a, _ in pairs if a.layer is None] or [a for a in activations
+                                                          if a.layer is None]
     drawn, seen = [], set()
     for number in range(1, count + 1):
         rng = random.Random(f"symgrad-sheet:{seed}:{number}" if student is None else
                             f"symgrad-sheet:{seed}:{student}:{number}")
         for _ in range(MAX_TRIES):
-            problem = (_draw_network(rng, level, pairs, shape, batch) if shape is not None
+            problem = (_draw_network(rng, level, pairs, hidden, shape, batch)
+                       if shape is not None
                        else _draw(rng, level, pairs, inputs, batch, exact_step))
             if problem is None:
                 continue
@@ -616,10 +621,10 @@ _NETWORK_BIASES = _grid("-1", "1", "0.5")
 _NETWORK_INPUTS = _grid("-2", "2", "0.5", zero=False)
 
 
-def _draw_network(rng: random.Random, level: Difficulty, pairs, shape, batch: int):
-    """A network of ``shape`` with its samples and learning rate."""
+def _draw_network(rng: random.Random, level: Difficulty, pairs, hidden, shape, batch: int):
+    """A network of ``shape`` with its samples and learning rate (one-hot targets for a
+    softmax output: a class each)."""
     activation, loss = rng.choice(pairs)
-    hidden = [a for a, _ in pairs]
     layers = []
     for l, (inputs, width) in enumerate(zip(shape, shape[1:]), 1):
         chosen = activation if l == len(shape) - 1 else rng.choice(hidden)
@@ -628,10 +633,34 @@ def _draw_network(rng: random.Random, level: Difficulty, pairs, shape, batch: in
             biases=[rng.choice(_NETWORK_BIASES) for _ in range(width)],
             activation=chosen if chosen.name == "custom" else chosen.name))
     targets = (0, 1) if loss == "bce" else _TARGETS.get(activation.name, level.targets)
+
+    def draw_y():
+        if activation.layer is not None:
+            label = rng.randrange(shape[-1])
+            return [int(k == label) for k in range(shape[-1])]
+        return [rng.choice(targets) for _ in range(shape[-1])]
+
     samples = tuple(Sample(x=[rng.choice(_NETWORK_INPUTS) for _ in range(shape[0])],
-                           y=[rng.choice(targets) for _ in range(shape[-1])])
-                    for _ in range(batch))
+                           y=draw_y()) for _ in range(batch))
     return Network(layers=tuple(layers), loss=loss), samples, rng.choice(level.rates)
+
+
+def _check_classes(activations, losses, shape) -> None:
+    """A softmax is drawn on a network's output layer of 2 or more classes, with
+    cross-entropy and hidden layers of another activation; cross-entropy only after it."""
+    softmax = [a.name for a in activations if a.layer is not None]
+    classes = [loss for loss in losses if loss in CLASS_LOSSES]
+    if softmax and (shape is None or shape[-1] < 2):
+        raise SymgradError(f"{softmax[0]} needs an output layer of at least 2 neurons, one per "
+                           "class: give --network such as 2-2-3")
+    if softmax and not classes:
+        raise SymgradError(f"a sheet draws {softmax[0]} with cross_entropy: add it to --loss")
+    if classes and not softmax:
+        raise SymgradError(f"{classes[0]} needs a softmax output layer: add softmax to "
+                           "--activation (relu,softmax)")
+    if softmax and len(shape) > 2 and all(a.layer is not None for a in activations):
+        raise SymgradError(f"{softmax[0]} goes on the output layer only: add an activation for "
+                           "the hidden layers (relu,softmax)")
 
 
 def _pairs(activations, losses, level: Difficulty, exact_step: bool, batch: int):
@@ -641,7 +670,8 @@ def _pairs(activations, losses, level: Difficulty, exact_step: bool, batch: int)
         # formula on a sheet.
         losses = tuple(loss for loss in losses if loss != "mse")
     pairs = [(a, loss) for a in activations for loss in losses
-             if loss != "bce" or a.name == "sigmoid"]
+             if (loss != "bce" or a.name == "sigmoid")
+             and (a.layer is not None) == (loss in CLASS_LOSSES)]
     if not pairs:
         raise SymgradError("bce (binary cross-entropy) needs predictions strictly between 0 "
                            "and 1: add sigmoid to the activations")
@@ -745,7 +775,7 @@ def _accept_network(network: Network, samples, rate, level: Difficulty,
         for unit in f.units:
             name = d.activations[unit.layer - 1].name
             z = unit.z.value
-            if name in _SMOOTH and abs(approx(z)) > MAX_ABS_Z:
+            if (name in _SMOOTH or name == "softmax") and abs(approx(z)) > MAX_ABS_Z:
                 return None
             if name in ("relu", "leaky_relu") and (z == 0 and not allow_kink or
                                                    name == "relu" and z < 0):
@@ -755,7 +785,8 @@ def _accept_network(network: Network, samples, rate, level: Difficulty,
             return None
     if any(g.sign == 0 for g in d.gradients):
         return None
-    if level.decimals is not None:
+    # A softmax's probabilities are never short decimals: shown rounded at every level.
+    if level.decimals is not None and d.activations[-1].layer is None:
         shown = [g.value for g in d.gradients] + list(d.updated) + [d.loss.value,
                                                                     d.loss_after.value]
         for f in d.forward + d.forward_after:

@@ -636,7 +636,8 @@ class _Writer:
                         return "at_kink"  # not dead: a convention picked f'(kink) = 0
                     if any(at_kink):
                         return "dead_or_at_kink"  # dead in some samples, at the kink in others
-                if cause == "flat_activation":
+                if cause == "flat_activation" and self.engine.df[l - 1] is not None:
+                    # (a softmax's flat slope is a saturated class: it has no f'(z) to turn)
                     turning = [self._turns(l, numbers.z[s][l - 1][j - 1]) for s in samples]
                     if all(turning):
                         return "turning"  # not saturated: at a lowest point, such as GELU's

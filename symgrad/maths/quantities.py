@@ -11,7 +11,7 @@ from sympy import Add, Expr, Rational, Symbol
 
 from .derive import PREDICTION, TARGET, _Engine, _Names
 from ..errors import DomainError, UnknownNameError
-from .model import numeric
+from .model import Defined, Sample, numeric
 from .records import Derivation
 from ..words import N_
 from .working import evaluate, sign
@@ -41,6 +41,9 @@ class Mistake:
     value: Expr
 
 
+# Named values carry PRECISION (60) digits: two that agree to this many are one number.
+SAME_DIGITS = 45
+
 MISTAKES = {
     "missing_activation_derivative": N_("the chain without the activation's derivative f'(z)"),
     "missing_input": N_("the chain without dz/dw = x, the input the weight multiplies"),
@@ -55,6 +58,11 @@ MISTAKES = {
     "updated_outer_weights": N_("the already-updated outer weights in Σ_k w_kj δ_k: "
                              "backpropagation uses the weights of the forward pass"),
     "swapped_indices": N_("δ_k·a_j instead of δ_j·a_k: the weight's indices swapped"),
+    "softmax_diagonal_only": N_("δ_k = ∂L/∂a_k · a_k(1 - a_k): only the diagonal of the "
+                                "softmax's Jacobian, its terms -a_j a_k for the other "
+                                "classes forgotten"),
+    "one_hot_shifted": N_("the target class off by one: the one-hot y of a neighbouring "
+                          "class"),
 }
 
 
@@ -313,6 +321,8 @@ def _network_candidates(d: Derivation, quantity: Quantity) -> list[tuple[str, Ex
     last = len(d.network.layers)
     units = [{(u.layer, u.neuron): u for u in f.units} for f in d.forward]
     gradients = {g.parameter: g for g in d.gradients}
+    softmax = [act.layer is not None for act in d.activations]
+    shifted = _shifted_passes(d) if quantity.kind in ("loss", "delta", "gradient") else ()
 
     def outer(s, l, j, updated=False, only_first=False):
         """Σ_k w^{(l+1)}_{kj} δ^{(l+1)}_k of sample s, as backprop (or a mistake) forms it."""
@@ -333,10 +343,12 @@ def _network_candidates(d: Derivation, quantity: Quantity) -> list[tuple[str, Ex
             return outer(s, l, j, only_first=True) * unit.slope.value
         if mistake == "updated_outer_weights":
             return outer(s, l, j, updated=True) * unit.slope.value
+        if mistake == "softmax_diagonal_only":  # slope: the Jacobian's diagonal entry
+            return unit.upstream.value * unit.slope.value
         return unit.delta.value
 
     def hidden_mistakes(l, j):
-        names = []
+        names = ["softmax_diagonal_only"] if softmax[l - 1] else []
         if l < last and d.network.layers[l].width > 1:
             names.append("missing_sum")
         if l < last and any(not gradients[f"w{l + 1}_{k}_{j}"].frozen
@@ -357,6 +369,9 @@ def _network_candidates(d: Derivation, quantity: Quantity) -> list[tuple[str, Ex
         s = quantity.sample - 1
         candidates += [(name, signal(s, l, j, name)) for name in hidden_mistakes(l, j)]
         candidates.append(("flipped_sign", -quantity.value))
+        candidates += [("one_hot_shifted", run.delta[s][l - 1][j - 1]) for run in shifted]
+    elif quantity.kind == "loss":
+        candidates += [("one_hot_shifted", run.loss) for run in shifted]
     elif quantity.kind == "gradient":
         g = gradients[quantity.key[4:]]
         l, j, k = g.layer, g.neuron, g.source
@@ -378,11 +393,31 @@ def _network_candidates(d: Derivation, quantity: Quantity) -> list[tuple[str, Ex
         if l == last and d.loss_function.name in ("squared", "mse"):
             candidates.append(("missing_factor_two", quantity.value / 2))
         candidates.append(("flipped_sign", -quantity.value))
+        position = d.parameter_symbols.index(quantity.symbol)
+        candidates += [("one_hot_shifted", run.totals[position]) for run in shifted]
     elif quantity.kind == "update":
         g = gradients[quantity.key[:-4]]
         candidates += [("plus_instead_of_minus", g.update.value + 2 * d.learning_rate * g.value),
                        ("missing_learning_rate", d.parameters[d.gradients.index(g)] - g.value)]
     return candidates
+
+
+def _shifted_passes(d: Derivation) -> tuple:
+    """Backpropagation with each sample's one-hot class moved to the class after it, then
+    to the class before it (cyclically; one pass for two classes): what a learner who
+    reads the target off by one works out. None unless the outputs are a softmax's with
+    one-hot targets."""
+    targets = [f.sample_data.targets for f in d.forward]
+    if d.activations[-1].layer is None or any(sorted(t) != [0] * (len(t) - 1) + [1]
+                                               for t in targets):
+        return ()
+    classes = len(targets[0])
+    passes = []
+    for step in sorted({1, classes - 1}):
+        samples = tuple(Sample(x=f.sample_data.x, y=t[-step:] + t[:-step])
+                        for f, t in zip(d.forward, targets))
+        passes.append(_Engine(d.network, samples).run(d.parameters, _Names.of(False)))
+    return tuple(passes)
 
 
 def _source(d: Derivation, s: int, l: int, k: int) -> Expr:
@@ -392,15 +427,28 @@ def _source(d: Derivation, s: int, l: int, k: int) -> Expr:
     return next(u.a.value for u in d.forward[s].units if (u.layer, u.neuron) == (l - 1, k))
 
 
+def _same(value: Expr, other: Expr) -> bool:
+    """Whether two values are the same number; for named values (carried to PRECISION
+    digits) when they agree to SAME_DIGITS digits, since two names of one number (a
+    softmax's δ worked twice) differ in their rounding."""
+    difference = value - other
+    if not difference.atoms(Defined):
+        return sign(difference) == 0
+    size = max(abs(numeric(other, 30)), 1)
+    return bool(abs(numeric(difference, 30)) <= size * Rational(1, 10 ** SAME_DIGITS))
+
+
 def _differing(correct: Expr, candidates, distinct: bool) -> tuple[Mistake, ...]:
     """Keep the mistakes whose values differ from the correct one (and, when ``distinct``,
     from each other)."""
     kept: list[Mistake] = []
     for name, value in candidates:
+        if any(k.name == name and _same(value, k.value) for k in kept):
+            continue  # one mistake reached twice (a class shifted either way)
         approx = complex(numeric(value, 30))
         if approx.imag or not math.isfinite(approx.real):
             continue  # e.g. log of a negative number: no number a learner could write
         others = [correct] + ([k.value for k in kept] if distinct else [])
-        if all(sign(value - other) != 0 for other in others):
+        if not any(_same(value, other) for other in others):
             kept.append(Mistake(name, MISTAKES[name], value))
     return tuple(kept)
