@@ -96,13 +96,16 @@ def test_gradients_equal_diff_and_finite_differences(data):
     values = [mpmath.mpf(p.p) / p.q for p in d.parameters]
     h = mpmath.mpf(10) ** -6
     with mpmath.workdps(30):
-        loss = lambdify(symbols, total, modules="mpmath")
+        # cse: hidden activations repeat in the composed loss (and in diff of softsign's |z|
+        # their signs too), and printing the tree written out takes minutes
+        loss = lambdify(symbols, total, modules="mpmath", cse=True)
         for j, (g, symbol) in enumerate(zip(d.gradients, symbols)):
             ours = float(numeric(g.value, 30))
             # sympy.diff on small networks (it is slow on big composed losses); the kinks of
             # mae and huber are left to finite differences.
             if len(symbols) <= 12 and network.loss not in ("mae", "huber"):
-                symbolic = float(lambdify(symbols, diff(total, symbol), modules="mpmath")(*values))
+                symbolic = float(lambdify(symbols, diff(total, symbol), modules="mpmath",
+                                          cse=True)(*values))
                 assert abs(ours - symbolic) < 1e-12 * (1 + abs(symbolic))
             up, down = list(values), list(values)
             up[j] += h

@@ -66,7 +66,7 @@ class normal_pdf(Function):
     ``\\varphi(z)``.
 
     >>> normal_pdf(Symbol('z')).rewrite(exp)
-    exp(-z**2/2)/sqrt(2*pi)
+    exp(-z**2/2)/(sqrt(2*pi))
     """
 
     def fdiff(self, argindex=1):
@@ -92,7 +92,7 @@ def explicit(expr: Expr) -> Expr:
 
     >>> z = Symbol("z")
     >>> explicit(sigmoid(z) + normal_pdf(z))
-    exp(-z**2/2)/sqrt(2*pi) + 1/(1 + exp(-z))
+    exp(-z**2/2)/(sqrt(2*pi)) + 1/(1 + exp(-z))
     """
     if not any(expr.has(f) for f in LESSON_FUNCTIONS):
         return expr
