@@ -601,6 +601,21 @@ def _mpf(expr: Expr, bits: int):
         return None if value in (libmp.finf, libmp.fninf, libmp.fnan) else value
 
 
+def _erf_tail(expr: Add) -> Expr | None:
+    """``-u`` for ``1 + erf(u)`` and ``u`` for ``1 - erf(u)`` (both are ``erfc`` of it),
+    else None: far in erf's tails the sum cancels to a tiny number (GELU at z = -20 is
+    about -3e-93), which erfc gives to every digit, even from a carried named value."""
+    if len(expr.args) != 2 or S.One not in expr.args:
+        return None
+    other = expr.args[0] if expr.args[1] is S.One else expr.args[1]
+    if isinstance(other, erf):
+        return -other.args[0]
+    if (isinstance(other, Mul) and len(other.args) == 2 and other.args[0] is S.NegativeOne
+            and isinstance(other.args[1], erf)):
+        return other.args[1].args[0]
+    return None
+
+
 class _Unknown(Exception):
     """A node ``_mpf`` leaves to SymPy's evalf."""
 
@@ -632,6 +647,9 @@ def _mpf_node(expr: Expr, bits: int, guard: int | None):
         return libmp.mpf_pi(bits, rounding)
     kind = type(expr)
     if kind is Add:
+        tail = _erf_tail(expr)
+        if tail is not None:  # 1 ± erf(u) as erfc(∓u): no cancellation in GELU's tail
+            return libmp.mpf_erfc(_mpf_node(tail, bits, guard), bits, rounding)
         terms = [_mpf_node(arg, bits, guard) for arg in expr.args]
         total = libmp.mpf_sum(terms, bits, rounding)
         largest = max((_magnitude(t) for t in terms if t != libmp.fzero), default=None)
