@@ -10,18 +10,14 @@ import sys
 from pathlib import Path
 
 from ._version import __version__
-from .maths.activations import ACTIVATIONS, custom
-from .assess.checks import FUNCTIONS, check, diagnose, parse
-from .maths.derive import PREDICTION, TARGET, Z, derive
 from .errors import SymgradError
 from .files import kind_of, write_into
-from .maths.losses import LOSSES
-from .maths.model import OPTIMIZERS, Layer, Network, Neuron, Optimizer, Sample, exact
-from .views.render import FORMATS, LANGUAGES, MAX_SHOWN, worked_example
-from .assess.sheets import (ASKABLE, DEFAULT_ASK, DEFAULT_NETWORK_ASK, DIFFICULTIES, MAX_COUNT,
-                            MAX_JOBS, SHEET_FORMATS, class_files, read_roster, sheet)
-from .maths.working import unevaluated
-from .assess.mark import MAX_ANSWERS_BYTES, class_from_json, mark_class, read_answers
+from .names import (ACTIVATION_NAMES, ASKABLE_NAMES, DEFAULT_ASK, DEFAULT_NETWORK_ASK,
+                    DIFFICULTY_NAMES, FORMAT_SUFFIXES, FUNCTION_NAMES, LANGUAGES, LOSS_NAMES,
+                    MAX_COUNT, MAX_SHOWN, OPTIMIZER_NAMES, SHEET_FORMAT_NAMES)
+
+# The maths (SymPy, Jinja2) is imported inside the commands that work a problem, so that
+# --help, --version and a mistyped flag answer without it.
 
 __all__ = ["main"]
 
@@ -35,8 +31,8 @@ With no flags it works seed lesson 001: x = 2.0, w = 0.5, b = 0.1, y = 1.5.
 """
 
 _EXAMPLE_EPILOG = f"""\
-activations: {", ".join(ACTIVATIONS)}
-losses:      {", ".join(LOSSES)} (squared and half_squared sum over a batch; the others
+activations: {", ".join(ACTIVATION_NAMES)}
+losses:      {", ".join(LOSS_NAMES)} (squared and half_squared sum over a batch; the others
              take the mean)
 
 examples:
@@ -113,13 +109,13 @@ def _add_neuron_arguments(parser) -> None:
     neuron.add_argument("--y", type=_given, metavar="Y",
                         help="target, the correct value (default 1.5)")
     neuron.add_argument("--activation", type=_given, metavar="NAME",
-                        help="activation f (default identity): " + ", ".join(ACTIVATIONS))
+                        help="activation f (default identity): " + ", ".join(ACTIVATION_NAMES))
     neuron.add_argument("--activation-expr", type=_given, metavar="FORMULA",
                         help="a custom activation as a formula in z, such as "
                              "'z/(1+abs(z))'; SymPy derives f'(z). Allowed: numbers, z, "
-                             "+ - * / ** and " + ", ".join(FUNCTIONS))
+                             "+ - * / ** and " + ", ".join(FUNCTION_NAMES))
     neuron.add_argument("--loss", type=_given, metavar="NAME",
-                        help="loss L (default squared): " + ", ".join(LOSSES))
+                        help="loss L (default squared): " + ", ".join(LOSS_NAMES))
     neuron.add_argument("--slope", type=_given, metavar="S",
                         help="leaky_relu's slope for z <= 0 (default 0.01)")
     neuron.add_argument("--delta", type=_given, metavar="D",
@@ -147,7 +143,7 @@ def _build_parser() -> argparse.ArgumentParser:
                                "(default 1)")
     training.add_argument("--tol", type=_given, metavar="T",
                           help="stop the loop early once the loss is below T")
-    training.add_argument("--optimizer", choices=list(OPTIMIZERS), default=None,
+    training.add_argument("--optimizer", choices=list(OPTIMIZER_NAMES), default=None,
                           help="how gradients become steps, with torch.optim's rules and "
                                "defaults (default sgd): sgd p -= α·g; momentum keeps a "
                                "velocity v = μv + g and steps α·v; nesterov steps α·(g + μv); "
@@ -174,7 +170,7 @@ def _build_parser() -> argparse.ArgumentParser:
     training.add_argument("--l2-biases", action="store_true",
                           help="penalise the biases too (by default only weights are)")
     output = example.add_argument_group("output")
-    output.add_argument("--format", choices=list(FORMATS), default=None,
+    output.add_argument("--format", choices=list(FORMAT_SUFFIXES), default=None,
                         help="md: Markdown with $-maths (default, or from --out's suffix); "
                              "tex: a LaTeX document; html: one self-contained page (maths "
                              "by KaTeX, inlined); json: every step as data; py: a "
@@ -232,8 +228,7 @@ def _build_parser() -> argparse.ArgumentParser:
                         help="write to PATH (atomically; an existing regular file is "
                              "replaced, anything else is refused) instead of standard "
                              "output; its suffix gives the format unless --format does: "
-                             + ", ".join(dict.fromkeys(suffix for *_, suffix in
-                                                       FORMATS.values())))
+                             + ", ".join(dict.fromkeys(FORMAT_SUFFIXES.values())))
     output.add_argument("--templates", type=_path, metavar="DIR",
                         help="a folder of templates searched before the packaged ones, file "
                              "by file (DIR/md/example.md.j2 or DIR/example.md.j2)")
@@ -257,7 +252,7 @@ difficulties:
   medium  adds sigmoid, tanh, gelu, silu, elu, softsign, half_squared and mae; these
           activations keep |z| <= 3
   hard    every activation and loss (bce with sigmoid only); finer numbers
-asked quantities: {", ".join(ASKABLE)}
+asked quantities: {", ".join(ASKABLE_NAMES)}
   (w and b are the gradients dL/dw and dL/db; update asks for every new parameter;
   delta, each neuron's error signal, and prediction, the outputs, for networks)
 networks: --network 2-2-1 draws networks of that shape (at most 3 layers of 4), weights
@@ -298,7 +293,7 @@ def _add_sheet_parser(commands) -> None:
                          help=f"number of problems, 1 to {MAX_COUNT} (default 10)")
     drawing.add_argument("--seed", type=_integer, default=1, metavar="S",
                          help="random seed: the same seed gives the same sheet (default 1)")
-    drawing.add_argument("--difficulty", choices=list(DIFFICULTIES), default="easy",
+    drawing.add_argument("--difficulty", choices=list(DIFFICULTY_NAMES), default="easy",
                          help="which numbers and functions to draw (default easy)")
     drawing.add_argument("--activation", type=_names, metavar="A,B",
                          help="activations to draw from (default: the difficulty's)")
@@ -324,7 +319,7 @@ def _add_sheet_parser(commands) -> None:
                               "as 2-2-1 (two inputs, a hidden layer of two, one output); "
                               "hidden and output activations come from --activation")
     drawing.add_argument("--ask", type=_names, default=None, metavar="Q,R",
-                         help="what to compute: " + ", ".join(ASKABLE) +
+                         help="what to compute: " + ", ".join(ASKABLE_NAMES) +
                               f" (default {','.join(DEFAULT_ASK)}; for networks "
                               f"{','.join(DEFAULT_NETWORK_ASK)})")
     drawing.add_argument("--exact-step", action="store_true",
@@ -333,7 +328,7 @@ def _add_sheet_parser(commands) -> None:
     drawing.add_argument("--allow-kink", action="store_true",
                          help="let ReLU problems land exactly on z = 0")
     output = sheet_parser.add_argument_group("output")
-    output.add_argument("--format", choices=list(SHEET_FORMATS), default="md",
+    output.add_argument("--format", choices=list(SHEET_FORMAT_NAMES), default="md",
                         help="md or tex (sheet and key), json, moodle (Cloze), moodle-numerical, "
                              "qti (Canvas) (default md)")
     output.add_argument("--out", type=_path, metavar="DIR",
@@ -371,6 +366,7 @@ def _keep_current_folder(args, names) -> None:
 
 def _cpus() -> int:
     """The CPUs this process may run on."""
+    from .assess.sheets import MAX_JOBS
     try:
         return max(1, min(len(os.sched_getaffinity(0)), MAX_JOBS))
     except AttributeError:  # not on Linux
@@ -378,6 +374,7 @@ def _cpus() -> int:
 
 
 def _sheet(args) -> str:
+    from .assess.sheets import DIFFICULTIES, SHEET_FORMATS, class_files, read_roster, sheet
     _keep_current_folder(args, ["class.json", f"key.{args.format}", "sheets", "keys"]
                          if args.students else [name for *_, name in SHEET_FORMATS[args.format]])
     activations = args.activation
@@ -450,6 +447,10 @@ def _add_check_parser(commands) -> None:
 
 
 def _check(args) -> tuple[str, int]:
+    from .assess.checks import check, diagnose, parse
+    from .maths.derive import PREDICTION, TARGET, Z, derive
+    from .maths.model import Network
+    from .maths.working import unevaluated
     neuron, samples, learning_rate, spec = _problem(args)
     if given := sorted(_TRAINING_KEYS & set(spec)):
         raise SymgradError(f"check marks plain gradient descent; spec key {given[0]!r} is for "
@@ -551,6 +552,8 @@ def _read_text(path: Path, what: str, limit: int) -> str:
 
 
 def _mark(args) -> str:
+    from .assess.mark import MAX_ANSWERS_BYTES, class_from_json, mark_class, read_answers
+    from .maths.model import exact
     try:
         share = float(exact(args.carry_forward, "--carry-forward"))
     except SymgradError as error:
@@ -649,6 +652,7 @@ def _check_spec(spec: dict) -> None:
 
 def _check_value(key: str, value, kind: str) -> None:
     """``value`` when it is of ``kind`` (see _TYPE_WORDS), else a SymgradError naming ``key``."""
+    from .maths.model import exact
     number = isinstance(value, (int, float, str)) and not isinstance(value, bool)
     numbers = number or isinstance(value, list) and bool(value) and all(
         isinstance(v, (int, float, str)) and not isinstance(v, bool) for v in value)
@@ -688,6 +692,7 @@ _NEURON_FLAGS = ("x", "w", "b", "y", "activation", "activation_expr")
 
 
 def _samples(spec: dict) -> list[Sample]:
+    from .maths.model import Sample
     rows = spec["samples"]
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise SymgradError("spec 'samples' must be a list of tables with x and y "
@@ -700,6 +705,7 @@ def _samples(spec: dict) -> list[Sample]:
 
 def _network(args, spec: dict) -> tuple[Network, list[Sample], object]:
     """A network, its samples and the learning rate from a spec with [[layers]]."""
+    from .maths.model import Layer, Network
     unknown = sorted(set(spec) - _NETWORK_KEYS)
     if unknown:
         raise SymgradError(f"unknown key {unknown[0]!r} in a network spec; allowed: "
@@ -729,11 +735,14 @@ def _network(args, spec: dict) -> tuple[Network, list[Sample], object]:
 
 def _custom_activation(text: str | None):
     """The Activation of --activation-expr, or None."""
+    from .assess.checks import parse
+    from .maths.activations import custom
     return None if text is None else custom(parse(text, symbols=("z",)))
 
 
 def _problem(args) -> tuple[Neuron | Network, list[Sample], object, dict]:
     """The neuron (or network), samples and learning rate from the flags and --spec."""
+    from .maths.model import Neuron, Sample
     spec = _read_spec(args.spec) if args.spec else {}
     if "layers" in spec:
         return (*_network(args, spec), spec)
@@ -764,6 +773,8 @@ def _problem(args) -> tuple[Neuron | Network, list[Sample], object, dict]:
 
 
 def _example(args) -> str:
+    from .maths.model import Network, Optimizer
+    from .views.render import worked_example
     neuron, samples, learning_rate, spec = _problem(args)
     show = args.show if args.show is not None else spec.get("show")
     if show is not None and not isinstance(neuron, Network):

@@ -1,0 +1,94 @@
+"""Tests of how the command line starts: paths that need no maths never import SymPy."""
+
+import os
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+import symgrad
+from conftest import run
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Installed by sitecustomize.py at interpreter start: importing any of these fails.
+BLOCKER = '''\
+import sys
+
+class _Blocker:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in {"sympy", "mpmath", "jinja2"}:
+            raise ImportError(f"blocked import of {name}")
+        return None
+
+sys.meta_path.insert(0, _Blocker())
+'''
+
+
+@pytest.fixture(scope="module")
+def without_maths(tmp_path_factory):
+    """Run ``python -m symgrad ARGS`` where importing sympy, mpmath or jinja2 fails."""
+    folder = tmp_path_factory.mktemp("blocker")
+    (folder / "sitecustomize.py").write_text(BLOCKER)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(folder), str(ROOT)]))
+    return lambda *args: run(sys.executable, "-m", "symgrad", *args, env=env, cwd=folder)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["example", "--help"], ["sheet", "--help"],
+                                  ["check", "--help"], ["mark", "--help"]])
+def test_help_needs_no_maths(without_maths, args):
+    """Every --help prints its usage and the choices without importing SymPy or Jinja2."""
+    result = without_maths(*args)
+    assert result.returncode == 0 and result.stderr == ""
+    assert result.stdout.startswith(f"usage: symgrad {args[0]}".replace(" --help", ""))
+    if args == ["example", "--help"]:
+        assert "activations: identity, sigmoid, tanh, relu" in result.stdout
+
+
+def test_version_needs_no_maths(without_maths):
+    """--version prints the version without importing SymPy or Jinja2."""
+    result = without_maths("--version")
+    assert (result.returncode, result.stdout) == (0, f"symgrad {symgrad.__version__}\n")
+
+
+def test_no_command_prints_help_without_maths(without_maths):
+    """symgrad alone prints the help and exits 2, without importing SymPy."""
+    result = without_maths()
+    assert result.returncode == 2 and result.stdout.startswith("usage: symgrad")
+
+
+@pytest.mark.parametrize("args, error", [
+    (["example", "--format", "nope"], "argument --format: invalid choice: 'nope' (choose from "
+                                      "'md', 'tex', 'py', 'json', 'html', 'dot', 'ipynb', "
+                                      "'numpy', 'torch')"),
+    (["example", "--optimizer", "lbfgs"], "argument --optimizer: invalid choice: 'lbfgs'"),
+    (["example", "--steps", "0"], "argument --steps: must be at least 1, not 0"),
+    (["sheet", "--difficulty", "extreme"], "argument --difficulty: invalid choice"),
+    (["check", "--answer", "1"], "the following arguments are required: --quantity"),
+    (["teach"], "argument COMMAND: invalid choice: 'teach'"),
+])
+def test_argument_errors_need_no_maths(without_maths, args, error):
+    """A mistyped flag is one line naming the problem and the choices, exit 2, no SymPy."""
+    result = without_maths(*args)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and error in result.stderr
+
+
+def test_the_blocker_blocks(without_maths):
+    """A command that works a problem does need SymPy: the blocker makes it fail."""
+    result = without_maths("example")
+    assert result.returncode != 0
+    assert re.search(r"ImportError: blocked import of (sympy|mpmath|jinja2)", result.stderr)
+
+
+def test_every_public_name_imports():
+    """Each name of __all__ is an attribute and imports with `from symgrad import`, and
+    dir() lists them, though the package loads them only when first used."""
+    assert set(symgrad.__all__) - {"__version__"} == set(symgrad._HOMES)
+    namespace = {}
+    exec(f"from symgrad import {', '.join(symgrad.__all__)}", namespace)
+    assert all(namespace[name] is getattr(symgrad, name) for name in symgrad.__all__)
+    assert set(symgrad.__all__) <= set(dir(symgrad))
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        symgrad.nothing
