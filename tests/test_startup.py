@@ -2,6 +2,7 @@
 
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -92,3 +93,55 @@ def test_every_public_name_imports():
     assert set(symgrad.__all__) <= set(dir(symgrad))
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         symgrad.nothing
+
+
+def _buffered(**extra):
+    """The environment of a run whose standard output is block-buffered, as it usually is:
+    what is left in the buffer is written only by run()'s flush."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+    return env | {"PYTHONPATH": os.pathsep.join([*extra.get("before", ()), str(ROOT)])}
+
+
+def test_run_flushes_the_whole_help(tmp_path):
+    """`symgrad example --help` through a pipe arrives whole, though run() leaves by
+    os._exit: the buffered text is flushed first."""
+    result = run(sys.executable, "-m", "symgrad", "example", "--help", env=_buffered(),
+                 cwd=tmp_path)
+    assert result.returncode == 0 and result.stderr == ""
+    assert result.stdout.startswith("usage: symgrad example")
+    assert result.stdout.endswith("symgrad example --format dot | dot -Tsvg > graph.svg\n")
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"]])
+def test_full_disk_on_leaving_is_one_line(tmp_path, args):
+    """Output that fails to flush at the end (`symgrad --version > /dev/full`) is one line
+    naming the problem, exit 2 (Python itself would print a traceback and exit 120)."""
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "symgrad", *args], stdout=full,
+                                stderr=subprocess.PIPE, text=True, env=_buffered(),
+                                cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (
+        2, "symgrad: error: cannot write to standard output: No space left on device\n")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["example"]])
+def test_reader_gone_is_quiet(tmp_path, args):
+    """When the reader of the pipe has left (`symgrad --help | true`), symgrad says nothing
+    and exits 0: the reader had all it wanted."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    with os.fdopen(writer, "w") as stdout:
+        result = subprocess.run([sys.executable, "-m", "symgrad", *args], stdout=stdout,
+                                stderr=subprocess.PIPE, text=True, env=_buffered(),
+                                cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_run_runs_the_exit_handlers(tmp_path):
+    """Exit handlers (logging's, matplotlib's, finalizers) still run before os._exit."""
+    marker = tmp_path / "handled"
+    (tmp_path / "sitecustomize.py").write_text(
+        f"import atexit\natexit.register(open, {str(marker)!r}, 'w')\n")
+    result = run(sys.executable, "-m", "symgrad", "--version",
+                 env=_buffered(before=[str(tmp_path)]), cwd=tmp_path)
+    assert result.returncode == 0 and marker.exists()
