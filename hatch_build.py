@@ -1,13 +1,20 @@
-"""Build hook: bundle KaTeX (script, stylesheet, woff2 fonts) for self-contained HTML pages.
+"""Build hook: bundle KaTeX (script, stylesheet, woff2 fonts) for self-contained HTML pages,
+and compile the modules of an editable install.
 
 KaTeX is fetched from the npm registry with ``npm pack`` when symgrad is built, or copied
 from ``SYMGRAD_KATEX_DIR`` (a ``node_modules/katex`` folder) when that is set, into
 ``symgrad/_katex`` (ignored by git), and shipped in the wheel as package data.  Without
 npm the build still succeeds: only ``--format html`` is missing, and it says so.
+
+An installed wheel's modules are compiled by pip; an editable install runs them in place,
+so the hook compiles them there (``__pycache__``, ignored by git): otherwise every run
+compiles them again wherever PYTHONDONTWRITEBYTECODE is set. An edited module's .pyc no
+longer matches its source's time and size, and Python compiles that module afresh.
 """
 
 from __future__ import annotations
 
+import compileall
 import os
 import shutil
 import subprocess
@@ -49,6 +56,8 @@ class KatexHook(BuildHookInterface):
     PLUGIN_NAME = "custom"
 
     def initialize(self, version: str, build_data: dict) -> None:
+        if version == "editable":
+            compileall.compile_dir(Path(self.root) / "symgrad", quiet=1)
         target = Path(self.root) / "symgrad" / "_katex"
         if not (target / "katex.min.js").is_file():
             scratch = Path(tempfile.mkdtemp(dir=target.parent, prefix="._katex."))

@@ -1,6 +1,7 @@
 """The wheel carries the templates and KaTeX: install it in a fresh venv and render there."""
 
 import os
+import shutil
 import sys
 import venv
 from pathlib import Path
@@ -32,6 +33,7 @@ def test_wheel_renders_in_fresh_venv(tmp_path):
     (Path(site.stdout.strip()) / "test-deps.pth").write_text("\n".join(sorted(folders)) + "\n")
     installed = run(str(python), "-m", "pip", "install", "--no-deps", "--no-index", str(wheel))
     assert installed.returncode == 0, installed.stderr[-2000:]
+    assert _uncompiled(python, tmp_path) == []
     result = run(str(env / "bin" / "symgrad"), "example", "--format", "tex", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert r"\documentclass" in result.stdout and "0.66" in result.stdout
@@ -42,3 +44,47 @@ def test_wheel_renders_in_fresh_venv(tmp_path):
     origin = run(str(python), "-c", "import symgrad, pathlib; print(symgrad.__file__)",
                  cwd=tmp_path).stdout
     assert str(env) in origin
+
+
+# Run by the installed Python without importing symgrad (which would compile what it
+# imports): each module of the package whose .pyc is missing or does not match its source.
+UNCOMPILED = """
+import importlib.util, pathlib
+package = pathlib.Path(importlib.util.find_spec("symgrad").submodule_search_locations[0])
+for source in sorted(package.rglob("*.py")):
+    cached = pathlib.Path(importlib.util.cache_from_source(source))
+    header = cached.read_bytes()[:16] if cached.exists() else b""
+    stat = source.stat()
+    fresh = importlib.util.MAGIC_NUMBER + bytes(4) + b"".join(
+        (value & 0xFFFFFFFF).to_bytes(4, "little") for value in (int(stat.st_mtime), stat.st_size))
+    if header != fresh:
+        print(source.relative_to(package))
+"""
+
+
+def _uncompiled(python, cwd) -> list[str]:
+    """The modules of the symgrad that ``python`` imports that it would compile first."""
+    found = run(str(python), "-c", UNCOMPILED, cwd=cwd,
+                env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=""))
+    assert found.returncode == 0, found.stderr
+    return found.stdout.split()
+
+
+def test_editable_install_compiles_modules(tmp_path):
+    """`pip install -e .` compiles every module in place (the build hook does), so a first
+    run does not, even where PYTHONDONTWRITEBYTECODE is set; an installed wheel's modules
+    are compiled by pip (test_wheel_renders_in_fresh_venv)."""
+    source = tmp_path / "symgrad-source"
+    shutil.copytree(ROOT / "symgrad", source / "symgrad",
+                    ignore=shutil.ignore_patterns("__pycache__", "_katex"))
+    for name in ("pyproject.toml", "hatch_build.py", "README.md"):
+        shutil.copyfile(ROOT / name, source / name)
+    shutil.copytree(ROOT / "templates", source / "templates")
+    env = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=True).create(env)
+    python = env / "bin" / "python"
+    installed = run(str(python), "-m", "pip", "install", "--no-deps", "-e", str(source),
+                    env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+    assert installed.returncode == 0, installed.stderr[-2000:]
+    assert not _uncompiled(python, tmp_path)
+    assert (source / "symgrad" / "__pycache__").is_dir()
