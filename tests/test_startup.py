@@ -1,5 +1,6 @@
 """Tests of how the command line starts: paths that need no maths never import SymPy."""
 
+import argparse
 import os
 import re
 import subprocess
@@ -10,6 +11,7 @@ import pytest
 
 import symgrad
 from conftest import run
+from symgrad.cli import _COMMAND_MODULES, _build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -145,3 +147,11 @@ def test_run_runs_the_exit_handlers(tmp_path):
     result = run(sys.executable, "-m", "symgrad", "--version",
                  env=_buffered(before=[str(tmp_path)]), cwd=tmp_path)
     assert result.returncode == 0 and marker.exists()
+
+
+def test_every_command_names_its_module():
+    """Each subcommand has the module main() imports for it before it runs, so a new
+    command cannot fail with a KeyError."""
+    commands = next(action.choices for action in _build_parser()._actions
+                    if isinstance(action, argparse._SubParsersAction))
+    assert set(commands) == set(_COMMAND_MODULES)
