@@ -872,10 +872,10 @@ _COMMAND_MODULES = {"example": ".views.render", "sheet": ".assess.sheets",
 
 def _load(command: str) -> None:
     """Import ``command``'s maths with the collector off: all it makes lives to the end of
-    the run, so a collection would find nothing (the imports take a tenth less time). Then
-    freeze it out of the collector, which runs rarely while a derivation makes many
-    long-lived objects (a 1000-layer network derives about a quarter faster; memory stays
-    bounded)."""
+    the run, so a collection would find nothing (the imports take about a tenth less
+    time). Then freeze it out of the collector, which runs rarely while a derivation makes
+    many long-lived objects (a 1000-layer network derives about a quarter faster; memory
+    stays bounded)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -892,8 +892,8 @@ def run() -> NoReturn:
     once with ``os._exit``, after what a normal exit does first: the exit handlers run and
     standard output and error are flushed and closed, a failure to write reported (exit 2).
 
-    A normal exit would go on to free every object SymPy made, one by one, at about a third
-    of the cost of importing it; nothing that is written or closed depends on that.
+    A normal exit would go on to free every object SymPy made, one by one, at close to half
+    the cost of importing it; nothing that is written or closed depends on that.
     """
     try:
         code = main()
@@ -906,10 +906,11 @@ def run() -> NoReturn:
         except BrokenPipeError:  # `symgrad --help | head -1`: the reader has what it wanted
             pass
         except OSError as error:  # a full disk behind `> help.txt`
-            print(f"symgrad: error: cannot write to standard output: {error.strerror}",
-                  file=sys.stderr)
             code = 2
-    if sys.stderr is not None:
+            if sys.stderr is not None:
+                print(f"symgrad: error: cannot write to standard output: {error.strerror}",
+                      file=sys.stderr)
+    if sys.stderr is not None:  # None when started with standard error closed
         try:
             sys.stderr.close()
         except OSError:  # nowhere left to say it: exit 120 as Python does
