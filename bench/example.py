@@ -7,6 +7,9 @@ median, all measured in this run. CPU time (user + system of the child) counts t
 command does, not the time it waits for a CPU another process holds.
 Targets (issue 15): md <= 1.05; tex, html, json <= 1.15.
 
+`python -m symgrad` finds symgrad in the current folder first, then on PYTHONPATH: run
+this from a checkout to time that checkout, or from elsewhere with PYTHONPATH=CHECKOUT.
+
     python bench/example.py [--runs 7]
 """
 
