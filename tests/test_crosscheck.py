@@ -314,13 +314,15 @@ def test_cli_writes_the_scripts_and_names_them(tmp_path, capsys):
         assert not (tmp_path / f"{fmt}.py").exists()
 
 
-def test_pictures_and_matrices_are_not_for_scripts():
-    """A graph, plots or the matrix form asked of a cross-check script is a clear error."""
+def test_pictures_are_not_for_scripts_and_the_matrix_form_changes_nothing():
+    """A graph asked of a cross-check script is a clear error; the matrix form is taken
+    as it is (the NumPy script works in matrix form already): the same script."""
     network, samples, _ = GALLERY["network_2_2_2_sigmoid"]
     for fmt in ("numpy", "torch"):
-        for option in ("graph", "matrix"):
-            with pytest.raises(SymgradError, match=f"not {fmt}"):
-                worked_example(network, samples, **{option: True}).render(fmt)
+        with pytest.raises(SymgradError, match=f"not {fmt}"):
+            worked_example(network, samples, graph=True).render(fmt)
+        assert (worked_example(network, samples, matrix=True).render(fmt)
+                == worked_example(network, samples).render(fmt))
 
 
 # An Adam step with an L2 penalty through a softmax: its J, Adam's state and the

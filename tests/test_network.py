@@ -429,14 +429,59 @@ def test_finite_difference_check_in_the_record():
 
 
 
-def test_matrix_form_is_for_documents(tmp_path):
-    """--matrix with json or py is refused in one line instead of silently dropped."""
+def test_matrix_form_as_data_and_script(tmp_path):
+    """--matrix with json gives every matrix's shape and exact entries, and the py script
+    works each matrix again and fails when one of symgrad's numbers is changed."""
     spec = tmp_path / "network.toml"
-    spec.write_text(NETWORK_TOML)
-    for fmt in ("json", "py"):
-        result = run(sys.executable, "-m", "symgrad", "example", "--spec", str(spec), "--matrix",
-                     "--format", fmt)
-        assert result.returncode == 2 and "matrix form goes with md, tex" in result.stderr
+    spec.write_text(NETWORK_TOML + '\n[[samples]]\nx = [1, -1]\ny = [0.5, 0.25]\n')
+    result = run(sys.executable, "-m", "symgrad", "example", "--spec", str(spec), "--matrix",
+                 "--format", "json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    d = derive(_mazur(), [MAZUR_SAMPLE, Sample(x=["1", "-1"], y=["0.5", "0.25"])],
+               learning_rate="0.5", matrix=True)
+    for sample, steps in zip(data["matrices"], d.matrices):
+        for got, step in zip(sample["layers"], steps):
+            assert got["delta"]["shape"] == [2, 1] and got["gradient"]["shape"] == [2, 2]
+            assert [[e["exact"] for e in row] for row in got["gradient"]["entries"]] == [
+                [str(step.gradient[i, j].value) for j in range(2)] for i in range(2)]
+    first = data["batch_matrices"][0]
+    assert first["inputs"]["shape"] == [2, 2] and first["weight_gradient"]["shape"] == [2, 2]
+    # Δᵀ A summed over the samples is the gradient the step worked (the mean of a batch: ½)
+    for j in range(2):
+        for k in range(2):
+            assert first["weight_gradient"]["entries"][j][k]["value"] == pytest.approx(
+                data["gradients"][f"w1_{j + 1}_{k + 1}"]["value"], rel=1e-12)
+    assert "matrices" not in json.loads(run(sys.executable, "-m", "symgrad", "example",
+                                            "--spec", str(spec), "--format", "json").stdout)
+    script = run(sys.executable, "-m", "symgrad", "example", "--spec", str(spec), "--matrix",
+                 "--format", "py").stdout
+    good = run(sys.executable, "-c", script)
+    assert good.returncode == 0 and "layer 1: dL/dW = c Delta^T A (2 × 2)" in good.stdout
+    for key in ("expected_matrices = [\n    [\n        ([[", "expected_batch = [\n    ([["):
+        at = script.index(key) + len(key)
+        tampered = script[:at] + "1" + script[at:]  # 0.74… becomes 10.74…
+        bad = run(sys.executable, "-c", tampered)
+        assert bad.returncode == 1 and "AssertionError" in bad.stderr
+
+
+def test_matrix_form_of_a_neuron_script_and_refusal():
+    """A neuron's py script asserts its batch matrices; --l2 --matrix is refused in one line."""
+    neuron = Neuron(weights=["0.5", "-0.25"], bias="0.1", activation="sigmoid", loss="mse")
+    samples = [Sample(x=["1", "2"], y="1"), Sample(x=["2", "-1"], y="0.5")]
+    script = worked_example(neuron, samples, matrix=True).render("py")
+    good = run(sys.executable, "-c", script)
+    assert good.returncode == 0 and "dL/dw = (1/n) X^T delta (2 × 1)" in good.stdout
+    at = script.index('"delta": [[') + len('"delta": [[')
+    assert run(sys.executable, "-c", script[:at] + "1" + script[at:]).returncode == 1
+    result = run(sys.executable, "-m", "symgrad", "example", "--l2", "0.1", "--matrix")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "matrix form shows the loss's gradient" in result.stderr and "--l2" in result.stderr
+
+
+def test_network_spec_freeze_needs_names(tmp_path):
+    """A freeze list of numbers is refused in one line."""
+    spec = tmp_path / "network.toml"
     spec.write_text(NETWORK_TOML.replace('freeze = ["b"]', "freeze = [1]"))
     odd = run(sys.executable, "-m", "symgrad", "example", "--spec", str(spec))
     assert odd.returncode == 2 and "an array holding an integer" in odd.stderr

@@ -24,7 +24,7 @@ from sympy import (Add, Expr, Function, MatMul, Matrix, Mul, Pow, Rational, Symb
                    cancel, degree)
 
 from .activations import activation as find_activation
-from ..errors import DomainError, NumberError, ShapeError
+from ..errors import DomainError, NumberError, ShapeError, SymgradError
 from .losses import loss as find_loss
 from .model import (Defined, Given, Network, Neuron, Optimizer, Sample, exact, seed_neuron,
                     seed_samples, whole_number)
@@ -817,6 +817,10 @@ def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate
                           "an L2 penalty with another optimizer, such as adam")
     penalty = L2(strength, tuple(l2_biases or network.position(name)[2] is not None
                                  for name in network.parameter_names)) if strength else None
+    if strength and matrix and isinstance(model, Neuron):
+        # Its matrix form is the batch's ∂L/∂w = c Xᵀδ; the step works ∂J/∂w = ∂L/∂w + λw.
+        raise SymgradError("the matrix form shows the loss's gradient, not that of the loss "
+                           "with an L2 penalty; leave out --l2 or --matrix")
     updater = Updater(optimizer, rate, frozen, names.define)
 
     def objective(current, values: _Pass):  # the loss the step lowers, and its gradients
