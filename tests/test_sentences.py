@@ -925,6 +925,31 @@ def _check_short_form(c, m, softmax: bool):
             assert abs(numeric(u.cancelled.value - scale * (u.a.value - y), 40)) < 1e-35
 
 
+def _check_elementwise_layers(c, m):
+    """The layers named are exactly those whose activation works neuron by neuron, and
+    another layer's does not (else the one sentence of all layers says a = f(z))."""
+    named = [int(layer) for layer in m["layers"].split(", ")]
+    elementwise = [l for l, act in enumerate(c.d.activations, 1) if act.rule is None]
+    assert named == elementwise and len(elementwise) < len(c.d.activations), (named, m)
+
+
+def _check_layer_rule(c, m):
+    """Layer l is that layer-wide activation, its formula is the one printed, and every
+    output of every sample is e^{z_k} over the sum of e^{z_j} of its layer."""
+    l = int(m["l"])
+    act = c.d.activations[l - 1]
+    width = c.d.network.layers[l - 1].width
+    assert act.rule is not None and act.title == m["act"], m
+    assert m["formula"] == c.latex(act.rule(l, width)) == (
+        f"a^{{({l})}}_{{k}} = \\frac{{e^{{z^{{({l})}}_{{k}}}}}}{{\\sum_{{j=1}}^{{{width}}} "
+        f"e^{{z^{{({l})}}_{{j}}}}}}"), m
+    for f in c.d.forward:
+        units = sorted((u for u in f.units if u.layer == l), key=lambda u: u.neuron)
+        total = sum(exp(u.z.value) for u in units)
+        for u in units:
+            assert abs(numeric(u.a.value - exp(u.z.value) / total, 40)) < 1e-35
+
+
 # Every sentence the lesson templates (templates/lesson) can write, with what it claims.
 SENTENCES = [
     # the neuron and the network as given (neuron.j2, network_given.j2)
@@ -950,7 +975,14 @@ SENTENCES = [
      lambda c, m: [_number(value, c.digits) for _, value in c.d.constants] == [m["value"]]
      or _fail(m)),
     ("Each neuron $j$ of layer $l$ computes {formula}, where $a^{(0)}_k = x_k$ are the "
-     "inputs.", _static),
+     "inputs.", lambda c, m: (("f(z^{(l)}_j)" in m["formula"]) == all(
+         act.rule is None for act in c.d.activations)) or _fail(m)),
+    ("Layer {layers} applies its activation neuron by neuron, $a^{(l)}_j = f(z^{(l)}_j)$.",
+     _check_elementwise_layers),
+    ("Layers {layers} apply their activations neuron by neuron, $a^{(l)}_j = f(z^{(l)}_j)$.",
+     _check_elementwise_layers),
+    ("Layer {l} is a {act}: each of its outputs depends on every $z$ of the layer, "
+     "${formula}$.", _check_layer_rule),
     ("The loss of a sample is the {reduction} of the {loss} ${formula}$ over the {n} "
      "output{plural}.", lambda c, m: _check_network_loss(c, m, False)),
     ("The loss of a sample is the {reduction} of the {loss} ${formula}$ over the {n} "
