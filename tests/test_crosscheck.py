@@ -325,13 +325,16 @@ def test_pictures_are_not_for_scripts_and_the_matrix_form_changes_nothing():
                 == worked_example(network, samples).render(fmt))
 
 
-# An Adam step with an L2 penalty through a softmax: its J, Adam's state and the
-# objective of a step, each changed, must be reported.
+# An Adam step with an L2 penalty through a softmax: its J, Adam's state, its bias-corrected
+# moments m_hat and v_hat and the objective of a step, each changed, must be reported.
 TAMPERED_TRAINING = {
     "objective": (r"^expected_objective = ", "J:"),
     "objective_after": (r"^expected_objective_after = ", "J after the step:"),
     "gradient": (r'^expected_gradients = \{\n    "w1_1_1": ', "dJ/dw1_1_1:"),
     "state": (r'^        "v": \{\n            "w1_1_1": ', "step 1: v of w1_1_1:"),
+    "m_hat": (r'^        "m_hat": \{\n            "w1_1_1": ', "step 1: m_hat of w1_1_1:"),
+    "v_hat": (r'^        "v_hat": \{\n            "w1_1_1": [-0-9.e]+,\n            "w1_1_2": ',
+              "step 1: v_hat of w1_1_2:"),
     "step": (r'^    \}, [-0-9.e]+, \{\n        "w1_1_1": ', "step 1: dJ/dw1_1_1:"),
     "final": (r"^\}, ", "J at the end:"),
 }
@@ -340,7 +343,8 @@ TAMPERED_TRAINING = {
 @pytest.mark.parametrize("fmt", ["numpy", "torch"])
 def test_a_training_script_with_a_wrong_number_fails(fmt, numpy_installed, tmp_path, request):
     """In a softmax network's script with Adam and an L2 penalty, changing J, a gradient ∂J,
-    a state variable of Adam or the final J makes it exit 1 naming that number."""
+    a state variable of Adam, a bias-corrected moment or the final J makes it exit 1 naming
+    that number."""
     if fmt == "torch":
         request.getfixturevalue("torch_installed")
     network, samples, _ = GALLERY["network_softmax"]

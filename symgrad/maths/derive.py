@@ -846,7 +846,8 @@ def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate
         # The first step is taken above, for the worked example; the loop goes on from it.
         following = updated if step_number == 1 else updater.step(current, gradients_now)[0]
         iterations.append(Iteration(step_number, current, loss, gradients_now,
-                                    tuple(updater.state.items())))
+                                    tuple(updater.state.items()),
+                                    tuple(updater.corrected.items())))
         current = following
         loss, gradients_now = (after_loss, after_gradients) if step_number == 1 else objective(
             current, engine.run(current, names, f"after step {step_number}"))

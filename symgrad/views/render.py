@@ -703,7 +703,8 @@ class WorkedExample:
                                    if g.loss_value is not None}},
             "steps": [{"step": it.step, "parameters": named(it.parameters),
                        "loss_value": value(it.loss), "gradients": named(it.gradients),
-                       "state": {name: named(values) for name, values in it.state}}
+                       "state": {name: named(values)
+                                 for name, values in it.state + it.corrected}}
                       for it in d.iterations],
             "final": {"parameters": named(d.final_parameters),
                       "loss_value": value(d.final_loss), "converged": d.converged},
