@@ -621,6 +621,64 @@ def test_sigmoid_with_bce_per_output_cancels():
     assert r"\delta^{(1)}_{3} = a^{(1)}_{3} - y_{3}" in md
 
 
+# Softmax outputs with losses other than cross-entropy (nothing cancels: the gradients go
+# through the Jacobian), and several sigmoid outputs with bce (multi-label: each cancels).
+OTHER_OUTPUT_LOSSES = {
+    "softmax_mse": ("softmax", "mse", [["0.5", "0", "0.5"], ["0", "1", "0"]]),
+    "softmax_squared": ("softmax", "squared", [["0.25", "0.75", "0"], ["1", "0", "0"]]),
+    "softmax_bce": ("softmax", "bce", [["0", "1", "0"], ["0.5", "0", "0.5"]]),
+    "multi_label_bce": ("sigmoid", "bce", [["1", "0", "1"], ["0", "1", "1"]]),
+}
+
+
+@pytest.mark.parametrize("case", OTHER_OUTPUT_LOSSES)
+def test_other_output_losses_equal_diff_and_autograd(case):
+    """A tanh layer into 3 softmax outputs with mse, squared error or bce, and into 3 sigmoid
+    outputs with bce (multi-label), over a batch of 2: every gradient equals sympy.diff of
+    the composed loss and PyTorch's autograd of the same model (float64)."""
+    torch = pytest.importorskip("torch")
+    activation, loss, targets = OTHER_OUTPUT_LOSSES[case]
+    hidden = ([["0.5", "-0.2"], ["0.1", "0.4"]], ["0.1", "-0.1"])
+    output = ([["0.3", "-0.5"], ["0.2", "0.6"], ["-0.4", "0.1"]], ["0", "0.1", "-0.1"])
+    network = Network(layers=[Layer(*hidden, "tanh"), Layer(*output, activation)], loss=loss)
+    samples = [Sample(x=["1", "2"], y=targets[0]), Sample(x=["-1", "0.5"], y=targets[1])]
+    d = derive(network, samples)
+    # Only sigmoid with bce cancels, output by output: its short form gives the δ worked
+    for f in d.forward:
+        for u in f.outputs():
+            assert (u.cancelled is None) == (activation == "softmax")
+            if u.cancelled is not None:
+                assert abs(numeric(u.cancelled.value - u.delta.value, 40)) < R(1, 10**35)
+    total, symbols = composed_loss(network, samples)
+    values = dict(zip(symbols, d.parameters))
+    for g, symbol in zip(d.gradients, symbols):
+        expected = diff(total, symbol).subs(values)
+        assert abs(numeric(g.value - expected, 40)) < R(1, 10**30), g.parameter
+
+    def tensor(rows):
+        return torch.tensor([[float(R(v)) for v in row] for row in rows], dtype=torch.float64,
+                            requires_grad=True)
+
+    w1, w2 = tensor(hidden[0]), tensor(output[0])
+    b1, b2 = tensor([hidden[1]])[0].detach().requires_grad_(), tensor(
+        [output[1]])[0].detach().requires_grad_()
+    x = torch.tensor([[1.0, 2.0], [-1.0, 0.5]], dtype=torch.float64)
+    y = torch.tensor([[float(R(v)) for v in row] for row in targets], dtype=torch.float64)
+    z = torch.tanh(x @ w1.T + b1) @ w2.T + b2
+    a = torch.softmax(z, dim=1) if activation == "softmax" else torch.sigmoid(z)
+    terms = (torch.nn.functional.binary_cross_entropy(a, y, reduction="none") if loss == "bce"
+             else (a - y) ** 2)
+    per_sample = terms.sum(dim=1) if d.network.outputs == "sum" else terms.mean(dim=1)
+    batch = per_sample.sum() if d.loss_function.reduction == "sum" else per_sample.mean()
+    batch.backward()
+    assert float(numeric(d.loss.value, 30)) == pytest.approx(batch.item(), rel=1e-12)
+    theirs = [*w1.grad.flatten(), *b1.grad, *w2.grad.flatten(), *b2.grad]
+    assert len(theirs) == len(d.gradients)
+    for g, t in zip(d.gradients, theirs):
+        assert float(numeric(g.value, 30)) == pytest.approx(t.item(), rel=1e-10, abs=1e-14), (
+            g.parameter)
+
+
 def test_class_index_is_one_hot():
     """y = 2 of a 3-class softmax is y = [0, 1, 0]: the same derivation."""
     network = Network(layers=[Layer([[1, 0], [0, 1], [1, 1]], None, "softmax")],
