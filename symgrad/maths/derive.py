@@ -28,7 +28,8 @@ from ..errors import DomainError, NumberError, ShapeError, SymgradError
 from .losses import loss as find_loss
 from .model import (Defined, Given, Network, Neuron, Optimizer, Sample, exact, seed_neuron,
                     seed_samples, whole_number)
-from .steps import DerivativeSteps, activation_steps, loss_steps
+from .steps import (DerivativeSteps, activation_steps, loss_steps,
+                    softmax_cross_entropy_steps, softmax_steps)
 from .records import (HUBER_DELTA, PREDICTION, TARGET, Z, Derivation, FiniteDifference,
                       BatchLayer, Forward, Gradient, Iteration, Jacobian, MatrixStep, Reading,
                       Unit)
@@ -1049,14 +1050,20 @@ def _reading(engine: _Engine, first: _Pass, after: _Pass, gradients, lesson) -> 
 
 
 def _derivative_steps(engine: _Engine, notation: _Notation) -> tuple[DerivativeSteps, ...]:
-    """``f'(z)`` of each distinct activation (first layer first), then ``∂L/∂ŷ`` (the Huber
-    threshold as its symbol, as the lesson writes the loss)."""
+    """``f'(z)`` of each distinct activation (first layer first; a softmax's Jacobian
+    ``∂a_j/∂z_k``), then ``∂L/∂ŷ`` (the Huber threshold as its symbol, as the lesson writes
+    the loss), and with a softmax and cross-entropy how ``∂L/∂z_k`` cancels to ``a_k - y_k``."""
     found, seen = [], set()
+    width = engine.network.layers[-1].width
     for activation, function in zip(engine.activations, engine.f):
-        if function is not None and function not in seen:  # not a softmax's: no f(z)
+        if activation.jacobian is not None:  # a softmax (the output layer's): no f(z)
+            found.append(softmax_steps(width))
+        elif function not in seen:
             seen.add(function)
             found.append(activation_steps(activation, Z, engine.network.slope))
     found.append(loss_steps(engine.loss, PREDICTION, TARGET, notation.threshold()))
+    if engine.activations[-1].jacobian is not None and engine.loss.name == "cross_entropy":
+        found.append(softmax_cross_entropy_steps(width))
     return tuple(found)
 
 
