@@ -109,7 +109,8 @@ def penalised_gradients(weights, bias, grads):
 
 
 def fresh_state():
-    return {"m": [0] * len(names), "v": [0] * len(names)}
+    """m and v, and the last step's bias-corrected m_hat and v_hat (Adam)."""
+    return {kind: [0] * len(names) for kind in ("m", "v", "m_hat", "v_hat")}
 
 
 def update_step(values, grads, t, state):
@@ -118,8 +119,8 @@ def update_step(values, grads, t, state):
     for i, (p, g) in enumerate(zip(values, grads)):
         state["m"][i] = beta1 * state["m"][i] + (1 - beta1) * g
         state["v"][i] = beta2 * state["v"][i] + (1 - beta2) * g * g
-        m_hat = state["m"][i] / (1 - beta1 ** t)
-        v_hat = state["v"][i] / (1 - beta2 ** t)
+        m_hat = state["m_hat"][i] = state["m"][i] / (1 - beta1 ** t)  # bias-corrected
+        v_hat = state["v_hat"][i] = state["v"][i] / (1 - beta2 ** t)
         new.append(p - learning_rate * m_hat / (math.sqrt(v_hat) + eps))
     return new
 
@@ -149,6 +150,12 @@ print(f"  loss = {show(batch_loss(new_weights, new_bias))}")
 
 print("Training loop")
 state = fresh_state()
+# symgrad's optimizer state after each step, and the bias-corrected moments the step used
+expected_state = [
+    {"m": [-0.16, -0.08], "v": [0.00256, 0.00064], "m_hat": [-1.6, -0.8], "v_hat": [2.56, 0.64]},
+    {"m": [-0.184000001, -0.0920000005], "v": [0.002717440008, 0.000679360002], "m_hat": [-0.9684210578947368, -0.4842105289473684], "v_hat": [1.3593997038519259, 0.33984992596298147]},
+    {"m": [-0.10592829860378211, -0.052964149301891056], "v": [0.0030707937734848452, 0.0007676984433712113], "m_hat": [-0.3908793306412624, -0.1954396653206312], "v_hat": [1.0246222051593727, 0.2561555512898432]},
+]
 for step in range(1, steps + 1):
     current = objective(weights, bias)
     grads = penalised_gradients(weights, bias, gradients(weights, bias))
@@ -156,9 +163,11 @@ for step in range(1, steps + 1):
     slopes = ", ".join(f"dL/d{name} = {show(g)}" for name, g in zip(names, grads))
     print(f"  step {step}: {row}, loss = {show(current)}, {slopes}")
     weights, bias = split(update_step(parameters(weights, bias), grads, step, state))
-    for kind in ("m", "v"):
+    for kind in ("m", "v", "m_hat", "v_hat"):
         if any(state[kind]):
             print(f"    {kind}: " + ", ".join(show(value) for value in state[kind]))
+    for kind, values in expected_state[step - 1].items():  # symgrad's, after the step
+        assert all(close(got, want) for got, want in zip(state[kind], values, strict=True)), f"step {step}: {kind}"
 row = ", ".join(f"{name} = {show(p)}" for name, p in zip(names, parameters(weights, bias)))
 print(f"  end: {row}, loss = {show(objective(weights, bias))}")
 assert close(objective(weights, bias), 0.07023853186430257)

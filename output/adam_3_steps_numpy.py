@@ -120,13 +120,13 @@ class Optimizer:
         """The update of every parameter, g its gradient"""
         m = self.state["m"] = beta1 * self.state["m"] + (1 - beta1) * g  # m ← β1 m + (1 - β1) g
         v = self.state["v"] = beta2 * self.state["v"] + (1 - beta2) * g**2  # v ← β2 v + (1 - β2) g²
-        m_hat = m / (1 - beta1**self.t)  # bias correction: m and v start at 0
-        v_hat = v / (1 - beta2**self.t)
+        m_hat = self.state["m_hat"] = m / (1 - beta1**self.t)  # bias correction: m, v start at 0
+        v_hat = self.state["v_hat"] = v / (1 - beta2**self.t)  # (kept to check against symgrad's)
         return theta - learning_rate * m_hat / (np.sqrt(v_hat) + eps)
 
 
 def state_of(optimizer, name):
-    """The optimizer's state variable name (v, m) of every parameter, in theta's order."""
+    """The optimizer's state variable name (v, m, or the last step's m_hat, v_hat) of every parameter, in theta's order."""
     return optimizer.state[name]
 
 
@@ -142,7 +142,7 @@ expected_updated = {
     "b": 0.19999999875000001562,
 }
 expected_loss_after = 0.010000000500000001563
-# The training loop: each step's parameters before it, its loss, its gradients and the optimizer's state after it
+# The training loop: each step's parameters before it, its loss, its gradients and the optimizer's state after it (with the bias-corrected m_hat and v_hat the step used)
 expected_steps = [
     ({
         "w": 0.5,
@@ -158,6 +158,14 @@ expected_steps = [
         "v": {
             "w": 0.00256,
             "b": 0.00064,
+        },
+        "m_hat": {
+            "w": -1.6,
+            "b": -0.8,
+        },
+        "v_hat": {
+            "w": 2.56,
+            "b": 0.64,
         },
     }),
     ({
@@ -175,6 +183,14 @@ expected_steps = [
             "w": 0.0027174400080000000250,
             "b": 0.00067936000200000000625,
         },
+        "m_hat": {
+            "w": -0.96842105789473679276,
+            "b": -0.48421052894736839638,
+        },
+        "v_hat": {
+            "w": 1.3593997038519259755,
+            "b": 0.33984992596298149387,
+        },
     }),
     ({
         "w": 0.68305975235931113836,
@@ -190,6 +206,14 @@ expected_steps = [
         "v": {
             "w": 0.0030707937734848454156,
             "b": 0.00076769844337121135389,
+        },
+        "m_hat": {
+            "w": -0.39087933064126241378,
+            "b": -0.19543966532063120689,
+        },
+        "v_hat": {
+            "w": 1.0246222051593727915,
+            "b": 0.25615555128984319788,
         },
     }),
 ]

@@ -99,9 +99,20 @@ def descend(parameters, optimizer):
 TORCH_STATE = {"m": "exp_avg", "v": "exp_avg_sq"}
 
 
+# Adam's bias-corrected moments are not kept by torch.optim: worked from its own m, v and
+# step count t, m_hat = m / (1 - beta1^t) and v_hat = v / (1 - beta2^t), as its step does.
+CORRECTED = {"m_hat": ("m", beta1), "v_hat": ("v", beta2)}
+
+
 def state_of(optimizer, name):
-    """The optimizer's state variable name (v, m) of every parameter, in symgrad's order."""
-    return flat(optimizer.state[p][TORCH_STATE[name]] for p in optimizer.param_groups[0]["params"])
+    """The optimizer's state variable name (v, m, or the last step's m_hat, v_hat) of every
+    parameter, in symgrad's order."""
+    params = optimizer.param_groups[0]["params"]
+    if name in CORRECTED:
+        moment, beta = CORRECTED[name]
+        return flat(optimizer.state[p][TORCH_STATE[moment]] / (1 - beta ** optimizer.state[p]["step"].item())
+                    for p in params)
+    return flat(optimizer.state[p][TORCH_STATE[name]] for p in params)
 
 
 # symgrad's exact values, to 20 significant digits (float64 holds 17)
@@ -116,7 +127,7 @@ expected_updated = {
     "b": 0.19999999875000001562,
 }
 expected_loss_after = 0.010000000500000001563
-# The training loop: each step's parameters before it, its loss, its gradients and the optimizer's state after it
+# The training loop: each step's parameters before it, its loss, its gradients and the optimizer's state after it (with the bias-corrected m_hat and v_hat the step used)
 expected_steps = [
     ({
         "w": 0.5,
@@ -132,6 +143,14 @@ expected_steps = [
         "v": {
             "w": 0.00256,
             "b": 0.00064,
+        },
+        "m_hat": {
+            "w": -1.6,
+            "b": -0.8,
+        },
+        "v_hat": {
+            "w": 2.56,
+            "b": 0.64,
         },
     }),
     ({
@@ -149,6 +168,14 @@ expected_steps = [
             "w": 0.0027174400080000000250,
             "b": 0.00067936000200000000625,
         },
+        "m_hat": {
+            "w": -0.96842105789473679276,
+            "b": -0.48421052894736839638,
+        },
+        "v_hat": {
+            "w": 1.3593997038519259755,
+            "b": 0.33984992596298149387,
+        },
     }),
     ({
         "w": 0.68305975235931113836,
@@ -164,6 +191,14 @@ expected_steps = [
         "v": {
             "w": 0.0030707937734848454156,
             "b": 0.00076769844337121135389,
+        },
+        "m_hat": {
+            "w": -0.39087933064126241378,
+            "b": -0.19543966532063120689,
+        },
+        "v_hat": {
+            "w": 1.0246222051593727915,
+            "b": 0.25615555128984319788,
         },
     }),
 ]

@@ -107,7 +107,8 @@ def penalised_gradients(weights, bias, grads):
 
 
 def fresh_state():
-    return {"m": [0] * len(names), "v": [0] * len(names)}
+    """m and v, and the last step's bias-corrected m_hat and v_hat (Adam)."""
+    return {kind: [0] * len(names) for kind in ("m", "v", "m_hat", "v_hat")}
 
 
 def update_step(values, grads, t, state):
@@ -154,7 +155,7 @@ for step in range(1, steps + 1):
     slopes = ", ".join(f"dJ/d{name} = {show(g)}" for name, g in zip(names, grads))
     print(f"  step {step}: {row}, loss = {show(current)}, {slopes}")
     weights, bias = split(update_step(parameters(weights, bias), grads, step, state))
-    for kind in ("m", "v"):
+    for kind in ("m", "v", "m_hat", "v_hat"):
         if any(state[kind]):
             print(f"    {kind}: " + ", ".join(show(value) for value in state[kind]))
 row = ", ".join(f"{name} = {show(p)}" for name, p in zip(names, parameters(weights, bias)))

@@ -198,7 +198,8 @@ def _build_parser() -> argparse.ArgumentParser:
                              "δ = (W^T δ_next) ⊙ f'(z) and dL/dW = δ a^T, and a batch (a "
                              "neuron's too) vectorised with one row a sample and every shape "
                              "shown, Z = A W^T + 1 b^T and dL/dW = c Δ^T A, as NumPy and "
-                             "PyTorch compute it")
+                             "PyTorch compute it; in json as data, and the py script asserts "
+                             "every matrix")
     output.add_argument("--mistakes", action="store_true",
                         help="add a panel of common mistakes: for each number of the step, "
                              "the value each mistake that 'symgrad check' names "

@@ -24,7 +24,7 @@ FORMATS = ("md", "tex", "py")
 # Examples of what only documents show (derivative steps, a language, the mistakes panel):
 # their script would be another example's, so they are written as md and tex alone.
 DOCUMENTS_ONLY = ("derive_steps_sigmoid_bce", "sigmoid_bce_de", "sigmoid_mistakes",
-                  "batch_matrix_form")
+                  "batch_matrix_form", "derive_steps_softmax")
 
 # name -> (neuron, samples, options); each is written as name.md, name.tex, name.py
 GALLERY = {
@@ -82,6 +82,14 @@ GALLERY = {
                               ["0", "0.1", "-0.1"], "softmax")],
                 loss="cross_entropy"),
         [Sample(x=["1", "2"], y=3)], {"matrix": True, "show": "all"}),
+    # The same classifier with --derive-steps: the softmax's Jacobian by the quotient rule, and
+    # cross-entropy through it cancelling to a_k - y_k.
+    "derive_steps_softmax": (
+        Network(layers=[Layer([["0.5", "-0.2"], ["0.1", "0.4"]], ["0.1", "-0.1"], "relu"),
+                        Layer([["0.3", "-0.5"], ["0.2", "0.6"], ["-0.4", "0.1"]],
+                              ["0", "0.1", "-0.1"], "softmax")],
+                loss="cross_entropy"),
+        [Sample(x=["1", "2"], y=3)], {"derive_steps": True}),
 }
 
 # Examples whose script is also written as the numpy and torch cross-checks, name_numpy.py

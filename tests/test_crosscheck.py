@@ -314,22 +314,27 @@ def test_cli_writes_the_scripts_and_names_them(tmp_path, capsys):
         assert not (tmp_path / f"{fmt}.py").exists()
 
 
-def test_pictures_and_matrices_are_not_for_scripts():
-    """A graph, plots or the matrix form asked of a cross-check script is a clear error."""
+def test_pictures_are_not_for_scripts_and_the_matrix_form_changes_nothing():
+    """A graph asked of a cross-check script is a clear error; the matrix form is taken
+    as it is (the NumPy script works in matrix form already): the same script."""
     network, samples, _ = GALLERY["network_2_2_2_sigmoid"]
     for fmt in ("numpy", "torch"):
-        for option in ("graph", "matrix"):
-            with pytest.raises(SymgradError, match=f"not {fmt}"):
-                worked_example(network, samples, **{option: True}).render(fmt)
+        with pytest.raises(SymgradError, match=f"not {fmt}"):
+            worked_example(network, samples, graph=True).render(fmt)
+        assert (worked_example(network, samples, matrix=True).render(fmt)
+                == worked_example(network, samples).render(fmt))
 
 
-# An Adam step with an L2 penalty through a softmax: its J, Adam's state and the
-# objective of a step, each changed, must be reported.
+# An Adam step with an L2 penalty through a softmax: its J, Adam's state, its bias-corrected
+# moments m_hat and v_hat and the objective of a step, each changed, must be reported.
 TAMPERED_TRAINING = {
     "objective": (r"^expected_objective = ", "J:"),
     "objective_after": (r"^expected_objective_after = ", "J after the step:"),
     "gradient": (r'^expected_gradients = \{\n    "w1_1_1": ', "dJ/dw1_1_1:"),
     "state": (r'^        "v": \{\n            "w1_1_1": ', "step 1: v of w1_1_1:"),
+    "m_hat": (r'^        "m_hat": \{\n            "w1_1_1": ', "step 1: m_hat of w1_1_1:"),
+    "v_hat": (r'^        "v_hat": \{\n            "w1_1_1": [-0-9.e]+,\n            "w1_1_2": ',
+              "step 1: v_hat of w1_1_2:"),
     "step": (r'^    \}, [-0-9.e]+, \{\n        "w1_1_1": ', "step 1: dJ/dw1_1_1:"),
     "final": (r"^\}, ", "J at the end:"),
 }
@@ -338,7 +343,8 @@ TAMPERED_TRAINING = {
 @pytest.mark.parametrize("fmt", ["numpy", "torch"])
 def test_a_training_script_with_a_wrong_number_fails(fmt, numpy_installed, tmp_path, request):
     """In a softmax network's script with Adam and an L2 penalty, changing J, a gradient ∂J,
-    a state variable of Adam or the final J makes it exit 1 naming that number."""
+    a state variable of Adam, a bias-corrected moment or the final J makes it exit 1 naming
+    that number."""
     if fmt == "torch":
         request.getfixturevalue("torch_installed")
     network, samples, _ = GALLERY["network_softmax"]

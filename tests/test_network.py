@@ -429,14 +429,59 @@ def test_finite_difference_check_in_the_record():
 
 
 
-def test_matrix_form_is_for_documents(tmp_path):
-    """--matrix with json or py is refused in one line instead of silently dropped."""
+def test_matrix_form_as_data_and_script(tmp_path):
+    """--matrix with json gives every matrix's shape and exact entries, and the py script
+    works each matrix again and fails when one of symgrad's numbers is changed."""
     spec = tmp_path / "network.toml"
-    spec.write_text(NETWORK_TOML)
-    for fmt in ("json", "py"):
-        result = run(sys.executable, "-m", "symgrad", "example", "--spec", str(spec), "--matrix",
-                     "--format", fmt)
-        assert result.returncode == 2 and "matrix form goes with md, tex" in result.stderr
+    spec.write_text(NETWORK_TOML + '\n[[samples]]\nx = [1, -1]\ny = [0.5, 0.25]\n')
+    result = run(sys.executable, "-m", "symgrad", "example", "--spec", str(spec), "--matrix",
+                 "--format", "json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    d = derive(_mazur(), [MAZUR_SAMPLE, Sample(x=["1", "-1"], y=["0.5", "0.25"])],
+               learning_rate="0.5", matrix=True)
+    for sample, steps in zip(data["matrices"], d.matrices):
+        for got, step in zip(sample["layers"], steps):
+            assert got["delta"]["shape"] == [2, 1] and got["gradient"]["shape"] == [2, 2]
+            assert [[e["exact"] for e in row] for row in got["gradient"]["entries"]] == [
+                [str(step.gradient[i, j].value) for j in range(2)] for i in range(2)]
+    first = data["batch_matrices"][0]
+    assert first["inputs"]["shape"] == [2, 2] and first["weight_gradient"]["shape"] == [2, 2]
+    # Δᵀ A summed over the samples is the gradient the step worked (the mean of a batch: ½)
+    for j in range(2):
+        for k in range(2):
+            assert first["weight_gradient"]["entries"][j][k]["value"] == pytest.approx(
+                data["gradients"][f"w1_{j + 1}_{k + 1}"]["value"], rel=1e-12)
+    assert "matrices" not in json.loads(run(sys.executable, "-m", "symgrad", "example",
+                                            "--spec", str(spec), "--format", "json").stdout)
+    script = run(sys.executable, "-m", "symgrad", "example", "--spec", str(spec), "--matrix",
+                 "--format", "py").stdout
+    good = run(sys.executable, "-c", script)
+    assert good.returncode == 0 and "layer 1: dL/dW = c Delta^T A (2 × 2)" in good.stdout
+    for key in ("expected_matrices = [\n    [\n        ([[", "expected_batch = [\n    ([["):
+        at = script.index(key) + len(key)
+        tampered = script[:at] + "1" + script[at:]  # 0.74… becomes 10.74…
+        bad = run(sys.executable, "-c", tampered)
+        assert bad.returncode == 1 and "AssertionError" in bad.stderr
+
+
+def test_matrix_form_of_a_neuron_script_and_refusal():
+    """A neuron's py script asserts its batch matrices; --l2 --matrix is refused in one line."""
+    neuron = Neuron(weights=["0.5", "-0.25"], bias="0.1", activation="sigmoid", loss="mse")
+    samples = [Sample(x=["1", "2"], y="1"), Sample(x=["2", "-1"], y="0.5")]
+    script = worked_example(neuron, samples, matrix=True).render("py")
+    good = run(sys.executable, "-c", script)
+    assert good.returncode == 0 and "dL/dw = (1/n) X^T delta (2 × 1)" in good.stdout
+    at = script.index('"delta": [[') + len('"delta": [[')
+    assert run(sys.executable, "-c", script[:at] + "1" + script[at:]).returncode == 1
+    result = run(sys.executable, "-m", "symgrad", "example", "--l2", "0.1", "--matrix")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "matrix form shows the loss's gradient" in result.stderr and "--l2" in result.stderr
+
+
+def test_network_spec_freeze_needs_names(tmp_path):
+    """A freeze list of numbers is refused in one line."""
+    spec = tmp_path / "network.toml"
     spec.write_text(NETWORK_TOML.replace('freeze = ["b"]', "freeze = [1]"))
     odd = run(sys.executable, "-m", "symgrad", "example", "--spec", str(spec))
     assert odd.returncode == 2 and "an array holding an integer" in odd.stderr
@@ -574,6 +619,64 @@ def test_sigmoid_with_bce_per_output_cancels():
     md = worked_example(network, [Sample(x=["1", "2"], y=[1, 0, 1])]).to_markdown()
     assert "Worked from this short form, each output's error signal comes out as above:" in md
     assert r"\delta^{(1)}_{3} = a^{(1)}_{3} - y_{3}" in md
+
+
+# Softmax outputs with losses other than cross-entropy (nothing cancels: the gradients go
+# through the Jacobian), and several sigmoid outputs with bce (multi-label: each cancels).
+OTHER_OUTPUT_LOSSES = {
+    "softmax_mse": ("softmax", "mse", [["0.5", "0", "0.5"], ["0", "1", "0"]]),
+    "softmax_squared": ("softmax", "squared", [["0.25", "0.75", "0"], ["1", "0", "0"]]),
+    "softmax_bce": ("softmax", "bce", [["0", "1", "0"], ["0.5", "0", "0.5"]]),
+    "multi_label_bce": ("sigmoid", "bce", [["1", "0", "1"], ["0", "1", "1"]]),
+}
+
+
+@pytest.mark.parametrize("case", OTHER_OUTPUT_LOSSES)
+def test_other_output_losses_equal_diff_and_autograd(case):
+    """A tanh layer into 3 softmax outputs with mse, squared error or bce, and into 3 sigmoid
+    outputs with bce (multi-label), over a batch of 2: every gradient equals sympy.diff of
+    the composed loss and PyTorch's autograd of the same model (float64)."""
+    torch = pytest.importorskip("torch")
+    activation, loss, targets = OTHER_OUTPUT_LOSSES[case]
+    hidden = ([["0.5", "-0.2"], ["0.1", "0.4"]], ["0.1", "-0.1"])
+    output = ([["0.3", "-0.5"], ["0.2", "0.6"], ["-0.4", "0.1"]], ["0", "0.1", "-0.1"])
+    network = Network(layers=[Layer(*hidden, "tanh"), Layer(*output, activation)], loss=loss)
+    samples = [Sample(x=["1", "2"], y=targets[0]), Sample(x=["-1", "0.5"], y=targets[1])]
+    d = derive(network, samples)
+    # Only sigmoid with bce cancels, output by output: its short form gives the δ worked
+    for f in d.forward:
+        for u in f.outputs():
+            assert (u.cancelled is None) == (activation == "softmax")
+            if u.cancelled is not None:
+                assert abs(numeric(u.cancelled.value - u.delta.value, 40)) < R(1, 10**35)
+    total, symbols = composed_loss(network, samples)
+    values = dict(zip(symbols, d.parameters))
+    for g, symbol in zip(d.gradients, symbols):
+        expected = diff(total, symbol).subs(values)
+        assert abs(numeric(g.value - expected, 40)) < R(1, 10**30), g.parameter
+
+    def tensor(rows):
+        return torch.tensor([[float(R(v)) for v in row] for row in rows], dtype=torch.float64,
+                            requires_grad=True)
+
+    w1, w2 = tensor(hidden[0]), tensor(output[0])
+    b1, b2 = tensor([hidden[1]])[0].detach().requires_grad_(), tensor(
+        [output[1]])[0].detach().requires_grad_()
+    x = torch.tensor([[1.0, 2.0], [-1.0, 0.5]], dtype=torch.float64)
+    y = torch.tensor([[float(R(v)) for v in row] for row in targets], dtype=torch.float64)
+    z = torch.tanh(x @ w1.T + b1) @ w2.T + b2
+    a = torch.softmax(z, dim=1) if activation == "softmax" else torch.sigmoid(z)
+    terms = (torch.nn.functional.binary_cross_entropy(a, y, reduction="none") if loss == "bce"
+             else (a - y) ** 2)
+    per_sample = terms.sum(dim=1) if d.network.outputs == "sum" else terms.mean(dim=1)
+    batch = per_sample.sum() if d.loss_function.reduction == "sum" else per_sample.mean()
+    batch.backward()
+    assert float(numeric(d.loss.value, 30)) == pytest.approx(batch.item(), rel=1e-12)
+    theirs = [*w1.grad.flatten(), *b1.grad, *w2.grad.flatten(), *b2.grad]
+    assert len(theirs) == len(d.gradients)
+    for g, t in zip(d.gradients, theirs):
+        assert float(numeric(g.value, 30)) == pytest.approx(t.item(), rel=1e-10, abs=1e-14), (
+            g.parameter)
 
 
 def test_class_index_is_one_hot():

@@ -11,7 +11,8 @@ from sympy import (Abs, Expr, Max, Min, Rational, diff, erf, exp, lambdify, log,
                    tanh)
 
 from symgrad import Neuron, Sample, worked_example
-from symgrad.maths.activations import ACTIVATIONS
+from symgrad.assess.checks import parse
+from symgrad.maths.activations import ACTIVATIONS, custom
 from symgrad.maths.derive import TINY, step_numbers
 from symgrad.errors import SymgradError
 from symgrad.maths.losses import LOSSES
@@ -106,7 +107,7 @@ def _problems(count: int, seed: int) -> tuple:
         except SymgradError:
             continue
         found.append((example.derivation, options["digits"], text))
-    for model, samples, options in _chosen():
+    for model, samples, options in _chosen() + _derive_steps_problems():
         example = worked_example(model, samples, glossary=False, **options)
         found.append((example.derivation, options.get("digits", 4), example.to_markdown()))
     return tuple(found)
@@ -177,6 +178,28 @@ def _chosen():
         (Network(layers=[Layer([["0.5", "-1"], ["1", "0.25"]], ["-0.5", "0"], "gelu"),
                          Layer([["0.3", "0.2"]], ["0.1"], "silu")], loss="mse"),
          [Sample(x=["0.5", "1"], y="0.25")], {}),
+    ]
+
+
+def _derive_steps_problems():
+    """Problems with --derive-steps: activations and losses of each kind of rule, a custom
+    formula, and softmax classifiers (its Jacobian; with cross-entropy the cancellation)."""
+    classifier = [Layer([["0.5", "-0.2"], ["0.1", "0.4"]], ["0.1", "-0.1"], "tanh"),
+                  Layer([["0.3", "-0.5"], ["0.2", "0.6"], ["-0.4", "0.1"]], ["0", "0.1", "-0.1"],
+                        "softmax")]
+    steps = dict(derive_steps=True)
+    return [
+        *((Neuron(weights="0.5", bias="0.1", activation=activation, loss=loss),
+           [Sample(x=2, y=1)], steps)
+          for activation, loss in (("sigmoid", "bce"), ("identity", "squared"),
+                                   ("relu", "mse"), ("leaky_relu", "mae"), ("softplus", "huber"),
+                                   ("gelu", "half_squared"), ("silu", "squared"),
+                                   ("elu", "huber"), ("softsign", "mae"), ("tanh", "mse"))),
+        (Neuron(weights="0.5", bias="0.1", activation=custom(parse("z/(1+abs(z))",
+                                                                   symbols=("z",)))),
+         [Sample(x=2, y="1.5")], steps),
+        (Network(layers=classifier, loss="cross_entropy"), [Sample(x=["1", "2"], y=3)], steps),
+        (Network(layers=classifier, loss="squared"), [Sample(x=["1", "2"], y=[0, 0, 1])], steps),
     ]
 
 
@@ -458,6 +481,10 @@ def _prose(text: str):
     or lists (given numbers); a note (``> ...``) is one sentence."""
     for paragraph in re.split(r"\n\s*\n", text):
         paragraph = paragraph.strip().removeprefix("---\n")
+        step = re.fullmatch(r"[0-9]+\. (.+:)", paragraph)
+        if step:  # a line of a derivation rule by rule: its rule is one sentence
+            yield step.group(1)
+            continue
         if not paragraph or paragraph.startswith(("#", "$$", "|", "- ", "1. ")):
             continue
         if paragraph.startswith("> "):
@@ -654,6 +681,64 @@ def _check_penalty(c, m):
 
 def _check_state_columns(c, m):
     assert c.d.iterations and c.d.iterations[0].state and c.d.optimizer.name != "sgd"
+
+
+def _check_moment_columns(c, m):
+    """Adam's second table: m̂ = m/(1 - β₁ᵗ) and v̂ = v/(1 - β₂ᵗ) of each step."""
+    assert c.d.optimizer.name in ("adam", "adamw") and c.d.iterations[0].corrected
+    o = dict(c.d.optimizer.settings)
+    for t, it in enumerate(c.d.iterations, 1):
+        state, corrected = dict(it.state), dict(it.corrected)
+        for moment, hat, beta in (("m", "m_hat", o["beta1"]), ("v", "v_hat", o["beta2"])):
+            for value, shown in zip(state[moment], corrected[hat]):
+                assert abs(numeric(shown - value / (1 - beta**t), 40)) < 1e-30
+
+
+def _check_steps_heading(c, m, subject):
+    """A derivation of that subject is shown, with this title and function."""
+    assert any(ds.subject == subject and ds.title == m["name"]
+               and c.latex(ds.function) == m["function"] for ds in c.d.derivative_steps), m
+
+
+# The bold name of each rule, as derive_steps.j2 words it, and the rules it may name.
+_RULE_NAMES = {
+    "Constant rule": ("constant",), "Identity": ("identity",), "Sum rule": ("sum",),
+    "Constant factor rule": ("constant factor",), "Product rule": ("product",),
+    "Quotient rule": ("quotient", "reciprocal"), "Power rule": ("power",),
+    "Exponential rule": ("exponential", "exp"), "Logarithm rule": ("log",),
+    "tanh rule": ("tanh",), "Sigmoid rule": ("sigmoid",), "Error function rule": ("erf",),
+    "Absolute value, by cases": ("abs",), "By cases": ("cases",),
+    "A step is flat": ("step",), "Differentiated by SymPy": ("sympy",),
+    "Simplify": ("simplify",), "The lesson's form": ("lesson form",),
+    "Only $z_j$ is in $e^{z_j}$": ("own exponential",),
+    "Only the term $m = k$ of the sum holds $z_k$": ("sum of exponentials",),
+    "Chain rule over the outputs": ("outputs",),
+    "Only the term $i = j$ of the sum holds $a_j$": ("loss term",),
+    "The softmax's Jacobian": ("jacobian",), "$a_j$ cancels": ("cancel",),
+    "$\\delta_{jk}$ keeps only the term $j = k$": ("pick",),
+    "A sample's targets sum to $1$": ("targets",),
+}
+
+
+def _check_rule_line(c, m):
+    """A step of the derivation takes that rule, in the variable the line writes its
+    derivative in; a chain rule's inner function and each fact used are that step's."""
+    rules = _RULE_NAMES[m["text"]]
+    rest = m["rest"]
+    chain = re.search(r", with the \*\*chain rule\*\* for \$u = (.+?)\$", rest)
+    using = rest.split(", using ", 1)
+    facts = re.findall(r"\$([^$]+)\$", using[1]) if len(using) > 1 else []
+    for ds in c.d.derivative_steps:
+        v = c.latex(ds.variable)
+        by = ("\\frac{\\partial }{\\partial %s}" if ds.partial else "\\frac{d}{d %s}") % v
+        if "\\frac{d" in rest.split("$, with")[0].split("$, using")[0] and by not in rest:
+            continue  # the rule is stated in another variable
+        for step in ds.steps:
+            if (step.rule in rules and (chain is None or (
+                    step.chain and c.latex(step.inner) == chain.group(1)))
+                    and all(fact in [c.latex(use) for use in step.uses] for fact in facts)):
+                return
+    _fail(m)
 
 
 def _check_largest(c, m):
@@ -925,6 +1010,31 @@ def _check_short_form(c, m, softmax: bool):
             assert abs(numeric(u.cancelled.value - scale * (u.a.value - y), 40)) < 1e-35
 
 
+def _check_elementwise_layers(c, m):
+    """The layers named are exactly those whose activation works neuron by neuron, and
+    another layer's does not (else the one sentence of all layers says a = f(z))."""
+    named = [int(layer) for layer in m["layers"].split(", ")]
+    elementwise = [l for l, act in enumerate(c.d.activations, 1) if act.rule is None]
+    assert named == elementwise and len(elementwise) < len(c.d.activations), (named, m)
+
+
+def _check_layer_rule(c, m):
+    """Layer l is that layer-wide activation, its formula is the one printed, and every
+    output of every sample is e^{z_k} over the sum of e^{z_j} of its layer."""
+    l = int(m["l"])
+    act = c.d.activations[l - 1]
+    width = c.d.network.layers[l - 1].width
+    assert act.rule is not None and act.title == m["act"], m
+    assert m["formula"] == c.latex(act.rule(l, width)) == (
+        f"a^{{({l})}}_{{k}} = \\frac{{e^{{z^{{({l})}}_{{k}}}}}}{{\\sum_{{j=1}}^{{{width}}} "
+        f"e^{{z^{{({l})}}_{{j}}}}}}"), m
+    for f in c.d.forward:
+        units = sorted((u for u in f.units if u.layer == l), key=lambda u: u.neuron)
+        total = sum(exp(u.z.value) for u in units)
+        for u in units:
+            assert abs(numeric(u.a.value - exp(u.z.value) / total, 40)) < 1e-35
+
+
 # Every sentence the lesson templates (templates/lesson) can write, with what it claims.
 SENTENCES = [
     # the neuron and the network as given (neuron.j2, network_given.j2)
@@ -950,7 +1060,14 @@ SENTENCES = [
      lambda c, m: [_number(value, c.digits) for _, value in c.d.constants] == [m["value"]]
      or _fail(m)),
     ("Each neuron $j$ of layer $l$ computes {formula}, where $a^{(0)}_k = x_k$ are the "
-     "inputs.", _static),
+     "inputs.", lambda c, m: (("f(z^{(l)}_j)" in m["formula"]) == all(
+         act.rule is None for act in c.d.activations)) or _fail(m)),
+    ("Layer {layers} applies its activation neuron by neuron, $a^{(l)}_j = f(z^{(l)}_j)$.",
+     _check_elementwise_layers),
+    ("Layers {layers} apply their activations neuron by neuron, $a^{(l)}_j = f(z^{(l)}_j)$.",
+     _check_elementwise_layers),
+    ("Layer {l} is a {act}: each of its outputs depends on every $z$ of the layer, "
+     "${formula}$.", _check_layer_rule),
     ("The loss of a sample is the {reduction} of the {loss} ${formula}$ over the {n} "
      "output{plural}.", lambda c, m: _check_network_loss(c, m, False)),
     ("The loss of a sample is the {reduction} of the {loss} ${formula}$ over the {n} "
@@ -1216,6 +1333,8 @@ SENTENCES = [
      lambda c, m: _check_objective(c, m, False)),
     ("The last columns hold the optimizer's state after each step's update.",
      _check_state_columns),
+    ("The bias-corrected moments $\\hat{m}$ and $\\hat{v}$ that each step's update used:",
+     _check_moment_columns),
     ("Forward pass, loss, gradients, update, repeated: The last columns hold the optimizer's "
      "state after each step's update.",
      lambda c, m: (c.d.tolerance is None and _check_state_columns(c, m) is None) or _fail(m)),
@@ -1239,11 +1358,33 @@ SENTENCES = [
     ("The loss fell below ${tol}$ after {n} step{plural}, so the loop stopped.",
      lambda c, m: _check_steps(c, m, True)),
     ("After {n} step{plural} the loss is ${loss}$.", lambda c, m: _check_steps(c, m, False)),
+    # the derivatives rule by rule (derive_steps.j2)
+    ("Each line applies one rule to one derivative still to be taken, until none is left; "
+     "symgrad checks every line against SymPy's derivative before it shows it.",
+     lambda c, m: c.d.derivative_steps or _fail(m)),
+    ("Now each factor of the chain, with this example's numbers:",
+     lambda c, m: c.d.derivative_steps or _fail(m)),
+    ("**{name}** (the activation), $f(z) = {function}$:",
+     lambda c, m: _check_steps_heading(c, m, "activation")),
+    ("**{name}** (the loss), $L = {function}$, differentiated with $y$ held fixed:",
+     lambda c, m: _check_steps_heading(c, m, "loss")),
+    ("**{name}** (the output layer's activation), $a_j = {function}$: each output $a_j$ depends "
+     "on every $z_k$ of the layer, so its derivative is a matrix, the Jacobian, with one entry "
+     "per $j$ and $k$:", lambda c, m: _check_steps_heading(c, m, "softmax")),
+    ("**{name}** through the softmax, $L = {function}$ for one sample, by each $z_k$ of the "
+     "output layer:", lambda c, m: _check_steps_heading(c, m, "cancellation")),
+    ("So the error signal of output $k$ is its probability minus its target, $a_k - y_k$: the "
+     "softmax's $a_j$ cancels the loss's $\\frac{1}{a_j}$, and $\\delta_{jk}$ keeps one term.",
+     lambda c, m: (any(ds.subject == "cancellation" for ds in c.d.derivative_steps)
+                   and _check_short_form(c, m, True) is None) or _fail(m)),
     # the footer
     ("*Generated by symgrad {version}: every number is computed exactly with SymPy{rest}; "
      "values marked $\\approx$ are rounded to {n} significant digits for display only.*",
      lambda c, m: int(m["n"]) == c.digits or _fail(m)),
 ]
+# A line of a derivation rule by rule names its rule in bold, then may state it, with the
+# chain rule's inner function and the facts it uses; checked last, after every other sentence.
+SENTENCES.append(("**{text}**{rest}:", lambda c, m: _check_rule_line(c, m)))
 # A notation sentence is LaTeX with braces of its own: matched as it is, not as a pattern.
 _NOTATIONS = {act.notation + "." for act in ACTIVATIONS.values() if act.notation}
 _SENTENCES = [(re.compile(re.escape(text)) if text in _NOTATIONS else _pattern(text), check)

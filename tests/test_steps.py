@@ -18,9 +18,12 @@ from symgrad import (ACTIVATIONS, LOSSES, DerivativeSteps, Neuron, Sample, deriv
 from symgrad.maths.activations import custom, normal_cdf, normal_pdf, sigmoid
 from symgrad.assess.checks import parse
 from symgrad.errors import StepMismatch, StepsError, SymgradError
-from symgrad.maths.model import Given
+from symgrad.maths.derive import derive
+from symgrad.maths.model import Given, Layer, Network
 from symgrad.maths.records import PREDICTION, TARGET, Z
-from symgrad.maths.steps import MAX_RULE_STEPS, activation_steps, loss_steps
+from symgrad.views.render import LessonPrinter
+from symgrad.maths.steps import (MAX_RULE_STEPS, activation_steps, loss_steps,
+                                 softmax_cross_entropy_steps, softmax_steps)
 import symgrad.maths.steps
 
 # Where the oracle compares: both sides of every kink (0 for z, y for ŷ), inside (0, 1)
@@ -288,7 +291,102 @@ def _examples():
     found += [one(custom(parse(text, symbols=("z",))), "squared", "1.5")
               for text in ("z/(1+abs(z))", "max(sigmoid(z), 0.25)", "z*exp(z)*tanh(z)",
                            "erf(z**2)*z")]
+    found += [worked_example(_softmax(loss), [Sample(x=["1", "2"], y=[0, 0, 1])],
+                             derive_steps=True) for loss in ("cross_entropy", "squared")]
     return found
+
+
+def _softmax(loss="cross_entropy"):
+    """A 2-2-3 classifier: ReLU, then a softmax of 3 classes."""
+    return Network(layers=[Layer([["0.5", "-0.2"], ["0.1", "0.4"]], ["0.1", "-0.1"], "relu"),
+                           Layer([["0.3", "-0.5"], ["0.2", "0.6"], ["-0.4", "0.1"]],
+                                 ["0", "0.1", "-0.1"], "softmax")], loss=loss)
+
+
+@pytest.mark.parametrize("width", [2, 3, 5])
+def test_softmax_jacobian_steps(width):
+    """The softmax's ∂a_j/∂z_k goes by the quotient rule to a_j(δ_jk − a_k); every line, put
+    to numbers for each j and k, equals sympy.diff of the softmax."""
+    ds = softmax_steps(width)
+    assert [step.rule for step in ds.steps] == ["quotient", "own exponential",
+                                                "sum of exponentials", "lesson form"]
+    assert LessonPrinter(4).doprint(ds.result) == r"{a}_{j} \left(\delta_{j k} - {a}_{k}\right)"
+    z = [Rational(n, 7) - 1 for n in range(width)]
+    total = sum(exp(v) for v in z)
+    for step in ds.steps:
+        for j in range(1, width + 1):
+            for k in range(1, width + 1):
+                _, Z, _ = _indexed()
+                line = _concrete(step.after, j, k, width)
+                value = line.xreplace({Z[m]: v for m, v in enumerate(z, 1)}).doit()
+                expected = (exp(z[j - 1]) / total) * (int(j == k) - exp(z[k - 1]) / total)
+                assert abs((value - expected).evalf(40)) < 1e-30, (step.rule, j, k)
+
+
+def test_softmax_cross_entropy_steps_cancel_to_a_minus_y():
+    """Through a softmax, −Σ y_i log a_i by z_k goes through the chain rule over the outputs
+    to a_k − y_k, once the targets sum to 1; each line equals sympy.diff at numbers."""
+    width = 4
+    ds = softmax_cross_entropy_steps(width)
+    assert [step.rule for step in ds.steps] == ["outputs", "loss term", "jacobian", "cancel",
+                                                "pick", "targets"]
+    assert LessonPrinter(4).doprint(ds.result) == "{a}_{k} - {y}_{k}"
+    A, Z, Y = _indexed()
+    z = [Rational(n, 5) - Rational(1, 3) for n in range(width)]
+    y = [Rational(1, 10), Rational(2, 10), Rational(3, 10), Rational(4, 10)]
+    total = sum(exp(v) for v in z)
+    for step in ds.steps:
+        for k in range(1, width + 1):
+            line = _concrete(step.after, 2, k, width)
+            value = line.xreplace({Z[m]: v for m, v in enumerate(z, 1)} | {
+                Y[m]: v for m, v in enumerate(y, 1)}).doit()
+            assert abs((value - (exp(z[k - 1]) / total - y[k - 1])).evalf(40)) < 1e-30, (
+                step.rule, k)
+
+
+def test_a_wrong_softmax_line_is_never_shown():
+    """The checker refuses a line that is not the derivative, such as the diagonal
+    a_j(1 − a_j) given for every entry."""
+    from sympy import KroneckerDelta
+    A, Z, _ = _indexed()
+    j, k = (symgrad.maths.steps._J, symgrad.maths.steps._K)
+    ds = softmax_steps(3)
+    checker = symgrad.maths.steps._LayerChecker(3, ds.function)
+    wrong = A[j] * (1 - A[j])
+    with pytest.raises(StepMismatch):
+        checker.checked(symgrad.maths.steps.Step("lesson form", ds.steps[-1].before, wrong,
+                                                 ds.steps[-1].before, wrong))
+    right = A[j] * (KroneckerDelta(j, k) - A[k])
+    assert checker.checked(symgrad.maths.steps.Step("lesson form", ds.steps[-1].before, right,
+                                                    ds.steps[-1].before, right)).after == right
+
+
+def test_softmax_networks_derive_their_jacobian_and_the_cancellation():
+    """A softmax classifier's steps hold its Jacobian, then the loss, then (cross-entropy
+    only) the cancellation to a_k − y_k, said in words."""
+    sample = [Sample(x=["1", "2"], y=3)]
+    subjects = {loss: [ds.subject for ds in derive(
+        _softmax(loss), sample, derive_steps=True).derivative_steps]
+        for loss in ("cross_entropy", "squared")}
+    assert subjects == {"cross_entropy": ["activation", "softmax", "loss", "cancellation"],
+                        "squared": ["activation", "softmax", "loss"]}
+    example = worked_example(_softmax(), sample, derive_steps=True)
+    md = example.to_markdown()
+    assert "So the error signal of output $k$ is its probability minus its target" in md
+    assert r"\frac{\partial L}{\partial z_{k}} = \sum_{j=1}^{3}" in md
+    assert [entry["of"] for entry in example.to_data()["derivative_steps"]] == [
+        "activation", "softmax", "loss", "cancellation"]
+
+
+def _indexed():
+    steps = symgrad.maths.steps
+    return steps._A, steps._Z, steps._Y
+
+
+def _concrete(line, j, k, width):
+    """A line with j and k put in, each a by the outputs taken, then a as the softmax of z."""
+    checker = symgrad.maths.steps._LayerChecker(width, line)
+    return checker._concrete(line, j, k)
 
 
 def test_markdown_section_and_json():

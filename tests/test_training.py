@@ -110,6 +110,73 @@ def test_the_loop_table_carries_the_state():
     assert "$v_{w}$" in text and "The last columns hold the optimizer's state" in text
 
 
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+def test_each_step_carries_adams_bias_corrected_moments(name):
+    """Every iteration of Adam holds m̂ = m/(1 - β₁ᵗ) and v̂ = v/(1 - β₂ᵗ) of its step, exactly
+    (0 for a frozen parameter); the first step's equal its worked lines, and the table and
+    the JSON steps show them."""
+    network = Network(layers=[Layer([["0.5", "-0.3"], ["0.2", "0.4"]], ["0.1", "-0.2"]),
+                              Layer([["0.7", "-0.6"]], ["0.05"])], loss="squared",
+                      frozen=("b2_1",))
+    d = derive(network, Sample(x=["1", "0.5"], y=["0.8"]), steps=3, optimizer=name)
+    o = dict(d.optimizer.settings)
+    for t, it in enumerate(d.iterations, 1):
+        state, corrected = dict(it.state), dict(it.corrected)
+        assert list(corrected) == ["m_hat", "v_hat"]
+        for m, v, m_hat, v_hat in zip(state["m"], state["v"], corrected["m_hat"],
+                                      corrected["v_hat"]):
+            assert abs(numeric(m_hat - m / (1 - o["beta1"] ** t), 40)) < 1e-30
+            assert abs(numeric(v_hat - v / (1 - o["beta2"] ** t), 40)) < 1e-30
+        assert corrected["m_hat"][-1] == corrected["v_hat"][-1] == 0  # b2_1 is frozen
+        assert corrected["m_hat"][0] != 0
+    first = dict(d.iterations[0].corrected)
+    for i, g in enumerate(d.gradients):
+        lines = {line.name: line.formula.value for line in g.state}
+        assert lines.get("m_hat", 0) == first["m_hat"][i] and lines.get("v_hat", 0) == first[
+            "v_hat"][i]
+    example = worked_example(network, Sample(x=["1", "0.5"], y=["0.8"]), steps=3,
+                             optimizer=name)
+    assert r"$\hat{m}_{w^{(1)}_{11}}$" in example.to_markdown()
+    steps = example.to_data()["steps"]
+    assert steps[2]["state"]["v_hat"]["w1_1_1"]["exact"] == str(
+        dict(d.iterations[2].corrected)["v_hat"][0])
+    assert "m_hat" not in worked_example(optimizer="rmsprop", steps=2).to_data()["steps"][1][
+        "state"]
+
+
+def test_the_python_scripts_fail_on_a_changed_moment(tmp_path):
+    """Changing Adam's m̂ of one step in the stdlib script of a neuron, or of the first step
+    in a network's, makes the script fail: the per-step assertions are real."""
+    import re
+    import subprocess
+    import sys
+
+    network = Network(layers=[Layer([["0.15", "0.2"], ["0.25", "0.3"]], ["0.35", "0.35"]),
+                              Layer([["0.4", "0.45"]], ["0.6"])], loss="half_squared")
+    scripts = {
+        "neuron": (worked_example(Neuron(weights=["0.5", "-1"], bias="0.1"),
+                                  Sample(x=["2", "1"], y="1.5"), steps=3,
+                                  optimizer="adam").to_python(),
+                   r'"m_hat": \[([-0-9.e]+)'),
+        "network": (worked_example(network, Sample(x=["0.05", "0.1"], y=["0.01"]),
+                                   optimizer="adam").to_python(),
+                    r'state\["m_hat"\]\[0\]\), ([-0-9.e]+)'),
+    }
+    for name, (script, number) in scripts.items():
+        found = list(re.finditer(number, script))
+        assert found, name
+        for where in (found[0], found[-1]):
+            changed = repr(float(where.group(1)) * (1 + 1e-6))
+            tampered = script[:where.start(1)] + changed + script[where.end(1):]
+            (tmp_path / f"{name}.py").write_text(tampered)
+            run = subprocess.run([sys.executable, str(tmp_path / f"{name}.py")],
+                                 capture_output=True, text=True, timeout=60)
+            assert run.returncode == 1 and "AssertionError" in run.stderr, (name, run.stderr)
+        (tmp_path / f"{name}.py").write_text(script)
+        assert subprocess.run([sys.executable, str(tmp_path / f"{name}.py")],
+                              capture_output=True, timeout=60).returncode == 0
+
+
 def test_settings_a_rule_does_not_use_are_refused():
     """--beta1 with sgd, a β of 1, a negative λ and L2 with AdamW are refused in one line."""
     for bad in (dict(name="sgd", beta1="0.9"), dict(name="adam", beta2="1"),
@@ -168,6 +235,14 @@ def test_optimizers_match_torch_optim(name):
         loss = loss + float(l2) / 2 * ((weights[0] ** 2).sum() + (weights[2] ** 2).sum())
         loss.backward()
         optimizer.step()
+        if name in ("adam", "adamw"):  # m̂ and v̂ of the step, from torch's m, v and t
+            corrected = dict(d.iterations[step].corrected)
+            for moment, beta, hat in (("exp_avg", o["beta1"], "m_hat"),
+                                      ("exp_avg_sq", o["beta2"], "v_hat")):
+                theirs = [v / (1 - float(beta) ** (step + 1)) for w in weights
+                          for v in optimizer.state[w][moment].flatten().tolist()]
+                ours = [float(numeric(v, 30)) for v in corrected[hat]]
+                assert all(_close(a, b, 1e-10) for a, b in zip(ours, theirs)), (step, hat)
 
 
 def test_l2_gradients_are_the_derivatives_of_the_penalised_loss():

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from mpmath.libmp import prec_to_dps
-from sympy import (Abs, Add, Expr, Function, Max, Mul, Piecewise, Pow, Rational,
+from sympy import (Abs, Add, Eq, Expr, Function, Max, Mul, Piecewise, Pow, Rational, Sum,
                    Symbol, diff, erf, exp, log, pi, tanh)
 
 from ..errors import SymgradError, choose
@@ -144,8 +144,10 @@ class Activation:
     translation.
 
     A layer-wide activation (softmax) has no ``function`` of one ``z``: ``layer(zs)``
-    gives every output of the layer from all its ``z``, and ``jacobian(outputs)`` the
-    matrix ``∂a_j/∂z_k`` written through the outputs, row j, column k.
+    gives every output of the layer from all its ``z``, ``jacobian(outputs)`` the
+    matrix ``∂a_j/∂z_k`` written through the outputs, row j, column k, and
+    ``rule(l, m)`` its formula as layer ``l`` of ``m`` neurons states it (an elementwise
+    activation's is ``a = f(z)``, neuron by neuron).
     """
 
     name: str
@@ -160,6 +162,7 @@ class Activation:
     layer: Callable[[tuple[Symbol, ...]], tuple[Expr, ...]] | None = None
     jacobian: Callable[[tuple[Symbol, ...]], tuple[tuple[Expr, ...], ...]] | None = None
     notation: str | None = None
+    rule: Callable[[int, int], Expr] | None = None
 
 
 ACTIVATIONS: dict[str, Activation] = {
@@ -292,11 +295,24 @@ def _softmax_jacobian(outputs: tuple[Symbol, ...]) -> tuple[tuple[Expr, ...], ..
                        for k, b in enumerate(outputs)) for j, a in enumerate(outputs))
 
 
+def _softmax_rule(layer: int, width: int) -> Expr:
+    r"""``a_k = e^{z_k} / Σ_{j=1}^{m} e^{z_j}`` in layer ``layer`` of ``width`` neurons.
+
+    >>> from sympy import latex
+    >>> latex(_softmax_rule(2, 3))
+    'a^{(2)}_{k} = \\frac{e^{z^{(2)}_{k}}}{\\sum_{j=1}^{3} e^{z^{(2)}_{j}}}'
+    """
+    j = Symbol("j", integer=True)
+    a_k, z_k, z_j = (Symbol(f"{name}^{{({layer})}}_{{{index}}}")
+                     for name, index in (("a", "k"), ("z", "k"), ("z", "j")))
+    return Eq(a_k, _over(exp(z_k), Sum(exp(z_j), (j, 1, width))), evaluate=False)
+
+
 # Activations of a whole layer: an output depends on every z of its layer, so backpropagation
 # multiplies by their Jacobian rather than by one slope per neuron.
 LAYER_ACTIVATIONS: dict[str, Activation] = {
     "softmax": Activation("softmax", N_("softmax"), function=None, derivative=None,
-                          layer=_softmax, jacobian=_softmax_jacobian),
+                          layer=_softmax, jacobian=_softmax_jacobian, rule=_softmax_rule),
 }
 
 

@@ -24,11 +24,12 @@ from sympy import (Add, Expr, Function, MatMul, Matrix, Mul, Pow, Rational, Symb
                    cancel, degree)
 
 from .activations import activation as find_activation
-from ..errors import DomainError, NumberError, ShapeError
+from ..errors import DomainError, NumberError, ShapeError, SymgradError
 from .losses import loss as find_loss
 from .model import (Defined, Given, Network, Neuron, Optimizer, Sample, exact, seed_neuron,
                     seed_samples, whole_number)
-from .steps import DerivativeSteps, activation_steps, loss_steps
+from .steps import (DerivativeSteps, activation_steps, loss_steps,
+                    softmax_cross_entropy_steps, softmax_steps)
 from .records import (HUBER_DELTA, PREDICTION, TARGET, Z, Derivation, FiniteDifference,
                       BatchLayer, Forward, Gradient, Iteration, Jacobian, MatrixStep, Reading,
                       Unit)
@@ -817,6 +818,10 @@ def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate
                           "an L2 penalty with another optimizer, such as adam")
     penalty = L2(strength, tuple(l2_biases or network.position(name)[2] is not None
                                  for name in network.parameter_names)) if strength else None
+    if strength and matrix and isinstance(model, Neuron):
+        # Its matrix form is the batch's ∂L/∂w = c Xᵀδ; the step works ∂J/∂w = ∂L/∂w + λw.
+        raise SymgradError("the matrix form shows the loss's gradient, not that of the loss "
+                           "with an L2 penalty; leave out --l2 or --matrix")
     updater = Updater(optimizer, rate, frozen, names.define)
 
     def objective(current, values: _Pass):  # the loss the step lowers, and its gradients
@@ -842,7 +847,8 @@ def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate
         # The first step is taken above, for the worked example; the loop goes on from it.
         following = updated if step_number == 1 else updater.step(current, gradients_now)[0]
         iterations.append(Iteration(step_number, current, loss, gradients_now,
-                                    tuple(updater.state.items())))
+                                    tuple(updater.state.items()),
+                                    tuple(updater.corrected.items())))
         current = following
         loss, gradients_now = (after_loss, after_gradients) if step_number == 1 else objective(
             current, engine.run(current, names, f"after step {step_number}"))
@@ -1044,14 +1050,20 @@ def _reading(engine: _Engine, first: _Pass, after: _Pass, gradients, lesson) -> 
 
 
 def _derivative_steps(engine: _Engine, notation: _Notation) -> tuple[DerivativeSteps, ...]:
-    """``f'(z)`` of each distinct activation (first layer first), then ``∂L/∂ŷ`` (the Huber
-    threshold as its symbol, as the lesson writes the loss)."""
+    """``f'(z)`` of each distinct activation (first layer first; a softmax's Jacobian
+    ``∂a_j/∂z_k``), then ``∂L/∂ŷ`` (the Huber threshold as its symbol, as the lesson writes
+    the loss), and with a softmax and cross-entropy how ``∂L/∂z_k`` cancels to ``a_k - y_k``."""
     found, seen = [], set()
+    width = engine.network.layers[-1].width
     for activation, function in zip(engine.activations, engine.f):
-        if function is not None and function not in seen:  # not a softmax's: no f(z)
+        if activation.jacobian is not None:  # a softmax (the output layer's): no f(z)
+            found.append(softmax_steps(width))
+        elif function not in seen:
             seen.add(function)
             found.append(activation_steps(activation, Z, engine.network.slope))
     found.append(loss_steps(engine.loss, PREDICTION, TARGET, notation.threshold()))
+    if engine.activations[-1].jacobian is not None and engine.loss.name == "cross_entropy":
+        found.append(softmax_cross_entropy_steps(width))
     return tuple(found)
 
 

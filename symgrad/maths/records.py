@@ -175,13 +175,16 @@ class Gradient:
 class Iteration:
     """One row of the training loop: parameters before the step, loss, gradients, and
     the optimizer's state after the step (``(name, value per parameter)``, such as
-    ``("m", (...))``). With an L2 penalty the loss is ``J`` and the gradients ``∂J/∂p``."""
+    ``("m", (...))``), and for Adam and AdamW the bias-corrected moments the step used
+    (``corrected``: ``("m_hat", (...))``, ``("v_hat", (...))``; 0 for a frozen parameter,
+    whose moments stay 0). With an L2 penalty the loss is ``J`` and the gradients ``∂J/∂p``."""
 
     step: int
     parameters: tuple[Expr, ...]
     loss: Expr
     gradients: tuple[Expr, ...]
     state: tuple[tuple[str, tuple[Expr, ...]], ...] = ()
+    corrected: tuple[tuple[str, tuple[Expr, ...]], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from functools import lru_cache
 
 import mpmath
 
-from sympy import (Abs, Add, Derivative, DiracDelta, Eq, Expr, Heaviside, Max, Min, Mul,
-                   Piecewise, Pow, Rational, Symbol, diff, erf, exp, lambdify, latex, log, pi,
-                   preorder_traversal, sign, sympify, tanh)
+from sympy import (Abs, Add, Derivative, DiracDelta, Eq, Expr, Heaviside, IndexedBase,
+                   KroneckerDelta, Max, Min, Mul, Piecewise, Pow, Rational, Sum, Symbol, diff,
+                   erf, exp, lambdify, latex, log, pi, preorder_traversal, sign, sympify, tanh)
 from sympy.core.relational import Relational
 from sympy.printing.precedence import PRECEDENCE
 
@@ -25,15 +26,21 @@ from .activations import LESSON_FUNCTIONS, Activation, explicit, sigmoid
 from .losses import Loss
 from ..errors import StepMismatch, StepsError
 from .model import Given
+from ..words import N_
 from .working import unevaluated
 
 __all__ = ["Step", "DerivativeSteps", "derivative_steps", "activation_steps", "loss_steps",
-           "Rate", "PartialRate", "RULES", "MAX_RULE_STEPS"]
+           "softmax_steps", "softmax_cross_entropy_steps", "Rate", "PartialRate", "RULES",
+           "MAX_RULE_STEPS"]
 
 # What each rule does; the templates word them (templates/*/derive_steps.*.j2).
 RULES = ("constant", "identity", "sum", "constant factor", "product", "quotient",
          "reciprocal", "power", "exponential", "exp", "log", "tanh", "sigmoid", "erf", "abs",
-         "cases", "step", "sympy", "simplify", "lesson form")
+         "cases", "step", "sympy", "simplify", "lesson form",
+         # a softmax's Jacobian and cross-entropy through it (softmax_steps and
+         # softmax_cross_entropy_steps)
+         "own exponential", "sum of exponentials", "outputs", "loss term", "jacobian",
+         "cancel", "pick", "targets")
 # Rule-by-rule steps at most; a longer derivation finishes with one step by SymPy, so the
 # time stays bounded for the largest formula the parser accepts.
 MAX_RULE_STEPS = 30
@@ -218,6 +225,140 @@ def loss_steps(loss: Loss, prediction: Symbol, target: Symbol, delta=Rational(1)
     return derivative_steps(loss.function(prediction, target, delta), prediction,
                             forms=(loss.derivative(prediction, target, delta),),
                             subject="loss", name=loss.name, title=loss.title)
+
+
+# --- a softmax layer: its Jacobian, and cross-entropy through it ---------------------------
+
+# The softmax's outputs a, inputs z and targets y, indexed by output (j, k) and by the terms
+# of a sum (m, i): a_j = e^{z_j} / Σ_m e^{z_m}.
+_A, _Z, _Y = IndexedBase("a"), IndexedBase("z"), IndexedBase("y")
+_J, _K, _M, _I = (Symbol(name, integer=True, positive=True) for name in "jkmi")
+
+
+def _exponentials(width: int) -> Expr:
+    """``Σ_{m=1}^{n} e^{z_m}``, the softmax's denominator over ``width`` outputs."""
+    return Sum(exp(_Z[_M]), (_M, 1, width))
+
+
+@lru_cache(maxsize=16)
+def softmax_steps(width: int) -> DerivativeSteps:
+    """``∂a_j/∂z_k`` of a softmax of ``width`` outputs, ``a_j = e^{z_j} / Σ_m e^{z_m}``: the
+    quotient rule, then which ``z`` each exponential holds, to ``a_j(δ_jk - a_k)``. Every
+    line is checked against ``sympy.diff`` (see _LayerChecker); remembered per width.
+
+    >>> [step.rule for step in softmax_steps(3).steps]
+    ['quotient', 'own exponential', 'sum of exponentials', 'lesson form']
+    """
+    total = _exponentials(width)
+    own = exp(_Z[_J])
+    function = _over(own, total)
+    checker = _LayerChecker(width, function)
+    current = PartialRate(function, _Z[_K])
+    rate_own, rate_total = PartialRate(own, _Z[_K]), PartialRate(total, _Z[_K])
+    quotient = _over(_plus(_times(total, rate_own), _minus(_times(own, rate_total))),
+                     _power(total, 2))
+    lines = [("quotient", current, quotient, ()),
+             ("own exponential", rate_own, _times(KroneckerDelta(_J, _K), own), ()),
+             ("sum of exponentials", rate_total, exp(_Z[_K]), ())]
+    steps = []
+    for rule, part, result, uses in lines:
+        after = result if part == current else _tidy(unevaluated(current, {part: result}))
+        steps.append(checker.checked(Step(rule, part, result, current, after, uses=uses)))
+        current = after
+    form = _times(_A[_J], _plus(KroneckerDelta(_J, _K), _minus(_A[_K])))
+    steps.append(checker.checked(Step("lesson form", current, form, current, form,
+                                      uses=(Eq(_A[_J], function, evaluate=False),))))
+    return DerivativeSteps(function, _Z[_K], tuple(steps), "softmax", "softmax", N_("softmax"),
+                           partial=True)
+
+
+@lru_cache(maxsize=16)
+def softmax_cross_entropy_steps(width: int) -> DerivativeSteps:
+    """``∂L/∂z_k`` of categorical cross-entropy ``L = -Σ_i y_i log a_i`` through a softmax
+    of ``width`` outputs: the chain rule over every output, then the softmax's Jacobian, to
+    ``a_k - y_k`` (a sample's targets sum to 1). Every line is checked against
+    ``sympy.diff`` (see _LayerChecker); remembered per width.
+
+    >>> softmax_cross_entropy_steps(2).result
+    a[k] - y[k]
+    """
+    loss = _minus(Sum(_times(_Y[_I], log(_A[_I])), (_I, 1, width)))
+    checker = _LayerChecker(width, loss)
+    current = PartialRate(loss, _Z[_K])
+    by_output = PartialRate(loss, _A[_J])
+    jacobian = PartialRate(_A[_J], _Z[_K])
+    kept = _plus(KroneckerDelta(_J, _K), _minus(_A[_K]))
+    targets = Sum(_Y[_J], (_J, 1, width))
+    lines = [
+        ("outputs", current, Sum(_times(by_output, jacobian), (_J, 1, width)), ()),
+        ("loss term", by_output, _minus(_over(_Y[_J], _A[_J])), ()),
+        ("jacobian", jacobian, _times(_A[_J], kept), ()),
+        ("cancel", None, _minus(Sum(_times(_Y[_J], kept), (_J, 1, width))), ()),
+        ("pick", None, _plus(_minus(_Y[_K]), _times(_A[_K], targets)), ()),
+        ("targets", None, _plus(_A[_K], _minus(_Y[_K])), (Eq(targets, 1, evaluate=False),)),
+    ]
+    steps = []
+    for rule, part, result, uses in lines:
+        if part is None:  # the whole line rewritten
+            part, after = current, result
+        else:
+            after = result if part == current else _tidy(unevaluated(current, {part: result}))
+        steps.append(checker.checked(Step(rule, part, result, current, after, uses=uses)))
+        current = after
+    return DerivativeSteps(loss, _Z[_K], tuple(steps), "cancellation", "cross_entropy",
+                           N_("categorical cross-entropy"), partial=True)
+
+
+class _LayerChecker:
+    """Checks a line of a softmax layer's derivation for outputs j and k of its width (the
+    first two and the last, each with each),
+    at exact points z (and targets y that sum to 1): derivatives by the outputs a are taken
+    with a held as variables, then a is put in as the softmax of z and the rest is
+    differentiated by SymPy; the line must equal sympy.diff of the start, a function of z."""
+
+    def __init__(self, width: int, start: Expr):
+        self.width = width
+        self.start = start
+        chooser = random.Random(width)
+        self.points = [[chooser.choice(_POOL[:12]) for _ in range(width)] for _ in range(2)]
+        # a distribution over the outputs: positive, summing to 1
+        weights = [Rational(n) for n in range(1, width + 1)]
+        self.targets = [w / sum(weights) for w in weights]
+        self._expected = {}
+
+    def _concrete(self, line: Expr, j: int, k: int) -> Expr:
+        # k is never a sum's index; j is one only in lines where it is not free
+        line = line.xreplace({_K: k} | ({_J: j} if _J in line.free_symbols else {}))
+        line = line.replace(lambda e: isinstance(e, Derivative) and isinstance(
+            e.variables[0], type(_A[1])) and e.variables[0].base == _A, lambda e: e.doit())
+        total = Add(*(exp(_Z[m]) for m in range(1, self.width + 1)))
+        line = line.replace(lambda e: getattr(e, "base", None) == _A and e.is_Indexed,
+                            lambda e: exp(_Z[e.indices[0]]) / total)
+        return line.doit()
+
+    def _value(self, expr: Expr, point) -> Expr:
+        values = {_Z[m]: v for m, v in enumerate(point, 1)}
+        values |= {_Y[m]: v for m, v in enumerate(self.targets, 1)}
+        return expr.xreplace(values).doit().evalf(CHECK_DIGITS)
+
+    def checked(self, step: Step) -> Step:
+        """``step``, once its line ``after`` holds at every point for the outputs j and k
+        checked; else StepMismatch."""
+        tolerance = Rational(1, 10 ** 30)
+        # the first two outputs and the last: entries on and off the diagonal, at each end
+        indices = sorted({1, 2, self.width})
+        for j in indices:
+            for k in indices:
+                if (j, k) not in self._expected:
+                    start = self._concrete(PartialRate(self.start, _Z[_K]), j, k)
+                    self._expected[j, k] = [self._value(start, p) for p in self.points]
+                line = self._concrete(step.after, j, k)
+                for point, expected in zip(self.points, self._expected[j, k]):
+                    if abs(self._value(line, point) - expected) > tolerance:
+                        raise StepMismatch(f"the step by the {step.rule} rule gives "
+                                           f"{step.after}, which is not the derivative at "
+                                           f"j = {j}, k = {k}")
+        return step
 
 
 # --- the rules ---------------------------------------------------------------------------

@@ -15,12 +15,14 @@ from .model import Optimizer
 from .records import StateLine
 from .working import Formula, numbers_in, working
 
-__all__ = ["STATE", "Updater", "update_working", "L2", "state_symbol"]
+__all__ = ["STATE", "CORRECTED", "Updater", "update_working", "L2", "state_symbol"]
 
 # The state each optimizer carries per parameter, in the order a table shows it: the
 # velocity v of momentum, the running mean v of g² of RMSprop, Adam's moments m and v.
 STATE = {"sgd": (), "momentum": ("v",), "nesterov": ("v",), "rmsprop": ("v",),
          "adam": ("m", "v"), "adamw": ("m", "v")}
+# The values a step works out of its state and shows beside it: Adam's bias-corrected moments.
+CORRECTED = {"adam": ("m_hat", "v_hat"), "adamw": ("m_hat", "v_hat")}
 
 ALPHA, MU, BETA1, BETA2 = (Symbol(r"\alpha"), Symbol(r"\mu"), Symbol(r"\beta_{1}"),
                            Symbol(r"\beta_{2}"))
@@ -70,6 +72,9 @@ class Updater:
         self.define = define
         self.t = 0
         self.state = {name: tuple(Integer(0) for _ in frozen) for name in STATE[optimizer.name]}
+        # the last step's bias-corrected moments (Adam), 0 for a frozen parameter
+        self.corrected = {name: tuple(Integer(0) for _ in frozen)
+                          for name in CORRECTED.get(optimizer.name, ())}
 
     def step(self, parameters, gradients) -> tuple[tuple[Expr, ...], tuple[tuple[dict, dict], ...]]:
         """The parameters after one step and, per parameter, its state before the step
@@ -80,6 +85,8 @@ class Updater:
             before = {name: values[i] for name, values in self.state.items()}
             found.append((before, before | {"p": p} if still else self._one(p, g, before)))
         self.state = {name: tuple(values[name] for _, values in found) for name in self.state}
+        self.corrected = {name: tuple(values.get(name, Integer(0)) for _, values in found)
+                          for name in self.corrected}
         return tuple(values["p"] for _, values in found), tuple(found)
 
     def _one(self, p: Expr, g: Expr, before: dict) -> dict:

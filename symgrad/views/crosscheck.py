@@ -124,8 +124,8 @@ class OptimizerCode:
 _ADAM_MOMENTS = """\
 m = self.state["m"] = beta1 * self.state["m"] + (1 - beta1) * g  # m ← β1 m + (1 - β1) g
 v = self.state["v"] = beta2 * self.state["v"] + (1 - beta2) * g**2  # v ← β2 v + (1 - β2) g²
-m_hat = m / (1 - beta1**self.t)  # bias correction: m and v start at 0
-v_hat = v / (1 - beta2**self.t)
+m_hat = self.state["m_hat"] = m / (1 - beta1**self.t)  # bias correction: m, v start at 0
+v_hat = self.state["v_hat"] = v / (1 - beta2**self.t)  # (kept to check against symgrad's)
 """
 
 # One entry per optimizer of model.OPTIMIZERS (test_crosscheck fails on a missing one), the

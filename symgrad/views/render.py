@@ -515,9 +515,6 @@ class WorkedExample:
         if self.graph and fmt in SCRIPTS:
             raise SymgradError("the graph goes with md, tex, html, ipynb and json documents, "
                                f"or alone as --format dot; not {fmt}")
-        if self.matrix and fmt in ("json", *SCRIPTS):
-            raise SymgradError(f"the matrix form goes with md, tex, html and ipynb documents, "
-                               f"not {fmt}")
         if fmt == "json":
             return self.to_json()
         if fmt == "py":
@@ -706,7 +703,8 @@ class WorkedExample:
                                    if g.loss_value is not None}},
             "steps": [{"step": it.step, "parameters": named(it.parameters),
                        "loss_value": value(it.loss), "gradients": named(it.gradients),
-                       "state": {name: named(values) for name, values in it.state}}
+                       "state": {name: named(values)
+                                 for name, values in it.state + it.corrected}}
                       for it in d.iterations],
             "final": {"parameters": named(d.final_parameters),
                       "loss_value": value(d.final_loss), "converged": d.converged},
@@ -725,12 +723,54 @@ class WorkedExample:
                                                         evaluate=False)),
                             "result": printer.doprint(step.after)} for step in ds.steps]}
                 for ds in d.derivative_steps]
+        if self.matrix:
+            data |= self._matrix_data()
         if self.graph:
             data["graph"] = self._graph_data()
         if self.mistakes:
             data["mistakes"] = {q.key: [{"name": m.name, "description": m.description,
                                          "value": value(m.value)} for m in found]
                                 for q, found in self.mistake_panel}
+        return data
+
+    def _matrix_data(self) -> dict:
+        """The matrix form as data: each matrix's shape and exact entries (a softmax output
+        layer's Jacobian in place of its slope, which is not one number per z)."""
+        d, digits = self.derivation, self.digits
+
+        def matrix(m):
+            return None if m is None else {
+                "shape": [m.rows, m.cols],
+                "entries": [[json_value(m[i, j].value, digits) for j in range(m.cols)]
+                            for i in range(m.rows)]}
+
+        def product(expr):  # a product of two shown matrices, kept as its factors
+            return None if expr is None else [matrix(factor) for factor in expr.args]
+
+        data = {}
+        if d.matrices:
+            data["matrices"] = [
+                {"sample": s, "layers": [
+                    {"layer": m.layer, "backprop": product(m.backprop),
+                     "upstream": matrix(m.upstream),
+                     "slope": None if jacobian is not None and m.backprop is None
+                     else matrix(m.slope),
+                     "jacobian": matrix(jacobian.values) if (
+                         jacobian is not None and m.backprop is None) else None,
+                     "delta": matrix(m.delta), "inputs": matrix(m.inputs),
+                     "gradient": matrix(m.gradient)} for m in steps]}
+                for s, steps, jacobian in zip(range(1, len(d.matrices) + 1), d.matrices,
+                                              (f.jacobian for f in d.forward))]
+        if d.batch_matrices:
+            data["batch_matrices"] = [
+                {"layer": m.layer, "inputs": matrix(m.inputs), "weights": matrix(m.weights),
+                 "biases": matrix(m.biases), "z": matrix(m.z), "a": matrix(m.a),
+                 "upstream": matrix(m.upstream), "backprop": product(m.backprop),
+                 "slope": matrix(m.slope), "delta": matrix(m.delta),
+                 "scale": json_value(m.scale, digits),
+                 "weight_gradient": matrix(m.weight_gradient),
+                 "bias_gradient": matrix(m.bias_gradient)}
+                for m in d.batch_matrices]
         return data
 
     def _graph_data(self) -> dict:
