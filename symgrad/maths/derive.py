@@ -1000,10 +1000,11 @@ def _reading(engine: _Engine, first: _Pass, after: _Pass, gradients, lesson) -> 
         top, bottom = max(sizes, key=sizes.get), min(sizes, key=sizes.get)
         if sizes[top] > sizes[bottom]:  # a largest one to speak of
             largest, ratio = top.parameter, abs(top.value / bottom.value)
-    peaks = []
-    for l in range(1, len(engine.network.layers) + 1):
-        sizes = [abs(g.value) for g in gradients if g.layer == l and g.source is not None]
-        peaks.append(max(sizes, key=approx) if sizes else Rational(0))
+    weights = {l: [] for l in range(1, len(engine.network.layers) + 1)}
+    for g in gradients:  # one pass, not one per layer: a deep chain has thousands of layers
+        if g.source is not None:
+            weights[g.layer].append(abs(g.value))
+    peaks = [max(sizes, key=approx) if sizes else Rational(0) for sizes in weights.values()]
     vanishing = None
     if len(peaks) > 1 and approx(peaks[0]) > 0 and approx(peaks[-1]) > VANISHING * approx(peaks[0]):
         vanishing = peaks[-1] / peaks[0]
