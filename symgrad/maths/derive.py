@@ -24,6 +24,7 @@ from sympy import (Add, Expr, Function, MatMul, Matrix, Mul, Pow, Rational, Symb
                    cancel, degree)
 
 from .activations import activation as find_activation
+from ..collector import collecting_rarely
 from ..errors import DomainError, NumberError, ShapeError
 from .losses import loss as find_loss
 from .model import (Defined, Given, Network, Neuron, Optimizer, Sample, exact, seed_neuron,
@@ -776,6 +777,7 @@ def _finite_differences(loss_at, names: _Names, parameters, gradients,
     return tuple(checks)
 
 
+@collecting_rarely()
 def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate="0.1",
            steps: int = 1, tolerance=None, finite_differences: bool = False,
            matrix: bool = False, derive_steps: bool = False,

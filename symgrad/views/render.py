@@ -33,6 +33,7 @@ from . import plots
 from ..maths.derive import PREDICTION, TARGET, Z, derive
 from ..maths.records import Derivation
 from ..maths.working import sign, unevaluated
+from ..collector import collecting_rarely
 from ..errors import SymgradError, TemplateError, UnknownNameError, choose
 from ..files import write_atomically, write_files
 from .graph import Graph, computation_graph
@@ -518,6 +519,7 @@ class WorkedExample:
         self.plots = plots
         self.mistakes = mistakes
 
+    @collecting_rarely()
     def render(self, fmt: str, *, images: tuple[dict, ...] | None = None) -> str:
         """The worked example as text in format ``md``, ``tex``, ``py``, ``json``, ``html``,
         ``ipynb``, ``dot`` (the computation graph alone), or ``numpy`` or ``torch`` (a
