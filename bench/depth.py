@@ -1,26 +1,30 @@
-"""Time of symgrad on deep chains and wide networks, against naive SymPy, in one run.
+"""CPU time of symgrad on deep chains and wide networks, against naive SymPy, in one run.
 
-Depth: a chain of k sigmoid neurons (layers of width one, x = 2, y = 0.5), timed as the
-whole CLI run (``symgrad example --spec chain.toml``, imports included) and as derive +
-render in a process whose imports are excluded; the naive way composes the loss and runs
-``sympy.diff``, ``subs`` and ``evalf`` for every parameter (small k only, with a time
-limit). Width: W inputs and two sigmoid layers of width W (W-W-W), two samples. Every
-process is fresh and runs this checkout's ``symgrad``; the script prints ratios and fits
-measured here, so they do not depend on the machine.
+Depth: a chain of k sigmoid neurons (layers of width one, x = 2, y = 0.5), k = 1 … 5000,
+timed as the whole CLI run (``symgrad example --spec chain.toml``, imports included) and
+as derive + render in a process whose imports are excluded; the naive way composes the
+loss and runs ``sympy.diff``, ``subs`` and ``evalf`` for every parameter (small k only,
+with a time limit). It prints the time per layer at the start (k = 100 → 500) and at the
+end (the two deepest chains, 2500 → 5000) and their ratio, about 1 when the work is linear
+in depth. Width: W inputs and two sigmoid layers of width W (W-W-W), two samples. Every
+process is fresh and runs this checkout's ``symgrad``. Times are CPU seconds of the
+process (os.wait4), since the machine may be busy, and are also given as ratios to
+F = ``python -c "import sympy, jinja2"`` measured in the same run.
 
-    python bench/depth.py [--limit 60] [--runs 3] [--max-depth 1000]
+    python bench/depth.py [--limit 60] [--runs 3] [--max 5000]
 """
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-DEPTHS = (1, 2, 4, 8, 12, 25, 50, 100, 250, 500, 1000)
+DEPTHS = (1, 2, 4, 8, 12, 25, 50, 100, 250, 500, 1000, 2500, 5000)
+START = (100, 500)   # the per-layer slope at the start is taken between these depths
 NAIVE_DEPTHS = (1, 2, 4, 8)
 WIDTHS = (2, 4, 8, 16, 32)
 WIDTH_SAMPLES = 2
@@ -76,26 +80,42 @@ def wide(width: int) -> str:
     return toml([layer(), layer()], samples)
 
 
-def cli_seconds(path: Path, runs: int, limit: float) -> float | None:
-    """Median wall time of the whole ``symgrad example --spec`` run (imports included)."""
-    command = [sys.executable, "-m", "symgrad", "example", "--spec", str(path),
-               "--format", "md"]
+def cpu_seconds(command: list[str], limit: float) -> float | None:
+    """CPU seconds (user + system) of one fresh process running ``command``, or None when
+    it uses more than ``limit`` CPU seconds (it is then stopped by its CPU limit)."""
+    def cap():
+        resource.setrlimit(resource.RLIMIT_CPU, (int(limit) + 1, int(limit) + 1))
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, env=ENV, preexec_fn=cap)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode < 0:  # killed by a signal: the CPU limit
+        return None
+    if process.returncode:
+        raise subprocess.CalledProcessError(process.returncode, command)
+    return usage.ru_utime + usage.ru_stime
+
+
+def median_cpu(command: list[str], runs: int, limit: float) -> float | None:
+    """Median CPU seconds of ``command`` over ``runs`` fresh processes (None: over the limit)."""
     times = []
     for _ in range(runs):
-        start = time.perf_counter()
-        try:
-            subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=ENV,
-                           timeout=limit)
-        except subprocess.TimeoutExpired:
+        seconds = cpu_seconds(command, limit)
+        if seconds is None:
             return None
-        times.append(time.perf_counter() - start)
+        times.append(seconds)
     return statistics.median(times)
 
 
+def cli_seconds(path: Path, runs: int, limit: float) -> float | None:
+    """Median CPU time of the whole ``symgrad example --spec`` run (imports included)."""
+    return median_cpu([sys.executable, "-m", "symgrad", "example", "--spec", str(path),
+                       "--format", "md"], runs, limit)
+
+
 def work_seconds(path: Path, work: str, runs: int, limit: float) -> float | None:
-    """Median wall time of ``work`` in fresh processes, imports and setup excluded."""
-    program = (SETUP.format(path=str(path)) + "import time\nstart = time.perf_counter()\n"
-               + work + "\nprint(time.perf_counter() - start)\n")
+    """Median CPU time of ``work`` in fresh processes, imports and setup excluded."""
+    program = (SETUP.format(path=str(path)) + "import time\nstart = time.process_time()\n"
+               + work + "\nprint(time.process_time() - start)\n")
     times = []
     for _ in range(runs):
         try:
@@ -105,6 +125,11 @@ def work_seconds(path: Path, work: str, runs: int, limit: float) -> float | None
             return None
         times.append(float(result.stdout.strip().splitlines()[-1]))
     return statistics.median(times)
+
+
+def slope(times: dict, low: int, high: int) -> float:
+    """Seconds per layer between two depths."""
+    return (times[high] - times[low]) / (high - low)
 
 
 def fit(points: list[tuple[float, float]]) -> tuple[float, float, float]:
@@ -122,18 +147,21 @@ def fit(points: list[tuple[float, float]]) -> tuple[float, float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=float, default=60,
-                        help="seconds the naive way may take at one depth (default 60)")
+                        help="CPU seconds the naive way may take at one depth (default 60)")
     parser.add_argument("--runs", type=int, default=3,
                         help="processes per measurement up to k = 100, median taken "
                              "(default 3; deeper chains run once)")
-    parser.add_argument("--max-depth", type=int, default=max(DEPTHS),
+    parser.add_argument("--max", type=int, default=max(DEPTHS),
                         help=f"deepest chain to time (default {max(DEPTHS)})")
     options = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="symgrad-bench-"))
+    baseline = median_cpu([sys.executable, "-c", "import sympy, jinja2"], 5, options.limit)
+    print(f"F = python -c \"import sympy, jinja2\": {baseline:.3f} s CPU\n")
 
-    print(f"{'k':>5} {'CLI (s)':>9} {'derive+render (s)':>18} {'naive SymPy (s)':>16}")
+    print(f"{'k':>5} {'CLI (s)':>9} {'CLI / F':>8} {'derive+render (s)':>18} "
+          f"{'naive SymPy (s)':>16}")
     cli, work, naive = {}, {}, {}
-    for k in (k for k in DEPTHS if k <= options.max_depth):
+    for k in (k for k in DEPTHS if k <= options.max):
         path = folder / f"chain{k}.toml"
         path.write_text(chain(k), encoding="utf-8")
         runs = options.runs if k <= 100 else 1
@@ -143,24 +171,26 @@ def main() -> None:
         if k in NAIVE_DEPTHS:
             naive[k] = work_seconds(path, NAIVE, 1, options.limit)
             naive_text = f"> {options.limit:.0f}" if naive[k] is None else f"{naive[k]:.3f}"
-        print(f"{k:>5} {cli[k]:>9.3f} {work[k]:>18.3f} {naive_text:>16}", flush=True)
+        print(f"{k:>5} {cli[k]:>9.3f} {cli[k] / baseline:>8.1f} {work[k]:>18.3f} "
+              f"{naive_text:>16}", flush=True)
 
     if 8 in naive and 12 in work:
         at_least = "> " if naive[8] is None else ""
         slow = options.limit if naive[8] is None else naive[8]
         print(f"naive(k=8) / symgrad(k=12): {at_least}{slow / work[12]:.0f}x derive+render, "
               f"{at_least}{slow / cli[12]:.1f}x whole CLI run (target: derive+render >= 100x)")
-    for name, times in (("CLI", cli), ("derive+render", work)):
-        intercept, slope, r2 = fit(list(times.items()))
-        print(f"{name} linear fit: t = {intercept:.3f} s + {slope * 1000:.2f} ms * k, "
-              f"R^2 = {r2:.4f}")
-    deepest = max(work)
-    if deepest // 2 in work:
-        print(f"t({deepest}) / t({deepest // 2}), derive+render: "
-              f"{work[deepest] / work[deepest // 2]:.2f} (linear: at most 2)")
+    deepest = sorted(cli)[-2:]
+    if all(k in cli for k in START) and deepest[0] >= START[1]:
+        for name, times in (("CLI", cli), ("derive+render", work)):
+            first, last = slope(times, *START), slope(times, *deepest)
+            print(f"{name} per layer: {first * 1000:.2f} ms at k = {START[0]} -> {START[1]}, "
+                  f"{last * 1000:.2f} ms at k = {deepest[0]} -> {deepest[1]}; "
+                  f"end / start = {last / first:.2f} (linear: about 1)")
+    print(f"CLI at k = {deepest[-1]}: {cli[deepest[-1]]:.1f} s CPU = "
+          f"{cli[deepest[-1]] / baseline:.1f} F")
 
     print(f"\nwidth W-W-W, sigmoid, {WIDTH_SAMPLES} samples")
-    print(f"{'W':>3} {'parameters':>10} {'CLI (s)':>9} {'derive+render (s)':>18} "
+    print(f"{'W':>3} {'parameters':>10} {'CLI (s)':>9} {'CLI / F':>8} {'derive+render (s)':>18} "
           f"{'per parameter x sample (ms)':>28}")
     points = []
     for width in WIDTHS:
@@ -170,10 +200,10 @@ def main() -> None:
         whole = cli_seconds(path, 1, options.limit * 10)
         inner = work_seconds(path, SYMGRAD, 1, options.limit * 10)
         points.append((parameters * WIDTH_SAMPLES, inner))
-        print(f"{width:>3} {parameters:>10} {whole:>9.3f} {inner:>18.3f} "
+        print(f"{width:>3} {parameters:>10} {whole:>9.3f} {whole / baseline:>8.1f} {inner:>18.3f} "
               f"{inner * 1000 / (parameters * WIDTH_SAMPLES):>28.3f}", flush=True)
-    intercept, slope, r2 = fit(points)
-    print(f"derive+render linear fit: t = {intercept:.3f} s + {slope * 1000:.3f} ms * "
+    intercept, per_unit, r2 = fit(points)
+    print(f"derive+render linear fit: t = {intercept:.3f} s + {per_unit * 1000:.3f} ms * "
           f"(parameters x samples), R^2 = {r2:.4f}")
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from ._version import __version__
+from .collector import collecting_rarely
 from .errors import SymgradError
 from .files import kind_of, write_into
 from .names import (ACTIVATION_NAMES, ASKABLE_NAMES, DEFAULT_ASK, DEFAULT_NETWORK_ASK,
@@ -846,11 +847,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _load(args.command)
     try:
-        if args.command == "check":
-            text, code = _check(args)
-        else:
-            text, code = {"example": _example, "sheet": _sheet,
-                          "mark": _mark}[args.command](args), 0
+        with collecting_rarely():  # many objects live to the end of the run
+            if args.command == "check":
+                text, code = _check(args)
+            else:
+                text, code = {"example": _example, "sheet": _sheet,
+                              "mark": _mark}[args.command](args), 0
     except SymgradError as error:
         print(f"symgrad {args.command}: error: {error}", file=sys.stderr)
         return 2

@@ -24,6 +24,7 @@ from sympy import (Add, Expr, Function, MatMul, Matrix, Mul, Pow, Rational, Symb
                    cancel, degree)
 
 from .activations import activation as find_activation
+from ..collector import collecting_rarely
 from ..errors import DomainError, NumberError, ShapeError, SymgradError
 from .losses import loss as find_loss
 from .model import (Defined, Given, Network, Neuron, Optimizer, Sample, exact, seed_neuron,
@@ -777,6 +778,7 @@ def _finite_differences(loss_at, names: _Names, parameters, gradients,
     return tuple(checks)
 
 
+@collecting_rarely()
 def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate="0.1",
            steps: int = 1, tolerance=None, finite_differences: bool = False,
            matrix: bool = False, derive_steps: bool = False,
@@ -1006,10 +1008,11 @@ def _reading(engine: _Engine, first: _Pass, after: _Pass, gradients, lesson) -> 
         top, bottom = max(sizes, key=sizes.get), min(sizes, key=sizes.get)
         if sizes[top] > sizes[bottom]:  # a largest one to speak of
             largest, ratio = top.parameter, abs(top.value / bottom.value)
-    peaks = []
-    for l in range(1, len(engine.network.layers) + 1):
-        sizes = [abs(g.value) for g in gradients if g.layer == l and g.source is not None]
-        peaks.append(max(sizes, key=approx) if sizes else Rational(0))
+    weights = {l: [] for l in range(1, len(engine.network.layers) + 1)}
+    for g in gradients:  # one pass, not one per layer: a deep chain has thousands of layers
+        if g.source is not None:
+            weights[g.layer].append(abs(g.value))
+    peaks = [max(sizes, key=approx) if sizes else Rational(0) for sizes in weights.values()]
     vanishing = None
     if len(peaks) > 1 and approx(peaks[0]) > 0 and approx(peaks[-1]) > VANISHING * approx(peaks[0]):
         vanishing = peaks[-1] / peaks[0]

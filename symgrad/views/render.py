@@ -23,7 +23,7 @@ from pathlib import Path
 
 import jinja2
 import jinja2.sandbox
-from sympy import Basic, Eq, Expr, Rational, Symbol
+from sympy import Basic, Eq, Expr, Mul, Pow, Rational, Symbol
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.pycode import pycode
 
@@ -33,6 +33,7 @@ from . import plots
 from ..maths.derive import PREDICTION, TARGET, Z, derive
 from ..maths.records import Derivation
 from ..maths.working import sign, unevaluated
+from ..collector import collecting_rarely
 from ..errors import SymgradError, TemplateError, UnknownNameError, choose
 from ..files import write_atomically, write_files
 from .graph import Graph, computation_graph
@@ -101,6 +102,20 @@ MAX_REMEMBERED = 100_000
 def _decimal(value: Expr, digits: int) -> tuple[str, bool]:
     """``decimal``, remembered: a lesson shows each value several times."""
     return decimal(value, digits)
+
+
+def _as_printed(text: str) -> Expr:
+    """The exact number a printed decimal stands for, a power of ten kept unevaluated
+    (``4.5e-3000`` is 9/2 · 10^-3000): the digits of 10^3000 cost more than the whole
+    line, and the evaluator raises 10 to it at the precision it works with.
+
+    >>> _as_printed("0.66"), _as_printed("4.5e-3000")
+    (33/50, (9/2)/10**3000)
+    """
+    mantissa, _, exponent = text.partition("e")
+    number = Rational(Fraction(mantissa))
+    return Mul(number, Pow(10, int(exponent), evaluate=False), evaluate=False) if exponent \
+        else number
 
 
 class LessonPrinter(LatexPrinter):
@@ -305,7 +320,7 @@ def _filters(digits: int) -> dict:
         shown_digits = digits
         if rounded and not is_exact:
             for more in range(digits, MAX_DIGITS + 1):
-                as_printed = numbers | {g: Rational(Fraction(_decimal(g.value, more)[0]))
+                as_printed = numbers | {g: _as_printed(_decimal(g.value, more)[0])
                                         for g in rounded}
                 # Worked with the numbers as printed (unevaluated: mpmath does the sums).
                 if model_rounded(unevaluated(expr, as_printed), digits) == printed:
@@ -504,6 +519,7 @@ class WorkedExample:
         self.plots = plots
         self.mistakes = mistakes
 
+    @collecting_rarely()
     def render(self, fmt: str, *, images: tuple[dict, ...] | None = None) -> str:
         """The worked example as text in format ``md``, ``tex``, ``py``, ``json``, ``html``,
         ``ipynb``, ``dot`` (the computation graph alone), or ``numpy`` or ``torch`` (a
