@@ -1,5 +1,6 @@
-"""Shared timing for the benchmark scripts: fresh processes, median wall time."""
+"""Shared timing for the benchmark scripts: fresh processes, median wall or CPU time."""
 
+import os
 import statistics
 import subprocess
 import sys
@@ -16,3 +17,20 @@ def median_seconds(command: list[str], runs: int) -> float:
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def cpu_seconds(command: list[str]) -> float:
+    """CPU time (user + system) of one fresh process running ``command`` and of the
+    processes it waited for: unlike wall time, it does not grow when other work shares
+    the machine."""
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode:
+        raise subprocess.CalledProcessError(child.returncode, command)
+    return usage.ru_utime + usage.ru_stime
+
+
+def median_cpu_seconds(command: list[str], runs: int) -> float:
+    """Median :func:`cpu_seconds` of ``command`` over ``runs`` fresh processes."""
+    return statistics.median(cpu_seconds(command) for _ in range(runs))
