@@ -10,6 +10,7 @@ import itertools
 import math
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from fractions import Fraction
 
 import mpmath
@@ -690,6 +691,14 @@ def _mpf_node(expr: Expr, bits: int, guard: int | None):
     return function(argument, bits, rounding)
 
 
+@lru_cache(maxsize=1024)
+def _given_name(value: Expr) -> str:
+    """The name of a Given of a value other than a rational or a named value: SymPy's text
+    of it, which costs a millisecond (its printer orders the terms of a sum by their
+    numbers), and the same values are shown in several lines of a lesson."""
+    return f"given({value})"
+
+
 class Given(Symbol):
     """A number put into a formula, kept visible: ``2(ŷ - y)`` becomes ``2(1.1 - 1.5)``.
 
@@ -707,7 +716,7 @@ class Given(Symbol):
         # Rationals and named values, the common cases, are named without running SymPy's
         # printer (whose text of a named value is its name).
         name = (f"given({value.p}/{value.q})" if value.is_Rational else
-                f"given({value.name})" if isinstance(value, Defined) else f"given({value})")
+                f"given({value.name})" if isinstance(value, Defined) else _given_name(value))
         # Not SymPy's constructor, which shares one symbol per name: named values of two
         # derivations have the same text, and each Given must keep its own value.
         given = Symbol.__xnew__(cls, name)
