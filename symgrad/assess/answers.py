@@ -57,10 +57,10 @@ class Answer:
         """Whether ``value`` (a number or its text) lies within the tolerance."""
         return self.near(value, self.quantity.value)
 
-    def near(self, value, other) -> bool:
-        """Whether ``value`` lies within the tolerance of ``other`` (a value recomputed
-        from a learner's own earlier answers, say)."""
-        return _within(value, other, self.tolerance)
+    def near(self, value, other, room: int = 1) -> bool:
+        """Whether ``value`` lies within the tolerance (``room`` times it) of ``other`` (a
+        value recomputed from a learner's own earlier answers, say)."""
+        return _within(value, other, room * self.tolerance)
 
     def gives(self, value) -> tuple[Mistake, ...]:
         """The mistakes whose own interval (the same tolerance) holds ``value``."""

@@ -214,8 +214,7 @@ class Sheet:
         share one Moodle answer), so every Moodle answer's interval is its own."""
         kept = []
         for mistake in answer.mistakes:
-            if not any(abs(float(numeric(mistake.value - other.value, 20))) <= 2 * float(
-                    answer.tolerance) for other in kept):
+            if not any(answer.near(mistake.value, other.value, room=2) for other in kept):
                 kept.append(mistake)
         return tuple(kept)
 
@@ -262,6 +261,8 @@ class Sheet:
         >>> sheet(count=1, seed=1).answer_text(Rational(2, 3), 4)
         '0.6666667'
         """
+        if not value.is_Rational:  # never a short decimal: no exact text to try
+            return fixed(value, places + 3)
         text, is_exact = decimal(value, MAX_DIGITS)
         return text if is_exact and "e" not in text else fixed(value, places + 3)
 
