@@ -10,7 +10,6 @@ import itertools
 import math
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from fractions import Fraction
 
 import mpmath
@@ -691,14 +690,6 @@ def _mpf_node(expr: Expr, bits: int, guard: int | None):
     return function(argument, bits, rounding)
 
 
-@lru_cache(maxsize=1024)
-def _given_name(value: Expr) -> str:
-    """The name of a Given of a value other than a rational or a named value: SymPy's text
-    of it, which costs a millisecond (its printer orders the terms of a sum by their
-    numbers), and the same values are shown in several lines of a lesson."""
-    return f"given({value})"
-
-
 class Given(Symbol):
     """A number put into a formula, kept visible: ``2(ŷ - y)`` becomes ``2(1.1 - 1.5)``.
 
@@ -709,19 +700,34 @@ class Given(Symbol):
     -4/5
     """
 
-    __slots__ = ("value",)
+    __slots__ = ("value", "_name")
 
     def __new__(cls, value):
         value = _sympify(value)  # strict: never parses text
         # Rationals and named values, the common cases, are named without running SymPy's
-        # printer (whose text of a named value is its name).
+        # printer (whose text of a named value is its name); any other value when its name
+        # is first read (see ``name``).
         name = (f"given({value.p}/{value.q})" if value.is_Rational else
-                f"given({value.name})" if isinstance(value, Defined) else _given_name(value))
+                f"given({value.name})" if isinstance(value, Defined) else "")
         # Not SymPy's constructor, which shares one symbol per name: named values of two
         # derivations have the same text, and each Given must keep its own value.
         given = Symbol.__xnew__(cls, name)
         given.value = value
         return given
+
+    @property
+    def name(self) -> str:
+        """``given(VALUE)``, with SymPy's text of the value: only the order of a sum's
+        terms reads it, and for a long irrational value the text costs milliseconds (the
+        printer orders each sum's terms by their numbers), so it is written when first
+        read, not for every number a lesson shows."""
+        if not self._name:
+            self._name = f"given({self.value})"
+        return self._name
+
+    @name.setter
+    def name(self, text: str) -> None:
+        self._name = text
 
     def __getnewargs_ex__(self):
         return ((self.value,), {})
