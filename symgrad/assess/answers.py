@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
 from fractions import Fraction
 
 from sympy import Expr, Rational
 
-from ..maths.model import Defined, decimal, numeric
+from ..maths.model import DIGITS_ERROR, decimal, digits_of, numeric
 from ..maths.quantities import Mistake, Quantity, mistakes
 from ..maths.records import Derivation
 
@@ -196,34 +195,13 @@ def _within(value, other, bound: Rational) -> bool:
     if not isinstance(other, Expr):
         other = Rational(other)
     if not (value.is_Rational and other.is_Rational):
-        first, second = _digits(value), _digits(other)
+        first, second = digits_of(value), digits_of(other)
         if first is not None and second is not None:
             distance = abs(first - second)
-            margin = (abs(first) + abs(second) + 1) * _MARGIN
+            margin = (abs(first) + abs(second) + 1) * DIGITS_ERROR
             if distance < bound - margin or distance > bound + margin:
                 return distance < bound
     return bool(_distance(value, other) <= bound)
-
-
-# 40 digits of a value are within this share of its size of the value.
-_MARGIN = Fraction(1, 10 ** 35)
-
-
-@lru_cache(maxsize=4096)
-def _digits(value: Expr) -> Fraction | None:
-    """40 correct digits of an exact value as a fraction; None for a value with named
-    values (their digits are carried, not exact) or one that is not a real number."""
-    if value.is_Rational:
-        return Fraction(int(value.p), int(value.q))
-    if value.has(Defined):
-        return None
-    number = numeric(value, 40)
-    if not number.is_Float:
-        return None
-    sign, mantissa, exponent, _ = number._mpf_
-    exact = Fraction(mantissa * 2 ** exponent) if exponent >= 0 else Fraction(
-        mantissa, 2 ** -exponent)
-    return -exact if sign else exact
 
 
 def _distance(value, other: Expr):

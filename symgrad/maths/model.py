@@ -10,6 +10,7 @@ import itertools
 import math
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from fractions import Fraction
 
 import mpmath
@@ -22,7 +23,7 @@ from sympy.core.sympify import _sympify
 from ..errors import NumberError, ShapeError, choose
 
 __all__ = ["exact", "decimal", "latex_decimal", "whole_number", "absolute_tolerance", "Given",
-           "Defined", "numeric", "PRECISION",
+           "Defined", "numeric", "digits_of", "DIGITS_ERROR", "PRECISION",
            "Neuron", "Sample", "Layer", "Network", "Optimizer", "OPTIMIZERS", "seed_neuron",
            "seed_samples"]
 
@@ -557,6 +558,33 @@ def numeric(value: Expr, digits: int = 15) -> Expr:
     if found is None:
         return _numeric_evalf(value, digits)
     return Float._new(libmp.mpf_pos(found, bits, libmp.round_nearest), bits)
+
+
+# digits_of(value) is within this share of |value| of the value.
+DIGITS_ERROR = Fraction(1, 10 ** 35)
+
+
+@lru_cache(maxsize=4096)
+def digits_of(value: Expr) -> Fraction | None:
+    """40 correct digits of an exact value, as a fraction (a rational as it is), for quick
+    comparisons: it is within ``DIGITS_ERROR · |value|`` of the value. None for a value
+    with named values (their digits are carried, not exact) or one that is not real.
+
+    >>> from sympy import sqrt
+    >>> float(digits_of(sqrt(2))), digits_of(Rational(1, 3))
+    (1.4142135623730951, Fraction(1, 3))
+    """
+    if value.is_Rational:
+        return Fraction(int(value.p), int(value.q))
+    if value.has(Defined):
+        return None
+    number = numeric(value, 40)
+    if not number.is_Float:
+        return None
+    sign, mantissa, exponent, _ = number._mpf_
+    exact = Fraction(mantissa * 2 ** exponent) if exponent >= 0 else Fraction(
+        mantissa, 2 ** -exponent)
+    return -exact if sign else exact
 
 
 def _numeric_evalf(value: Expr, digits: int) -> Expr:

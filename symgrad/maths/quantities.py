@@ -11,7 +11,7 @@ from sympy import Add, Expr, Rational, Symbol
 
 from .derive import PREDICTION, TARGET, _Engine, _Names
 from ..errors import DomainError, UnknownNameError
-from .model import Defined, Sample, numeric
+from .model import DIGITS_ERROR, Defined, Sample, digits_of, numeric
 from .records import Derivation
 from ..words import N_
 from .working import evaluate, sign
@@ -431,6 +431,10 @@ def _same(value: Expr, other: Expr) -> bool:
     """Whether two values are the same number; for named values (carried to PRECISION
     digits) when they agree to SAME_DIGITS digits, since two names of one number (a
     softmax's δ worked twice) differ in their rounding."""
+    first, second = digits_of(value), digits_of(other)
+    if first is not None and second is not None and abs(first - second) > (
+            abs(first) + abs(second)) * DIGITS_ERROR:
+        return False  # clearly apart, without SymPy's exact difference
     difference = value - other
     if not difference.atoms(Defined):
         return sign(difference) == 0
