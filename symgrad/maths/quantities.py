@@ -431,6 +431,8 @@ def _same(value: Expr, other: Expr) -> bool:
     """Whether two values are the same number; for named values (carried to PRECISION
     digits) when they agree to SAME_DIGITS digits, since two names of one number (a
     softmax's δ worked twice) differ in their rounding."""
+    if value.is_Rational and other.is_Rational:
+        return value == other
     first, second = digits_of(value), digits_of(other)
     if first is not None and second is not None and abs(first - second) > (
             abs(first) + abs(second)) * DIGITS_ERROR:
@@ -449,7 +451,7 @@ def _differing(correct: Expr, candidates, distinct: bool) -> tuple[Mistake, ...]
     for name, value in candidates:
         if any(k.name == name and _same(value, k.value) for k in kept):
             continue  # one mistake reached twice (a class shifted either way)
-        approx = complex(numeric(value, 30))
+        approx = 0 if value.is_Rational else complex(numeric(value, 30))
         if approx.imag or not math.isfinite(approx.real):
             continue  # e.g. log of a negative number: no number a learner could write
         others = [correct] + ([k.value for k in kept] if distinct else [])
