@@ -23,12 +23,19 @@ def cpu_seconds(command: list[str]) -> float:
     """CPU time (user + system) of one fresh process running ``command`` and of the
     processes it waited for: unlike wall time, it does not grow when other work shares
     the machine."""
+    return wall_and_cpu_seconds(command)[1]
+
+
+def wall_and_cpu_seconds(command: list[str]) -> tuple[float, float]:
+    """Wall time and CPU time (see :func:`cpu_seconds`) of one run of ``command``."""
+    start = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - start
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode:
         raise subprocess.CalledProcessError(child.returncode, command)
-    return usage.ru_utime + usage.ru_stime
+    return wall, usage.ru_utime + usage.ru_stime
 
 
 def median_cpu_seconds(command: list[str], runs: int) -> float:
