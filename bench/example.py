@@ -16,7 +16,7 @@ this from a checkout to time that checkout, or from elsewhere with PYTHONPATH=CH
 import argparse
 import sys
 
-from timing import BASELINE, median_cpu_seconds
+from timing import BASELINE, median_cpu_rounds
 
 SYMGRAD = [sys.executable, "-m", "symgrad"]
 COMMANDS = {
@@ -33,7 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="rounds of every command (>= 5)")
     runs = max(5, parser.parse_args().runs)
-    medians = median_cpu_seconds({"F": BASELINE} | {name: command for name, (command, _)
+    medians = median_cpu_rounds({"F": BASELINE} | {name: command for name, (command, _)
                                                     in COMMANDS.items()}, runs)
     baseline = medians.pop("F")
     print(f"F = import sympy, jinja2 : {baseline:.3f} s CPU (median of {runs})")

@@ -113,6 +113,34 @@ def test_easy_values_are_short_decimals():
     assert r"\approx" not in drawn.documents("md")["key.md"]
 
 
+@pytest.mark.parametrize("activation", ["identity", "relu", "leaky_relu"])
+@pytest.mark.parametrize("loss", ["squared", "mse", "half_squared"])
+def test_quick_step_numbers_equal_the_engine(activation, loss):
+    """The fraction screen of easy candidates gives step_numbers' numbers, exactly."""
+    import random
+    from fractions import Fraction
+
+    from symgrad.assess.sheets import DIFFICULTIES, _draw, _quick_step_numbers
+    from symgrad.maths.activations import activation as find
+    from symgrad.maths.derive import step_numbers
+    exact = lambda v: Fraction(int(v.p), int(v.q))  # noqa: E731
+    rng, compared = random.Random(f"{activation}{loss}"), 0
+    for level, inputs, batch in (("easy", 1, 1), ("medium", 2, 3), ("hard", 2, 2)):
+        for _ in range(15):
+            drawn = _draw(rng, DIFFICULTIES[level], [(find(activation), loss)], inputs, batch,
+                          False)
+            neuron, samples, rate = drawn
+            quick = _quick_step_numbers(neuron, samples, rate, activation)
+            engine = step_numbers(neuron, samples, learning_rate=rate)
+            assert [exact(v) for v in engine.predictions] == list(quick.predictions)
+            assert [exact(v) for v in engine.gradients] == list(quick.gradients)
+            assert (exact(engine.loss), exact(engine.loss_after)) == (quick.loss,
+                                                                      quick.loss_after)
+            assert sorted(map(exact, engine.shown)) == sorted(quick.shown)
+            compared += 1
+    assert compared == 45
+
+
 def test_decimal_places():
     """decimal_places counts places of terminating decimals only."""
     assert [decimal_places(Rational(v)) for v in ("3", "0.5", "-0.125", "12.25")] == [0, 1, 3, 2]

@@ -22,13 +22,14 @@ import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
+from fractions import Fraction
 from pathlib import Path
 
 from sympy import Expr, Rational
 
 from .._version import __version__
 from ..maths.activations import ACTIVATIONS, activation as find_activation
-from ..maths.derive import derive, step_numbers
+from ..maths.derive import StepNumbers, derive, step_numbers
 from ..maths.quantities import Mistake, Quantity, mistakes, quantities
 from ..maths.records import Derivation
 from ..errors import DomainError, SymgradError, choose
@@ -214,8 +215,7 @@ class Sheet:
         share one Moodle answer), so every Moodle answer's interval is its own."""
         kept = []
         for mistake in answer.mistakes:
-            if not any(abs(float(numeric(mistake.value - other.value, 20))) <= 2 * float(
-                    answer.tolerance) for other in kept):
+            if not any(answer.near(mistake.value, other.value, room=2) for other in kept):
                 kept.append(mistake)
         return tuple(kept)
 
@@ -262,6 +262,8 @@ class Sheet:
         >>> sheet(count=1, seed=1).answer_text(Rational(2, 3), 4)
         '0.6666667'
         """
+        if not value.is_Rational:  # never a short decimal: no exact text to try
+            return fixed(value, places + 3)
         text, is_exact = decimal(value, MAX_DIGITS)
         return text if is_exact and "e" not in text else fixed(value, places + 3)
 
@@ -336,9 +338,12 @@ def decimal_places(value: Expr) -> int | None:
     >>> decimal_places(Rational("0.125")), decimal_places(Rational(1, 3))
     (3, None)
     """
-    if not value.is_Rational:
+    if isinstance(value, Fraction):
+        q, places = value.denominator, 0
+    elif not value.is_Rational:
         return None
-    q, places = value.q, 0
+    else:
+        q, places = value.q, 0
     while q % 10 == 0:
         q, places = q // 10, places + 1
     twos = fives = 0
@@ -744,10 +749,12 @@ def _accept(neuron, samples, rate, level: Difficulty, exact_step: bool,
     if level.decimals is not None and any(
             decimal_places(z) is None or decimal_places(z) > level.decimals for z in zs):
         return None
-    try:
-        numbers = step_numbers(neuron, samples, learning_rate=rate)
-    except DomainError:
-        return None
+    numbers = _quick_step_numbers(neuron, samples, rate, name)
+    if numbers is None:
+        try:
+            numbers = step_numbers(neuron, samples, learning_rate=rate)
+        except DomainError:
+            return None
     if level.max_error is not None and any(
             abs(a - s.y) > level.max_error for a, s in zip(numbers.predictions, samples)):
         return None
@@ -761,6 +768,57 @@ def _accept(neuron, samples, rate, level: Difficulty, exact_step: bool,
             if places is None or places > level.decimals:
                 return None
     return derive(neuron, samples, learning_rate=rate)
+
+
+# Losses a candidate's step can be worked for in fractions: (ℓ(e), ∂ℓ/∂ŷ(e)) of the
+# error e = ŷ − y, as derive's formulas give them.
+_QUICK_LOSSES = {"squared": (lambda e: e * e, lambda e: 2 * e),
+                 "mse": (lambda e: e * e, lambda e: 2 * e),
+                 "half_squared": (lambda e: e * e / 2, lambda e: e)}
+_ZERO, _ONE = Fraction(0), Fraction(1)
+
+
+def _quick_step_numbers(neuron: Neuron, samples, rate, name: str) -> StepNumbers | None:
+    """:func:`step_numbers` of a neuron with a piecewise-linear activation and a squared
+    loss, worked in fractions, exactly (the same numbers, as Fractions) and a hundred
+    times faster; None for any other neuron. Easy sheets screen about four candidates
+    per problem this way."""
+    if name not in ("identity", "relu", "leaky_relu") or neuron.loss not in _QUICK_LOSSES:
+        return None
+    ell, dell = _QUICK_LOSSES[neuron.loss]
+    leak, alpha = Fraction(neuron.slope.p, neuron.slope.q), Fraction(rate.p, rate.q)
+    scale = Fraction(1, len(samples)) if LOSSES[neuron.loss].reduction == "mean" else 1
+    xs = [[Fraction(x.p, x.q) for x in s.x] for s in samples]
+    ys = [Fraction(s.y.p, s.y.q) for s in samples]
+
+    def run(parameters):  # z, ŷ, each loss, the loss, ∂L/∂ŷ, f'(z), per-sample gradients
+        *weights, bias = parameters if neuron.bias is not None else (*parameters, 0)
+        zs = [sum((w * x for w, x in zip(weights, row)), Fraction(bias)) for row in xs]
+        predictions = [z if z > 0 or name == "identity" else
+                       _ZERO if name == "relu" else leak * z for z in zs]
+        losses = [ell(a - y) for a, y in zip(predictions, ys)]
+        upstream = [dell(a - y) for a, y in zip(predictions, ys)]
+        slopes = [_ONE if z > 0 or name == "identity" else _ZERO if name == "relu" else leak
+                  for z in zs]
+        deltas = [u * d for u, d in zip(upstream, slopes)]
+        per_sample = [tuple(d * x for d, x in zip(deltas, column)) for column in zip(*xs)]
+        if neuron.bias is not None:
+            per_sample.append(tuple(deltas))
+        loss = losses[0] if len(losses) == 1 else scale * sum(losses)
+        totals = [g[0] if len(g) == 1 else scale * sum(g) for g in per_sample]
+        return zs, predictions, losses, loss, upstream, slopes, per_sample, totals
+
+    parameters = [Fraction(p.p, p.q) for p in neuron.parameters]
+    first = run(parameters)
+    updated = [p - alpha * g for p, g in zip(parameters, first[-1])]
+    after = run(updated)
+    # In step_numbers' order (the checks read only which values are there).
+    shown = [*parameters, alpha, *updated]
+    for zs, predictions, losses, loss, *_ in (first, after):
+        shown += [*zs, *predictions, *losses, loss]
+    shown += [*first[4], *first[5], *first[-1]]
+    shown += [g for gradient in first[6] for g in gradient]
+    return StepNumbers(tuple(first[1]), first[3], tuple(first[-1]), after[3], tuple(shown))
 
 
 def _accept_network(network: Network, samples, rate, level: Difficulty,

@@ -10,6 +10,7 @@ import itertools
 import math
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from fractions import Fraction
 
 import mpmath
@@ -22,7 +23,7 @@ from sympy.core.sympify import _sympify
 from ..errors import NumberError, ShapeError, choose
 
 __all__ = ["exact", "decimal", "latex_decimal", "whole_number", "absolute_tolerance", "Given",
-           "Defined", "numeric", "PRECISION",
+           "Defined", "numeric", "digits_of", "DIGITS_ERROR", "PRECISION",
            "Neuron", "Sample", "Layer", "Network", "Optimizer", "OPTIMIZERS", "seed_neuron",
            "seed_samples"]
 
@@ -559,6 +560,33 @@ def numeric(value: Expr, digits: int = 15) -> Expr:
     return Float._new(libmp.mpf_pos(found, bits, libmp.round_nearest), bits)
 
 
+# digits_of(value) is within this share of |value| of the value.
+DIGITS_ERROR = Fraction(1, 10 ** 35)
+
+
+@lru_cache(maxsize=4096)
+def digits_of(value: Expr) -> Fraction | None:
+    """40 correct digits of an exact value, as a fraction (a rational as it is), for quick
+    comparisons: it is within ``DIGITS_ERROR · |value|`` of the value. None for a value
+    with named values (their digits are carried, not exact) or one that is not real.
+
+    >>> from sympy import sqrt
+    >>> float(digits_of(sqrt(2))), digits_of(Rational(1, 3))
+    (1.4142135623730951, Fraction(1, 3))
+    """
+    if value.is_Rational:
+        return Fraction(int(value.p), int(value.q))
+    if value.has(Defined):
+        return None
+    number = numeric(value, 40)
+    if not number.is_Float:
+        return None
+    sign, mantissa, exponent, _ = number._mpf_
+    exact = Fraction(mantissa * 2 ** exponent) if exponent >= 0 else Fraction(
+        mantissa, 2 ** -exponent)
+    return -exact if sign else exact
+
+
 def _numeric_evalf(value: Expr, digits: int) -> Expr:
     """``numeric`` by SymPy's ``evalf`` (strict: more digits until the value is told
     apart from 0), named values put in as their approximations."""
@@ -700,19 +728,34 @@ class Given(Symbol):
     -4/5
     """
 
-    __slots__ = ("value",)
+    __slots__ = ("value", "_name")
 
     def __new__(cls, value):
         value = _sympify(value)  # strict: never parses text
         # Rationals and named values, the common cases, are named without running SymPy's
-        # printer (whose text of a named value is its name).
+        # printer (whose text of a named value is its name); any other value when its name
+        # is first read (see ``name``).
         name = (f"given({value.p}/{value.q})" if value.is_Rational else
-                f"given({value.name})" if isinstance(value, Defined) else f"given({value})")
+                f"given({value.name})" if isinstance(value, Defined) else "")
         # Not SymPy's constructor, which shares one symbol per name: named values of two
         # derivations have the same text, and each Given must keep its own value.
         given = Symbol.__xnew__(cls, name)
         given.value = value
         return given
+
+    @property
+    def name(self) -> str:
+        """``given(VALUE)``, with SymPy's text of the value: only the order of a sum's
+        terms reads it, and for a long irrational value the text costs milliseconds (the
+        printer orders each sum's terms by their numbers), so it is written when first
+        read, not for every number a lesson shows."""
+        if not self._name:
+            self._name = f"given({self.value})"
+        return self._name
+
+    @name.setter
+    def name(self, text: str) -> None:
+        self._name = text
 
     def __getnewargs_ex__(self):
         return ((self.value,), {})

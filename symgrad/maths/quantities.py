@@ -11,7 +11,7 @@ from sympy import Add, Expr, Rational, Symbol
 
 from .derive import PREDICTION, TARGET, _Engine, _Names
 from ..errors import DomainError, UnknownNameError
-from .model import Defined, Sample, numeric
+from .model import DIGITS_ERROR, Defined, Sample, digits_of, numeric
 from .records import Derivation
 from ..words import N_
 from .working import evaluate, sign
@@ -431,6 +431,12 @@ def _same(value: Expr, other: Expr) -> bool:
     """Whether two values are the same number; for named values (carried to PRECISION
     digits) when they agree to SAME_DIGITS digits, since two names of one number (a
     softmax's δ worked twice) differ in their rounding."""
+    if value.is_Rational and other.is_Rational:
+        return value == other
+    first, second = digits_of(value), digits_of(other)
+    if first is not None and second is not None and abs(first - second) > (
+            abs(first) + abs(second)) * DIGITS_ERROR:
+        return False  # clearly apart, without SymPy's exact difference
     difference = value - other
     if not difference.atoms(Defined):
         return sign(difference) == 0
@@ -445,7 +451,7 @@ def _differing(correct: Expr, candidates, distinct: bool) -> tuple[Mistake, ...]
     for name, value in candidates:
         if any(k.name == name and _same(value, k.value) for k in kept):
             continue  # one mistake reached twice (a class shifted either way)
-        approx = complex(numeric(value, 30))
+        approx = 0 if value.is_Rational else complex(numeric(value, 30))
         if approx.imag or not math.isfinite(approx.real):
             continue  # e.g. log of a negative number: no number a learner could write
         others = [correct] + ([k.value for k in kept] if distinct else [])

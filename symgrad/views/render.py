@@ -479,9 +479,21 @@ def _shown_names(d: Derivation, show) -> tuple[str, ...]:
 
 def json_value(value: Expr, digits: int = 4) -> dict:
     """A number as JSON: ``{"value": float or null, "exact": SymPy text, "latex": LaTeX}``."""
+    return dict(_json_value(value, digits))
+
+
+@lru_cache(maxsize=4096)
+def _json_value(value: Expr, digits: int) -> dict:
+    """``json_value``, worked out once per value (a sheet's JSON repeats parameters,
+    answers and mistakes' values) by one printer per ``digits``; the caller gets a copy."""
     number = float(numeric(value, 17))
     return {"value": number if math.isfinite(number) else None, "exact": str(value),
-            "latex": LessonPrinter(digits).doprint(value)}
+            "latex": _json_printer(digits).doprint(value)}
+
+
+@lru_cache(maxsize=16)
+def _json_printer(digits: int) -> LessonPrinter:
+    return LessonPrinter(digits)
 
 
 class WorkedExample:
