@@ -346,6 +346,8 @@ def _add_sheet_parser(commands) -> None:
                               "the seed lessons (one sample, identity or ReLU, squared losses)")
     drawing.add_argument("--allow-kink", action="store_true",
                          help="let ReLU problems land exactly on z = 0")
+    _add_training_arguments(sheet_parser.add_argument_group(
+        "training (the step asked: --ask J,dJ with --l2, --ask state with an optimizer)"))
     output = sheet_parser.add_argument_group("output")
     output.add_argument("--format", choices=list(SHEET_FORMATS), default="md",
                         help="md or tex (sheet and key), json, moodle (Cloze), moodle-numerical, "
@@ -402,7 +404,8 @@ def _sheet(args) -> str:
                    losses=args.loss, inputs=args.inputs, batch=args.batch, ask=args.ask,
                    difficulty=args.difficulty, exact_step=args.exact_step,
                    allow_kink=args.allow_kink, title=args.title, digits=args.digits,
-                   templates=args.templates, network=args.network, lang=args.lang)
+                   templates=args.templates, network=args.network, lang=args.lang,
+                   **_training(args, {}))
     folder = Path(".") if args.out is None else args.out
     if args.students is not None:
         students = read_roster(args.students)

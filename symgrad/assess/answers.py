@@ -152,8 +152,9 @@ def _start(d: Derivation, quantity: Quantity) -> Expr | None:
         return d.parameters[d.parameter_symbols.index(quantity.symbol)]
     if quantity.kind == "loss_after":
         return d.loss.value
-    if quantity.kind in ("gradient", "delta") and quantity.value != 0:
-        return Rational(0)
+    if quantity.kind in ("gradient", "delta", "objective_gradient",
+                         "state") and quantity.value != 0:
+        return Rational(0)  # an optimizer's state starts at 0
     return None
 
 
