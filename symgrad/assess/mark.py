@@ -10,7 +10,10 @@ the loss and the gradients from the predictions, a new parameter from its gradie
 the loss after the step from the new parameters. For a network, backpropagation is
 worked again from the learner's outputs and error signals δ: later outputs from earlier
 ones, the loss from the outputs, each δ from the outputs and the δ of later layers, each
-gradient from its neuron's δ and the outputs feeding it. ``f'`` may be worked from
+gradient from its neuron's δ and the outputs feeding it. With an L2 penalty, J follows
+from the loss and ∂J/∂p from ∂L/∂p; with an optimizer, its state (v, m, v, m̂, v̂) from
+the gradient the step uses (m̂ from m, v̂ from v too), and the new parameter from that
+gradient and its state, by the optimizer's rule. ``f'`` may be worked from
 ``z`` or through the learner's own output (``ŷ(1 − ŷ)``); both count. No credit is
 carried forward from an earlier answer that makes the later part trivial (ŷ or an output
 equal to the target, a gradient or δ of 0, a parameter left unchanged) nor to a later
