@@ -559,8 +559,8 @@ def _training_sheet(name: str, count: int, seed: int):
 def test_optimizer_sheets_pass_their_self_test(name):
     """Over 40 problems an optimizer: every part passes its self-test (the model answer
     accepted; 0 for a state or ∂J/∂p, and each mistake of the step refused and traced);
-    the state, J and ∂J/∂p are asked; easy sheets keep every value a short decimal, and
-    sheet.json carries the optimizer and the penalty."""
+    the state, J and ∂J/∂p are asked; easy sheets keep every value a short decimal;
+    sheet.json carries the optimizer and the penalty, and Moodle and QTI exports mark it."""
     drawn = _training_sheet(name, 40, 21)
     kinds, names = set(), set()
     for p in drawn.problems:
@@ -581,6 +581,8 @@ def test_optimizer_sheets_pass_their_self_test(name):
     assert (data.get("optimizer") or {"name": "sgd"})["name"] == name
     assert ("l2" in data) == (name != "adamw")
     assert "optimizer" not in json.loads(sheet(count=1).to_json())["problems"][0]
+    # Moodle and Canvas can mark every part (none asked past a double's digits).
+    assert drawn.documents("moodle")["quiz.xml"] and drawn.documents("qti")["quiz-qti.zip"]
 
 
 def test_optimizer_sheet_states_the_rule_and_penalty_in_every_format():

@@ -775,12 +775,30 @@ def _training(optimizer, l2, l2_biases: bool, level: Difficulty, exact_step: boo
     return dict(optimizer=optimizer, l2=strength, l2_biases=bool(l2_biases))
 
 
+# The numbers of an optimizer's step: J, ∂J/∂p, the state, the new values, the loss after.
+_STEP_KINDS = ("objective", "objective_gradient", "state", "update", "loss_after")
+# A number of the step this close to 0 (Adam's step landing a parameter on 0 but for ε)
+# would be asked to a dozen places, more than an LMS can mark: the problem is redrawn.
+_TINIEST = Rational(1, 10 ** 6)
+
+
 def _short(d: Derivation, places: int) -> bool:
-    """Whether every number of the optimizer's step and the penalty (J, ∂J/∂p, the state,
-    the new values, the loss after) is a decimal of at most ``places`` places."""
+    """Whether every number of the optimizer's step and the penalty is a decimal of at most
+    ``places`` places."""
     return all(decimal_places(q.value) is not None and decimal_places(q.value) <= places
-               for q in quantities(d) if q.kind in ("objective", "objective_gradient",
-                                                    "state", "update", "loss_after"))
+               for q in quantities(d) if q.kind in _STEP_KINDS)
+
+
+def _stepped(d: Derivation, places: int | None, training: dict) -> bool:
+    """Whether the optimizer's step and the penalty keep their numbers askable: none of
+    them 0 but for a few ε, and each a decimal of at most ``places`` places (None: any
+    number)."""
+    if training["optimizer"].name == "sgd" and not training["l2"]:
+        return True
+    values = [approx(q.value) for q in quantities(d) if q.kind in _STEP_KINDS]
+    if any(0 < abs(v) < _TINIEST for v in values):
+        return False
+    return places is None or _short(d, places)
 
 
 def _accept(neuron, samples, rate, level: Difficulty, exact_step: bool,
@@ -817,9 +835,7 @@ def _accept(neuron, samples, rate, level: Difficulty, exact_step: bool,
             if places is None or places > level.decimals:
                 return None
     d = derive(neuron, samples, learning_rate=rate, **training)
-    trains = training["optimizer"].name != "sgd" or training["l2"]
-    return None if trains and level.decimals is not None and not _short(
-        d, level.decimals) else d
+    return d if _stepped(d, level.decimals, training) else None
 
 
 def _accept_network(network: Network, samples, rate, level: Difficulty,
@@ -830,9 +846,10 @@ def _accept_network(network: Network, samples, rate, level: Difficulty,
         d = derive(network, samples, learning_rate=rate, **training)
     except DomainError:
         return None
-    if level.decimals is not None and d.activations[-1].layer is None and (
-            training["optimizer"].name != "sgd" or training["l2"]) and not _short(
-            d, level.decimals + _NETWORK_EXTRA_PLACES):
+    # A softmax's probabilities are never short decimals.
+    places = (None if level.decimals is None or d.activations[-1].layer is not None
+              else level.decimals + _NETWORK_EXTRA_PLACES)
+    if not _stepped(d, places, training):
         return None
     for f in d.forward:
         for unit in f.units:
