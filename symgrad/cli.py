@@ -527,7 +527,8 @@ tagged with the known mistakes their values give.
 _MARK_EPILOG = """\
 answers CSV: a header student,problem,<quantity keys>, then one row per student and
   problem; an empty cell is a blank answer. Keys: prediction, loss, dL/dw (dL/dw1, ...),
-  dL/db, w_new, b_new, loss_after (network keys as in `symgrad check --help`).
+  dL/db, w_new, b_new, loss_after (network keys, and J, dJ/dw and an optimizer's
+  state v_w, m_w, m_hat_w, v_hat_w, as in `symgrad check --help`).
 writes into DIR: marks.csv (a row per student, problem and part), summary.md (per part:
   % correct, % carried forward, the commonest mistakes, "31% ... in 2.3" = problem 2,
   part 3) and gradescope/<student>/results.json (a Gradescope autograder result).
