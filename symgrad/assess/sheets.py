@@ -777,6 +777,9 @@ def _training(optimizer, l2, l2_biases: bool, level: Difficulty, exact_step: boo
 
 # The numbers of an optimizer's step: J, ∂J/∂p, the state, the new values, the loss after.
 _STEP_KINDS = ("objective", "objective_gradient", "state", "update", "loss_after")
+# On a level of short decimals, the step's numbers (which multiply α by μ, λ and the
+# gradient) may have this many more places than the rest.
+_STEP_EXTRA_PLACES = 1
 # A number of the step this close to 0 (Adam's step landing a parameter on 0 but for ε)
 # would be asked to a dozen places, more than an LMS can mark: the problem is redrawn.
 _TINIEST = Rational(1, 10 ** 6)
@@ -835,7 +838,8 @@ def _accept(neuron, samples, rate, level: Difficulty, exact_step: bool,
             if places is None or places > level.decimals:
                 return None
     d = derive(neuron, samples, learning_rate=rate, **training)
-    return d if _stepped(d, level.decimals, training) else None
+    return d if _stepped(d, None if level.decimals is None else
+                         level.decimals + _STEP_EXTRA_PLACES, training) else None
 
 
 def _accept_network(network: Network, samples, rate, level: Difficulty,
@@ -848,7 +852,7 @@ def _accept_network(network: Network, samples, rate, level: Difficulty,
         return None
     # A softmax's probabilities are never short decimals.
     places = (None if level.decimals is None or d.activations[-1].layer is not None
-              else level.decimals + _NETWORK_EXTRA_PLACES)
+              else level.decimals + _NETWORK_EXTRA_PLACES + _STEP_EXTRA_PLACES)
     if not _stepped(d, places, training):
         return None
     for f in d.forward:
