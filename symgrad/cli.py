@@ -131,6 +131,46 @@ def _add_neuron_arguments(parser) -> None:
                         help="learning rate alpha > 0 (default 0.1)")
 
 
+def _add_training_arguments(group) -> None:
+    """The flags of the optimizer and the L2 penalty, shared by example, check and sheet."""
+    group.add_argument("--optimizer", choices=list(OPTIMIZER_NAMES), default=None,
+                       help="how gradients become steps, with torch.optim's rules and "
+                            "defaults (default sgd): sgd p -= α·g; momentum keeps a "
+                            "velocity v = μv + g and steps α·v; nesterov steps α·(g + μv); "
+                            "rmsprop divides g by √v, v a running mean of g²; adam divides "
+                            "a running mean m of g by √v, both bias-corrected; adamw is "
+                            "adam with decoupled weight decay. Every state value is shown")
+    group.add_argument("--momentum", type=_given, metavar="MU",
+                       help="momentum μ of momentum and nesterov (default 0.9)")
+    group.add_argument("--beta1", type=_given, metavar="B1",
+                       help="adam/adamw: decay of the running mean of g (default 0.9)")
+    group.add_argument("--beta2", type=_given, metavar="B2",
+                       help="adam/adamw: decay of the running mean of g² (default 0.999); "
+                            "rmsprop: its smoothing constant, torch's alpha (default 0.99)")
+    group.add_argument("--eps", type=_given, metavar="EPS",
+                       help="rmsprop/adam/adamw: ε added to √v so a zero v cannot divide "
+                            "by zero (default 1e-8)")
+    group.add_argument("--weight-decay", type=_given, metavar="LAMBDA",
+                       help="adamw: decoupled weight decay λ, each step first shrinks "
+                            "p by α·λ·p (default 0.01)")
+    group.add_argument("--l2", type=_given, metavar="LAMBDA",
+                       help="add the L2 penalty (λ/2)·Σw² to the loss, so each weight's "
+                            "gradient gains λ·w (default 0: none); with plain sgd this "
+                            "is the same as weight decay, with the others it is not")
+    group.add_argument("--l2-biases", action="store_true",
+                       help="penalise the biases too (by default only weights are)")
+
+
+def _training(args, spec: dict) -> dict:
+    """derive's optimizer, l2 and l2_biases from the flags and --spec (flags win)."""
+    from .maths.model import Optimizer
+    settings = {key: value for key in ("momentum", "beta1", "beta2", "eps", "weight_decay")
+                if (value := getattr(args, key) or spec.get(key)) is not None}
+    return dict(optimizer=Optimizer(args.optimizer or spec.get("optimizer", "sgd"), **settings),
+                l2=args.l2 or spec.get("l2", 0),
+                l2_biases=args.l2_biases or spec.get("l2_biases", False))
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="symgrad", description="Exactly computed, typeset worked "
                      "derivations of a neuron's gradients.")
@@ -147,32 +187,7 @@ def _build_parser() -> argparse.ArgumentParser:
                                "(default 1)")
     training.add_argument("--tol", type=_given, metavar="T",
                           help="stop the loop early once the loss is below T")
-    training.add_argument("--optimizer", choices=list(OPTIMIZER_NAMES), default=None,
-                          help="how gradients become steps, with torch.optim's rules and "
-                               "defaults (default sgd): sgd p -= α·g; momentum keeps a "
-                               "velocity v = μv + g and steps α·v; nesterov steps α·(g + μv); "
-                               "rmsprop divides g by √v, v a running mean of g²; adam divides "
-                               "a running mean m of g by √v, both bias-corrected; adamw is "
-                               "adam with decoupled weight decay. Every state value is shown")
-    training.add_argument("--momentum", type=_given, metavar="MU",
-                          help="momentum μ of momentum and nesterov (default 0.9)")
-    training.add_argument("--beta1", type=_given, metavar="B1",
-                          help="adam/adamw: decay of the running mean of g (default 0.9)")
-    training.add_argument("--beta2", type=_given, metavar="B2",
-                          help="adam/adamw: decay of the running mean of g² (default 0.999); "
-                               "rmsprop: its smoothing constant, torch's alpha (default 0.99)")
-    training.add_argument("--eps", type=_given, metavar="EPS",
-                          help="rmsprop/adam/adamw: ε added to √v so a zero v cannot divide "
-                               "by zero (default 1e-8)")
-    training.add_argument("--weight-decay", type=_given, metavar="LAMBDA",
-                          help="adamw: decoupled weight decay λ, each step first shrinks "
-                               "p by α·λ·p (default 0.01)")
-    training.add_argument("--l2", type=_given, metavar="LAMBDA",
-                          help="add the L2 penalty (λ/2)·Σw² to the loss, so each weight's "
-                               "gradient gains λ·w (default 0: none); with plain sgd this "
-                               "is the same as weight decay, with the others it is not")
-    training.add_argument("--l2-biases", action="store_true",
-                          help="penalise the biases too (by default only weights are)")
+    _add_training_arguments(training)
     output = example.add_argument_group("output")
     output.add_argument("--format", choices=list(FORMAT_SUFFIXES), default=None,
                         help="md: Markdown with $-maths (default, or from --out's suffix); "
@@ -332,6 +347,8 @@ def _add_sheet_parser(commands) -> None:
                               "the seed lessons (one sample, identity or ReLU, squared losses)")
     drawing.add_argument("--allow-kink", action="store_true",
                          help="let ReLU problems land exactly on z = 0")
+    _add_training_arguments(sheet_parser.add_argument_group(
+        "training (the step asked: --ask J,dJ with --l2, --ask state with an optimizer)"))
     output = sheet_parser.add_argument_group("output")
     output.add_argument("--format", choices=list(SHEET_FORMAT_NAMES), default="md",
                         help="md or tex (sheet and key), json, moodle (Cloze), moodle-numerical, "
@@ -390,7 +407,8 @@ def _sheet(args) -> str:
                    losses=args.loss, inputs=args.inputs, batch=args.batch, ask=args.ask,
                    difficulty=args.difficulty, exact_step=args.exact_step,
                    allow_kink=args.allow_kink, title=args.title, digits=args.digits,
-                   templates=args.templates, network=args.network, lang=args.lang)
+                   templates=args.templates, network=args.network, lang=args.lang,
+                   **_training(args, {}))
     folder = Path(".") if args.out is None else args.out
     if args.students is not None:
         students = read_roster(args.students)
@@ -422,6 +440,13 @@ quantities: prediction, loss, dL/dw (dL/dw1, ...), dL/db, w_new (w1_new, ...), b
             (a2_1@2). Network mistakes named: only one term of the sum over the
             neurons a hidden neuron feeds, the already-updated outer weights,
             f'(z) forgotten, the weight's indices swapped.
+  with --l2: J (the loss plus (λ/2)Σw²) and dJ/dw (dL/dw + λw; dL/dw stays the
+            loss's gradient); with --optimizer, the state after the first step:
+            v_w (momentum's velocity, rmsprop's mean of g²), m_w, v_w, m_hat_w,
+            v_hat_w (adam, adamw), and w_new after the optimizer's step. Mistakes
+            named: L2 forgotten, λ for λw, the ½ mishandled, a bias penalised (or
+            not, with --l2-biases), L2 as decoupled decay and adamw's decay as L2,
+            Adam without bias correction, ÷v for ÷√v, Nesterov without μv.
 
 marks: ✓ correct (exit 0), ✗ wrong (exit 1), ? could not compare (exit 3); bad input
 is one line on stderr (exit 2)
@@ -431,6 +456,7 @@ examples:
   symgrad check --quantity dL/dw --answer 1.6                  the sign flipped
   symgrad check --activation sigmoid --quantity da/dz --answer "sigmoid(z)*(1-sigmoid(z))"
   symgrad check --spec network.toml --quantity dL/dw1_1_1 --answer 0.000439
+  symgrad check --optimizer adam --quantity m_hat_w --answer -0.16
 """
 
 _FACTORS = ("dL/da", "da/dz")
@@ -449,6 +475,8 @@ def _add_check_parser(commands) -> None:
     answer.add_argument("--tolerance", type=_given, default="1%", metavar="T",
                         help="relative like 1%% (default) or absolute like 0.001")
     _add_neuron_arguments(check_parser)
+    _add_training_arguments(check_parser.add_argument_group(
+        "training (the first step's optimizer and penalty)"))
 
 
 def _check(args) -> tuple[str, int]:
@@ -457,9 +485,7 @@ def _check(args) -> tuple[str, int]:
     from .maths.model import Network
     from .maths.working import unevaluated
     neuron, samples, learning_rate, spec = _problem(args)
-    if given := sorted(_TRAINING_KEYS & set(spec)):
-        raise SymgradError(f"check marks plain gradient descent; spec key {given[0]!r} is for "
-                           "symgrad example")
+    training = _training(args, spec)
     text = args.answer.lstrip()
     factor = args.quantity in _FACTORS or args.quantity.startswith("dz/d")
     if factor and isinstance(neuron, Network):
@@ -487,7 +513,7 @@ def _check(args) -> tuple[str, int]:
         mark, code = _MARKS[result.correct, result.kind != "incomparable"]
         return f"{mark} {args.quantity}: {result.feedback}\n", code
     verdict = diagnose(neuron, args.quantity, parse(text, symbols=()), samples=samples,
-                       learning_rate=learning_rate, tolerance=args.tolerance)
+                       learning_rate=learning_rate, tolerance=args.tolerance, **training)
     mark, code = _MARKS[verdict.correct, verdict.comparable]
     return f"{mark} {verdict.message}\n", code
 
@@ -508,7 +534,8 @@ tagged with the known mistakes their values give.
 _MARK_EPILOG = """\
 answers CSV: a header student,problem,<quantity keys>, then one row per student and
   problem; an empty cell is a blank answer. Keys: prediction, loss, dL/dw (dL/dw1, ...),
-  dL/db, w_new, b_new, loss_after (network keys as in `symgrad check --help`).
+  dL/db, w_new, b_new, loss_after (network keys, and J, dJ/dw and an optimizer's
+  state v_w, m_w, m_hat_w, v_hat_w, as in `symgrad check --help`).
 writes into DIR: marks.csv (a row per student, problem and part), summary.md (per part:
   % correct, % carried forward, the commonest mistakes, "31% ... in 2.3" = problem 2,
   part 3) and gradescope/<student>/results.json (a Gradescope autograder result).
@@ -785,17 +812,13 @@ def _example(args) -> str:
     if show is not None and not isinstance(neuron, Network):
         raise SymgradError("--show picks a network's parameters; a single neuron shows all")
     steps = args.steps or spec.get("steps", 1)
-    settings = {key: value for key in ("momentum", "beta1", "beta2", "eps", "weight_decay")
-                if (value := getattr(args, key) or spec.get(key)) is not None}
-    optimizer = Optimizer(args.optimizer or spec.get("optimizer", "sgd"), **settings)
     result = worked_example(
         neuron, samples, learning_rate=learning_rate,
         steps=steps, tolerance=args.tol or spec.get("tolerance"), digits=args.digits,
         glossary=not args.no_glossary, templates=args.templates,
         show=None if show is None else tuple(show), matrix=args.matrix, graph=args.graph,
         finite_differences=args.finite_differences, derive_steps=args.derive_steps,
-        plots=args.plots, lang=args.lang, mistakes=args.mistakes, optimizer=optimizer,
-        l2=args.l2 or spec.get("l2", 0), l2_biases=args.l2_biases or spec.get("l2_biases", False))
+        plots=args.plots, lang=args.lang, mistakes=args.mistakes, **_training(args, spec))
     if args.out is not None:
         result.save(args.out, args.format)  # the format from the suffix, which must be known
         return ""

@@ -30,7 +30,8 @@ FUNCTION_NAMES = ("exp", "log", "sqrt", "sigmoid", "tanh", "erf", "relu", "Heavi
                   "max", "min")
 # assess.sheets: ASKABLE, DEFAULT_ASK, DEFAULT_NETWORK_ASK, DIFFICULTIES, SHEET_FORMATS,
 # MAX_COUNT.
-ASKABLE_NAMES = ("prediction", "loss", "w", "b", "update", "loss_after", "delta")
+ASKABLE_NAMES = ("prediction", "loss", "w", "b", "update", "loss_after", "delta", "J", "dJ",
+                 "state")
 DEFAULT_ASK = ("loss", "w", "b", "update")
 DEFAULT_NETWORK_ASK = ("loss", "delta", "w")
 DIFFICULTY_NAMES = ("easy", "medium", "hard")

@@ -419,3 +419,96 @@ def test_a_class_is_marked_against_each_students_own_variant(tmp_path):
     assert sorted(s for s, _ in marks.students) == ["ada", "alan"]
     with pytest.raises(SymgradError, match="bob is not in the class"):
         read_answers("student,problem," + keys[0] + "\nbob,1,1\n", problems)
+
+
+@pytest.fixture(scope="module", params=["momentum", "nesterov", "rmsprop", "adam", "adamw"])
+def optimizer_problems(request):
+    """12 problems stepped by an optimizer (with an L2 penalty but for adamw), asking the
+    gradients, J, ∂J/∂p, the state and the update; the first two read back from JSON."""
+    name = request.param
+    drawn = sheet(count=12, seed=13, optimizer=name, l2=0 if name == "adamw" else "0.1",
+                  difficulty="medium" if name in ("rmsprop", "adam", "adamw") else "easy",
+                  ask=["loss", "w", "b", "state", "update"] + (
+                      [] if name == "adamw" else ["J", "dJ"]))
+    first = problems_from_json(json.dumps(drawn.to_data() | {
+        "problems": drawn.to_data()["problems"][:2]}))
+    assert [p.derivation.optimizer for p in first] == [
+        p.derivation.optimizer for p in drawn.problems[:2]]
+    return first + drawn.problems[2:]
+
+
+def test_optimizer_sheet_answers_are_marked(optimizer_problems):
+    """The model answers earn full marks; each part answered with a mistake's value
+    scores 0 and is tagged with that mistake; a state or ∂J/∂p of 0 (nothing done) is
+    refused."""
+    tagged = set()
+    for p in optimizer_problems:
+        model = _model(p)
+        m = mark(p, model)
+        assert m.score == m.max_score == len(p.answers) and p.self_test.passed
+        for a in p.answers:
+            for mistake in a.mistakes:
+                part = next(part for part in mark(p, model | {
+                    a.quantity.key: fixed(mistake.value, a.places)}).parts
+                    if part.key == a.quantity.key)
+                assert part.status == "wrong" and mistake.name in part.mistakes, (
+                    p.number, a.quantity.key, mistake.name, part)
+                tagged.add(mistake.name)
+            if a.quantity.kind in ("state", "objective_gradient"):
+                part = mark(p, model | {a.quantity.key: "0"}).parts
+                assert next(x for x in part if x.key == a.quantity.key).status == "wrong"
+    name = optimizer_problems[0].derivation.optimizer.name
+    assert {"momentum": {"l2_forgotten", "l2_bias_penalised"},
+            "nesterov": {"velocity_unused", "l2_lambda_only"},
+            "rmsprop": {"divided_by_v", "l2_as_decay"},
+            "adam": {"no_bias_correction", "l2_half_kept"},
+            "adamw": {"decay_as_l2", "no_bias_correction"}}[name] <= tagged, tagged
+
+
+def test_a_wrong_gradient_carries_into_the_state_and_update(optimizer_problems):
+    """∂L/∂w with its sign flipped scores 0 and is tagged; ∂J/∂w, the velocity or moments
+    and the new w worked from it (each rounded as asked) are carried forward, unless the
+    flipped gradient makes them trivial (∂J/∂w about 0: 'no credit carried forward') or
+    leaves them right (Adam's step is about α·sign(g), and g² is the same)."""
+    carried = 0
+    for p in optimizer_problems:
+        gradient = next(a for a in p.answers if a.quantity.key.startswith("dL/dw"))
+        parameter = gradient.quantity.key[4:]
+        wrong = fixed(-Rational(gradient.rounded), gradient.places)
+        parts = {part.key: part for part in mark(p, _worked_from(
+            p, {gradient.quantity.key: wrong})).parts}
+        assert parts[gradient.quantity.key].status == "wrong"
+        assert "flipped_sign" in parts[gradient.quantity.key].mistakes
+        later = [k for k in parts if k.endswith("_" + parameter) or k in (
+            f"dJ/d{parameter}", f"{parameter}_new")]
+        assert f"{parameter}_new" in later and len(later) >= 2
+        for key in later:
+            assert parts[key].status in ("carried_forward", "correct") or (
+                "no credit carried forward" in parts[key].feedback), (p.number, key, parts[key])
+            carried += parts[key].status == "carried_forward"
+    assert carried >= 2 * len(optimizer_problems)
+
+
+def test_a_penalty_slip_is_tagged_and_carried_forward(optimizer_problems):
+    """A learner who leaves the penalty out of ∂J/∂w (for adamw: who adds its decay to the
+    gradient, so m is wrong) is refused there, tagged l2_forgotten (decay_as_l2), and
+    carried forward into the state worked from it; the update too with momentum, while
+    RMSprop's and Adam's first step is about α·sign(g) whatever the gradient's size, so
+    theirs may even round to the right one."""
+    p = optimizer_problems[0]
+    d = p.derivation
+    by_key = {a.quantity.key: a for a in p.answers}
+    parameter = next(k for k in by_key if k.startswith("dL/dw"))[4:]
+    if d.l2:
+        slipped, name, later = f"dJ/d{parameter}", "l2_forgotten", f"v_{parameter}"
+        value = next(q.value for q in p.asked if q.key == f"dL/d{parameter}")
+    else:
+        slipped, name, later = f"m_{parameter}", "decay_as_l2", f"m_hat_{parameter}"
+        value = next(m.value for m in by_key[slipped].mistakes if m.name == name)
+    parts = {part.key: part for part in mark(p, _worked_from(p, {
+        slipped: fixed(value, by_key[slipped].places)})).parts}
+    assert parts[slipped].status == "wrong" and name in parts[slipped].mistakes
+    assert parts[later].status == "carried_forward"
+    assert parts[f"{parameter}_new"].status in (
+        ("carried_forward",) if d.optimizer.name in ("momentum", "nesterov")
+        else ("carried_forward", "correct")), d.optimizer.name

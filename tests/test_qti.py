@@ -57,6 +57,8 @@ SHEETS = {
     "network": {"difficulty": "medium", "seed": 3, "network": "2-2-1"},
     "softmax": {"seed": 3, "network": "2-2-3", "activations": ("relu", "softmax"),
                 "losses": ("cross_entropy",), "ask": ("prediction", "loss", "delta", "w")},
+    "optimizer": {"difficulty": "medium", "seed": 5, "optimizer": "rmsprop", "l2": "0.1",
+                  "ask": ("J", "dJ", "state", "update")},
     "german": {"difficulty": "medium", "seed": 5, "lang": "de"},
     "digits-2": {"difficulty": "hard", "seed": 7, "digits": 2},
     "digits-9": {"difficulty": "medium", "seed": 8, "digits": 9},
@@ -313,8 +315,8 @@ def feedback_field(ident):
     return None
 
 
-@pytest.mark.parametrize("name", ["medium", "hard", "network", "softmax", "digits-2",
-                                  "digits-9"])
+@pytest.mark.parametrize("name", ["medium", "hard", "network", "softmax", "optimizer",
+                                  "digits-2", "digits-9"])
 def test_canvas_reads_each_number_as_the_answer_asked(name, packages):
     """As Canvas imports the package: it is a QTI package; each problem is a question group
     picking all its items at a point each; each item is a NumericInteraction worth 1 point

@@ -567,3 +567,81 @@ def test_softmax_sheet_refusals(options, message):
     with pytest.raises(SymgradError, match=message) as error:
         sheet(count=1, **options)
     assert "\n" not in str(error.value)
+
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
+TRAINING_ASK = ("loss", "J", "w", "dJ", "state", "update")
+
+
+def _training_sheet(name: str, count: int, seed: int):
+    """A sheet of ``count`` problems stepped by optimizer ``name``: with an L2 penalty
+    (none for adamw, which decays itself; the biases too for rmsprop), asking everything."""
+    l2 = None if name == "adamw" else "0.1"
+    ask = [k for k in TRAINING_ASK if (l2 or k not in ("J", "dJ"))
+           and (name != "sgd" or k != "state")]
+    return sheet(count=count, seed=seed, optimizer=name, l2=l2 or 0, l2_biases=name == "rmsprop",
+                 difficulty="medium" if name in ("rmsprop", "adam", "adamw") else "easy", ask=ask)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_optimizer_sheets_pass_their_self_test(name):
+    """Over 40 problems an optimizer: every part passes its self-test (the model answer
+    accepted; 0 for a state or ∂J/∂p, and each mistake of the step refused and traced);
+    the state, J and ∂J/∂p are asked; easy sheets keep every value a short decimal (the
+    step's at most 4 places);
+    sheet.json carries the optimizer and the penalty, and Moodle and QTI exports mark it."""
+    drawn = _training_sheet(name, 40, 21)
+    kinds, names = set(), set()
+    for p in drawn.problems:
+        assert p.self_test.passed and p.derivation.optimizer.name == name
+        for a in p.answers:
+            kinds.add(a.quantity.kind)
+            names |= {m.name for m in a.mistakes}
+            assert not a.accepts(a.start) if a.start is not None else True
+            if drawn.difficulty == "easy":  # the step's numbers: one place more
+                step = a.quantity.kind in ("objective", "objective_gradient", "state",
+                                           "update", "loss_after")
+                assert decimal_places(a.quantity.value) <= 3 + step, (p.number, a.quantity.key)
+    assert {"update", "gradient"} | ({"state"} if name != "sgd" else set()) | (
+        {"objective", "objective_gradient"} if name != "adamw" else set()) <= kinds
+    expected = {"sgd": "l2_without_half", "momentum": "l2_forgotten",
+                "nesterov": "velocity_unused", "rmsprop": "divided_by_v",
+                "adam": "no_bias_correction", "adamw": "decay_as_l2"}[name]
+    assert expected in names
+    data = json.loads(drawn.to_json())["problems"][0]
+    assert (data.get("optimizer") or {"name": "sgd"})["name"] == name
+    assert ("l2" in data) == (name != "adamw")
+    assert "optimizer" not in json.loads(sheet(count=1).to_json())["problems"][0]
+    # Moodle and Canvas can mark every part (none asked past a double's digits).
+    assert drawn.documents("moodle")["quiz.xml"] and drawn.documents("qti")["quiz-qti.zip"]
+
+
+def test_optimizer_sheet_states_the_rule_and_penalty_in_every_format():
+    """A Nesterov sheet with L2 states the rule and λ in md, tex, Moodle and QTI; a plain
+    sheet says nothing of an optimizer."""
+    drawn = sheet(count=2, seed=3, optimizer="nesterov", l2="0.1", ask=("J", "state"))
+    assert "Nesterov momentum keeps" in drawn.documents("md")["sheet.md"]
+    assert r"\lambda = 0.1" in drawn.documents("tex")["sheet.tex"]
+    quiz = html.unescape(drawn.documents("moodle")["quiz.xml"])
+    assert "the optimizer nesterov" in quiz and r"\(\mu = 0.9\)" in quiz
+    assert r"\(v_{w,1}\)" in quiz and "the L2 penalty left out" in quiz
+    assert "optimizer" not in sheet(count=2, seed=3).documents("md")["sheet.md"]
+
+
+@pytest.mark.parametrize("flags, message", [
+    ("--optimizer adam", "easy problems keep every value a short decimal, which adam's"),
+    ("--optimizer momentum --exact-step", "--exact-step picks α so that plain gradient"),
+    ("--l2 0.1 --exact-step", "--exact-step picks α so that plain gradient"),
+    ("--optimizer adamw --l2 0.1 --difficulty medium", "adamw already decays the weights"),
+    ("--l2 -0.1", "the L2 strength λ must not be negative"),
+    ("--l2-biases", "--l2-biases penalises the biases too: give the penalty --l2"),
+    ("--ask J,loss", "J and dJ (the loss with its penalty and its gradients) are asked"),
+    ("--ask state --l2 0.1", "state (the optimizer's v, m, ...) is asked with an optimizer"),
+])
+def test_optimizer_sheet_refusals_are_one_line(tmp_path, capsys, flags, message):
+    """What makes no sense on a sheet is refused in one line naming it (exit 2)."""
+    from symgrad.cli import main
+
+    assert main(["sheet", "--count", "1", "--out", str(tmp_path / "s"), *flags.split()]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and message in error and not (tmp_path / "s").exists()

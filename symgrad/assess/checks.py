@@ -14,17 +14,18 @@ import multiprocessing
 import os
 import random
 from dataclasses import dataclass
+from functools import lru_cache
 
 import mpmath
 from sympy import (Abs, E, Expr, Heaviside, I, Max, Min, Rational, Symbol, diff, erf, exp, log,
                    nan, oo, pi, simplify, sqrt, tanh, zoo)
 
-from ..maths.derive import composed_loss, derive
+from ..maths.derive import composed_loss, derive, step_inputs
 from ..maths.quantities import Mistake, mistakes, quantities
 from ..maths.records import Derivation
 from ..errors import ParseError, SymgradError
-from ..maths.model import (PRECISION, Defined, Given, Network, Neuron, absolute_tolerance, decimal,
-                           exact, numeric, seed_samples)
+from ..maths.model import (PRECISION, Defined, Given, Network, Neuron, Optimizer, Sample,
+                           absolute_tolerance, decimal, exact, numeric, seed_samples)
 
 __all__ = ["parse", "check", "CheckResult", "diagnose", "Diagnosis", "gradcheck", "GradCheck",
            "GradientMismatch", "FUNCTIONS", "NEURON_SYMBOLS", "MAX_LENGTH", "ParseError"]
@@ -632,7 +633,21 @@ def _detail(d: Derivation, name: str, key: str) -> str:
         return f" (z = {shown(row.z.value)}, ŷ = {shown(row.prediction.value)})"
     if name == "missing_mean":
         return f" (n = {len(d.samples)})"
+    if name.startswith("l2_"):
+        return f" (λ = {shown(d.l2)})"
+    if name in ("decay_as_l2", "weight_decay_forgotten"):
+        return f" (λ = {shown(d.optimizer.weight_decay)})"
     return ""
+
+
+@lru_cache(maxsize=64)
+def _derivation(model, samples: tuple[Sample, ...], learning_rate: Rational,
+                optimizer: Optimizer, l2: Rational,
+                l2_biases: bool) -> Derivation:
+    """One derivation per problem: checking many answers to it (a class's, or each
+    quantity of a sheet) derives it once."""
+    return derive(model, samples, learning_rate=learning_rate, optimizer=optimizer, l2=l2,
+                  l2_biases=l2_biases)
 
 
 def _comparable(value: Expr) -> Expr:
@@ -642,16 +657,22 @@ def _comparable(value: Expr) -> Expr:
 
 
 def diagnose(neuron: Neuron | Network, quantity: str, answer, *, samples=None,
-             learning_rate="0.1", tolerance="1%") -> Diagnosis:
+             learning_rate="0.1", tolerance="1%", optimizer: Optimizer | str = "sgd", l2=0,
+             l2_biases: bool = False) -> Diagnosis:
     """Say whether ``answer`` is the right value of ``quantity`` (``dL/dw``, ``w_new``,
-    ``loss``, ...; for a network also ``a2_1``, ``delta1_2``, ``dL/dw1_2_1``) and, if not,
-    which known mistake gives that value.
+    ``loss``, ...; for a network also ``a2_1``, ``delta1_2``, ``dL/dw1_2_1``; with an L2
+    penalty ``J`` and ``dJ/dw``, with an optimizer its state ``v_w``, ``m_hat_w``, ...)
+    and, if not, which known mistake gives that value. ``optimizer``, ``l2`` and
+    ``l2_biases`` are :func:`~symgrad.maths.derive.derive`'s.
 
     >>> diagnose(Neuron(weights="0.5", bias="0.1"), "dL/dw", "1.6").message
     'your value equals (y - ŷ) used instead of (ŷ - y), which flips the sign'
+    >>> diagnose(Neuron(weights="0.5", bias="0.1"), "dJ/dw", "-1.5", l2="0.1").message
+    'your value equals λ added to the gradient instead of λw (λ = 0.1) or the penalty taken as λΣw², without its ½ (2λw in the gradient) (λ = 0.1)'
     """
-    d = derive(neuron, seed_samples() if samples is None else samples,
-               learning_rate=learning_rate)
+    samples, rate = step_inputs(seed_samples() if samples is None else samples, learning_rate)
+    d = _derivation(neuron, samples, rate, optimizer if isinstance(optimizer, Optimizer)
+                    else Optimizer(optimizer), exact(l2, "l2"), bool(l2_biases))
     wanted = {q.key: q for q in quantities(d)}
     if quantity not in wanted:
         raise SymgradError(f"unknown quantity {quantity!r}; choose one of: {', '.join(wanted)}")

@@ -10,7 +10,10 @@ the loss and the gradients from the predictions, a new parameter from its gradie
 the loss after the step from the new parameters. For a network, backpropagation is
 worked again from the learner's outputs and error signals δ: later outputs from earlier
 ones, the loss from the outputs, each δ from the outputs and the δ of later layers, each
-gradient from its neuron's δ and the outputs feeding it. ``f'`` may be worked from
+gradient from its neuron's δ and the outputs feeding it. With an L2 penalty, J follows
+from the loss and ∂J/∂p from ∂L/∂p; with an optimizer, its state (v, m, v, m̂, v̂) from
+the gradient the step uses (m̂ from m, v̂ from v too), and the new parameter from that
+gradient and its state, by the optimizer's rule. ``f'`` may be worked from
 ``z`` or through the learner's own output (``ŷ(1 − ŷ)``); both count. No credit is
 carried forward from an earlier answer that makes the later part trivial (ŷ or an output
 equal to the target, a gradient or δ of 0, a parameter left unchanged) nor to a later
@@ -36,7 +39,7 @@ from sympy import Expr
 
 from ..errors import ParseError, SymgradError
 from ..maths.derive import derive
-from ..maths.model import Layer, Network, Neuron, Sample, exact, numeric
+from ..maths.model import Layer, Network, Neuron, Optimizer, Sample, exact, numeric
 from ..maths.quantities import MISTAKES, depends_on, quantities, recompute
 from .answers import Answer, answer, self_test
 from .checks import parse
@@ -177,7 +180,8 @@ def _part(d, a: Answer, text: str, values, texts, statuses, by_key,
     if a.start is not None and a.near(value, a.start):
         return PartMark(key, text, 0.0, 1.0, "wrong", (),
                         "wrong: 0, as if nothing were computed" if a.quantity.kind in (
-                            "gradient", "delta") else "wrong: the value before the step")
+                            "gradient", "delta", "objective_gradient")
+                        else "wrong: the value before the step")
     return PartMark(key, text, 0.0, 1.0, "wrong", (), "wrong")
 
 
@@ -206,7 +210,8 @@ def _trivial_earlier(d, wrong: dict, texts: dict, by_key) -> str | None:
             neuron = int(k.split("@")[0].split("_")[1])
             if earlier.near(value, d.samples[(q.sample or 1) - 1].targets[neuron - 1]):
                 return f"your {k} = {texts[k]} is the target y"
-        if q.kind in ("gradient", "delta") and earlier.near(value, 0):
+        if q.kind in ("gradient", "delta", "objective_gradient", "state") and earlier.near(
+                value, 0):
             return f"your {k} = {texts[k]} is 0"
         if q.kind == "update" and earlier.start is not None and earlier.near(value,
                                                                              earlier.start):
@@ -216,7 +221,8 @@ def _trivial_earlier(d, wrong: dict, texts: dict, by_key) -> str | None:
 
 def _trivial_later(a: Answer, recomputed: Expr) -> str | None:
     """Why the value recomputed from wrong earlier answers is too easy to credit, or None."""
-    if a.quantity.kind in ("loss", "gradient", "loss_after") and a.near(recomputed, 0):
+    if a.quantity.kind in ("loss", "gradient", "loss_after", "objective",
+                           "objective_gradient", "state") and a.near(recomputed, 0):
         return "your earlier answers make this 0"
     if a.start is not None and a.near(recomputed, a.start):
         return "your earlier answers make this the value before the step"
@@ -301,7 +307,13 @@ def _problem(p: dict) -> Problem:
         model = Network(layers=tuple(layers), loss=p["loss"])
         samples = [Sample(x=[exact(x["exact"]) for x in s["x"]],
                           y=[exact(y["exact"]) for y in s["y"]]) for s in p["samples"]]
-    d = derive(model, samples, learning_rate=exact(p["learning_rate"]["exact"]))
+    optimizer = p.get("optimizer", {"name": "sgd"})
+    penalty = p.get("l2", {"lambda": {"exact": "0"}, "biases": False})
+    d = derive(model, samples, learning_rate=exact(p["learning_rate"]["exact"]),
+               optimizer=Optimizer(optimizer["name"], **{
+                   setting: exact(value["exact"]) for setting, value in optimizer.items()
+                   if setting != "name"}),
+               l2=exact(penalty["lambda"]["exact"]), l2_biases=penalty["biases"] is True)
     found = {q.key: q for q in quantities(d)}
     asked, rebuilt = [], []
     for entry in p["answers"]:

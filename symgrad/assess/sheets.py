@@ -29,12 +29,12 @@ from sympy import Expr, Rational
 
 from .._version import __version__
 from ..maths.activations import ACTIVATIONS, activation as find_activation
-from ..maths.derive import StepNumbers, derive, step_numbers
+from ..maths.derive import StepNumbers, derive, step_numbers, training_settings
 from ..maths.quantities import Mistake, Quantity, mistakes, quantities
 from ..maths.records import Derivation
 from ..errors import DomainError, SymgradError, choose
 from ..maths.losses import CLASS_LOSSES, LOSSES
-from ..maths.model import (MAX_DIGITS, Layer, Network, Neuron, Sample, decimal,
+from ..maths.model import (MAX_DIGITS, Layer, Network, Neuron, Optimizer, Sample, decimal,
                            numeric, whole_number)
 from ..files import write_into
 from ..views.render import LANGUAGES, json_value, render_template
@@ -54,7 +54,12 @@ ASKABLE = {
     "update": ("update",),
     "loss_after": ("loss_after",),
     "delta": ("delta",),
+    "J": ("objective",),
+    "dJ": ("objective_gradient",),
+    "state": ("state",),
 }
+# Optimizers whose step divides by √v: never a short decimal.
+_ROOT_OPTIMIZERS = ("rmsprop", "adam", "adamw")
 DEFAULT_ASK = ("loss", "w", "b", "update")
 DEFAULT_NETWORK_ASK = ("loss", "delta", "w")
 # Network sheets: at most this many layers and neurons a layer (a hand computation).
@@ -288,6 +293,7 @@ class Sheet:
                                    if p.derivation.is_network else json_value(s.y, self.digits))}
                             for s in p.derivation.samples],
                 "learning_rate": json_value(p.derivation.learning_rate, self.digits),
+                **_training_data(p.derivation, self.digits),
                 "answers": [{"quantity": a.quantity.key, "kind": a.quantity.kind,
                              **json_value(a.quantity.value, self.digits),
                              "places": a.places, "rounded": a.rounded,
@@ -305,6 +311,18 @@ class Sheet:
     def to_json(self) -> str:
         """:meth:`to_data` as indented JSON."""
         return json.dumps(self.to_data(), indent=2, ensure_ascii=False) + "\n"
+
+
+def _training_data(d: Derivation, digits: int) -> dict:
+    """A problem's optimizer (its name and settings) and L2 penalty, as data: only those
+    used, so a sheet of plain gradient descent keeps its old form."""
+    data = {}
+    if d.optimizer.name != "sgd":
+        data["optimizer"] = {"name": d.optimizer.name, **{
+            setting: json_value(value, digits) for setting, value in d.optimizer.settings}}
+    if d.l2:
+        data["l2"] = {"lambda": json_value(d.l2, digits), "biases": d.l2_biases}
+    return data
 
 
 # Moodle and Canvas mark in doubles: Moodle widens each interval by 10^-14 of the answer
@@ -387,7 +405,8 @@ def sheet(*, count: int = 10, seed: int = 1, activations=None, losses=None,
           inputs: int | None = None, batch: int | None = None, ask=None, difficulty: str = "easy", exact_step: bool = False,
           allow_kink: bool = False, title: str = "Gradient descent practice",
           digits: int = 4, templates=None, network=None, lang: str = "en",
-          student: str | None = None) -> Sheet:
+          student: str | None = None, optimizer: Optimizer | str = "sgd", l2=0,
+          l2_biases: bool = False) -> Sheet:
     """Draw a seeded exercise sheet of ``count`` problems: single neurons, or networks of
     the shape ``network`` (``"2-2-1"``: two inputs, a hidden layer of two, one output),
     its words in language ``lang`` (``en``, ``de``). Each asked number is asked to the
@@ -395,6 +414,9 @@ def sheet(*, count: int = 10, seed: int = 1, activations=None, losses=None,
     it from its starting value and every known mistake), and a problem is kept only when
     its own answers pass their self-test. ``student`` (an ID) draws that student's own
     variant: the same for the same seed and ID, different from other students'.
+    ``optimizer``, ``l2`` and ``l2_biases`` are :func:`~symgrad.maths.derive.derive`'s:
+    the step asked is the optimizer's first, on the loss with its penalty (``J`` and
+    ``dJ`` ask for the penalised loss and gradients, ``state`` for the optimizer's).
 
     >>> s = sheet(count=2, seed=1)
     >>> [p.number for p in s.problems], sorted(s.documents("md"))
@@ -427,6 +449,7 @@ def sheet(*, count: int = 10, seed: int = 1, activations=None, losses=None,
     if shape is not None and (exact_step or inputs != 1):
         raise SymgradError("a network sheet draws its inputs from --network; --inputs and "
                            "--exact-step are for single neurons")
+    training = _training(optimizer, l2, l2_biases, level, exact_step, ask)
     whole_number(digits, "digits", MAX_DIGITS)
     choose(LANGUAGES, lang, "language")
     if student is not None:
@@ -449,7 +472,8 @@ def sheet(*, count: int = 10, seed: int = 1, activations=None, losses=None,
             key = (neuron, samples, rate)
             if key in seen:
                 continue
-            derivation = _accept(neuron, samples, rate, level, exact_step, allow_kink)
+            derivation = _accept(neuron, samples, rate, level, exact_step, allow_kink,
+                                 training)
             if derivation is None:
                 continue
             asked = _asked(derivation, ask)
@@ -732,11 +756,64 @@ def _draw(rng: random.Random, level: Difficulty, pairs, inputs: int, batch: int,
     return neuron, samples, rate
 
 
+def _training(optimizer, l2, l2_biases: bool, level: Difficulty, exact_step: bool,
+              ask: tuple[str, ...]) -> dict:
+    """derive's optimizer and penalty for every problem, or a one-line refusal of what
+    makes no sense on a sheet."""
+    optimizer, strength = training_settings(optimizer, l2)
+    if l2_biases and not strength:
+        raise SymgradError("--l2-biases penalises the biases too: give the penalty --l2 λ")
+    if level.decimals is not None and optimizer.name in _ROOT_OPTIMIZERS:
+        raise SymgradError(f"{level.name} problems keep every value a short decimal, which "
+                           f"{optimizer.name}'s step (divided by a square root) cannot; use "
+                           "--difficulty medium or hard")
+    if exact_step and (optimizer.name != "sgd" or strength):
+        raise SymgradError("--exact-step picks α so that plain gradient descent reaches zero "
+                           "loss in one step; leave out --optimizer and --l2")
+    if not strength and {"J", "dJ"} & set(ask):
+        raise SymgradError("J and dJ (the loss with its penalty and its gradients) are asked "
+                           "with an L2 penalty: give --l2 λ")
+    if optimizer.name == "sgd" and "state" in ask:
+        raise SymgradError("state (the optimizer's v, m, ...) is asked with an optimizer that "
+                           "keeps one: give --optimizer momentum, nesterov, rmsprop, adam or "
+                           "adamw")
+    return dict(optimizer=optimizer, l2=strength, l2_biases=bool(l2_biases))
+
+
+# The numbers of an optimizer's step: J, ∂J/∂p, the state, the new values, the loss after.
+_STEP_KINDS = ("objective", "objective_gradient", "state", "update", "loss_after")
+# On a level of short decimals, the step's numbers (which multiply α by μ, λ and the
+# gradient) may have this many more places than the rest.
+_STEP_EXTRA_PLACES = 1
+# A number of the step this close to 0 (Adam's step landing a parameter on 0 but for ε)
+# would be asked to a dozen places, more than an LMS can mark: the problem is redrawn.
+_TINIEST = Rational(1, 10 ** 6)
+
+
+def _short(d: Derivation, places: int) -> bool:
+    """Whether every number of the optimizer's step and the penalty is a decimal of at most
+    ``places`` places."""
+    return all(decimal_places(q.value) is not None and decimal_places(q.value) <= places
+               for q in quantities(d) if q.kind in _STEP_KINDS)
+
+
+def _stepped(d: Derivation, places: int | None, training: dict) -> bool:
+    """Whether the optimizer's step and the penalty keep their numbers askable: none of
+    them 0 but for a few ε, and each a decimal of at most ``places`` places (None: any
+    number)."""
+    if training["optimizer"].name == "sgd" and not training["l2"]:
+        return True
+    values = [approx(q.value) for q in quantities(d) if q.kind in _STEP_KINDS]
+    if any(0 < abs(v) < _TINIEST for v in values):
+        return False
+    return places is None or _short(d, places)
+
+
 def _accept(neuron, samples, rate, level: Difficulty, exact_step: bool,
-            allow_kink: bool) -> Derivation | None:
+            allow_kink: bool, training: dict) -> Derivation | None:
     """The derivation when the drawn problem meets every condition, else ``None``."""
     if isinstance(neuron, Network):
-        return _accept_network(neuron, samples, rate, level, allow_kink)
+        return _accept_network(neuron, samples, rate, level, allow_kink, training)
     # Conditions on z alone are checked before the (costlier) derivation.
     zs = [sum((w * x for w, x in zip(neuron.weights, s.x)), neuron.bias or 0) for s in samples]
     name = find_activation(neuron.activation).name
@@ -767,7 +844,9 @@ def _accept(neuron, samples, rate, level: Difficulty, exact_step: bool,
             places = decimal_places(value)
             if places is None or places > level.decimals:
                 return None
-    return derive(neuron, samples, learning_rate=rate)
+    d = derive(neuron, samples, learning_rate=rate, **training)
+    return d if _stepped(d, None if level.decimals is None else
+                         level.decimals + _STEP_EXTRA_PLACES, training) else None
 
 
 # Losses a candidate's step can be worked for in fractions: (ℓ(e), ∂ℓ/∂ŷ(e)) of the
@@ -822,12 +901,17 @@ def _quick_step_numbers(neuron: Neuron, samples, rate, name: str) -> StepNumbers
 
 
 def _accept_network(network: Network, samples, rate, level: Difficulty,
-                    allow_kink: bool) -> Derivation | None:
+                    allow_kink: bool, training: dict) -> Derivation | None:
     """The derivation of a drawn network when every neuron stays out of flat tails and off
     kinks, the outputs are near their targets, and every weight learns something."""
     try:
-        d = derive(network, samples, learning_rate=rate)
+        d = derive(network, samples, learning_rate=rate, **training)
     except DomainError:
+        return None
+    # A softmax's probabilities are never short decimals.
+    places = (None if level.decimals is None or d.activations[-1].layer is not None
+              else level.decimals + _NETWORK_EXTRA_PLACES + _STEP_EXTRA_PLACES)
+    if not _stepped(d, places, training):
         return None
     for f in d.forward:
         for unit in f.units:

@@ -39,7 +39,8 @@ from .working import (Formula, approx, descent, evaluate, numbers_in, product, r
                       unevaluated, working)
 from .working import sign as working_sign
 
-__all__ = ["derive", "step_inputs", "step_numbers", "StepNumbers", "composed_loss", "Z",
+__all__ = ["derive", "training_settings", "step_inputs", "step_numbers", "StepNumbers",
+           "composed_loss", "Z",
            "PREDICTION", "TARGET", "HUBER_DELTA", "TINY", "MAX_STEPS"]
 
 # A gradient smaller than this in size barely moves its parameter.
@@ -778,6 +779,23 @@ def _finite_differences(loss_at, names: _Names, parameters, gradients,
     return tuple(checks)
 
 
+def training_settings(optimizer: Optimizer | str, l2) -> tuple[Optimizer, Rational]:
+    """The optimizer (from its name) and the L2 strength λ, exact; a negative λ, or λ with
+    adamw (which decays the weights its own way), is refused.
+
+    >>> training_settings("adam", "0.1")
+    (Optimizer(name='adam', momentum=None, beta1=9/10, beta2=999/1000, eps=1/100000000, weight_decay=None), 1/10)
+    """
+    optimizer = optimizer if isinstance(optimizer, Optimizer) else Optimizer(optimizer)
+    strength = exact(l2, "l2")
+    if strength < 0:
+        raise NumberError(f"the L2 strength λ must not be negative, not {strength}")
+    if strength and optimizer.name == "adamw":
+        raise NumberError("adamw already decays the weights (decoupled, --weight-decay); give "
+                          "an L2 penalty with another optimizer, such as adam")
+    return optimizer, strength
+
+
 @collecting_rarely()
 def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate="0.1",
            steps: int = 1, tolerance=None, finite_differences: bool = False,
@@ -811,13 +829,7 @@ def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate
     writer = _Writer(engine, notation)
     parameters = network.parameters
     frozen = tuple(network.is_frozen(name) for name in network.parameter_names)
-    optimizer = optimizer if isinstance(optimizer, Optimizer) else Optimizer(optimizer)
-    strength = exact(l2, "l2")
-    if strength < 0:
-        raise NumberError(f"the L2 strength λ must not be negative, not {strength}")
-    if strength and optimizer.name == "adamw":
-        raise NumberError("adamw already decays the weights (decoupled, --weight-decay); give "
-                          "an L2 penalty with another optimizer, such as adam")
+    optimizer, strength = training_settings(optimizer, l2)
     penalty = L2(strength, tuple(l2_biases or network.position(name)[2] is not None
                                  for name in network.parameter_names)) if strength else None
     if strength and matrix and isinstance(model, Neuron):

@@ -11,19 +11,24 @@ from sympy import Add, Expr, Rational, Symbol
 
 from .derive import PREDICTION, TARGET, _Engine, _Names
 from ..errors import DomainError, UnknownNameError
-from .model import DIGITS_ERROR, Defined, Sample, digits_of, numeric
+from .model import DIGITS_ERROR, Defined, Optimizer, Sample, digits_of, numeric
 from .records import Derivation
+from .training import STATE, first_step_from, state_symbol
 from ..words import N_
 from .working import evaluate, sign
 
-__all__ = ["Quantity", "Mistake", "MISTAKES", "quantities", "mistakes", "depends_on",
-           "recompute"]
+__all__ = ["Quantity", "Mistake", "MISTAKES", "FirstStep", "quantities", "mistakes",
+           "depends_on", "recompute", "first_step"]
 
 
 @dataclass(frozen=True, slots=True)
 class Quantity:
     """One number a learner can be asked for: ``kind`` is ``prediction``, ``loss``,
-    ``gradient``, ``update`` or ``loss_after``; ``key`` names it (``dL/dw``, ``w_new``)."""
+    ``gradient``, ``update`` or ``loss_after`` (a network's also ``activation`` and
+    ``delta``); with an L2 penalty ``objective`` (``J``) and ``objective_gradient``
+    (``dJ/dw``), with an optimizer that keeps state ``state`` (``v_w``, ``m_w``,
+    ``m_hat_w``, ``v_hat_w``: after the first step); ``key`` names it (``dL/dw``,
+    ``w_new``)."""
 
     key: str
     kind: str
@@ -63,7 +68,87 @@ MISTAKES = {
                                 "classes forgotten"),
     "one_hot_shifted": N_("the target class off by one: the one-hot y of a neighbouring "
                           "class"),
+    "l2_forgotten": N_("the L2 penalty left out: (λ/2)Σw² in J, λw in its gradient"),
+    "l2_lambda_only": N_("λ added to the gradient instead of λw"),
+    "l2_half_kept": N_("(λ/2)w added to the gradient: the derivative of (λ/2)w² is λw"),
+    "l2_without_half": N_("the penalty taken as λΣw², without its ½ (2λw in the gradient)"),
+    "l2_bias_penalised": N_("the bias penalised too: the L2 penalty covers only the weights "
+                            "here"),
+    "l2_bias_not_penalised": N_("the bias left out of the L2 penalty: here the biases are "
+                                "penalised too"),
+    "l2_as_decay": N_("the L2 penalty applied as decoupled weight decay p - αλp instead of "
+                      "adding λw to the gradient the optimizer uses"),
+    "decay_as_l2": N_("AdamW's weight decay added to the gradient as λw (Adam with L2) "
+                      "instead of decoupled: p - αλp, outside m and v"),
+    "weight_decay_forgotten": N_("AdamW's decoupled weight decay αλp left out"),
+    "no_bias_correction": N_("Adam's moments without bias correction: m and v in place of "
+                             "m̂ = m/(1 - β₁ᵗ) and v̂ = v/(1 - β₂ᵗ)"),
+    "divided_by_v": N_("the step divided by v instead of √v"),
+    "velocity_unused": N_("Nesterov's step without its velocity term μv: plain α·g"),
 }
+
+# Two values closer than this share of their size are one number to a learner.
+INDISTINCT = Rational(1, 10 ** 6)
+
+
+@dataclass(frozen=True, slots=True)
+class FirstStep:
+    """One parameter's first training step as the record works it: ``gradient`` is the
+    gradient the step uses (``∂J/∂p`` with an L2 penalty), ``loss_gradient`` ``∂L/∂p``;
+    ``state`` holds the optimizer's values after the step (``(name, value)``, such as
+    ``("m", ...)``) and ``new`` the parameter after it. ``decayed``: penalised by L2."""
+
+    parameter: str
+    symbol: Symbol
+    value: Expr
+    gradient: Expr
+    loss_gradient: Expr
+    state: tuple[tuple[str, Expr], ...]
+    new: Expr
+    decayed: bool
+    frozen: bool
+    is_bias: bool
+
+
+def first_step(derivation: Derivation) -> tuple[FirstStep, ...]:
+    """Every parameter's first step, read from the record.
+
+    >>> from symgrad.maths.derive import derive
+    >>> s = first_step(derive(optimizer="adam", l2="0.1"))[0]
+    >>> s.gradient, s.loss_gradient, [name for name, _ in s.state]
+    (-31/20, -8/5, ['m', 'v', 'm_hat', 'v_hat'])
+    """
+    d = derivation
+    return tuple(FirstStep(
+        g.parameter, g.symbol, p, g.value,
+        g.value if g.loss_value is None else g.loss_value,
+        tuple((line.name, line.formula.value) for line in g.state), g.update.value,
+        g.penalty is not None, g.frozen, d.network.position(name)[2] is None)
+        for g, p, name in zip(d.gradients, d.parameters, d.network.parameter_names))
+
+
+def _trains(d: Derivation) -> bool:
+    """Whether the step is more than plain gradient descent on the loss."""
+    return d.optimizer.name != "sgd" or bool(d.l2)
+
+
+def _gradient_key(d: Derivation, parameter: str) -> str:
+    """The key of the gradient a parameter's step uses: ``dJ/dw`` with a penalty."""
+    return f"{'dJ' if d.l2 else 'dL'}/d{parameter}"
+
+
+def _training_quantities(d: Derivation) -> tuple[list[Quantity], list[Quantity]]:
+    """The penalised objective and its gradients, then the optimizer's state of the first
+    step: the quantities that go before the gradients' updates and after the loss."""
+    objective, state = [], []
+    if d.l2:
+        objective.append(Quantity("J", "objective", d.objective.value, Symbol("J")))
+        state += [Quantity(f"dJ/d{s.parameter}", "objective_gradient", s.gradient, s.symbol)
+                  for s in first_step(d)]
+    for s in first_step(d):
+        state += [Quantity(f"{name}_{s.parameter}", "state", value,
+                           state_symbol(name, s.symbol, "1")) for name, value in s.state]
+    return objective, state
 
 
 def quantities(derivation: Derivation) -> tuple[Quantity, ...]:
@@ -81,7 +166,11 @@ def quantities(derivation: Derivation) -> tuple[Quantity, ...]:
                       row.prediction.value, row.prediction_symbol, row.sample)
              for row in d.forward]
     found.append(Quantity("loss", "loss", d.loss.value))
-    found += [Quantity(f"dL/d{g.parameter}", "gradient", g.value, g.symbol) for g in d.gradients]
+    objective, state = _training_quantities(d)
+    found += objective
+    found += [Quantity(f"dL/d{s.parameter}", "gradient", s.loss_gradient, s.symbol)
+              for s in first_step(d)]
+    found += state
     found += [Quantity(f"{g.parameter}_new", "update", g.update.value, g.symbol)
               for g in d.gradients]
     found.append(Quantity("loss_after", "loss_after", d.loss_after.value))
@@ -102,6 +191,9 @@ def mistakes(derivation: Derivation, key: str, *, distinct: bool = True) -> tupl
     if key not in wanted:
         raise UnknownNameError(f"unknown quantity {key!r}; choose one of: {', '.join(wanted)}")
     quantity = wanted[key]
+    if quantity.kind in ("objective", "objective_gradient", "state") or (
+            quantity.kind == "update" and _trains(d)):
+        return _differing(quantity.value, _training_candidates(d, quantity), distinct)
     if d.is_network:
         return _differing(quantity.value, _network_candidates(d, quantity), distinct)
     engine = _Engine(d.network, d.samples)  # for the formulas a mistake evaluates wrongly
@@ -110,7 +202,6 @@ def mistakes(derivation: Derivation, key: str, *, distinct: bool = True) -> tupl
     zs = [u.z.value for u in units]
     dloss = [u.upstream.value for u in units]
     dactivation = [u.slope.value for u in units]
-    totals = [g.value for g in d.gradients]
     m = len(d.samples)
     candidates: list[tuple[str, Expr]] = []
 
@@ -145,8 +236,10 @@ def mistakes(derivation: Derivation, key: str, *, distinct: bool = True) -> tupl
             candidates.append(("z_for_prediction", scale * Add(*(
                 at_z(i) * da * dz for i, (_, da, dz) in enumerate(chains)))))
     elif quantity.kind in ("update", "loss_after"):
-        plus = tuple(p + d.learning_rate * g for p, g in zip(d.parameters, totals))
-        no_rate = tuple(p - g for p, g in zip(d.parameters, totals))
+        # The step as the optimizer takes it, reversed or without α (p - α·g for sgd).
+        steps = tuple(p - new for p, new in zip(d.parameters, d.updated))
+        plus = tuple(p + step for p, step in zip(d.parameters, steps))
+        no_rate = tuple(p - step / d.learning_rate for p, step in zip(d.parameters, steps))
         if quantity.kind == "update":
             j = d.parameter_symbols.index(quantity.symbol)
             candidates += [("plus_instead_of_minus", plus[j]),
@@ -181,15 +274,31 @@ def depends_on(derivation: Derivation, key: str) -> tuple[str, ...]:
     if key not in found:
         raise UnknownNameError(f"unknown quantity {key!r}; choose one of: {', '.join(found)}")
     kind = found[key].kind
+    if kind in ("objective", "objective_gradient", "state", "update"):
+        return _step_depends_on(d, found, found[key])
     if d.is_network:
         return _network_depends_on(d, found, found[key])
     if kind in ("loss", "gradient"):
         return tuple(q.key for q in found.values() if q.kind == "prediction")
-    if kind == "update":
-        return (f"dL/d{key[:-4]}",)
     if kind == "loss_after":
         return tuple(q.key for q in found.values() if q.kind == "update")
     return ()
+
+
+def _step_depends_on(d: Derivation, found: dict, q: Quantity) -> tuple[str, ...]:
+    """J from the loss, ∂J/∂p from ∂L/∂p; the optimizer's state from the gradient the step
+    uses (m̂ from m, v̂ from v too), a new parameter from that gradient and its state."""
+    if q.kind == "objective":
+        return ("loss",)
+    name, parameter = _step_part(q)
+    if q.kind == "objective_gradient":
+        return (f"dL/d{parameter}",)
+    earlier = [_gradient_key(d, parameter)]
+    if name in ("m_hat", "v_hat"):
+        earlier.append(f"{name[0]}_{parameter}")
+    elif name == "p":
+        earlier += [f"{state}_{parameter}" for state in ("m", "v", "m_hat", "v_hat")]
+    return tuple(k for k in earlier if k in found)
 
 
 def _place(q: Quantity) -> tuple[str, int, int, int] | None:
@@ -203,8 +312,6 @@ def _place(q: Quantity) -> tuple[str, int, int, int] | None:
 
 def _network_depends_on(d: Derivation, found: dict, q: Quantity) -> tuple[str, ...]:
     places = {k: _place(other) for k, other in found.items()}
-    if q.kind == "update":
-        return (f"dL/d{q.key[:-4]}",)
     if q.kind == "loss_after":
         return tuple(k for k, other in found.items() if other.kind == "update")
     if q.kind == "gradient":
@@ -275,9 +382,17 @@ def recompute(derivation: Derivation, key: str, given: dict, *,
                    evaluate(form(PREDICTION), {PREDICTION: a}))
                 * (s.x[j] if j < weights else 1)
                 for a, s, f in zip(predictions, d.samples, d.forward)))
-    elif wanted.kind == "update":
-        j = d.parameter_symbols.index(wanted.symbol)
-        result = d.parameters[j] - d.learning_rate * values[depends[0]]
+    elif wanted.kind in ("objective", "objective_gradient"):
+        earlier = depends[0]
+        right = next(q.value for q in quantities(d) if q.key == earlier)
+        result = values[earlier] + wanted.value - right  # plus the penalty's part
+    elif wanted.kind in ("state", "update"):
+        name, parameter = _step_part(wanted)
+        s = next(s for s in first_step(d) if s.parameter == parameter)
+        mine = {k.removesuffix("_" + parameter): v for k, v in given.items()
+                if k in depends and k != depends[0]}
+        result = first_step_from(d.optimizer, d.learning_rate, s.value, values[depends[0]],
+                                 mine)[name]
     elif wanted.kind == "loss_after":
         updates = {q.symbol: values[q.key] for q in quantities(d) if q.kind == "update"}
         parameters = [updates.get(s, p) for s, p in zip(d.parameter_symbols, d.parameters)]
@@ -308,7 +423,11 @@ def _network_quantities(d: Derivation) -> tuple[Quantity, ...]:
                                else Symbol(u.a_symbol.name.replace("a^", "\\delta^", 1)),
                                f.sample) for u in f.units]
     found.append(Quantity("loss", "loss", d.loss.value))
-    found += [Quantity(f"dL/d{g.parameter}", "gradient", g.value, g.symbol) for g in d.gradients]
+    objective, state = _training_quantities(d)
+    found += objective
+    found += [Quantity(f"dL/d{s.parameter}", "gradient", s.loss_gradient, s.symbol)
+              for s in first_step(d)]
+    found += state
     found += [Quantity(f"{g.parameter}_new", "update", g.update.value, g.symbol)
               for g in d.gradients if not g.frozen]
     found.append(Quantity("loss_after", "loss_after", d.loss_after.value))
@@ -402,6 +521,78 @@ def _network_candidates(d: Derivation, quantity: Quantity) -> list[tuple[str, Ex
     return candidates
 
 
+def _step_part(quantity: Quantity) -> tuple[str, str]:
+    """The value of a parameter's first step a quantity is, and the parameter:
+    ``m_hat_w`` -> ("m_hat", "w"), ``w_new`` -> ("p", "w"), ``dJ/dw`` -> ("g", "w")."""
+    key = quantity.key
+    if quantity.kind == "update":
+        return "p", key.removesuffix("_new")
+    if quantity.kind in ("gradient", "objective_gradient"):
+        return "g", key[4:]
+    return next((name, key[len(name) + 1:]) for name in ("m_hat", "v_hat", "m", "v")
+                if key.startswith(name + "_"))
+
+
+def _training_candidates(d: Derivation, quantity: Quantity) -> list[tuple[str, Expr]]:
+    """The values the mistakes of an L2 penalty and of an optimizer's first step give for
+    the objective J, a gradient ∂J/∂p, a state value or a new parameter: each the
+    optimizer's rule (:func:`~symgrad.maths.training.first_step_from`) worked from a
+    wrong gradient or with a wrong value put in."""
+    o, rate, lam = d.optimizer, d.learning_rate, d.l2
+    steps = first_step(d)
+    if quantity.kind == "objective":
+        loss, penalty = d.loss.value, d.objective.value - d.loss.value
+        biases = lam / 2 * Add(*(s.value ** 2 for s in steps if s.is_bias))
+        candidates = [("l2_forgotten", loss), ("l2_without_half", loss + 2 * penalty)]
+        if biases != 0:
+            candidates.append(("l2_bias_not_penalised", loss + penalty - biases)
+                              if d.l2_biases else ("l2_bias_penalised", loss + penalty + biases))
+        return candidates
+    name, parameter = _step_part(quantity)
+    s = next(s for s in steps if s.parameter == parameter)
+    gl, p = s.loss_gradient, s.value
+    slips = []  # (mistake, the wrong gradient the step is worked from)
+    if lam and s.decayed:
+        slips += [("l2_bias_not_penalised" if s.is_bias else "l2_forgotten", gl),
+                  ("l2_lambda_only", gl + lam), ("l2_half_kept", gl + lam * p / 2),
+                  ("l2_without_half", gl + 2 * lam * p)]
+    elif lam and s.is_bias:
+        slips.append(("l2_bias_penalised", gl + lam * p))
+    if quantity.kind == "objective_gradient":
+        return slips
+    right = dict(s.state)
+
+    def worked(optimizer: Optimizer, gradient: Expr, given=None) -> Expr:
+        return first_step_from(optimizer, rate, p, gradient, given)[name]
+
+    candidates = [(mistake, worked(o, g)) for mistake, g in slips]
+    settings = dict(o.settings)
+    adam = Optimizer("adam", **{k: v for k, v in settings.items() if k != "weight_decay"}) \
+        if o.name == "adamw" else o
+    if o.name == "adamw":
+        candidates.append(("decay_as_l2", worked(adam, s.gradient + o.weight_decay * p)))
+    if lam and s.decayed:  # decoupled: decay p, then the optimizer's step on ∂L/∂p alone
+        candidates.append(("l2_as_decay", worked(o, gl) - (rate * lam * p if name == "p"
+                                                          else 0)))
+    if name in ("m_hat", "v_hat"):
+        candidates.append(("no_bias_correction", right[name[0]]))
+    if name != "p":
+        return candidates
+    if o.name in ("adam", "adamw"):
+        candidates += [("no_bias_correction", worked(o, s.gradient, {
+                            "m_hat": right["m"], "v_hat": right["v"]})),
+                       ("divided_by_v", worked(o, s.gradient, {"v_hat": right["v_hat"] ** 2}))]
+    if o.name == "adamw":
+        candidates.append(("weight_decay_forgotten", worked(adam, s.gradient)))
+    if o.name == "rmsprop":
+        candidates.append(("divided_by_v", worked(o, s.gradient, {"v": right["v"] ** 2})))
+    if o.name == "nesterov":
+        candidates.append(("velocity_unused", worked(o, s.gradient, {"v": 0})))
+    candidates += [("plus_instead_of_minus", 2 * p - s.new),
+                   ("missing_learning_rate", p - (p - s.new) / rate)]
+    return candidates
+
+
 def _shifted_passes(d: Derivation) -> tuple:
     """Backpropagation with each sample's one-hot class moved to the class after it, then
     to the class before it (cyclically; one pass for two classes): what a learner who
@@ -444,6 +635,13 @@ def _same(value: Expr, other: Expr) -> bool:
     return bool(abs(numeric(difference, 30)) <= size * Rational(1, 10 ** SAME_DIGITS))
 
 
+def _indistinct(value: Expr, correct: Expr) -> bool:
+    """Whether ``value`` is within :data:`INDISTINCT` of the correct value, relatively
+    (Adam's step on a slightly wrong gradient is still about α)."""
+    size = max(abs(numeric(correct, 30)), abs(numeric(value, 30)))
+    return bool(abs(numeric(value - correct, 30)) <= size * INDISTINCT)
+
+
 def _differing(correct: Expr, candidates, distinct: bool) -> tuple[Mistake, ...]:
     """Keep the mistakes whose values differ from the correct one (and, when ``distinct``,
     from each other)."""
@@ -454,6 +652,8 @@ def _differing(correct: Expr, candidates, distinct: bool) -> tuple[Mistake, ...]
         approx = 0 if value.is_Rational else complex(numeric(value, 30))
         if approx.imag or not math.isfinite(approx.real):
             continue  # e.g. log of a negative number: no number a learner could write
+        if _indistinct(value, correct):
+            continue  # no learner could tell it from the right answer
         others = [correct] + ([k.value for k in kept] if distinct else [])
         if not any(_same(value, other) for other in others):
             kept.append(Mistake(name, MISTAKES[name], value))

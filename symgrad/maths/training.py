@@ -15,7 +15,8 @@ from .model import Optimizer
 from .records import StateLine
 from .working import Formula, numbers_in, working
 
-__all__ = ["STATE", "CORRECTED", "Updater", "update_working", "L2", "state_symbol"]
+__all__ = ["STATE", "CORRECTED", "Updater", "update_working", "L2", "state_symbol",
+           "first_step_from"]
 
 # The state each optimizer carries per parameter, in the order a table shows it: the
 # velocity v of momentum, the running mean v of g² of RMSprop, Adam's moments m and v.
@@ -89,9 +90,15 @@ class Updater:
                           for name in self.corrected}
         return tuple(values["p"] for _, values in found), tuple(found)
 
-    def _one(self, p: Expr, g: Expr, before: dict) -> dict:
-        """One parameter's step (the formulas of the class docstring of Optimizer)."""
-        o, rate, t, define = self.optimizer, self.rate, self.t, self.define
+    def _one(self, p: Expr, g: Expr, before: dict, given: dict | None = None) -> dict:
+        """One parameter's step (the formulas of the class docstring of Optimizer); a value
+        named in ``given`` (``v``, ``m``, ``m_hat``, ``v_hat``) is taken from it instead."""
+        o, rate, t = self.optimizer, self.rate, self.t
+        given = given or {}
+
+        def define(name: str, value: Expr) -> Expr:
+            return given[name] if name in given else self.define(name, value)
+
         if o.name == "sgd":
             return {"p": define("p", p - rate * g)}
         if o.name in ("momentum", "nesterov"):
@@ -144,6 +151,20 @@ def update_working(optimizer: Optimizer, rate: Rational, t: int, symbol: Symbol,
     if o.name == "adamw":
         terms.insert(1, _minus(_times(ALPHA, LAMBDA, symbol)))
     return tuple(lines), working(_sum(*terms), numbers, values["p"])
+
+
+def first_step_from(optimizer: Optimizer, rate: Rational, p: Expr, g: Expr,
+                    given: dict | None = None) -> dict:
+    """One parameter's first step (t = 1, the state 0) worked from gradient ``g``, with the
+    values named in ``given`` put in place of the rule's own: a learner's step worked
+    from their own gradient or moments, or a mistake's (``v_hat`` given as ``v``).
+
+    >>> first_step_from(Optimizer("momentum"), Rational(1, 10), Rational(1, 2), Rational(-2))
+    {'v': -2, 'p': 7/10}
+    """
+    updater = Updater(optimizer, rate, (False,), lambda _, value: value)
+    updater.t = 1
+    return updater._one(p, g, {name: Integer(0) for name in STATE[optimizer.name]}, given)
 
 
 class L2:

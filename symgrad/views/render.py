@@ -373,7 +373,8 @@ def _filters(digits: int) -> dict:
         return "".join(_LATEX_SPECIALS.get(char, char) for char in str(text))
 
     def label(quantity):
-        """LaTeX for an asked quantity: ``\\hat{y}``, ``L``, ``∂L/∂w``, ``w_new``; a sample
+        """LaTeX for an asked quantity: ``\\hat{y}``, ``L``, ``∂L/∂w``, ``w_new``, ``J``,
+        ``∂J/∂w``, ``m_{w,1}``; a sample
         of a batch as the record writes it (``\\hat{y}^{(2)}``; in a network, whose
         superscript is the layer, ``a^{(2)}_{1}\\ (sample 2)``)."""
         symbol = latex(quantity.symbol) if quantity.symbol is not None else ""
@@ -383,6 +384,9 @@ def _filters(digits: int) -> dict:
             "gradient": rf"\frac{{\partial L}}{{\partial {symbol}}}",
             "update": rf"{{{symbol}}}_{{\text{{new}}}}",
             "loss_after": r"L_{\text{new}}",
+            "objective": "J",
+            "objective_gradient": rf"\frac{{\partial J}}{{\partial {symbol}}}",
+            "state": symbol,  # m_{w,1}: the optimizer's state after the first step
             "activation": symbol + _of_sample(quantity),
             "delta": symbol + _of_sample(quantity),
         }[quantity.kind]
