@@ -17,7 +17,7 @@ from fractions import Fraction
 
 from sympy import Expr, Rational
 
-from ..maths.model import DIGITS_ERROR, decimal, digits_of, numeric
+from ..maths.model import DIGITS_ERROR, digits_of, numeric
 from ..maths.quantities import Mistake, Quantity, mistakes
 from ..maths.records import Derivation
 
