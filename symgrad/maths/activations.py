@@ -341,6 +341,6 @@ def custom(formula: Expr) -> Activation:
         raise SymgradError(f"a custom activation is a formula in z alone, but it uses "
                            f"{', '.join(extra)}")
     derivative = diff(formula, z)
-    return Activation("custom", N_("custom activation"),
+    return Activation("custom", N_("custom"),
                       function=lambda at, slope: formula.xreplace({z: at}),
                       derivative=lambda at, slope: derivative.xreplace({z: at}))
