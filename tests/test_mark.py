@@ -512,3 +512,18 @@ def test_a_penalty_slip_is_tagged_and_carried_forward(optimizer_problems):
     assert parts[f"{parameter}_new"].status in (
         ("carried_forward",) if d.optimizer.name in ("momentum", "nesterov")
         else ("carried_forward", "correct")), d.optimizer.name
+
+
+def test_a_wrong_loss_gradient_carries_into_the_state_without_dj():
+    """With L2 but ∂J/∂w not asked, the velocity and the update follow from the learner's
+    ∂L/∂w plus λw: a flipped ∂L/∂w is tagged, its v and new w carried forward."""
+    carried = 0
+    for p in sheet(count=6, seed=17, optimizer="momentum", l2="0.1",
+                   ask=["w", "state", "update"]).problems:
+        given = _worked_from(p, {"dL/dw": fixed(-Rational(_model(p)["dL/dw"]), 3)})
+        parts = {part.key: part for part in mark(p, given).parts}
+        assert "flipped_sign" in parts["dL/dw"].mistakes
+        assert all(parts[k].status == "carried_forward" or "no credit carried forward" in
+                   parts[k].feedback for k in ("v_w", "w_new")), p.number
+        carried += parts["v_w"].status == "carried_forward"
+    assert carried >= 4

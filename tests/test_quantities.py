@@ -198,10 +198,13 @@ def test_l2_as_decay_is_dropped_for_sgd():
 
 
 def test_a_wrong_gradient_is_carried_into_state_and_update():
-    """recompute works Adam's moments and the update from a learner's own ∂J/∂w and m."""
+    """recompute works Adam's moments and the update from a learner's own ∂J/∂w (or its
+    ∂L/∂w) and m."""
     d = derive(optimizer="adam", l2="0.1")  # seed 001: w = 0.5, ∂L/∂w = -1.6
-    assert depends_on(d, "m_hat_w") == ("dJ/dw", "m_w")
-    assert depends_on(d, "w_new") == ("dJ/dw", "m_w", "v_w", "m_hat_w", "v_hat_w")
+    assert depends_on(d, "m_hat_w") == ("dJ/dw", "dL/dw", "m_w")
+    assert depends_on(d, "w_new") == ("dJ/dw", "dL/dw", "m_w", "v_w", "m_hat_w", "v_hat_w")
+    # ∂J/∂w not asked: the state follows from the learner's ∂L/∂w plus λw
+    assert recompute(d, "m_w", {"dL/dw": Rational(-2)}) == (Rational(-2) + Rational(1, 20)) / 10
     assert recompute(d, "dJ/dw", {"dL/dw": Rational(-2)}) == Rational(-2) + Rational(1, 20)
     assert recompute(d, "m_w", {"dJ/dw": Rational(-2)}) == Rational(-1, 5)
     assert recompute(d, "m_hat_w", {"m_w": Rational(1, 10)}) == 1

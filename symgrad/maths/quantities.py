@@ -287,18 +287,19 @@ def depends_on(derivation: Derivation, key: str) -> tuple[str, ...]:
 
 def _step_depends_on(d: Derivation, found: dict, q: Quantity) -> tuple[str, ...]:
     """J from the loss, ∂J/∂p from ∂L/∂p; the optimizer's state from the gradient the step
-    uses (m̂ from m, v̂ from v too), a new parameter from that gradient and its state."""
+    uses (∂J/∂p, or with a penalty ∂L/∂p when ∂J/∂p is not asked; m̂ from m, v̂ from v
+    too), a new parameter from that gradient and its state."""
     if q.kind == "objective":
         return ("loss",)
     name, parameter = _step_part(q)
     if q.kind == "objective_gradient":
         return (f"dL/d{parameter}",)
-    earlier = [_gradient_key(d, parameter)]
+    earlier = [_gradient_key(d, parameter), f"dL/d{parameter}"]
     if name in ("m_hat", "v_hat"):
         earlier.append(f"{name[0]}_{parameter}")
     elif name == "p":
         earlier += [f"{state}_{parameter}" for state in ("m", "v", "m_hat", "v_hat")]
-    return tuple(k for k in earlier if k in found)
+    return tuple(dict.fromkeys(k for k in earlier if k in found))
 
 
 def _place(q: Quantity) -> tuple[str, int, int, int] | None:
@@ -389,10 +390,14 @@ def recompute(derivation: Derivation, key: str, given: dict, *,
     elif wanted.kind in ("state", "update"):
         name, parameter = _step_part(wanted)
         s = next(s for s in first_step(d) if s.parameter == parameter)
-        mine = {k.removesuffix("_" + parameter): v for k, v in given.items()
-                if k in depends and k != depends[0]}
-        result = first_step_from(d.optimizer, d.learning_rate, s.value, values[depends[0]],
-                                 mine)[name]
+        used, loss = _gradient_key(d, parameter), f"dL/d{parameter}"
+        mine = {k: v for k, v in given.items() if k in depends}
+        gradient = (mine[used] if used in mine else  # ∂J/∂p from the learner's ∂L/∂p
+                    mine[loss] + s.gradient - s.loss_gradient if loss in mine else s.gradient)
+        state = {k.removesuffix("_" + parameter): v for k, v in mine.items()
+                 if k not in (used, loss)}
+        result = first_step_from(d.optimizer, d.learning_rate, s.value, gradient,
+                                 state)[name]
     elif wanted.kind == "loss_after":
         updates = {q.symbol: values[q.key] for q in quantities(d) if q.kind == "update"}
         parameters = [updates.get(s, p) for s, p in zip(d.parameter_symbols, d.parameters)]
