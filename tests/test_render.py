@@ -287,6 +287,32 @@ def test_mistakes_panel_lists_what_diagnose_names(model):
     assert set(data) == {q.key for q, _ in example.mistake_panel}
 
 
+def test_mistakes_panel_of_a_softmax_classifier():
+    """A softmax classifier's panel says its own mistakes (the Jacobian's diagonal alone, the
+    neighbouring class's one-hot target) in words, in md and tex, each a value diagnose
+    traces to that mistake."""
+    from symgrad import diagnose
+    from symgrad.maths.model import numeric
+
+    model = Network(layers=[Layer([["0.5", "-0.2"], ["0.1", "0.4"]], ["0.1", "-0.1"], "relu"),
+                            Layer([["0.3", "-0.5"], ["0.2", "0.6"], ["-0.4", "0.1"]],
+                                  ["0", "0.1", "-0.1"], "softmax")], loss="cross_entropy")
+    batch = [Sample(x=["1", "2"], y=3)]
+    example = worked_example(model, batch, mistakes=True)
+    named = {m.name for _, found in example.mistake_panel for m in found}
+    assert {"softmax_diagonal_only", "one_hot_shifted"} <= named
+    md = example.to_markdown()
+    assert "keeping only the diagonal $a_k(1 - a_k)$ of the softmax's Jacobian" in md
+    assert "putting the one-hot target on a neighbouring class gives" in md
+    assert "neighbouring class" in example.to_latex()
+    for quantity, found in example.mistake_panel:
+        for mistake in found:
+            if mistake.name in ("softmax_diagonal_only", "one_hot_shifted"):
+                verdict = diagnose(model, quantity.key, str(numeric(mistake.value, 30)),
+                                   samples=batch, tolerance="0.0001%")
+                assert mistake.name in [m.name for m in verdict.mistakes], quantity.key
+
+
 BATCH = worked_example(Neuron(weights=["0.5", "-0.25"], bias="0.1", loss="mse"),
                        [Sample(x=[1, 2], y=1), Sample(x=[2, -1], y="0.5")])
 
