@@ -544,6 +544,10 @@ def test_cli_softmax_sheet_every_format(tmp_path):
         assert out.returncode == 0, out.stderr
         assert all((tmp_path / fmt / name).stat().st_size for name in names)
     assert "softmax" in (tmp_path / "md" / "sheet.md").read_text()
+    # The Moodle statement says a = f(z) of the ReLU layer only; the softmax has its formula.
+    quiz = html.unescape((tmp_path / "moodle" / "quiz.xml").read_text())
+    assert (r"\(a^{(l)}_j = f(z^{(l)}_j)\) (layer 1), \(a^{(2)}_{k} = \frac{e^{z^{(2)}_{k}}}"
+            r"{\sum_{j=1}^{3} e^{z^{(2)}_{j}}}\) (layer 2)") in quiz
     p = sheet(count=1, network="2-2-3", activations=["relu", "softmax"],
               losses=["cross_entropy"]).problems[0]
     assert [layer.activation for layer in p.derivation.network.layers] == ["relu", "softmax"]
