@@ -57,6 +57,18 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
+    def _print_message(self, message, file=None):
+        """argparse's, without its silence about a failed write: a help text too long for
+        the buffer that meets a full disk is an error (exit 2), as a short one is."""
+        file = file or sys.stderr
+        try:
+            if message:
+                file.write(message)
+        except OSError:
+            if file is not sys.stderr:
+                raise
+            # a usage error with standard error full: nowhere left to say it
+
 
 def _numbers(text: str) -> list[str]:
     """``"1,2"`` -> ``["1", "2"]``; the numbers themselves are checked by the model."""
@@ -864,9 +876,17 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 a wrong answer, 2 bad input,
     3 an answer that could not be compared)."""
     parser = _build_parser()
-    args = parser.parse_args(_join_values(parser, sys.argv[1:] if argv is None else argv))
-    if args.command is None:
-        parser.print_help()
+    try:
+        args = parser.parse_args(_join_values(parser, sys.argv[1:] if argv is None else argv))
+        if args.command is None:
+            parser.print_help()
+            return 2
+    except BrokenPipeError:  # `symgrad example --help | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except OSError as error:  # a full disk behind `symgrad example --help > help.txt`
+        print(f"symgrad: error: cannot write to standard output: {error.strerror}",
+              file=sys.stderr)
         return 2
     _load(args.command)
     try:

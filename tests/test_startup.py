@@ -126,7 +126,31 @@ def test_full_disk_on_leaving_is_one_line(tmp_path, args):
         2, "symgrad: error: cannot write to standard output: No space left on device\n")
 
 
-@pytest.mark.parametrize("args", [["--help"], ["example"]])
+@pytest.mark.parametrize("unbuffered", [False, True])
+def test_full_disk_under_a_long_help_is_one_line(tmp_path, unbuffered):
+    """A help text longer than the buffer (`symgrad example --help`, over 8 KB), or any
+    with PYTHONUNBUFFERED set, fails while argparse writes it, which argparse itself would
+    ignore (exit 0, nothing said): it is the same one line and exit 2."""
+    env = _buffered() | ({"PYTHONUNBUFFERED": "1"} if unbuffered else {})
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "symgrad", "example", "--help"],
+                                stdout=full, stderr=subprocess.PIPE, text=True, env=env,
+                                cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (
+        2, "symgrad: error: cannot write to standard output: No space left on device\n")
+
+
+def test_usage_error_with_standard_error_full_exits_2(tmp_path):
+    """A mistyped flag with standard error full has nowhere to say so: no traceback
+    attempt, exit 2 as for any usage error."""
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "symgrad", "--nope"],
+                                stdout=subprocess.PIPE, stderr=full, env=_buffered(),
+                                cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (2, b"")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["example"], ["example", "--help"]])
 def test_reader_gone_is_quiet(tmp_path, args):
     """When the reader of the pipe has left (`symgrad --help | true`), symgrad says nothing
     and exits 0: the reader had all it wanted."""
