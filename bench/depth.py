@@ -16,12 +16,13 @@ F = ``python -c "import sympy, jinja2"`` measured in the same run.
 
 import argparse
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from timing import BASELINE, cpu_seconds
 
 DEPTHS = (1, 2, 4, 8, 12, 25, 50, 100, 250, 500, 1000, 2500, 5000)
 START = (100, 500)   # the per-layer slope at the start is taken between these depths
@@ -80,26 +81,11 @@ def wide(width: int) -> str:
     return toml([layer(), layer()], samples)
 
 
-def cpu_seconds(command: list[str], limit: float) -> float | None:
-    """CPU seconds (user + system) of one fresh process running ``command``, or None when
-    it uses more than ``limit`` CPU seconds (it is then stopped by its CPU limit)."""
-    def cap():
-        resource.setrlimit(resource.RLIMIT_CPU, (int(limit) + 1, int(limit) + 1))
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, env=ENV, preexec_fn=cap)
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode < 0:  # killed by a signal: the CPU limit
-        return None
-    if process.returncode:
-        raise subprocess.CalledProcessError(process.returncode, command)
-    return usage.ru_utime + usage.ru_stime
-
-
 def median_cpu(command: list[str], runs: int, limit: float) -> float | None:
     """Median CPU seconds of ``command`` over ``runs`` fresh processes (None: over the limit)."""
     times = []
     for _ in range(runs):
-        seconds = cpu_seconds(command, limit)
+        seconds = cpu_seconds(command, env=ENV, limit=limit)
         if seconds is None:
             return None
         times.append(seconds)
@@ -155,7 +141,7 @@ def main() -> None:
                         help=f"deepest chain to time (default {max(DEPTHS)})")
     options = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="symgrad-bench-"))
-    baseline = median_cpu([sys.executable, "-c", "import sympy, jinja2"], 5, options.limit)
+    baseline = median_cpu(BASELINE, 5, options.limit)
     print(f"F = python -c \"import sympy, jinja2\": {baseline:.3f} s CPU\n")
 
     print(f"{'k':>5} {'CLI (s)':>9} {'CLI / F':>8} {'derive+render (s)':>18} "
