@@ -21,7 +21,7 @@ from timing import BASELINE, wall_and_cpu_seconds
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--students", type=int, default=500, help="students in the roster")
     parser.add_argument("--runs", type=int, default=5, help="baseline processes (>= 5)")
     args = parser.parse_args()

@@ -131,7 +131,7 @@ def fit(points: list[tuple[float, float]]) -> tuple[float, float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--limit", type=float, default=60,
                         help="CPU seconds the naive way may take at one depth (default 60)")
     parser.add_argument("--runs", type=int, default=3,

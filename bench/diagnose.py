@@ -1,8 +1,9 @@
-"""Wall time of diagnosing an answer to every quantity of one Adam step with an L2 penalty
+"""CPU time of diagnosing an answer to every quantity of one Adam step with an L2 penalty
 (a two-input sigmoid neuron, a batch of two), as a ratio to importing sympy and jinja2:
 with the derivation cached (as diagnose does) and with the cache cleared before each
 answer (a derivation per answer). Both, and the baseline, are measured in this run as the
-median of several fresh processes.
+median of several fresh processes, in CPU time (user + system), which a loaded
+machine changes far less than wall time.
 
     python bench/diagnose.py [--runs 5]
 """
@@ -10,7 +11,7 @@ median of several fresh processes.
 import argparse
 import sys
 
-from timing import BASELINE, median_seconds
+from timing import BASELINE, median_cpu_seconds
 
 SCRIPT = """
 from symgrad.assess import checks
@@ -28,13 +29,13 @@ for key in [q.key for q in quantities(derive(neuron, **options))]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--runs", type=int, default=5, help="processes per command (>= 5)")
     runs = max(5, parser.parse_args().runs)
-    baseline = median_seconds(BASELINE, runs)
-    cached = median_seconds([sys.executable, "-c", SCRIPT.format(clear=False)], runs)
-    uncached = median_seconds([sys.executable, "-c", SCRIPT.format(clear=True)], runs)
-    print(f"import sympy, jinja2                 : {baseline:.3f} s (median of {runs})")
+    baseline = median_cpu_seconds(BASELINE, runs)
+    cached = median_cpu_seconds([sys.executable, "-c", SCRIPT.format(clear=False)], runs)
+    uncached = median_cpu_seconds([sys.executable, "-c", SCRIPT.format(clear=True)], runs)
+    print(f"import sympy, jinja2                 : {baseline:.3f} s CPU (median of {runs})")
     print(f"diagnose every quantity, cached      : {cached:.3f} s = {cached / baseline:.1f}x")
     print(f"diagnose every quantity, re-derived  : {uncached:.3f} s = {uncached / baseline:.1f}x")
 

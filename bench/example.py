@@ -30,7 +30,7 @@ COMMANDS = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--runs", type=int, default=7, help="rounds of every command (>= 5)")
     runs = max(5, parser.parse_args().runs)
     medians = median_cpu_rounds({"F": BASELINE} | {name: command for name, (command, _)

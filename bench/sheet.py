@@ -20,10 +20,12 @@ FORMATS = ("md", "tex", "json", "moodle", "moodle-numerical", "qti")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--runs", type=int, default=1, help="processes per sheet")
-    parser.add_argument("--difficulty", default=",".join(DIFFICULTIES))
-    parser.add_argument("--format", default=",".join(FORMATS))
+    parser.add_argument("--difficulty", default=",".join(DIFFICULTIES),
+                        help="difficulties, comma-separated (default: all)")
+    parser.add_argument("--format", default=",".join(FORMATS),
+                        help="sheet formats, comma-separated (default: all)")
     args = parser.parse_args()
     runs = max(1, args.runs)
     difficulties, formats = args.difficulty.split(","), args.format.split(",")
