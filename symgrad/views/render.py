@@ -197,18 +197,40 @@ def _translations(lang: str) -> gettext.NullTranslations:
                                languages=[lang])
 
 
+# The parts of the packaged lesson/sheet.j2 whose words depend only on the language and
+# the arguments given (the keys of ``more``), so a sheet's ``lesson("sheet", part=...)``
+# renders each once: "Working:", "1 mark", "3 decimal places", "Problem 7" are asked for
+# every problem and answer of every student's sheet.  A teacher's templates may word
+# them from anything, so theirs are always rendered.
+_SHEET_WORDS = {part: frozenset(("part", *given)) for part, given in (
+    ("name", ()), ("id", ()), ("working", ()), ("compute", ()), ("answers", ()),
+    ("problem_column", ()), ("problem", ("number",)), ("places", ("places",)),
+    ("marks", ("marks",)), ("student", ("student",)))}
+
+
 def _lesson_for(fmt: str, templates, digits: int, lang: str):
     """The ``lesson(name, **more)`` function of a format's templates: it renders the shared
     template ``lesson/NAME.j2`` (the words of a lesson, written once) in that format, with
     the caller's variables and ``more``."""
 
+    remembered = {}  # (part, its numbers or name) -> the words of a packaged sheet part
+
     @jinja2.pass_context
     def lesson(context, name: str, **more) -> str:
+        key = None
+        if templates is None and name == "sheet" and more.keys() == _SHEET_WORDS.get(
+                more.get("part"), ()) and all(type(v) in (str, int) for v in more.values()):
+            key = tuple((k, type(v), v) for k, v in sorted(more.items()))
+            if key in remembered:
+                return remembered[key]
         # The caller's variables, not its environment's globals (its own gettext, lesson).
         mine = {key: value for key, value in context.get_all().items()
                 if key not in context.environment.globals and key != "digits"}
-        return render_template("lesson", f"{name}.j2", templates=templates, digits=digits,
+        text = render_template("lesson", f"{name}.j2", templates=templates, digits=digits,
                                lang=lang, **(mine | more | {"format": fmt})).strip("\n")
+        if key is not None and len(remembered) < MAX_REMEMBERED:
+            remembered[key] = text
+        return text
 
     return lesson
 
