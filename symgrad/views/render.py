@@ -175,7 +175,11 @@ def _make_environment(kind: str, templates: str | os.PathLike | None, digits: in
                        variable_start_string="(((", variable_end_string=")))",
                        comment_start_string="((=", comment_end_string="=))",
                        line_comment_prefix="%%")
+    # A teacher's templates are read again when edited (a notebook renders after each
+    # edit); the packaged ones cannot change while symgrad runs, so they are not checked
+    # for edits (a stat of the file at every lesson() call, tens of thousands per class).
     env = _Sandbox(loader=jinja2.FileSystemLoader(search), autoescape=kind == "html",
+                   auto_reload=templates is not None,
                    bytecode_cache=_bytecode_cache(), undefined=jinja2.StrictUndefined,
                    keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
                    extensions=["jinja2.ext.i18n"], **options)
