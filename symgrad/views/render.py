@@ -18,6 +18,7 @@ import json
 import math
 import os
 import stat
+import types
 from functools import cached_property, lru_cache
 from pathlib import Path
 
@@ -260,6 +261,23 @@ class _Sandbox(jinja2.sandbox.SandboxedEnvironment):
                 self._safe_attributes.clear()
             safe = self._safe_attributes[key] = super().is_safe_attribute(obj, attr, value)
         return safe
+
+    def getattr(self, obj, attribute: str):
+        """Jinja2's rule (``SandboxedEnvironment.getattr``), with its checks skipped for
+        an attribute its type is already known to show safely and that holds no method
+        (which Jinja2 would wrap if it were a string's ``format``): most dots of a key,
+        a step's value or a problem's number, are such reads."""
+        try:
+            value = getattr(obj, attribute)
+        except AttributeError:
+            try:
+                return obj[attribute]
+            except (TypeError, LookupError):
+                return self.undefined(obj=obj, name=attribute)
+        if (self._safe_attributes.get((type(obj), attribute))
+                and not isinstance(value, (types.MethodType, types.BuiltinMethodType))):
+            return value
+        return super().getattr(obj, attribute)
 
     def is_safe_callable(self, obj) -> bool:
         """No call into SymPy or mpmath: their methods and constructors parse strings with
