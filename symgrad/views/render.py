@@ -18,6 +18,7 @@ import json
 import math
 import os
 import stat
+import types
 from functools import cached_property, lru_cache
 from pathlib import Path
 
@@ -175,7 +176,11 @@ def _make_environment(kind: str, templates: str | os.PathLike | None, digits: in
                        variable_start_string="(((", variable_end_string=")))",
                        comment_start_string="((=", comment_end_string="=))",
                        line_comment_prefix="%%")
+    # A teacher's templates are read again when edited (a notebook renders after each
+    # edit); the packaged ones cannot change while symgrad runs, so they are not checked
+    # for edits (a stat of the file at every lesson() call, tens of thousands per class).
     env = _Sandbox(loader=jinja2.FileSystemLoader(search), autoescape=kind == "html",
+                   auto_reload=templates is not None,
                    bytecode_cache=_bytecode_cache(), undefined=jinja2.StrictUndefined,
                    keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
                    extensions=["jinja2.ext.i18n"], **options)
@@ -197,18 +202,40 @@ def _translations(lang: str) -> gettext.NullTranslations:
                                languages=[lang])
 
 
+# The parts of the packaged lesson/sheet.j2 whose words depend only on the language and
+# the arguments given (the keys of ``more``), so a sheet's ``lesson("sheet", part=...)``
+# renders each once: "Working:", "1 mark", "3 decimal places", "Problem 7" are asked for
+# every problem and answer of every student's sheet.  A teacher's templates may word
+# them from anything, so theirs are always rendered.
+_SHEET_WORDS = {part: frozenset(("part", *given)) for part, given in (
+    ("name", ()), ("id", ()), ("working", ()), ("compute", ()), ("answers", ()),
+    ("problem_column", ()), ("problem", ("number",)), ("places", ("places",)),
+    ("marks", ("marks",)), ("student", ("student",)))}
+
+
 def _lesson_for(fmt: str, templates, digits: int, lang: str):
     """The ``lesson(name, **more)`` function of a format's templates: it renders the shared
     template ``lesson/NAME.j2`` (the words of a lesson, written once) in that format, with
     the caller's variables and ``more``."""
 
+    remembered = {}  # (part, its numbers or name) -> the words of a packaged sheet part
+
     @jinja2.pass_context
     def lesson(context, name: str, **more) -> str:
+        key = None
+        if templates is None and name == "sheet" and more.keys() == _SHEET_WORDS.get(
+                more.get("part"), ()) and all(type(v) in (str, int) for v in more.values()):
+            key = tuple((k, type(v), v) for k, v in sorted(more.items()))
+            if key in remembered:
+                return remembered[key]
         # The caller's variables, not its environment's globals (its own gettext, lesson).
         mine = {key: value for key, value in context.get_all().items()
                 if key not in context.environment.globals and key != "digits"}
-        return render_template("lesson", f"{name}.j2", templates=templates, digits=digits,
+        text = render_template("lesson", f"{name}.j2", templates=templates, digits=digits,
                                lang=lang, **(mine | more | {"format": fmt})).strip("\n")
+        if key is not None and len(remembered) < MAX_REMEMBERED:
+            remembered[key] = text
+        return text
 
     return lesson
 
@@ -234,6 +261,23 @@ class _Sandbox(jinja2.sandbox.SandboxedEnvironment):
                 self._safe_attributes.clear()
             safe = self._safe_attributes[key] = super().is_safe_attribute(obj, attr, value)
         return safe
+
+    def getattr(self, obj, attribute: str):
+        """Jinja2's rule (``SandboxedEnvironment.getattr``), with its checks skipped for
+        an attribute its type is already known to show safely and that holds no method
+        (which Jinja2 would wrap if it were a string's ``format``): most dots of a key,
+        a step's value or a problem's number, are such reads."""
+        try:
+            value = getattr(obj, attribute)
+        except AttributeError:
+            try:
+                return obj[attribute]
+            except (TypeError, LookupError):
+                return self.undefined(obj=obj, name=attribute)
+        if (self._safe_attributes.get((type(obj), attribute))
+                and not isinstance(value, (types.MethodType, types.BuiltinMethodType))):
+            return value
+        return super().getattr(obj, attribute)
 
     def is_safe_callable(self, obj) -> bool:
         """No call into SymPy or mpmath: their methods and constructors parse strings with
