@@ -790,23 +790,17 @@ _STEP_EXTRA_PLACES = 1
 _TINIEST = Rational(1, 10 ** 6)
 
 
-def _short(d: Derivation, places: int) -> bool:
-    """Whether every number of the optimizer's step and the penalty is a decimal of at most
-    ``places`` places."""
-    return all(decimal_places(q.value) is not None and decimal_places(q.value) <= places
-               for q in quantities(d) if q.kind in _STEP_KINDS)
-
-
 def _stepped(d: Derivation, places: int | None, training: dict) -> bool:
     """Whether the optimizer's step and the penalty keep their numbers askable: none of
     them 0 but for a few ε, and each a decimal of at most ``places`` places (None: any
     number)."""
     if training["optimizer"].name == "sgd" and not training["l2"]:
         return True
-    values = [approx(q.value) for q in quantities(d) if q.kind in _STEP_KINDS]
-    if any(0 < abs(v) < _TINIEST for v in values):
+    values = [q.value for q in quantities(d) if q.kind in _STEP_KINDS]
+    if any(0 < abs(approx(v)) < _TINIEST for v in values):
         return False
-    return places is None or _short(d, places)
+    return places is None or all(
+        (found := decimal_places(v)) is not None and found <= places for v in values)
 
 
 def _accept(neuron, samples, rate, level: Difficulty, exact_step: bool,
