@@ -137,18 +137,21 @@ def _gradient_key(d: Derivation, parameter: str) -> str:
     return f"{'dJ' if d.l2 else 'dL'}/d{parameter}"
 
 
-def _training_quantities(d: Derivation) -> tuple[list[Quantity], list[Quantity]]:
-    """The penalised objective and its gradients, then the optimizer's state of the first
-    step: the quantities that go before the gradients' updates and after the loss."""
-    objective, state = [], []
+def _step_quantities(d: Derivation) -> list[Quantity]:
+    """The quantities between the loss and the updates: the penalised objective J (with
+    an L2 penalty), each parameter's gradient of the loss, then with a penalty each
+    gradient of J, then the optimizer's state after the first step."""
+    steps = first_step(d)
+    found = [Quantity("J", "objective", d.objective.value, Symbol("J"))] if d.l2 else []
+    found += [Quantity(f"dL/d{s.parameter}", "gradient", s.loss_gradient, s.symbol)
+              for s in steps]
     if d.l2:
-        objective.append(Quantity("J", "objective", d.objective.value, Symbol("J")))
-        state += [Quantity(f"dJ/d{s.parameter}", "objective_gradient", s.gradient, s.symbol)
-                  for s in first_step(d)]
-    for s in first_step(d):
-        state += [Quantity(f"{name}_{s.parameter}", "state", value,
+        found += [Quantity(f"dJ/d{s.parameter}", "objective_gradient", s.gradient, s.symbol)
+                  for s in steps]
+    for s in steps:
+        found += [Quantity(f"{name}_{s.parameter}", "state", value,
                            state_symbol(name, s.symbol, "1")) for name, value in s.state]
-    return objective, state
+    return found
 
 
 def quantities(derivation: Derivation) -> tuple[Quantity, ...]:
@@ -166,11 +169,7 @@ def quantities(derivation: Derivation) -> tuple[Quantity, ...]:
                       row.prediction.value, row.prediction_symbol, row.sample)
              for row in d.forward]
     found.append(Quantity("loss", "loss", d.loss.value))
-    objective, state = _training_quantities(d)
-    found += objective
-    found += [Quantity(f"dL/d{s.parameter}", "gradient", s.loss_gradient, s.symbol)
-              for s in first_step(d)]
-    found += state
+    found += _step_quantities(d)
     found += [Quantity(f"{g.parameter}_new", "update", g.update.value, g.symbol)
               for g in d.gradients]
     found.append(Quantity("loss_after", "loss_after", d.loss_after.value))
@@ -428,11 +427,7 @@ def _network_quantities(d: Derivation) -> tuple[Quantity, ...]:
                                else Symbol(u.a_symbol.name.replace("a^", "\\delta^", 1)),
                                f.sample) for u in f.units]
     found.append(Quantity("loss", "loss", d.loss.value))
-    objective, state = _training_quantities(d)
-    found += objective
-    found += [Quantity(f"dL/d{s.parameter}", "gradient", s.loss_gradient, s.symbol)
-              for s in first_step(d)]
-    found += state
+    found += _step_quantities(d)
     found += [Quantity(f"{g.parameter}_new", "update", g.update.value, g.symbol)
               for g in d.gradients if not g.frozen]
     found.append(Quantity("loss_after", "loss_after", d.loss_after.value))
