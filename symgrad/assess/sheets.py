@@ -820,27 +820,53 @@ def _accept(neuron, samples, rate, level: Difficulty, exact_step: bool,
     if level.decimals is not None and any(
             decimal_places(z) is None or decimal_places(z) > level.decimals for z in zs):
         return None
+    # A level of short decimals screens the step's numbers before deriving: in fractions
+    # (the easy levels' activations and losses), else by the engine without its working.
+    # Any other level needs only what the derivation holds, so it is derived once.
     numbers = _quick_step_numbers(neuron, samples, rate, name)
-    if numbers is None:
+    if numbers is None and (level.decimals is not None or exact_step):
         try:
             numbers = step_numbers(neuron, samples, learning_rate=rate)
         except DomainError:
             return None
+    if numbers is not None and not _learns(numbers, samples, level, exact_step):
+        return None
+    try:
+        d = derive(neuron, samples, learning_rate=rate, **training)
+    except DomainError:
+        return None
+    if numbers is None and not _learns(_numbers_of(d), samples, level, exact_step):
+        return None
+    return d if _stepped(d, None if level.decimals is None else
+                         level.decimals + _STEP_EXTRA_PLACES, training) else None
+
+
+def _learns(numbers: StepNumbers, samples, level: Difficulty, exact_step: bool) -> bool:
+    """Whether a neuron's step meets the level's conditions: predictions near their
+    targets, something to learn, short decimals where the level keeps them (and with
+    ``exact_step``, zero loss after the step)."""
     if level.max_error is not None and any(
-            abs(a - s.y) > level.max_error for a, s in zip(numbers.predictions, samples)):
-        return None
+            abs(approx(a - s.y)) > level.max_error
+            for a, s in zip(numbers.predictions, samples)):
+        return False
     if numbers.loss == 0 or all(g == 0 for g in numbers.gradients):
-        return None  # nothing to learn
+        return False  # nothing to learn
     if exact_step and numbers.loss_after != 0:
-        return None
+        return False
     if level.decimals is not None:
         for value in numbers.shown:
             places = decimal_places(value)
             if places is None or places > level.decimals:
-                return None
-    d = derive(neuron, samples, learning_rate=rate, **training)
-    return d if _stepped(d, None if level.decimals is None else
-                         level.decimals + _STEP_EXTRA_PLACES, training) else None
+                return False
+    return True
+
+
+def _numbers_of(d: Derivation) -> StepNumbers:
+    """A neuron's step as :func:`step_numbers` gives it, read from its derivation (the
+    loss's own gradients, without a penalty), without the numbers shown."""
+    gradients = tuple(g.value if g.loss_value is None else g.loss_value for g in d.gradients)
+    return StepNumbers(tuple(f.outputs()[0].a.value for f in d.forward), d.loss.value,
+                       gradients, d.loss_after.value, ())
 
 
 # Losses a candidate's step can be worked for in fractions: (ℓ(e), ∂ℓ/∂ŷ(e)) of the

@@ -240,8 +240,10 @@ class _Engine:
             raise DomainError(problem + " (" + ", ".join(w for w in where if w) + ")")
 
     def run(self, parameters, names: _Names, when: str = "before the update",
-            given: dict | None = None, through_output: bool = False) -> _Pass:
-        """The forward and backward pass at ``parameters``, every δ computed once.
+            given: dict | None = None, through_output: bool = False,
+            backward: bool = True) -> _Pass:
+        """The forward and backward pass at ``parameters``, every δ computed once (without
+        ``backward``, the forward pass and the loss only: its gradients are left empty).
 
         ``given`` puts a learner's numbers in place of the computed ones, keyed
         ``("a", sample, layer, neuron)`` or ``("delta", sample, layer, neuron)``, so that
@@ -269,6 +271,10 @@ class _Engine:
                             for a, y in zip(outputs, sample.targets)]
             terms.append(sample_terms)
             losses.append(names.define("L", self.output_scale * Add(*sample_terms)))
+            zs.append(sample_z)
+            as_.append(sample_a)
+            if not backward:
+                continue
             # Backward: the outputs first, then each hidden layer from its successor's δ.
             sample_up, sample_slope, sample_delta, sample_jacobian = [], [], [], []
             upstream = [names.define("dL/da", self.output_scale * evaluate(
@@ -303,15 +309,13 @@ class _Engine:
                     upstream = [names.define(f"s{l - 1}_{k}", Add(*(
                         weights[j][k - 1] * delta[j] for j in range(len(delta)))))
                         for k in range(1, len(sample_z[l - 2]) + 1)]
-            zs.append(sample_z)
-            as_.append(sample_a)
             ups.append(sample_up)
             slopes.append(sample_slope)
             deltas.append(sample_delta)
             jacobians.append(tuple(sample_jacobian))
         gradients = []
         m = len(self.samples)
-        for l, (weights, biases) in enumerate(layers, 1):
+        for l, (weights, biases) in enumerate(layers if backward else (), 1):
             for j in range(len(weights)):
                 for k in range(len(weights[j])):
                     gradients.append(tuple(names.define(f"g{l}", deltas[s][l - 1][j]
@@ -847,7 +851,11 @@ def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate
     first = engine.run(parameters, names)
     first_loss, first_gradients = objective(parameters, first)
     updated, first_steps = updater.step(parameters, first_gradients)
-    after = engine.run(updated, names, "after the update")
+    # The gradients after the step are the loop's second step's: worked only for a loop
+    # (and with finite differences, which name values after them, so that every name is
+    # the same with or without them).
+    after = engine.run(updated, names, "after the update",
+                       backward=steps > 1 or finite_differences)
     after_loss, after_gradients = objective(updated, after)
     forward = writer.forward(parameters, first, backward=True)
     forward_after = writer.forward(updated, after, backward=False)
@@ -1010,6 +1018,12 @@ def cancellation(act, loss, delta=1) -> tuple[Expr, Expr] | None:
     return None
 
 
+def _size(value: Expr) -> Expr:
+    """``|value|``, as ``value`` or ``-value`` by its sign: SymPy's ``Abs`` of an irrational
+    value works out that sign by its own means, which takes milliseconds."""
+    return -value if working_sign(value) < 0 else value
+
+
 def _reading(engine: _Engine, first: _Pass, after: _Pass, gradients, lesson) -> Reading:
     """What the numbers say (see :class:`Reading`); ``lesson`` is a neuron's (ŷ, y) for any
     sample and each sample's own (ŷ, y) symbols."""
@@ -1019,11 +1033,11 @@ def _reading(engine: _Engine, first: _Pass, after: _Pass, gradients, lesson) -> 
         sizes = {g: abs(approx(g.value)) for g in moving}
         top, bottom = max(sizes, key=sizes.get), min(sizes, key=sizes.get)
         if sizes[top] > sizes[bottom]:  # a largest one to speak of
-            largest, ratio = top.parameter, abs(top.value / bottom.value)
+            largest, ratio = top.parameter, _size(top.value) / _size(bottom.value)
     weights = {l: [] for l in range(1, len(engine.network.layers) + 1)}
     for g in gradients:  # one pass, not one per layer: a deep chain has thousands of layers
         if g.source is not None:
-            weights[g.layer].append(abs(g.value))
+            weights[g.layer].append(_size(g.value))
     peaks = [max(sizes, key=approx) if sizes else Rational(0) for sizes in weights.values()]
     vanishing = None
     if len(peaks) > 1 and approx(peaks[0]) > 0 and approx(peaks[-1]) > VANISHING * approx(peaks[0]):
@@ -1106,7 +1120,7 @@ def step_numbers(model: Neuron | Network, samples, *, learning_rate) -> StepNumb
     rate = exact(learning_rate, "learning rate")
     first = engine.run(network.parameters, names)
     updated = tuple(p - rate * g for p, g in zip(network.parameters, first.totals))
-    after = engine.run(updated, names, "after the update")
+    after = engine.run(updated, names, "after the update", backward=False)
     shown = [*network.parameters, rate, *updated]
     for values in (first, after):
         shown += [v for sample in values.z for layer in sample for v in layer]
