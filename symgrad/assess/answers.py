@@ -50,7 +50,7 @@ class Answer:
         # Worked out once: keys, LMS exports and the self-test read them many times.
         rounded = fixed(self.quantity.value, self.places)
         object.__setattr__(self, "rounded", rounded)
-        object.__setattr__(self, "is_exact", Rational(rounded) == self.quantity.value)
+        object.__setattr__(self, "is_exact", Fraction(rounded) == _exact(self.quantity.value))
 
     def accepts(self, value) -> bool:
         """Whether ``value`` (a number or its text) lies within the tolerance."""
@@ -170,9 +170,18 @@ def _rounds_clearly(value: Expr, places: int) -> bool:
     """
     if value.is_Rational and _terminates(value):
         return True  # read exactly: the LMS interval is the sheet's
-    scaled = _distance(value * 10 ** places, Rational(0))  # |value|: midpoints are symmetric
+    found = digits_of(value)
+    if found is not None:  # 40 digits decide unless the gap is within their error of 1/1000
+        scaled = abs(found) * 10 ** places  # |value|: midpoints are symmetric
+        gap = abs(scaled - math.floor(scaled) - _HALF)
+        if abs(gap - _CLEAR) > (scaled + 1) * DIGITS_ERROR:
+            return gap >= _CLEAR
+    scaled = _distance(value * 10 ** places, Rational(0))
     midpoint = math.floor(scaled) + Rational(1, 2)
     return abs(scaled - midpoint) >= Rational(1, 1000)
+
+
+_HALF, _CLEAR = Fraction(1, 2), Fraction(1, 1000)
 
 
 def _terminates(value: Rational) -> bool:
@@ -185,7 +194,8 @@ def _terminates(value: Rational) -> bool:
 
 def _places(value: Expr, digits: int) -> int:
     """Decimal places that show ``digits`` significant digits of ``value`` (at least 0)."""
-    size = abs(float(numeric(value, 20)))
+    found = digits_of(value)
+    size = abs(float(numeric(value, 20) if found is None else found))
     if size == 0:
         return digits - 1
     return max(0, digits - 1 - math.floor(math.log10(size)))
@@ -203,7 +213,7 @@ def fixed(value, places: int) -> str:
     elif getattr(value, "is_Rational", False):
         exact = Fraction(int(value.p), int(value.q))
     else:
-        exact = Fraction(str(numeric(value, places + 20)))
+        exact = _rounding_digits(value, places)
     scaled = exact * 10 ** places
     whole = math.floor(scaled + Fraction(1, 2))
     sign = "-" if whole < 0 else ""
@@ -211,23 +221,47 @@ def fixed(value, places: int) -> str:
     return sign + (digits[:-places] + "." + digits[-places:] if places else digits)
 
 
+def _rounding_digits(value: Expr, places: int) -> Fraction:
+    """Enough digits of an irrational value to round it to ``places`` places: its 40
+    cached digits, unless they lie within their error of a rounding midpoint, then
+    ``places + 20`` significant digits."""
+    found = digits_of(value)
+    if found is not None:
+        scaled = found * 10 ** places
+        if abs(scaled - math.floor(scaled) - _HALF) > (abs(scaled) + 1) * DIGITS_ERROR:
+            return found
+    return Fraction(str(numeric(value, places + 20)))
+
+
 def _within(value, other, bound: Rational) -> bool:
-    """Whether |value − other| ≤ bound: from 40 digits of each when the distance is
-    clearly on one side of the bound (it almost always is), else from :func:`_distance`.
-    SymPy's exact difference of two values that are not rationals costs a millisecond, and
-    a problem's self-test compares dozens."""
-    if isinstance(value, str):
-        value = Rational(value)
-    if not isinstance(other, Expr):
-        other = Rational(other)
-    if not (value.is_Rational and other.is_Rational):
-        first, second = digits_of(value), digits_of(other)
-        if first is not None and second is not None:
-            distance = abs(first - second)
-            margin = (abs(first) + abs(second) + 1) * DIGITS_ERROR
-            if distance < bound - margin or distance > bound + margin:
-                return distance < bound
+    """Whether |value − other| ≤ bound: in fractions when both are rational (a learner's
+    text is), else from 40 digits of each when the distance is clearly on one side of the
+    bound (it almost always is), else from :func:`_distance`. SymPy's exact difference of
+    two values that are not rationals costs a millisecond, and a problem's self-test
+    compares dozens."""
+    first, second = _exact(value), _exact(other)
+    limit = Fraction(int(bound.p), int(bound.q))
+    if first is not None and second is not None:
+        return abs(first - second) <= limit
+    value, other = (v if isinstance(v, Expr) else Rational(v) for v in (value, other))
+    first = digits_of(value) if first is None else first
+    second = digits_of(other) if second is None else second
+    if first is not None and second is not None:
+        distance = abs(first - second)
+        margin = (abs(first) + abs(second) + 1) * DIGITS_ERROR
+        if abs(distance - limit) > margin:
+            return distance < limit
     return bool(_distance(value, other) <= bound)
+
+
+def _exact(value) -> Fraction | None:
+    """A rational value (or a number's text) as a fraction; None for any other value."""
+    if isinstance(value, Expr):
+        return Fraction(int(value.p), int(value.q)) if value.is_Rational else None
+    try:
+        return Fraction(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 def _distance(value, other: Expr):
