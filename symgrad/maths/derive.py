@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from sympy import (Add, Expr, Function, MatMul, Matrix, Mul, Pow, Rational, Symbol,
-                   cancel, degree)
+from sympy import (Add, Expr, Function, Integer, MatMul, Matrix, Mul, Pow, Rational,
+                   Symbol, cancel, degree)
 
 from .activations import activation as find_activation
 from ..collector import collecting_rarely
@@ -35,8 +35,8 @@ from .records import (HUBER_DELTA, PREDICTION, TARGET, Z, Derivation, FiniteDiff
                       BatchLayer, Forward, Gradient, Iteration, Jacobian, MatrixStep, Reading,
                       Unit)
 from .training import L2, Updater, update_working
-from .working import (Formula, approx, descent, evaluate, numbers_in, product, reduce, show,
-                      unevaluated, working)
+from .working import (Formula, approx, change, combined, descent, evaluate, numbers_in, product,
+                      reduce, show, unevaluated, working)
 from .working import sign as working_sign
 
 __all__ = ["derive", "training_settings", "step_inputs", "step_numbers", "StepNumbers",
@@ -200,13 +200,14 @@ class _Engine:
                 raise ShapeError(f"{self.loss.name} sums over the classes; give outputs = "
                                  "'sum', not 'mean'")
 
-    def layer_outputs(self, l: int, z) -> list[Expr]:
-        """The outputs ``a = f(z)`` of layer ``l`` (each from every z, for a softmax)."""
+    def layer_outputs(self, l: int, z, shallow: bool = False) -> list[Expr]:
+        """The outputs ``a = f(z)`` of layer ``l`` (each from every z, for a softmax);
+        ``shallow`` is :func:`~symgrad.maths.working.evaluate`'s."""
         if self.vector[l - 1] is not None:
             symbols, formulas, _, _ = self.vector[l - 1]
             at = dict(zip(symbols, z))
-            return [evaluate(formula, at) for formula in formulas]
-        return [evaluate(self.f[l - 1], {Z: value}) for value in z]
+            return [evaluate(formula, at, shallow=shallow) for formula in formulas]
+        return [evaluate(self.f[l - 1], {Z: value}, shallow=shallow) for value in z]
 
     def _slope(self, l: int, j: int, z: Expr, output: Expr | None, names: _Names) -> Expr:
         """``f'(z)`` of layer ``l``; written through ``output`` when one is given and the
@@ -242,8 +243,11 @@ class _Engine:
     def run(self, parameters, names: _Names, when: str = "before the update",
             given: dict | None = None, through_output: bool = False,
             backward: bool = True) -> _Pass:
-        """The forward and backward pass at ``parameters``, every δ computed once (without
-        ``backward``, the forward pass and the loss only: its gradients are left empty).
+        """The forward and backward pass at ``parameters``, every δ computed once.
+
+        Without ``backward``, the forward pass and the loss only, as after a step: its
+        gradients are left empty, and the outputs and losses at irrational numbers are
+        evaluated shallowly (see :func:`~symgrad.maths.working.evaluate`).
 
         ``given`` puts a learner's numbers in place of the computed ones, keyed
         ``("a", sample, layer, neuron)`` or ``("delta", sample, layer, neuron)``, so that
@@ -261,16 +265,19 @@ class _Engine:
                                   + (biases[j - 1] if biases else 0))
                      for j, row in enumerate(weights, 1)]
                 inputs = [given[("a", s, l, j)] if ("a", s, l, j) in given else names.define(
-                    f"a{l}_{j}", value) for j, value in enumerate(self.layer_outputs(l, z), 1)]
+                    f"a{l}_{j}", value)
+                    for j, value in enumerate(self.layer_outputs(l, z, not backward), 1)]
                 sample_z.append(z)
                 sample_a.append(inputs)
             outputs = sample_a[-1]
             for j, a in enumerate(outputs, 1):
                 self._check_domain(a, s, j, when)
-            sample_terms = [names.define("l", evaluate(self.ell, {PREDICTION: a, TARGET: y}))
+            sample_terms = [names.define("l", evaluate(self.ell, {PREDICTION: a, TARGET: y},
+                                                       shallow=not backward))
                             for a, y in zip(outputs, sample.targets)]
             terms.append(sample_terms)
-            losses.append(names.define("L", self.output_scale * Add(*sample_terms)))
+            losses.append(names.define("L", combined(self.output_scale, sample_terms,
+                                                     not backward)))
             zs.append(sample_z)
             as_.append(sample_a)
             if not backward:
@@ -325,7 +332,8 @@ class _Engine:
                               for j in range(len(weights))]
         totals = tuple(g[0] if m == 1 else names.define("g", self.scale * Add(*g))
                        for g in gradients)
-        loss = losses[0] if m == 1 else names.define("L", self.scale * Add(*losses))
+        loss = losses[0] if m == 1 else names.define("L", combined(self.scale, losses,
+                                                                   not backward))
         return _Pass(tuple(zs), tuple(as_), tuple(terms), tuple(losses), loss, tuple(ups),
                      tuple(slopes), tuple(deltas), tuple(gradients), totals, tuple(jacobians))
 
@@ -896,7 +904,7 @@ def derive(model: Neuron | Network | None = None, samples=None, *, learning_rate
                        if lesson else None)
     moving = [g for g in gradients if not g.frozen and g.sign != 0]
     reading = replace(
-        reading, loss_change=working_sign(after_loss - first_loss),
+        reading, loss_change=change(first_loss, after_loss),
         near_rate=optimizer.name == "adam" and bool(moving) and all(
             abs(approx(g.value)) >= NEAR_RATE * optimizer.eps for g in moving))
 
@@ -1071,8 +1079,8 @@ def _reading(engine: _Engine, first: _Pass, after: _Pass, gradients, lesson) -> 
                     * (1 if g.source is None else first.a[s][0][g.source - 1])
                     for s in range(len(engine.samples))))
     return Reading(
-        loss_change=working_sign(after.loss - first.loss),
-        sample_changes=tuple(working_sign(b - a) for a, b in zip(first.losses, after.losses)),
+        loss_change=change(first.loss, after.loss),
+        sample_changes=tuple(change(a, b) for a, b in zip(first.losses, after.losses)),
         largest=largest, ratio=ratio, layer_peaks=tuple(peaks), vanishing=vanishing,
         cancelled=cancelled,
         cancellation=short, error_signals=signals, other_convention=at_kink)

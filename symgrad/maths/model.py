@@ -553,6 +553,13 @@ def numeric(value: Expr, digits: int = 15) -> Expr:
         return value.approx.evalf(digits)
     if value.is_Rational:
         return value.evalf(digits)
+    return _numeric(value, digits)
+
+
+@lru_cache(maxsize=8192)
+def _numeric(value: Expr, digits: int) -> Expr:
+    """:func:`numeric` of an irrational value, worked out once per value and digits: a
+    sheet's drawing, marking and rendering ask for the same values' digits many times."""
     bits = libmp.dps_to_prec(digits)
     found = _mpf(value, bits)
     if found is None:

@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sympy import (Add, Expr, GreaterThan, Integer, LessThan, Max, Min, Mul, Not, Piecewise,
+from sympy import (Abs, Add, Expr, GreaterThan, Integer, LessThan, Max, Min, Mul, Not, Piecewise,
                    Rational, StrictGreaterThan, StrictLessThan, Symbol)
 from sympy import sign as sign_function
 
-from .model import PRECISION, Defined, Given, numeric
+from .model import DIGITS_ERROR, PRECISION, Defined, Given, digits_of, numeric
 
-__all__ = ["Formula", "evaluate", "holds", "show", "unevaluated", "working", "reduce",
+__all__ = ["Formula", "evaluate", "combined", "holds", "show", "change", "unevaluated", "working", "reduce",
            "product", "descent", "numbers_in", "approx", "sign"]
 
 
@@ -53,9 +53,34 @@ def sign(value: Expr) -> int:
     return int(bool(number > 0)) - int(bool(number < 0))
 
 
-def evaluate(formula: Expr, values: dict) -> Expr:
+def change(before: Expr, after: Expr) -> int:
+    """The sign of ``after - before``: from 40 digits of each when they are clearly apart
+    (SymPy's exact difference of two long values costs milliseconds), else exactly.
+
+    >>> from sympy import exp
+    >>> change(Rational(1, 2), 1 / (1 + exp(-1))), change(exp(1), exp(1))
+    (1, 0)
+    """
+    first, second = digits_of(before), digits_of(after)
+    if first is not None and second is not None:
+        gap = second - first
+        if abs(gap) > (abs(first) + abs(second)) * DIGITS_ERROR:
+            return (gap > 0) - (gap < 0)
+    return sign(after - before)
+
+
+def evaluate(formula: Expr, values: dict, *, shallow: bool = False) -> Expr:
     """The exact value of a display formula, with the given numbers put in; a piecewise
-    formula takes the case that holds."""
+    formula takes the case that holds. With ``shallow``, an irrational number is put in
+    as it is, into the formula SymPy evaluated once per sign of that number (as a named
+    value is): the same value, without SymPy's evaluation of the function at it, which
+    decides signs by evalf and costs milliseconds a number."""
+    if shallow:
+        odd = {symbol: value for symbol, value in values.items()
+               if not value.is_Rational and not isinstance(value, Defined)
+               and _is_number(value)}
+        if odd:
+            return _shallow(formula, values, odd)
     if len(values) == 1 and not isinstance(formula, Piecewise):
         (symbol, value), = values.items()
         if isinstance(value, Defined):
@@ -74,6 +99,33 @@ def _evaluated(formula: Expr, symbol: Symbol, sign: tuple) -> tuple[Expr, Define
     return _evaluate(formula, {symbol: placeholder}), placeholder
 
 
+def _shallow(formula: Expr, values: dict, odd: dict) -> Expr:
+    """:func:`evaluate` with the irrational numbers ``odd`` (of ``values``) put in as they
+    are, into the formula evaluated at stand-ins of their signs."""
+    if isinstance(formula, Piecewise):
+        formula = next(piece for piece, test in formula.args if holds(test, values))
+    signs = tuple((symbol, sign(value)) for symbol, value in odd.items())
+    if any(found == 0 for _, found in signs):
+        return _evaluate(formula, values)  # a zero written long: SymPy's own evaluation
+    rest = tuple((symbol, value) for symbol, value in values.items() if symbol not in odd)
+    at, stand_ins = _evaluated_at(formula, rest, signs)
+    value = unevaluated(at, {stand_ins[symbol]: number for symbol, number in odd.items()})
+    if value.has(Abs):  # |ŷ − y|, left by SymPy at the stand-in: ±(ŷ − y) by its digits
+        value = value.replace(lambda e: isinstance(e, Abs) and _decided(e.args[0]),
+                              lambda e: e.args[0] if sign(e.args[0]) > 0
+                              else Mul(-1, e.args[0], evaluate=False))
+    return _signs_decided(value)
+
+
+@lru_cache(maxsize=1024)
+def _evaluated_at(formula: Expr, rest: tuple, signs: tuple) -> tuple[Expr, dict]:
+    """``formula`` evaluated at the numbers ``rest`` and at stand-in named values of the
+    given signs, and those stand-ins by symbol."""
+    stand_ins = {symbol: Defined.stand_in(positive=found > 0, negative=found < 0)
+                 for symbol, found in signs}
+    return _evaluate(formula, dict(rest) | stand_ins), stand_ins
+
+
 # A sign of a named value's expression, decided by its digits when it is at least this far
 # from 0 (SymPy cannot tell the sign of a named value minus a target, a − y).
 SIGN_DECIDED = Rational(1, 10**20)
@@ -90,8 +142,12 @@ def _evaluate(formula: Expr, values: dict) -> Expr:
             return (max if isinstance(formula, Max) else min)(args)
     values = dict(values)
     values.update((g, g.value) for g in formula.atoms(Given))
-    value = formula.xreplace(values)
-    if value.has(sign_function):  # MAE's and Huber's sign(ŷ − y) at a named ŷ: ±1 exactly
+    return _signs_decided(formula.xreplace(values))
+
+
+def _signs_decided(value: Expr) -> Expr:
+    """MAE's and Huber's ``sign(ŷ − y)`` at a named ŷ as ±1, exactly."""
+    if value.has(sign_function):
         value = value.replace(lambda e: isinstance(e, sign_function) and _decided(e.args[0]),
                               lambda e: Integer(sign(e.args[0])))
     return value
@@ -146,6 +202,18 @@ def _by_digits(condition, values: dict) -> bool | None:
     if not number.is_Number or number == 0:
         return None
     return _ORDER[type(condition)](1 if number > 0 else -1)
+
+
+def combined(scale: Expr, terms, shallow: bool = False) -> Expr:
+    """``scale · (t_1 + … + t_n)``; with ``shallow`` and a term that is not rational, kept
+    as written (SymPy's sum of long irrational terms collects them, deciding signs by
+    evalf, which costs milliseconds; the value is the same)."""
+    terms = tuple(terms)
+    if not shallow or all(term.is_Rational for term in terms):
+        return scale * Add(*terms)
+    terms = tuple(term for term in terms if term != 0)
+    total = terms[0] if len(terms) == 1 else Add(*terms, evaluate=False)
+    return total if scale == 1 else Mul(scale, total, evaluate=False)
 
 
 def show(formula: Expr, values: dict) -> Expr:
