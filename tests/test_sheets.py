@@ -208,6 +208,39 @@ def test_json_export_has_every_answer():
             assert answer["value"] == pytest.approx(float(q.value.evalf(20)))
 
 
+def test_json_network_values_carry_their_definitions():
+    """A network's exact values are written with names (d1_1#4): each problem's
+    definitions give every name its exact text, and putting them in gives each value's
+    number; a neuron's values need none, and its problems have no definitions."""
+    from sympy import Symbol, sympify
+    drawn = sheet(count=3, seed=2, network="2-2-1", difficulty="medium",
+                  ask=("loss", "delta", "w", "update"))
+    data = json.loads(drawn.to_json())
+    named = re.compile(r"[A-Za-z][\w'/]*#\d+")  # d1_1#4, f'1_1#10, dL/da#3
+
+    def read(text, definitions):  # the exact text with each name's definition put in
+        found = named.findall(text)
+        names = {name: Symbol(f"n{k}") for k, name in enumerate(found)}
+        expr = sympify(named.sub(lambda m: str(names[m.group()]), text))
+        return expr.subs({names[name]: read(definitions[name], definitions)
+                          for name in found})
+
+    used = 0
+    for problem in data["problems"]:
+        definitions = problem.get("definitions", {})
+        for answer in problem["answers"]:
+            for value in [answer, *answer["mistakes"]] + ([answer["start"]] if answer["start"]
+                                                          else []):
+                found = named.findall(value["exact"])
+                assert set(found) <= set(definitions), (value["exact"], definitions)
+                used += bool(found)
+                assert float(read(value["exact"], definitions)) == pytest.approx(
+                    value["value"], rel=1e-12, abs=1e-15)
+    assert used
+    assert all("definitions" not in p for p in json.loads(sheet(count=3, seed=2).to_json())[
+        "problems"])
+
+
 MOODLE_ORDER = ["name", "questiontext", "generalfeedback", "defaultgrade", "penalty", "hidden"]
 
 

@@ -37,7 +37,7 @@ from ..maths.losses import CLASS_LOSSES, LOSSES
 from ..maths.model import (MAX_DIGITS, Layer, Network, Neuron, Optimizer, Sample, decimal,
                            numeric, whole_number)
 from ..files import write_into
-from ..views.render import LANGUAGES, json_value, render_template
+from ..views.render import LANGUAGES, definitions, json_value, render_template
 from .answers import Answer, SelfTest, answers, fixed, self_test
 from ..maths.working import approx
 
@@ -305,12 +305,22 @@ class Sheet:
                             for a in p.answers],
                 "self_test": {"passed": p.self_test.passed, "checks": p.self_test.checks,
                               "failures": list(p.self_test.failures)},
+                **_definitions_data(p),
             } for p in self.problems],
         }
 
     def to_json(self) -> str:
         """:meth:`to_data` as indented JSON."""
         return json.dumps(self.to_data(), indent=2, ensure_ascii=False) + "\n"
+
+
+def _definitions_data(p: Problem) -> dict:
+    """``definitions`` of the named values a network problem's answers, starting values
+    and mistakes are written in (``d1_1#4``), when there are any."""
+    found = definitions(value for a in p.answers
+                        for value in (a.quantity.value, a.start, *(m.value for m in a.mistakes))
+                        if value is not None)
+    return {"definitions": found} if found else {}
 
 
 def _training_data(d: Derivation, digits: int) -> dict:

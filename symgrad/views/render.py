@@ -47,7 +47,7 @@ from ..maths.model import (MAX_DIGITS, PRECISION, Defined, Given, decimal, latex
 from ..maths.model import rounded as model_rounded
 
 __all__ = ["FORMATS", "LANGUAGES", "WorkedExample", "worked_example", "render_template",
-           "write_atomically", "json_value"]
+           "write_atomically", "json_value", "definitions"]
 
 # The languages the words of a lesson come in: English in the templates, the others as
 # gettext catalogs (templates/locale/LANG/LC_MESSAGES/symgrad.mo, compiled by Babel).
@@ -482,9 +482,8 @@ def unicode_decimal(text: str) -> str:
         else mantissa
 
 
-def _defined_atoms(d: Derivation) -> set:
-    """Every named exact value a derivation refers to, definitions included."""
-    found = set()
+def _recorded_values(d: Derivation) -> list:
+    """Every exact value of a derivation's record that its JSON writes."""
     todo = [g.value for g in d.gradients] + list(d.updated) + [
         d.loss.value, d.loss_after.value, d.final_loss, *d.final_parameters]
     todo += [value for it in d.iterations for value in (it.loss, *it.parameters, *it.gradients)]
@@ -496,12 +495,21 @@ def _defined_atoms(d: Derivation) -> set:
                                                  *(unit.jacobian or ())) if line is not None]
             todo += [term.value for term in f.terms]
     todo += [value for f in d.finite_differences for value in (f.central, f.difference)]
+    return todo
+
+
+def definitions(values) -> dict[str, str]:
+    """Name -> SymPy text of every named exact value that ``values`` refer to, directly or
+    through other definitions, first named first: what makes JSON ``exact`` text that
+    holds names readable on its own."""
+    found, todo = set(), list(values)
     while todo:
         for atom in todo.pop().atoms(Defined):
             if atom not in found:
                 found.add(atom)
                 todo.append(atom.definition)
-    return found
+    return {atom.name: str(atom.definition)
+            for atom in sorted(found, key=lambda atom: atom.serial)}
 
 
 def _of_sample(quantity) -> str:
@@ -788,8 +796,7 @@ class WorkedExample:
                                     "central": value(f.central),
                                     "difference": value(f.difference)}
                                    for f in d.finite_differences],
-            "definitions": {atom.name: str(atom.definition) for atom in
-                            sorted(_defined_atoms(d), key=lambda atom: atom.serial)},
+            "definitions": definitions(_recorded_values(d)),
         }
         if d.derivative_steps:
             data["derivative_steps"] = [
