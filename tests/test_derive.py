@@ -366,3 +366,33 @@ def test_shallow_evaluation_gives_sympys_value(name, loss_name, top, target, bot
         exact = evaluate(formula, {PREDICTION: a, TARGET: y})
         shallow = evaluate(formula, {PREDICTION: shallow_a, TARGET: y}, shallow=True)
         assert abs(numeric(shallow, 45) - numeric(exact, 45)) <= abs(numeric(exact, 45)) * 1e-40
+
+
+def test_values_after_the_step_where_shallow_evaluation_is_tested_hardest():
+    """The loss after a step, worked shallowly, as SymPy's own evaluation gives it: a
+    sample whose loss the step leaves as it was says so (not a rise or a fall read off
+    rounding noise); a loss whose terms cancel (ELU's -1 + e^(-31999) + 1) keeps its tiny
+    value; a loss of 10^95659674 is compared in a moment; a custom f with no real value
+    after the step is a one-line error, not a complex loss."""
+    from sympy import Symbol
+    from symgrad.maths.activations import custom
+    z = Symbol("z", real=True)
+    kept = derive(Neuron(weights=["0.5"], bias=None, activation="softplus", loss="mae"),
+                  [Sample(x=["0"], y="1"), Sample(x=["1"], y="2")], learning_rate="0.5")
+    assert kept.reading.sample_changes == (0, -1) and kept.reading.loss_change == -1
+    same = derive(Neuron(weights=["0.5"], bias=None, activation="softplus", loss="mse"),
+                  [Sample(x=["0"], y="1"), Sample(x=["0"], y="2")], learning_rate="0.5")
+    assert same.reading.loss_change == 0
+    tiny = derive(Neuron(weights=["1"], bias="0", activation="elu", loss="squared"),
+                  [Sample(x=["1"], y="-1")], learning_rate="4000")
+    assert str(numeric(tiny.loss_after.value, 8)) == "1.0513496e-27794"
+    huge = derive(Neuron(weights=["3", "-2"], bias="1", activation=custom(exp(z)),
+                         loss="squared"),
+                  [Sample(x=["2", "1"], y="0"), Sample(x=["-1", "0.5"], y="0")],
+                  learning_rate="5000")
+    assert str(numeric(huge.loss_after.value, 8)) == "2.8609368e+95659674"
+    assert huge.reading.sample_changes == (-1, 1)
+    with pytest.raises(DomainError, match=r"f\(z\) = sqrt\(z\) gives no real number at "
+                                          r"z = -0.5 \(after the update\)"):
+        derive(Neuron(weights=["1"], bias="0.5", activation=custom(sqrt(z)), loss="squared"),
+               [Sample(x=["1"], y="0")], learning_rate="1")

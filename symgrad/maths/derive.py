@@ -27,8 +27,8 @@ from .activations import activation as find_activation
 from ..collector import collecting_rarely
 from ..errors import DomainError, NumberError, ShapeError, SymgradError
 from .losses import loss as find_loss
-from .model import (Defined, Given, Network, Neuron, Optimizer, Sample, exact, seed_neuron,
-                    seed_samples, whole_number)
+from .model import (Defined, Given, Network, Neuron, Optimizer, Sample, decimal, exact,
+                    numeric, seed_neuron, seed_samples, whole_number)
 from .steps import (DerivativeSteps, activation_steps, loss_steps,
                     softmax_cross_entropy_steps, softmax_steps)
 from .records import (HUBER_DELTA, PREDICTION, TARGET, Z, Derivation, FiniteDifference,
@@ -232,6 +232,18 @@ class _Engine:
             layers.append((weights, biases))
         return layers
 
+    def _check_real(self, l: int, z, outputs, sample: int, when: str):
+        """A custom activation's outputs are real numbers (``sqrt(z)`` at z < 0 is not)."""
+        for j, (value, a) in enumerate(zip(z, outputs), 1):
+            if not numeric(a, 15).is_Number:
+                where = [f"sample {sample}" if len(self.samples) > 1 else "",
+                         f"layer {l}, neuron {j}" if len(self.network.layers) > 1
+                         or self.network.layers[0].width > 1 else "", when]
+                raise DomainError(
+                    f"the custom activation f(z) = {self.f[l - 1]} gives no "
+                    f"real number at z = {decimal(value)[0]} ("
+                    + ", ".join(w for w in where if w) + "); choose numbers inside its domain")
+
     def _check_domain(self, prediction: Expr, sample: int, output: int, when: str):
         if self.loss.domain is None:
             return
@@ -267,6 +279,8 @@ class _Engine:
                 inputs = [given[("a", s, l, j)] if ("a", s, l, j) in given else names.define(
                     f"a{l}_{j}", value)
                     for j, value in enumerate(self.layer_outputs(l, z, not backward), 1)]
+                if self.activations[l - 1].name == "custom":
+                    self._check_real(l, z, inputs, s, when)
                 sample_z.append(z)
                 sample_a.append(inputs)
             outputs = sample_a[-1]

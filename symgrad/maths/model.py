@@ -567,6 +567,8 @@ def _numeric(value: Expr, digits: int) -> Expr:
     return Float._new(libmp.mpf_pos(found, bits, libmp.round_nearest), bits)
 
 
+# digits_of gives None for a value whose binary exponent is larger than this in size.
+_MAX_FRACTION_EXPONENT = 3400
 # digits_of(value) is within this share of |value| of the value.
 DIGITS_ERROR = Fraction(1, 10 ** 35)
 
@@ -575,7 +577,8 @@ DIGITS_ERROR = Fraction(1, 10 ** 35)
 def digits_of(value: Expr) -> Fraction | None:
     """40 correct digits of an exact value, as a fraction (a rational as it is), for quick
     comparisons: it is within ``DIGITS_ERROR · |value|`` of the value. None for a value
-    with named values (their digits are carried, not exact) or one that is not real.
+    with named values (their digits are carried, not exact), one that is not real, or one
+    beyond about 10^±1000 (callers then work exactly).
 
     >>> from sympy import sqrt
     >>> float(digits_of(sqrt(2))), digits_of(Rational(1, 3))
@@ -589,6 +592,8 @@ def digits_of(value: Expr) -> Fraction | None:
     if not number.is_Float:
         return None
     sign, mantissa, exponent, _ = number._mpf_
+    if abs(exponent) > _MAX_FRACTION_EXPONENT:
+        return None  # 10^±1000 and beyond: a fraction of thousands of digits, slower to use
     exact = Fraction(mantissa * 2 ** exponent) if exponent >= 0 else Fraction(
         mantissa, 2 ** -exponent)
     return -exact if sign else exact

@@ -66,7 +66,18 @@ def change(before: Expr, after: Expr) -> int:
         gap = second - first
         if abs(gap) > (abs(first) + abs(second)) * DIGITS_ERROR:
             return (gap > 0) - (gap < 0)
+        # As good as equal: written alike (a loss after a step that left it as it was, in
+        # its shallow form), SymPy's difference is exactly 0.
+        before, after = _written_evaluated(before), _written_evaluated(after)
     return sign(after - before)
+
+
+def _written_evaluated(value: Expr) -> Expr:
+    """``value`` rebuilt with SymPy's evaluation at every node, as ``evaluate`` without
+    ``shallow`` would have written it."""
+    if not value.args or isinstance(value, Defined):
+        return value
+    return value.func(*(_written_evaluated(arg) for arg in value.args))
 
 
 def evaluate(formula: Expr, values: dict, *, shallow: bool = False) -> Expr:
@@ -104,17 +115,44 @@ def _shallow(formula: Expr, values: dict, odd: dict) -> Expr:
     are, into the formula evaluated at stand-ins of their signs."""
     if isinstance(formula, Piecewise):
         formula = next(piece for piece, test in formula.args if holds(test, values))
-    signs = tuple((symbol, sign(value)) for symbol, value in odd.items())
-    if any(found == 0 for _, found in signs):
-        return _evaluate(formula, values)  # a zero written long: SymPy's own evaluation
+    signs = tuple((symbol, _real_sign(value)) for symbol, value in odd.items())
+    if any(not found for _, found in signs):
+        # A zero written long, or a number that is not real (a custom √z at z < 0):
+        # SymPy's own evaluation.
+        return _evaluate(formula, values)
     rest = tuple((symbol, value) for symbol, value in values.items() if symbol not in odd)
     at, stand_ins = _evaluated_at(formula, rest, signs)
-    value = unevaluated(at, {stand_ins[symbol]: number for symbol, number in odd.items()})
+    value = _put_in(at, {stand_ins[symbol]: number for symbol, number in odd.items()})
     if value.has(Abs):  # |ŷ − y|, left by SymPy at the stand-in: ±(ŷ − y) by its digits
         value = value.replace(lambda e: isinstance(e, Abs) and _decided(e.args[0]),
-                              lambda e: e.args[0] if sign(e.args[0]) > 0
-                              else Mul(-1, e.args[0], evaluate=False))
+                              lambda e: e.args[0] if sign(e.args[0]) > 0 else -e.args[0])
     return _signs_decided(value)
+
+
+def _real_sign(value: Expr) -> int | None:
+    """-1, 0 or 1 by 30 digits; None for a number that is not real."""
+    number = approx(value, 30)
+    return (int(bool(number > 0)) - int(bool(number < 0))) if number.is_Number else None
+
+
+def _put_in(expr: Expr, replacements: dict) -> Expr:
+    """``expr.xreplace(replacements)``, rebuilding functions, powers and products
+    unevaluated (SymPy's evaluation of them at long numbers decides signs by evalf) and
+    sums evaluated, which collects their numbers: (-1 + e^(-31999)) + 1 is e^(-31999),
+    not a sum whose digits cancel away."""
+    if expr in replacements:
+        return replacements[expr]
+    if not expr.args:
+        return expr
+    args = tuple(_put_in(arg, replacements) for arg in expr.args)
+    if args == expr.args:
+        return expr
+    if isinstance(expr, Add):
+        return Add(*args)
+    try:
+        return expr.func(*args, evaluate=False)
+    except TypeError:  # a node without an evaluate option, such as a piecewise branch
+        return expr.func(*args)
 
 
 @lru_cache(maxsize=1024)
