@@ -55,8 +55,7 @@ def write_files(files: dict) -> None:
         with contextlib.ExitStack() as locks:
             for folder in sorted({path.parent for path in targets}):
                 locks.enter_context(_locked(folder))
-            for current, data in targets.items():
-                temporaries[current] = _write_temporary(current, data)
+            _write_temporaries(targets, temporaries)
             for current in targets:
                 _check_target(current)  # again: another program may have been quicker
                 backups[current] = _backup(current)
@@ -74,6 +73,7 @@ def write_files(files: dict) -> None:
                 else:
                     path.unlink()
         if isinstance(error, OSError):
+            current = getattr(error, "symgrad_target", current)
             raise SymgradError(f"cannot write {str(current)!r}: "
                                f"{error.strerror or error}") from None
         raise
@@ -126,6 +126,31 @@ def _check_target(path: Path) -> None:
         raise SymgradError(f"{name} is a folder; give a file name, such as one inside it")
     if not stat.S_ISREG(mode):
         raise SymgradError(f"{name} is {kind_of(mode)}; symgrad replaces only regular files")
+
+
+# Temporaries are written (and synced) by this many threads at once: a class writes a
+# thousand files, and each sync waits on the disk, not on Python.
+WRITERS = 8
+
+
+def _write_temporaries(targets: dict, temporaries: dict) -> None:
+    """A synced temporary beside each target, recorded in ``temporaries`` as it is made
+    (so a failure leaves none behind); the first failure is raised, with its target in
+    ``error.symgrad_target``, once every write has ended."""
+    from concurrent.futures import ThreadPoolExecutor  # only when writing: not for --help
+    with ThreadPoolExecutor(max_workers=max(1, min(WRITERS, len(targets)))) as pool:
+        futures = {path: pool.submit(_write_temporary, path, data)
+                   for path, data in targets.items()}
+    failure = None
+    for path, future in futures.items():
+        try:
+            temporaries[path] = future.result()
+        except BaseException as error:  # noqa: B036 - raised below, after the others
+            failure = failure or (path, error)
+    if failure is not None:
+        path, error = failure
+        error.symgrad_target = path
+        raise error
 
 
 def _write_temporary(path: Path, data: str | bytes) -> str:

@@ -18,6 +18,7 @@ import multiprocessing
 import os
 import random
 import re
+import textwrap
 import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -615,7 +616,7 @@ def _set_worker_options(fmt: str, options: dict) -> None:
     _WORKER.update(fmt=fmt, options=options)
 
 
-def _worker_files(student: str) -> tuple[str, str, str, dict]:
+def _worker_files(student: str) -> tuple[str, str, str, str, str]:
     return _student_files(sheet(student=student, **_WORKER["options"]), _WORKER["fmt"])
 
 
@@ -624,23 +625,30 @@ def _class_format(fmt: str) -> None:
         raise SymgradError(f"a class is written as md or tex (with class.json), not {fmt}")
 
 
-def _student_files(one: Sheet, fmt: str) -> tuple[str, str, str, dict]:
-    """A student's sheet, key, table of answers and sheet data: plain text and data, which
-    a worker process can send back."""
-    return (*one._pages(fmt), one.to_data())
+def _student_files(one: Sheet, fmt: str) -> tuple[str, str, str, str, str]:
+    """A student's sheet, key, table of answers, ID and sheet data as the JSON text of
+    an entry of class.json's students: plain text, which a worker process makes and sends
+    back (the main process only joins it)."""
+    data = json.dumps(one.to_data(), indent=2, ensure_ascii=False)
+    return (*one._pages(fmt), one.student, textwrap.indent(data, " " * _ENTRY_INDENT))
+
+
+# class.json's student entries are indented this much: json.dumps(indent=2) of
+# {"students": [entry, ...]} puts each entry two levels in.
+_ENTRY_INDENT = 4
 
 
 def _class_files(first: Sheet, students, fmt: str) -> dict[str, str]:
     files = {}
-    for (page, key, _, data) in students:
-        files[f"sheets/{data['student']}.{fmt}"] = page
-        files[f"keys/{data['student']}.{fmt}"] = key
+    for (page, key, _, student, _) in students:
+        files[f"sheets/{student}.{fmt}"] = page
+        files[f"keys/{student}.{fmt}"] = key
     files[f"key.{fmt}"] = first._render(fmt, f"key.{fmt}.j2",
-                                        tables=tuple(table for _, _, table, _ in students),
+                                        tables=tuple(table for _, _, table, *_ in students),
                                         worked=False)
-    files["class.json"] = json.dumps({"symgrad": __version__,
-                                      "students": [data for *_, data in students]},
-                                     indent=2, ensure_ascii=False) + "\n"
+    # json.dumps({"symgrad": …, "students": [...]}, indent=2), from the entries' own text.
+    files["class.json"] = (f'{{\n  "symgrad": {json.dumps(__version__)},\n  "students": [\n'
+                           + ",\n".join(entry for *_, entry in students) + "\n  ]\n}\n")
     return files
 
 
