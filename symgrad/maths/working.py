@@ -122,7 +122,10 @@ def _shallow(formula: Expr, values: dict, odd: dict) -> Expr:
         return _evaluate(formula, values)
     rest = tuple((symbol, value) for symbol, value in values.items() if symbol not in odd)
     at, stand_ins = _evaluated_at(formula, rest, signs)
-    value = _put_in(at, {stand_ins[symbol]: number for symbol, number in odd.items()})
+    # Sums evaluated, which collects their numbers: (-1 + e^(-31999)) + 1 is e^(-31999),
+    # not a sum whose digits cancel away.
+    value = unevaluated(at, {stand_ins[symbol]: number for symbol, number in odd.items()},
+                        sums=True)
     if value.has(Abs):  # |ŷ − y|, left by SymPy at the stand-in: ±(ŷ − y) by its digits
         value = value.replace(lambda e: isinstance(e, Abs) and _decided(e.args[0]),
                               lambda e: e.args[0] if sign(e.args[0]) > 0 else -e.args[0])
@@ -133,26 +136,6 @@ def _real_sign(value: Expr) -> int | None:
     """-1, 0 or 1 by 30 digits; None for a number that is not real."""
     number = approx(value, 30)
     return (int(bool(number > 0)) - int(bool(number < 0))) if number.is_Number else None
-
-
-def _put_in(expr: Expr, replacements: dict) -> Expr:
-    """``expr.xreplace(replacements)``, rebuilding functions, powers and products
-    unevaluated (SymPy's evaluation of them at long numbers decides signs by evalf) and
-    sums evaluated, which collects their numbers: (-1 + e^(-31999)) + 1 is e^(-31999),
-    not a sum whose digits cancel away."""
-    if expr in replacements:
-        return replacements[expr]
-    if not expr.args:
-        return expr
-    args = tuple(_put_in(arg, replacements) for arg in expr.args)
-    if args == expr.args:
-        return expr
-    if isinstance(expr, Add):
-        return Add(*args)
-    try:
-        return expr.func(*args, evaluate=False)
-    except TypeError:  # a node without an evaluate option, such as a piecewise branch
-        return expr.func(*args)
 
 
 @lru_cache(maxsize=1024)
@@ -259,9 +242,11 @@ def show(formula: Expr, values: dict) -> Expr:
     return unevaluated(formula, {symbol: Given(value) for symbol, value in values.items()})
 
 
-def unevaluated(expr: Expr, replacements: dict) -> Expr:
+def unevaluated(expr: Expr, replacements: dict, *, sums: bool = False) -> Expr:
     """``expr.xreplace(replacements)`` rebuilding each changed node unevaluated, so that
-    ``2(a - y)`` stays ``2(a - y)`` when ``a`` becomes ``a^{(2)}_1``.
+    ``2(a - y)`` stays ``2(a - y)`` when ``a`` becomes ``a^{(2)}_1``; with ``sums``, sums
+    are rebuilt evaluated (functions, powers and products still not: SymPy's evaluation
+    of them at long numbers decides signs by evalf).
 
     (SymPy's ``evaluate(False)`` context does the same but clears SymPy's cache
     each time it is entered, which costs more than the whole substitution.)
@@ -270,9 +255,11 @@ def unevaluated(expr: Expr, replacements: dict) -> Expr:
         return replacements[expr]
     if not expr.args:
         return expr
-    args = tuple(unevaluated(arg, replacements) for arg in expr.args)
+    args = tuple(unevaluated(arg, replacements, sums=sums) for arg in expr.args)
     if args == expr.args:
         return expr
+    if sums and isinstance(expr, Add):
+        return Add(*args)
     try:
         return expr.func(*args, evaluate=False)
     except TypeError:  # a node without an evaluate option, such as a piecewise branch
