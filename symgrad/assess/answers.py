@@ -17,7 +17,7 @@ from fractions import Fraction
 
 from sympy import Expr, Rational
 
-from ..maths.model import DIGITS_ERROR, digits_of, numeric
+from ..maths.model import DIGITS_ERROR, closer_by_digits, digits_of, numeric
 from ..maths.quantities import Mistake, Quantity, mistakes
 from ..maths.records import Derivation
 
@@ -247,10 +247,9 @@ def _within(value, other, bound: Rational) -> bool:
     first = digits_of(value) if first is None else first
     second = digits_of(other) if second is None else second
     if first is not None and second is not None:
-        distance = abs(first - second)
-        margin = (abs(first) + abs(second) + 1) * DIGITS_ERROR
-        if abs(distance - limit) > margin:
-            return distance < limit
+        closer = closer_by_digits(first, second, limit)
+        if closer is not None:
+            return closer
     return bool(_distance(value, other) <= bound)
 
 

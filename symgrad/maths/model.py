@@ -23,7 +23,7 @@ from sympy.core.sympify import _sympify
 from ..errors import NumberError, ShapeError, choose
 
 __all__ = ["exact", "decimal", "latex_decimal", "whole_number", "absolute_tolerance", "Given",
-           "Defined", "numeric", "digits_of", "DIGITS_ERROR", "PRECISION",
+           "Defined", "numeric", "digits_of", "closer_by_digits", "DIGITS_ERROR", "PRECISION",
            "Neuron", "Sample", "Layer", "Network", "Optimizer", "OPTIMIZERS", "seed_neuron",
            "seed_samples"]
 
@@ -597,6 +597,20 @@ def digits_of(value: Expr) -> Fraction | None:
     exact = Fraction(mantissa * 2 ** exponent) if exponent >= 0 else Fraction(
         mantissa, 2 ** -exponent)
     return -exact if sign else exact
+
+
+def closer_by_digits(first: Fraction, second: Fraction, bound: Fraction) -> bool | None:
+    """Whether ``|first - second| < bound`` for two values' :func:`digits_of`; None when
+    the distance is within their error of the bound, where only exact work can tell.
+
+    >>> closer_by_digits(Fraction(1), Fraction(3, 2), Fraction(1)), closer_by_digits(
+    ...     Fraction(1), Fraction(2), Fraction(1))
+    (True, None)
+    """
+    distance = abs(first - second)
+    if abs(distance - bound) > (abs(first) + abs(second) + 1) * DIGITS_ERROR:
+        return distance < bound
+    return None
 
 
 def _numeric_evalf(value: Expr, digits: int) -> Expr:

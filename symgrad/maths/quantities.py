@@ -12,7 +12,8 @@ from sympy import Add, Expr, Rational, Symbol
 
 from .derive import PREDICTION, TARGET, _Engine, _Names
 from ..errors import DomainError, UnknownNameError
-from .model import DIGITS_ERROR, Defined, Optimizer, Sample, digits_of, numeric
+from .model import (DIGITS_ERROR, Defined, Optimizer, Sample, closer_by_digits, digits_of,
+                    numeric)
 from .records import Derivation
 from .training import STATE, first_step_from, state_symbol
 from ..words import N_
@@ -645,11 +646,9 @@ def _indistinct(value: Expr, correct: Expr) -> bool:
     difference of two irrational values costs a millisecond), else from 30 digits of it."""
     first, second = digits_of(value), digits_of(correct)
     if first is not None and second is not None:
-        bound = max(abs(first), abs(second)) * _INDISTINCT
-        distance = abs(first - second)
-        margin = (abs(first) + abs(second) + 1) * DIGITS_ERROR
-        if abs(distance - bound) > margin:
-            return distance < bound
+        closer = closer_by_digits(first, second, max(abs(first), abs(second)) * _INDISTINCT)
+        if closer is not None:
+            return closer
     size = max(abs(numeric(correct, 30)), abs(numeric(value, 30)))
     return bool(abs(numeric(value - correct, 30)) <= size * INDISTINCT)
 

@@ -16,8 +16,8 @@ from sympy import sign as sign_function
 
 from .model import DIGITS_ERROR, PRECISION, Defined, Given, digits_of, numeric
 
-__all__ = ["Formula", "evaluate", "combined", "holds", "show", "change", "unevaluated", "working", "reduce",
-           "product", "descent", "numbers_in", "approx", "sign"]
+__all__ = ["Formula", "evaluate", "combined", "holds", "show", "change", "unevaluated",
+           "working", "reduce", "product", "descent", "numbers_in", "approx", "sign"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +49,10 @@ def sign(value: Expr) -> int:
     >>> sign(Rational(-1, 3)), sign(exp(-300)), sign(exp(1) - exp(1))
     (-1, 1, 0)
     """
-    number = approx(value, 30)
-    return int(bool(number > 0)) - int(bool(number < 0))
+    found = _real_sign(value)
+    if found is None:
+        raise TypeError(f"{value} is not a real number: it has no sign")
+    return found
 
 
 def change(before: Expr, after: Expr) -> int:
