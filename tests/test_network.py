@@ -16,6 +16,7 @@ from symgrad.maths.derive import composed_loss, derive
 from symgrad.errors import ShapeError, SymgradError
 from symgrad.maths.losses import LOSSES
 from symgrad.maths.model import Layer, Network, Sample, numeric
+from symgrad.views.render import exact_text
 
 R = Rational
 
@@ -467,7 +468,7 @@ def test_matrix_form_as_data_and_script(tmp_path):
         for got, step in zip(sample["layers"], steps):
             assert got["delta"]["shape"] == [2, 1] and got["gradient"]["shape"] == [2, 2]
             assert [[e["exact"] for e in row] for row in got["gradient"]["entries"]] == [
-                [str(step.gradient[i, j].value) for j in range(2)] for i in range(2)]
+                [exact_text(step.gradient[i, j].value) for j in range(2)] for i in range(2)]
     first = data["batch_matrices"][0]
     assert first["inputs"]["shape"] == [2, 2] and first["weight_gradient"]["shape"] == [2, 2]
     # Δᵀ A summed over the samples is the gradient the step worked (the mean of a batch: ½)

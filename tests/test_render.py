@@ -249,7 +249,7 @@ def test_irrational_activation_values_show_with_approx():
     assert prediction("softsign", x="0.5")[0].endswith(r"\approx 0.3333$$")
     assert prediction("elu", x="1.5")[0].endswith("= 1.5$$")
     line, data = prediction("silu")
-    assert line.endswith(r"\approx 0.7311$$") and data["exact"] == "1/(exp(-1) + 1)"
+    assert line.endswith(r"\approx 0.7311$$") and data["exact"] == "1/(1 + exp(-1))"
 
 
 def test_relu_at_its_kink_is_not_called_flat():

@@ -7,7 +7,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
-from sympy import Rational, diff
+from sympy import Rational, diff, sympify
 
 from conftest import run
 from symgrad.maths.derive import composed_loss, derive
@@ -204,7 +204,7 @@ def test_json_export_has_every_answer():
     for problem, exported in zip(drawn.problems, data["problems"]):
         assert [a["quantity"] for a in exported["answers"]] == ["dL/dw", "w_new", "b_new"]
         for q, answer in zip(problem.asked, exported["answers"]):
-            assert answer["exact"] == str(q.value)
+            assert sympify(answer["exact"]) == q.value  # SymPy text that reads back
             assert answer["value"] == pytest.approx(float(q.value.evalf(20)))
 
 

@@ -14,6 +14,7 @@ from symgrad import Neuron, Sample, derive, worked_example
 from symgrad.errors import SymgradError
 from symgrad.maths.derive import composed_loss
 from symgrad.maths.model import Layer, Network, Optimizer, numeric
+from symgrad.views.render import exact_text
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
 
@@ -138,7 +139,7 @@ def test_each_step_carries_adams_bias_corrected_moments(name):
                              optimizer=name)
     assert r"$\hat{m}_{w^{(1)}_{11}}$" in example.to_markdown()
     steps = example.to_data()["steps"]
-    assert steps[2]["state"]["v_hat"]["w1_1_1"]["exact"] == str(
+    assert steps[2]["state"]["v_hat"]["w1_1_1"]["exact"] == exact_text(
         dict(d.iterations[2].corrected)["v_hat"][0])
     assert "m_hat" not in worked_example(optimizer="rmsprop", steps=2).to_data()["steps"][1][
         "state"]

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import jinja2
 import jinja2.sandbox
-from sympy import Basic, Eq, Expr, Mul, Pow, Rational, Symbol
+from sympy import Basic, Eq, Expr, Mul, Pow, Rational, Symbol, sstr
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.pycode import pycode
 
@@ -508,7 +508,7 @@ def definitions(values) -> dict[str, str]:
             if atom not in found:
                 found.add(atom)
                 todo.append(atom.definition)
-    return {atom.name: str(atom.definition)
+    return {atom.name: exact_text(atom.definition)
             for atom in sorted(found, key=lambda atom: atom.serial)}
 
 
@@ -543,8 +543,21 @@ def _json_value(value: Expr, digits: int) -> dict:
     """``json_value``, worked out once per value (a sheet's JSON repeats parameters,
     answers and mistakes' values) by one printer per ``digits``; the caller gets a copy."""
     number = float(numeric(value, 17))
-    return {"value": number if math.isfinite(number) else None, "exact": str(value),
+    return {"value": number if math.isfinite(number) else None, "exact": exact_text(value),
             "latex": _json_printer(digits).doprint(value)}
+
+
+def exact_text(value: Expr) -> str:
+    """SymPy's text of an exact value, its terms in SymPy's own order, as the LaTeX prints
+    them: ``1/(1 + exp(-1))``. Sorting the terms as ``str`` does costs more than a whole
+    hard problem's derivation, for long values, and writes ``exp(-1) + 1`` beside
+    ``1 + exp(2)``.
+
+    >>> from sympy import exp
+    >>> exact_text(1 / (exp(-1) + 1))
+    '1/(1 + exp(-1))'
+    """
+    return sstr(value, order="none")
 
 
 @lru_cache(maxsize=16)
