@@ -121,3 +121,61 @@ def test_network_cross_entropy_at_one_is_refused():
     network = Network(layers=[Layer([[1]], [0], "identity")], loss="bce")
     with pytest.raises(DomainError, match="strictly between 0 and 1"):
         derive(network, [Sample(x=[1], y=[1])])
+
+
+@pytest.mark.parametrize("u", ["3", "40", "2000", "200000"])
+def test_complements_of_saturated_activations_keep_their_digits(u):
+    """1 − σ, 1 ∓ tanh, 1 − tanh² and log(1 + e^−u) far in the tail are their tiny values
+    to every digit shown (not what is left of 1 − 0.99…9 at some precision)."""
+    from sympy import Rational, exp, log, tanh
+
+    u_exact, u_mp = Rational(u), mpmath.mpf(u)
+    cases = [(1 - 1 / (1 + exp(-u_exact)), 1 / (1 + mpmath.exp(u_mp))),
+             (1 - tanh(u_exact), 2 / (1 + mpmath.exp(2 * u_mp))),
+             (1 + tanh(-u_exact), 2 / (1 + mpmath.exp(2 * u_mp))),
+             (-1 + 1 / (1 + exp(-u_exact)), -1 / (1 + mpmath.exp(u_mp))),
+             (tanh(u_exact) - 1, -2 / (1 + mpmath.exp(2 * u_mp))),
+             (1 - tanh(u_exact) ** 2, 1 / mpmath.cosh(u_mp) ** 2),
+             (log(1 + exp(-u_exact)), mpmath.log1p(mpmath.exp(-u_mp))),
+             (-log(1 - 1 / (1 + exp(-u_exact))), u_mp + mpmath.log1p(mpmath.exp(-u_mp)))]
+    for value, expected in cases:
+        got = numeric(value, 20)
+        assert got.is_Float, value
+        assert abs(mpmath.mpf(got._mpf_) / expected - 1) < mpmath.mpf("1e-19"), (value, got)
+
+
+def test_cross_entropy_loss_after_a_huge_step_of_a_batch():
+    """α = 10⁶ sends one sample's sigmoid to z' ≈ 194969.68 (its loss −log(1 − σ(z')) is
+    about z') and the other's to z' ≈ −2968060: the loss after is their mean, ≈ 97484.84,
+    not what cancellation leaves of 1 − σ(z') (it read 320.9)."""
+    samples = [([2, 1], 0), ([-1, mpmath.mpf("0.5")], 0)]
+    w, b, rate = [mpmath.mpf(3), mpmath.mpf(-2)], mpmath.mpf(1), mpmath.mpf(10) ** 6
+    grad_w, grad_b = [mpmath.mpf(0)] * 2, mpmath.mpf(0)
+    for x, y in samples:  # dL/dz = σ(z) − y for cross-entropy of a sigmoid, per sample
+        slope = _sigmoid(w[0] * x[0] + w[1] * x[1] + b) - y
+        grad_w = [g + slope * xi / 2 for g, xi in zip(grad_w, x)]
+        grad_b += slope / 2
+    w = [wi - rate * g for wi, g in zip(w, grad_w)]
+    b -= rate * grad_b
+    # −log(1 − σ(z)) = softplus(z), worked without cancelling.
+    softplus = [z + mpmath.log1p(mpmath.exp(-z)) if z > 0 else mpmath.log1p(mpmath.exp(z))
+                for z in (w[0] * x[0] + w[1] * x[1] + b for x, _ in samples)]
+    expected = sum(softplus) / 2
+    d = derive(Neuron(weights=["3", "-2"], bias="1", activation="sigmoid", loss="bce"),
+               [Sample(x=["2", "1"], y="0"), Sample(x=["-1", "0.5"], y="0")],
+               learning_rate="1e6")
+    assert abs(mpmath.mpf(numeric(d.loss_after.value, 30)._mpf_) / expected - 1) < 1e-25
+    assert round(float(expected), 2) == 97484.84
+
+
+def test_absolute_error_far_in_the_tail_is_told_to_go_down():
+    """mae of σ(49000.1) against 1: the loss 1 − σ ≈ 3.365·10^-21281 is those digits (it
+    read 3.025·10^-123), and the step, which moves z up by about 10^-21278, lowers it:
+    the text says so (it said the step overshot)."""
+    expected = mpmath.nstr(1 / (1 + mpmath.exp(mpmath.mpf("49000.1"))), 4)
+    mantissa, exponent = expected.split("e")
+    shown = rf"\approx {mantissa} \cdot 10^{{{int(exponent)}}}"
+    text = worked_example(Neuron(weights=100, bias="0.1", activation="sigmoid", loss="mae"),
+                          [Sample(x=490, y=1)]).to_markdown()
+    assert f"The loss is ${shown}$." in text
+    assert f"The loss went down from ${shown}$ to ${shown}$" in text

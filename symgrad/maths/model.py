@@ -16,7 +16,7 @@ from fractions import Fraction
 import mpmath
 from mpmath import libmp
 from sympy import (Abs, Add, Expr, Float, Max, Min, Mul, Pow, Rational, S, Symbol, erf, exp, log,
-                   tanh)
+                   sign, tanh)
 from sympy.core.evalf import PrecisionExhausted
 from sympy.core.sympify import _sympify
 
@@ -591,12 +591,12 @@ def digits_of(value: Expr) -> Fraction | None:
     number = numeric(value, 40)
     if not number.is_Float:
         return None
-    sign, mantissa, exponent, _ = number._mpf_
+    negative, mantissa, exponent, _ = number._mpf_
     if abs(exponent) > _MAX_FRACTION_EXPONENT:
         return None  # 10^±1000 and beyond: a fraction of thousands of digits, slower to use
     exact = Fraction(mantissa * 2 ** exponent) if exponent >= 0 else Fraction(
         mantissa, 2 ** -exponent)
-    return -exact if sign else exact
+    return -exact if negative else exact
 
 
 def closer_by_digits(first: Fraction, second: Fraction, bound: Fraction) -> bool | None:
@@ -634,25 +634,47 @@ _FUNCTIONS = {exp: libmp.mpf_exp, log: libmp.mpf_log, tanh: libmp.mpf_tanh, erf:
               Abs: lambda x, bits, rounding: libmp.mpf_abs(x)}
 
 
-def _mpf(expr: Expr, bits: int):
+def _mpf(expr: Expr, bits: int, most: int = _MAX_BITS, *, too_close=None):
     """``expr`` as an mpmath number good to ``bits`` bits, or None for a node this
     evaluator does not know or a non-real value. It works with guard bits and adds more
-    while a sum (or a log near 1) loses more to cancellation than they cover. Named values
-    enter with the precision they carry: there is nothing more to win for them."""
+    while a sum (or a log near 1) loses more to cancellation than they cover, up to
+    ``most`` bits (then ``too_close``). Named values enter with the precision they carry:
+    there is nothing more to win for them."""
     work = bits + _GUARD_BITS
     exact = not expr.has(Defined)
     while True:
         try:
             value = _mpf_node(expr, work, work - bits if exact else None)
         except _Cancelled as cancelled:
-            if work >= _MAX_BITS:
-                return None
-            work = min(_MAX_BITS, work + cancelled.lost + _GUARD_BITS)
+            if work >= most:
+                return too_close
+            work = min(most, work + cancelled.lost + _GUARD_BITS)
             continue
         except (_Unknown, ZeroDivisionError, ValueError, libmp.ComplexResult):
             return None
         # Infinities and nan (log 0) are SymPy's to name (zoo, nan) and refuse.
         return None if value in (libmp.finf, libmp.fninf, libmp.fnan) else value
+
+
+# sign_by_bits works with up to this many bits (about 79,000 digits) before it calls a
+# value 0: a step that moves a loss of 10^-21281 by a part in 10^21278 still shows.
+_MAX_SIGN_BITS = 1 << 18
+
+
+def sign_by_bits(value: Expr) -> int | None:
+    """-1 or 1 for a real value told apart from 0 with up to ``_MAX_SIGN_BITS`` bits, 0 for
+    one that is 0 to all of them, None for one this evaluator does not know (SymPy's to
+    decide). The difference of two losses far in a tail needs more digits than evalf
+    spends, which then guesses.
+
+    >>> from sympy import exp
+    >>> sign_by_bits(exp(-50000) - exp(-50000 - Rational(1, 10**20000)))
+    1
+    """
+    found = _mpf(value, 16, _MAX_SIGN_BITS, too_close=libmp.fzero)
+    if found is None:
+        return None
+    return 0 if found == libmp.fzero else (-1 if found[0] else 1)
 
 
 def _erf_tail(expr: Add) -> Expr | None:
@@ -668,6 +690,54 @@ def _erf_tail(expr: Add) -> Expr | None:
             and isinstance(other.args[1], erf)):
         return other.args[1].args[0]
     return None
+
+
+def _one_plus(expr: Add) -> Expr | None:
+    """``t`` for a sum ``1 + t`` of two terms, else None."""
+    if len(expr.args) != 2 or S.One not in expr.args:
+        return None
+    return expr.args[0] if expr.args[1] is S.One else expr.args[1]
+
+
+def _saturated_tail(expr: Add, bits: int, guard: int | None):
+    """A saturated activation's complement, ``±1 ∓ σ``, ``1 ∓ tanh(u)`` or ``1 - tanh(u)²``
+    (as ``c·(1 + k·core)`` for c, k = ±1), worked in a form that does not cancel, else None.
+    Far in the tail (σ at z = 2·10^5) the sum is 1 - (1 - 10^-84674): the subtraction
+    would need 84,674 digits, while ``t/(1 + t)`` or ``2/(1 + e^2u)`` gives every digit
+    from the small term itself."""
+    if len(expr.args) != 2:
+        return None
+    first, second = expr.args
+    constant, other = (first, second) if first in (S.One, S.NegativeOne) else (second, first)
+    if constant not in (S.One, S.NegativeOne):
+        return None
+    core, k = other, 1
+    if isinstance(other, Mul) and len(other.args) == 2 and other.args[0] is S.NegativeOne:
+        core, k = other.args[1], -1
+    if constant is S.NegativeOne:
+        k = -k
+    rounding = libmp.round_nearest
+    if isinstance(core, tanh):
+        # 1 + k·tanh(u) = 2/(1 + e^(-2ku)).
+        u = libmp.mpf_shift(_mpf_node(core.args[0], bits, guard), 1)
+        below = libmp.mpf_add(libmp.fone, libmp.mpf_exp(u if k < 0 else libmp.mpf_neg(u), bits,
+                                                        rounding), bits, rounding)
+        found = libmp.mpf_div(libmp.from_int(2), below, bits, rounding)
+    elif k < 0 and isinstance(core, Pow) and core.args[1] == 2 and isinstance(core.args[0],
+                                                                             tanh):
+        # 1 - tanh(u)² = 1/cosh(u)².
+        cosh, _ = libmp.mpf_cosh_sinh(_mpf_node(core.args[0].args[0], bits, guard), bits,
+                                      rounding)
+        found = libmp.mpf_div(libmp.fone, libmp.mpf_mul(cosh, cosh, bits, rounding), bits,
+                              rounding)
+    elif (k < 0 and isinstance(core, Pow) and core.args[1] is S.NegativeOne
+          and isinstance(core.args[0], Add) and _one_plus(core.args[0]) is not None):
+        # 1 - 1/(1 + t) = t/(1 + t): 1 - σ(z) is e^-z/(1 + e^-z).
+        small = _mpf_node(_one_plus(core.args[0]), bits, guard)
+        found = libmp.mpf_div(small, _sum([libmp.fone, small], bits, guard), bits, rounding)
+    else:
+        return None
+    return found if constant is S.One else libmp.mpf_neg(found)
 
 
 class _Unknown(Exception):
@@ -687,6 +757,18 @@ def _magnitude(value) -> int:
     return value[2] + value[3]
 
 
+def _sum(terms: list, bits: int, guard: int | None):
+    """The sum of mpf ``terms``, raising _Cancelled when it lost more bits than ``guard``
+    spares (None: do not check)."""
+    total = libmp.mpf_sum(terms, bits, libmp.round_nearest)
+    largest = max((_magnitude(t) for t in terms if t != libmp.fzero), default=None)
+    if guard is not None and largest is not None:
+        lost = bits if total == libmp.fzero else largest - _magnitude(total)
+        if lost > guard - 8:
+            raise _Cancelled(lost)
+    return total
+
+
 def _mpf_node(expr: Expr, bits: int, guard: int | None):
     """One node of ``_mpf``; ``guard`` is the bits to spare for cancellation (None: do not
     check, the numbers are carried approximations)."""
@@ -704,14 +786,10 @@ def _mpf_node(expr: Expr, bits: int, guard: int | None):
         tail = _erf_tail(expr)
         if tail is not None:  # 1 ± erf(u) as erfc(∓u): no cancellation in GELU's tail
             return libmp.mpf_erfc(_mpf_node(tail, bits, guard), bits, rounding)
-        terms = [_mpf_node(arg, bits, guard) for arg in expr.args]
-        total = libmp.mpf_sum(terms, bits, rounding)
-        largest = max((_magnitude(t) for t in terms if t != libmp.fzero), default=None)
-        if guard is not None and largest is not None:
-            lost = bits if total == libmp.fzero else largest - _magnitude(total)
-            if lost > guard - 8:
-                raise _Cancelled(lost)
-        return total
+        saturated = _saturated_tail(expr, bits, guard)
+        if saturated is not None:
+            return saturated
+        return _sum([_mpf_node(arg, bits, guard) for arg in expr.args], bits, guard)
     if kind is Mul:
         result = libmp.fone
         for arg in expr.args:
@@ -731,9 +809,24 @@ def _mpf_node(expr: Expr, bits: int, guard: int | None):
             if pick(value, best):
                 best = value
         return best
+    if kind is sign and len(expr.args) == 1:
+        # The sign of a value tiny beside its parts (mae's |ŷ - y| with ŷ = σ(49000)):
+        # worked to its first bits, not left to evalf, which can lose it to cancellation.
+        found = _mpf_node(expr.args[0], bits, guard)
+        if found == libmp.fzero:
+            raise _Unknown  # an exact 0, or too small to tell from it: SymPy decides
+        return libmp.fnone if found[0] else libmp.fone
     function = _FUNCTIONS.get(kind)
     if function is None or len(expr.args) != 1:
         raise _Unknown
+    if kind is log and isinstance(expr.args[0], Add):
+        small = _one_plus(expr.args[0])
+        if small is not None:
+            t = _mpf_node(small, bits, guard)
+            if t != libmp.fzero and _magnitude(t) < -bits:
+                # log(1 + t) = t - t²/2 + …: for t below the last bit of 1 + t (softplus
+                # far in its tail, log(1 + e^-3000000)), t itself, to every bit.
+                return t
     argument = _mpf_node(expr.args[0], bits, guard)
     if kind is log and guard is not None:
         # Near 1, the argument's rounding error is the result's size: work with more bits.

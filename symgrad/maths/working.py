@@ -14,7 +14,7 @@ from sympy import (Abs, Add, Expr, GreaterThan, Integer, LessThan, Max, Min, Mul
                    Rational, StrictGreaterThan, StrictLessThan, Symbol)
 from sympy import sign as sign_function
 
-from .model import DIGITS_ERROR, PRECISION, Defined, Given, digits_of, numeric
+from .model import DIGITS_ERROR, PRECISION, Defined, Given, digits_of, numeric, sign_by_bits
 
 __all__ = ["Formula", "evaluate", "combined", "holds", "show", "change", "unevaluated",
            "working", "reduce", "product", "descent", "numbers_in", "approx", "sign"]
@@ -71,7 +71,12 @@ def change(before: Expr, after: Expr) -> int:
         # As good as equal: written alike (a loss after a step that left it as it was, in
         # its shallow form), SymPy's difference is exactly 0.
         before, after = _written_evaluated(before), _written_evaluated(after)
-    return sign(after - before)
+    difference = after - before
+    if not difference.is_Rational:
+        found = sign_by_bits(difference)
+        if found is not None:
+            return found
+    return sign(difference)
 
 
 def _written_evaluated(value: Expr) -> Expr:
