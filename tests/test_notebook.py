@@ -30,6 +30,16 @@ def test_notebook_runs_and_recomputes_the_gradients(name, tmp_path):
         assert float(shown[parameter]) == pytest.approx(value["value"], rel=1e-9)
 
 
+def test_notebook_is_the_same_file_every_time():
+    """Its cells have named ids (nbformat's own are random), so the same example gives the
+    same bytes: a notebook can be committed and diffed."""
+    pytest.importorskip("nbformat")
+    first, second = worked_example().render("ipynb"), worked_example().render("ipynb")
+    assert first == second
+    assert [cell["id"] for cell in json.loads(first)["cells"]] == [
+        "worked-example", "recompute-heading", "recompute"]
+
+
 def test_notebook_without_nbformat_says_what_to_install(monkeypatch, capsys, tmp_path):
     """Without the extra, --format ipynb names `pip install 'symgrad[notebook]'`, exit 2."""
     monkeypatch.setitem(sys.modules, "nbformat", None)

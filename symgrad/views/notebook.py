@@ -28,12 +28,13 @@ def notebook(example) -> str:
     script = example.to_python()
     # A shebang means nothing in a cell.
     body = script.partition("\n")[2] if script.startswith("#!") else script
+    # Cell ids named, not nbformat's random ones: the same example gives the same file.
     book = v4.new_notebook(cells=[
-        v4.new_markdown_cell(example._repr_markdown_()),
+        v4.new_markdown_cell(example._repr_markdown_(), id="worked-example"),
         v4.new_markdown_cell("## Recompute every number\n\nThe cell below recomputes the "
                              "worked example in plain Python with exact fractions. Change "
-                             "a number and run it again."),
-        v4.new_code_cell(body),
+                             "a number and run it again.", id="recompute-heading"),
+        v4.new_code_cell(body, id="recompute"),
     ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                 "language": "python"},
                  "language_info": {"name": "python"}})
