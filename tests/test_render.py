@@ -398,3 +398,13 @@ def test_teacher_template_cannot_call_into_sympy(tmp_path, call):
                  cwd=tmp_path)
     assert result.returncode == 2 and "not allowed" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "MARKER").exists()
+
+
+def test_leaky_relu_reads_slope_times_z():
+    """The negative side of leaky ReLU is written as the lessons do, 0.01 z (it printed
+    z 0.01), and works 0.01 · (−0.9) = −0.009."""
+    text = worked_example(Neuron(weights="0.5", bias="0.1", activation="leaky_relu"),
+                          Sample(x=-2, y="1.5")).to_markdown()
+    assert r"\\0.01 z & \text{otherwise} \end{cases}" in text
+    assert r"= 0.01 \cdot \left(-0.9\right) = -0.009$$" in text
+    assert "z 0.01" not in text
