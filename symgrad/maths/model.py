@@ -561,10 +561,20 @@ def _numeric(value: Expr, digits: int) -> Expr:
     """:func:`numeric` of an irrational value, worked out once per value and digits: a
     sheet's drawing, marking and rendering ask for the same values' digits many times."""
     bits = libmp.dps_to_prec(digits)
-    found = _mpf(value, bits)
+    found = _mpf_shared(value) if digits <= _SHARED_DIGITS else _mpf(value, bits)
     if found is None:
         return _numeric_evalf(value, digits)
     return Float._new(libmp.mpf_pos(found, bits, libmp.round_nearest), bits)
+
+
+# Up to this many digits, numeric rounds one evaluation of a value (digits_of asks 40,
+# the checks 30, the JSON 17, a display a few): the value's tree is walked once.
+_SHARED_DIGITS = 40
+
+
+@lru_cache(maxsize=8192)
+def _mpf_shared(value: Expr):
+    return _mpf(value, libmp.dps_to_prec(_SHARED_DIGITS))
 
 
 # digits_of gives None for a value whose binary exponent is larger than this in size.
