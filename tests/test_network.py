@@ -16,7 +16,7 @@ from symgrad.maths.derive import composed_loss, derive
 from symgrad.errors import ShapeError, SymgradError
 from symgrad.maths.losses import LOSSES
 from symgrad.maths.model import Layer, Network, Sample, numeric
-from symgrad.views.render import exact_text
+from symgrad.views.render import WorkedExample, exact_text
 
 R = Rational
 
@@ -869,3 +869,29 @@ def test_softmax_every_format(tmp_path, pdflatex, katex_dir, monkeypatch):
         sys.executable, "-c", outputs["py"]).stdout.splitlines() if line.startswith("  dL/d"))
     for name, value in data["gradients"].items():
         assert float(printed[f"dL/d{name}"]) == pytest.approx(value["value"], rel=1e-9)
+
+
+def test_a_batch_without_its_matrix_form_says_why():
+    """--matrix with a batch works the batch in matrix form, unless the step follows an L2
+    penalty's ∂J or a softmax layer's Jacobian; then the lesson says so instead of leaving
+    the section out."""
+    layers = [Layer([["0.5", "-0.3"], ["0.2", "0.4"]], ["0.1", "-0.1"], "sigmoid")]
+    plain = Network(layers=layers + [Layer([["0.7", "-0.6"]], ["0.05"], "sigmoid")],
+                    loss="mse", outputs="mean")
+    samples = [Sample(x=["1", "2"], y="0.25"), Sample(x=["-1", "0.5"], y="0.75")]
+    texts = {}
+    for name, network, batch, l2 in (
+            ("plain", plain, samples, "0"), ("l2", plain, samples, "0.1"),
+            ("softmax", Network(layers=layers + [Layer([["0.7", "-0.6"], ["0.1", "0.2"]],
+                                                       ["0.05", "0"], "softmax")],
+                                loss="cross_entropy"),
+             [Sample(x=["1", "2"], y=["0", "1"]), Sample(x=["-1", "0.5"], y=["1", "0"])], "0")):
+        d = derive(network, batch, learning_rate="0.5", l2=l2, matrix=True)
+        texts[name] = WorkedExample(d, matrix=True).to_markdown()
+    assert "### The batch in matrix form" in texts["plain"]
+    assert "not worked in matrix form" not in texts["plain"]
+    for name, reason in (("l2", "the loss with its penalty, $J$"),
+                         ("softmax", r"its Jacobian times $\nabla_{a} L$")):
+        assert "### The batch in matrix form" not in texts[name]
+        assert "The batch is not worked in matrix form here: " in texts[name]
+        assert reason in texts[name]
