@@ -157,6 +157,9 @@ def _chosen():
          dict(matrix=True)),
         (Network(layers=net.layers, loss="mse"),
          [sample, Sample(x=["1", "-1"], y=["0.5", "0.25"])], dict(matrix=True)),
+        # ... and the same batch with an L2 penalty, which the matrices do not show
+        (Network(layers=net.layers, loss="mse"),
+         [sample, Sample(x=["1", "-1"], y=["0.5", "0.25"])], dict(matrix=True, l2="0.1")),
         # every optimizer over a loop, a penalty, a network with Adam
         *((Neuron(weights=["0.5", "-1"], bias="0.1"), [Sample(x=["2", "1"], y="1.5")],
            dict(optimizer=name, steps=3)) for name in _OPTIMIZERS),
@@ -934,6 +937,16 @@ def _check_steps(c, m, converged: bool):
         assert m["loss"] == c.shown(d.final_loss)
 
 
+def _check_no_batch_matrices(c, m, penalty: bool):
+    """A network's batch asked for in matrix form (its samples' matrices are there) is left
+    out for the reason given: the step follows an L2 penalty, or a softmax layer's δ."""
+    d = c.d
+    assert d.is_network and len(d.samples) > 1 and d.matrices and not d.batch_matrices, m
+    assert bool(d.l2) == penalty, m
+    assert penalty or any(act.name == "softmax" for act in d.activations), m
+    return True
+
+
 def _check_batch(c, m, samples, network):
     """The batch section names the samples the problem has, for its kind of model."""
     n = len(c.d.samples)
@@ -1173,6 +1186,12 @@ SENTENCES = [
      lambda c, m: (c.d.loss_function.reduction == "mean" and m["c"] == c.latex(
          c.d.batch_matrices[0].scale) == c.latex(R(1, len(c.d.samples)))) or _fail(m)),
     ("**Layer {n}**", lambda c, m: 1 <= int(m["n"]) <= len(c.d.network.layers) or _fail(m)),
+    ("The batch is not worked in matrix form here: its products give the gradients of the "
+     "loss $L$, while this step follows those of the loss with its penalty, $J$.",
+     lambda c, m: _check_no_batch_matrices(c, m, penalty=True)),
+    ("The batch is not worked in matrix form here: a softmax layer's $\\delta$ is its "
+     "Jacobian times $\\nabla_{a} L$, not the entry-by-entry product $G \\odot f'(Z)$ the "
+     "batch's matrices use.", lambda c, m: _check_no_batch_matrices(c, m, penalty=False)),
     ("Backwards, each row of $G$ holds one sample's derivatives of its own loss with respect "
      "to the layer's outputs, and each row of $\\Delta$ that sample's error signals "
      "$\\delta = \\frac{\\partial L^{(i)}}{\\partial z}$; $\\odot$ multiplies entry by "
