@@ -137,7 +137,12 @@ def test_complements_of_saturated_activations_keep_their_digits(u):
              (tanh(u_exact) - 1, -2 / (1 + mpmath.exp(2 * u_mp))),
              (1 - tanh(u_exact) ** 2, 1 / mpmath.cosh(u_mp) ** 2),
              (log(1 + exp(-u_exact)), mpmath.log1p(mpmath.exp(-u_mp))),
-             (-log(1 - 1 / (1 + exp(-u_exact))), u_mp + mpmath.log1p(mpmath.exp(-u_mp)))]
+             (-log(1 - 1 / (1 + exp(-u_exact))), u_mp + mpmath.log1p(mpmath.exp(-u_mp))),
+             # squared error's 2(ŷ - 1) is -2 + 2ŷ; cross-entropy's -log σ and -log(1 - σ)
+             (2 * (1 / (1 + exp(-u_exact)) - 1), -2 / (1 + mpmath.exp(u_mp))),
+             (2 * (tanh(u_exact) - 1), -4 / (1 + mpmath.exp(2 * u_mp))),
+             (-log(1 / (1 + exp(-u_exact))), mpmath.log1p(mpmath.exp(-u_mp))),
+             (-log(1 - 1 / (1 + exp(u_exact))), mpmath.log1p(mpmath.exp(-u_mp)))]
     for value, expected in cases:
         got = numeric(value, 20)
         assert got.is_Float, value
@@ -168,14 +173,34 @@ def test_cross_entropy_loss_after_a_huge_step_of_a_batch():
     assert round(float(expected), 2) == 97484.84
 
 
-def test_absolute_error_far_in_the_tail_is_told_to_go_down():
-    """mae of σ(49000.1) against 1: the loss 1 − σ ≈ 3.365·10^-21281 is those digits (it
-    read 3.025·10^-123), and the step, which moves z up by about 10^-21278, lowers it:
-    the text says so (it said the step overshot)."""
-    expected = mpmath.nstr(1 / (1 + mpmath.exp(mpmath.mpf("49000.1"))), 4)
+@pytest.mark.parametrize("x, told", [
+    (49, "went down from ${shown}$ to ${shown}$"),
+    (490, "is ${shown}$ before and after to every digit carried")])
+def test_absolute_error_far_in_the_tail_is_told_truly(x, told):
+    """mae of σ(100x + 0.1) against 1: the loss 1 − σ (≈ 3.365·10^-21281 at x = 490) is
+    those digits (it read 3.025·10^-123), and the step, which moves z up by about
+    10^-2126 (10^-21278), lowers it: the text says so when the digits carried tell (it
+    said the step overshot), and that the loss is the same to every digit carried when
+    they do not."""
+    expected = mpmath.nstr(1 / (1 + mpmath.exp(100 * x + mpmath.mpf("0.1"))), 4)
     mantissa, exponent = expected.split("e")
     shown = rf"\approx {mantissa} \cdot 10^{{{int(exponent)}}}"
     text = worked_example(Neuron(weights=100, bias="0.1", activation="sigmoid", loss="mae"),
-                          [Sample(x=490, y=1)]).to_markdown()
+                          [Sample(x=x, y=1)]).to_markdown()
     assert f"The loss is ${shown}$." in text
-    assert f"The loss went down from ${shown}$ to ${shown}$" in text
+    assert "The loss " + told.replace("{shown}", shown) in text
+
+
+def test_loss_changes_are_told_by_enough_bits():
+    """change() gives the true sign of a difference hidden under nested cancellation, a
+    clear difference whose parts alone run out of bits, and 0 for equal values written
+    differently (evalf guessed at random for some of them)."""
+    from sympy import Integer, Rational, cosh, exp, log, pi, tanh
+    from symgrad.maths.working import change
+
+    q, e = Rational(1234, 5678), Rational(1, 2**50)
+    for d in (Rational(1, 2**200), Rational(1, 2**210)):  # mpmath at 2000 bits: > 0
+        assert change(pi * (exp(q) - exp(q - e)), pi * (exp(q + d) - exp(q - e + d))) == 1
+    assert change(Integer(3), -log(1 / (1 + exp(-10**6)))) == -1  # after ≈ 3.3e-434295
+    assert change(log(6), log(2) + log(3)) == 0
+    assert change(1 - tanh(3) ** 2, 1 / cosh(3) ** 2) == 0

@@ -15,8 +15,8 @@ from fractions import Fraction
 
 import mpmath
 from mpmath import libmp
-from sympy import (Abs, Add, Expr, Float, Max, Min, Mul, Pow, Rational, S, Symbol, erf, exp, log,
-                   sign, tanh)
+from sympy import (Abs, Add, Expr, Float, Max, Min, Mul, Pow, Rational, S, Symbol, cosh, erf, exp,
+                   log, sign, sinh, tanh)
 from sympy.core.evalf import PrecisionExhausted
 from sympy.core.sympify import _sympify
 
@@ -641,7 +641,9 @@ def _numeric_evalf(value: Expr, digits: int) -> Expr:
 # without building SymPy Floats: SymPy caches calls by argument, and Floats hash as
 # doubles, so the many 60-digit values of a deep chain that agree to 16 digits collide.
 _FUNCTIONS = {exp: libmp.mpf_exp, log: libmp.mpf_log, tanh: libmp.mpf_tanh, erf: libmp.mpf_erf,
-              Abs: lambda x, bits, rounding: libmp.mpf_abs(x)}
+              Abs: lambda x, bits, rounding: libmp.mpf_abs(x),
+              cosh: lambda x, bits, rounding: libmp.mpf_cosh_sinh(x, bits, rounding)[0],
+              sinh: lambda x, bits, rounding: libmp.mpf_cosh_sinh(x, bits, rounding)[1]}
 
 
 def _mpf(expr: Expr, bits: int, most: int = _MAX_BITS, *, too_close=None):
@@ -666,25 +668,28 @@ def _mpf(expr: Expr, bits: int, most: int = _MAX_BITS, *, too_close=None):
         return None if value in (libmp.finf, libmp.fninf, libmp.fnan) else value
 
 
-# sign_by_bits works with up to this many bits (about 79,000 digits) before it calls a
-# value 0: a step that moves a loss of 10^-21281 by a part in 10^21278 still shows.
-_MAX_SIGN_BITS = 1 << 18
-
-
 def sign_by_bits(value: Expr) -> int | None:
-    """-1 or 1 for a real value told apart from 0 with up to ``_MAX_SIGN_BITS`` bits, 0 for
-    one that is 0 to all of them, None for one this evaluator does not know (SymPy's to
-    decide). The difference of two losses far in a tail needs more digits than evalf
-    spends, which then guesses.
+    """-1 or 1 for a real value told apart from 0 with up to ``_MAX_BITS`` bits; 0 for a
+    difference (a sum) whose terms are known to those bits and cancel to 0 at all of them;
+    None when this evaluator cannot tell (SymPy's to decide). The difference of two
+    losses far in a tail needs more digits than evalf spends, which then guesses.
 
     >>> from sympy import exp
-    >>> sign_by_bits(exp(-50000) - exp(-50000 - Rational(1, 10**20000)))
+    >>> sign_by_bits(exp(-5000) - exp(-5000 - Rational(1, 10**2000)))
     1
     """
-    found = _mpf(value, 16, _MAX_SIGN_BITS, too_close=libmp.fzero)
+    found = _mpf(value, _SIGN_BITS, too_close=libmp.fzero)
     if found is None:
         return None
+    if found == libmp.fzero and not (isinstance(value, Add) and all(
+            _mpf(term, _SIGN_BITS) is not None for term in value.args)):
+        return None  # a part of the value, not the difference, ran out of bits
     return 0 if found == libmp.fzero else (-1 if found[0] else 1)
+
+
+# The bits sign_by_bits asks for: the guard bits of each node cover its own cancellation,
+# these cover what cancelling nodes under it (exp(q) - exp(q - ε)) leave as noise.
+_SIGN_BITS = 128
 
 
 def _erf_tail(expr: Add) -> Expr | None:
@@ -709,45 +714,93 @@ def _one_plus(expr: Add) -> Expr | None:
     return expr.args[0] if expr.args[1] is S.One else expr.args[1]
 
 
-def _saturated_tail(expr: Add, bits: int, guard: int | None):
-    """A saturated activation's complement, ``±1 ∓ σ``, ``1 ∓ tanh(u)`` or ``1 - tanh(u)²``
-    (as ``c·(1 + k·core)`` for c, k = ±1), worked in a form that does not cancel, else None.
-    Far in the tail (σ at z = 2·10^5) the sum is 1 - (1 - 10^-84674): the subtraction
-    would need 84,674 digits, while ``t/(1 + t)`` or ``2/(1 + e^2u)`` gives every digit
-    from the small term itself."""
+def _tail_form(expr: Add) -> tuple | None:
+    """``(c, kind, argument)`` for a saturated activation's complement ``c·(1 + k·core)``
+    that :func:`_saturated_tail` works without cancelling, else None: kind ``tanh+`` or
+    ``tanh-`` (1 ± tanh(u), argument u), ``sech2`` (1 - tanh(u)², u) or ``sigmoid-``
+    (1 - 1/(1 + t), t). c is rational: squared error's 2(ŷ - 1) is -2 + 2ŷ."""
     if len(expr.args) != 2:
         return None
     first, second = expr.args
-    constant, other = (first, second) if first in (S.One, S.NegativeOne) else (second, first)
-    if constant not in (S.One, S.NegativeOne):
+    constant, other = (first, second) if first.is_Rational else (second, first)
+    if not constant.is_Rational or constant == 0:
         return None
-    core, k = other, 1
-    if isinstance(other, Mul) and len(other.args) == 2 and other.args[0] is S.NegativeOne:
-        core, k = other.args[1], -1
-    if constant is S.NegativeOne:
-        k = -k
-    rounding = libmp.round_nearest
+    core, coefficient = other, S.One
+    if isinstance(other, Mul) and len(other.args) == 2 and other.args[0].is_Rational:
+        coefficient, core = other.args
+    if abs(coefficient) != abs(constant):
+        return None
+    k = 1 if coefficient == constant else -1
     if isinstance(core, tanh):
-        # 1 + k·tanh(u) = 2/(1 + e^(-2ku)).
-        u = libmp.mpf_shift(_mpf_node(core.args[0], bits, guard), 1)
-        below = libmp.mpf_add(libmp.fone, libmp.mpf_exp(u if k < 0 else libmp.mpf_neg(u), bits,
-                                                        rounding), bits, rounding)
-        found = libmp.mpf_div(libmp.from_int(2), below, bits, rounding)
-    elif k < 0 and isinstance(core, Pow) and core.args[1] == 2 and isinstance(core.args[0],
-                                                                             tanh):
-        # 1 - tanh(u)² = 1/cosh(u)².
-        cosh, _ = libmp.mpf_cosh_sinh(_mpf_node(core.args[0].args[0], bits, guard), bits,
-                                      rounding)
-        found = libmp.mpf_div(libmp.fone, libmp.mpf_mul(cosh, cosh, bits, rounding), bits,
-                              rounding)
-    elif (k < 0 and isinstance(core, Pow) and core.args[1] is S.NegativeOne
-          and isinstance(core.args[0], Add) and _one_plus(core.args[0]) is not None):
-        # 1 - 1/(1 + t) = t/(1 + t): 1 - σ(z) is e^-z/(1 + e^-z).
-        small = _mpf_node(_one_plus(core.args[0]), bits, guard)
-        found = libmp.mpf_div(small, _sum([libmp.fone, small], bits, guard), bits, rounding)
-    else:
+        return constant, "tanh+" if k > 0 else "tanh-", core.args[0]
+    if k < 0 and isinstance(core, Pow) and core.args[1] == 2 and isinstance(core.args[0], tanh):
+        return constant, "sech2", core.args[0].args[0]
+    if (k < 0 and isinstance(core, Pow) and core.args[1] is S.NegativeOne
+            and isinstance(core.args[0], Add) and _one_plus(core.args[0]) is not None):
+        return constant, "sigmoid-", _one_plus(core.args[0])
+    return None
+
+
+def _saturated_tail(expr: Add, bits: int, guard: int | None):
+    """A sum of :func:`_tail_form` worked in a form that does not cancel, else None. Far in
+    the tail (σ at z = 2·10^5) the sum is 1 - (1 - 10^-84674): the subtraction would need
+    84,674 digits, while ``t/(1 + t)`` or ``2/(1 + e^2u)`` gives every digit from the small
+    term itself."""
+    form = _tail_form(expr)
+    if form is None:
         return None
-    return found if constant is S.One else libmp.mpf_neg(found)
+    constant, kind, argument = form
+    rounding = libmp.round_nearest
+    value = _mpf_node(argument, bits, guard)
+    if kind in ("tanh+", "tanh-"):
+        # 1 ± tanh(u) = 2/(1 + e^(∓2u)).
+        twice = libmp.mpf_shift(value, 1)
+        below = libmp.mpf_add(libmp.fone, libmp.mpf_exp(
+            twice if kind == "tanh-" else libmp.mpf_neg(twice), bits, rounding), bits, rounding)
+        found = libmp.mpf_div(libmp.from_int(2), below, bits, rounding)
+    elif kind == "sech2":
+        # 1 - tanh(u)² = 1/cosh(u)².
+        cosh_u, _ = libmp.mpf_cosh_sinh(value, bits, rounding)
+        found = libmp.mpf_div(libmp.fone, libmp.mpf_mul(cosh_u, cosh_u, bits, rounding), bits,
+                              rounding)
+    else:
+        # 1 - 1/(1 + t) = t/(1 + t): 1 - σ(z) is e^-z/(1 + e^-z).
+        found = libmp.mpf_div(value, _sum([libmp.fone, value], bits, guard), bits, rounding)
+    return libmp.mpf_mul(_mpf_node(constant, bits, guard), found, bits, rounding)
+
+
+def _log_one_plus(t, bits: int, guard: int | None):
+    """log(1 + t) for an mpf t: for t below the last bit of 1 + t (softplus far in its
+    tail, log(1 + e^-3000000)), t itself (the rest of t - t²/2 + … is below it), else the
+    log of 1 + t worked with the bits its nearness to 1 takes."""
+    if t != libmp.fzero and _magnitude(t) < -bits:
+        return t
+    argument = _sum([libmp.fone, t], bits, guard)
+    if guard is not None:
+        # Near 1, the argument's rounding error is the result's size: work with more bits.
+        lost = bits if t == libmp.fzero else -_magnitude(t)
+        if lost > guard - 8:
+            raise _Cancelled(lost)
+    return libmp.mpf_log(argument, bits, libmp.round_nearest)
+
+
+def _log_tail(inner: Expr, bits: int, guard: int | None):
+    """log of ``1 + t``, of ``1/(1 + t)`` (log σ) or of ``1 - 1/(1 + t)`` (log(1 - σ) =
+    -log(1 + 1/t)), worked as log(1 + small) without cancelling, else None."""
+    if isinstance(inner, Add):
+        form = _tail_form(inner)
+        if form is not None and form[0] is S.One and form[1] == "sigmoid-":
+            t = _mpf_node(form[2], bits, guard)
+            return libmp.mpf_neg(_log_one_plus(
+                libmp.mpf_div(libmp.fone, t, bits, libmp.round_nearest), bits, guard))
+        small = _one_plus(inner)
+        if small is not None and form is None:
+            return _log_one_plus(_mpf_node(small, bits, guard), bits, guard)
+    if (isinstance(inner, Pow) and inner.args[1] is S.NegativeOne
+            and isinstance(inner.args[0], Add) and _one_plus(inner.args[0]) is not None):
+        return libmp.mpf_neg(_log_one_plus(_mpf_node(_one_plus(inner.args[0]), bits, guard),
+                                           bits, guard))
+    return None
 
 
 class _Unknown(Exception):
@@ -829,14 +882,10 @@ def _mpf_node(expr: Expr, bits: int, guard: int | None):
     function = _FUNCTIONS.get(kind)
     if function is None or len(expr.args) != 1:
         raise _Unknown
-    if kind is log and isinstance(expr.args[0], Add):
-        small = _one_plus(expr.args[0])
-        if small is not None:
-            t = _mpf_node(small, bits, guard)
-            if t != libmp.fzero and _magnitude(t) < -bits:
-                # log(1 + t) = t - t²/2 + …: for t below the last bit of 1 + t (softplus
-                # far in its tail, log(1 + e^-3000000)), t itself, to every bit.
-                return t
+    if kind is log:
+        found = _log_tail(expr.args[0], bits, guard)
+        if found is not None:
+            return found
     argument = _mpf_node(expr.args[0], bits, guard)
     if kind is log and guard is not None:
         # Near 1, the argument's rounding error is the result's size: work with more bits.
