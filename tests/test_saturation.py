@@ -202,5 +202,11 @@ def test_loss_changes_are_told_by_enough_bits():
     for d in (Rational(1, 2**200), Rational(1, 2**210)):  # mpmath at 2000 bits: > 0
         assert change(pi * (exp(q) - exp(q - e)), pi * (exp(q + d) - exp(q - e + d))) == 1
     assert change(Integer(3), -log(1 / (1 + exp(-10**6)))) == -1  # after ≈ 3.3e-434295
+    # Each side far in a tail: their difference is not tanh(20000) - tanh(19999), which
+    # no number of bits tells apart, but e^-39998·(…) worked side by side.
+    assert change(1 - 1 / (1 + exp(-Integer(30000))), 1 - 1 / (1 + exp(-Integer(29999)))) == 1
+    assert change(1 - tanh(Integer(20000)), 1 - tanh(Integer(19999))) == 1
+    u = Rational(827037, 20)
+    assert change(1 - tanh(u) ** 2, 1 - tanh(u - Rational(1, 10**10)) ** 2) == 1
     assert change(log(6), log(2) + log(3)) == 0
     assert change(1 - tanh(3) ** 2, 1 / cosh(3) ** 2) == 0

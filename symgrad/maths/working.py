@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from sympy import (Abs, Add, Expr, GreaterThan, Integer, LessThan, Max, Min, Mul, Not, Piecewise,
-                   Rational, StrictGreaterThan, StrictLessThan, Symbol)
+                   Rational, S, StrictGreaterThan, StrictLessThan, Symbol)
 from sympy import sign as sign_function
 
 from .model import DIGITS_ERROR, PRECISION, Defined, Given, digits_of, numeric, sign_by_bits
@@ -73,7 +73,10 @@ def change(before: Expr, after: Expr) -> int:
         before, after = _written_evaluated(before), _written_evaluated(after)
     difference = after - before
     if not difference.is_Rational:
-        found = sign_by_bits(difference)
+        # Each side as it is: SymPy's difference of 1 - tanh(20000) and 1 - tanh(19999)
+        # cancels the 1s and leaves tanh(20000) - tanh(19999), which no bits tell apart.
+        found = sign_by_bits(Add(after, Mul(S.NegativeOne, before, evaluate=False),
+                                 evaluate=False))
         if found is not None:
             return found
     return sign(difference)
