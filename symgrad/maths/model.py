@@ -646,11 +646,11 @@ _FUNCTIONS = {exp: libmp.mpf_exp, log: libmp.mpf_log, tanh: libmp.mpf_tanh, erf:
               sinh: lambda x, bits, rounding: libmp.mpf_cosh_sinh(x, bits, rounding)[1]}
 
 
-def _mpf(expr: Expr, bits: int, most: int = _MAX_BITS, *, too_close=None):
+def _mpf(expr: Expr, bits: int, *, too_close=None):
     """``expr`` as an mpmath number good to ``bits`` bits, or None for a node this
     evaluator does not know or a non-real value. It works with guard bits and adds more
     while a sum (or a log near 1) loses more to cancellation than they cover, up to
-    ``most`` bits (then ``too_close``). Named values enter with the precision they carry:
+    ``_MAX_BITS`` (then ``too_close``). Named values enter with the precision they carry:
     there is nothing more to win for them."""
     work = bits + _GUARD_BITS
     exact = not expr.has(Defined)
@@ -658,9 +658,9 @@ def _mpf(expr: Expr, bits: int, most: int = _MAX_BITS, *, too_close=None):
         try:
             value = _mpf_node(expr, work, work - bits if exact else None)
         except _Cancelled as cancelled:
-            if work >= most:
+            if work >= _MAX_BITS:
                 return too_close
-            work = min(most, work + cancelled.lost + _GUARD_BITS)
+            work = min(_MAX_BITS, work + cancelled.lost + _GUARD_BITS)
             continue
         except (_Unknown, ZeroDivisionError, ValueError, libmp.ComplexResult):
             return None
