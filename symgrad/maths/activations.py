@@ -202,7 +202,9 @@ ACTIVATIONS: dict[str, Activation] = {
         ),
         Activation(
             "leaky_relu", N_("leaky ReLU"),
-            function=lambda z, slope: Piecewise((z, z > 0), (Mul(Given(slope), z, evaluate=False), True)),
+            # slope · z, in that order: the lesson writes 0.01 z, not z 0.01
+            function=lambda z, slope: Piecewise((z, z > 0),
+                                                (Mul(Given(slope), z, evaluate=False), True)),
             derivative=lambda z, slope: Piecewise((1, z > 0), (Given(slope), True)),
             convention=N_("leaky ReLU has a kink at $z = 0$; symgrad uses the slope of the "
                        "left side there, $f'(0) = $ the leak slope"),
