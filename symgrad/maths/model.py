@@ -692,26 +692,24 @@ def sign_by_bits(value: Expr) -> int | None:
 _SIGN_BITS = 128
 
 
+def _one_plus(expr: Add) -> Expr | None:
+    """``t`` for a sum ``1 + t`` of two terms, else None."""
+    if len(expr.args) != 2 or S.One not in expr.args:
+        return None
+    return expr.args[0] if expr.args[1] is S.One else expr.args[1]
+
+
 def _erf_tail(expr: Add) -> Expr | None:
     """``-u`` for ``1 + erf(u)`` and ``u`` for ``1 - erf(u)`` (both are ``erfc`` of it),
     else None: far in erf's tails the sum cancels to a tiny number (GELU at z = -20 is
     about -3e-93), which erfc gives to every digit, even from a carried named value."""
-    if len(expr.args) != 2 or S.One not in expr.args:
-        return None
-    other = expr.args[0] if expr.args[1] is S.One else expr.args[1]
+    other = _one_plus(expr)
     if isinstance(other, erf):
         return -other.args[0]
     if (isinstance(other, Mul) and len(other.args) == 2 and other.args[0] is S.NegativeOne
             and isinstance(other.args[1], erf)):
         return other.args[1].args[0]
     return None
-
-
-def _one_plus(expr: Add) -> Expr | None:
-    """``t`` for a sum ``1 + t`` of two terms, else None."""
-    if len(expr.args) != 2 or S.One not in expr.args:
-        return None
-    return expr.args[0] if expr.args[1] is S.One else expr.args[1]
 
 
 def _tail_form(expr: Add) -> tuple | None:
@@ -775,13 +773,17 @@ def _log_one_plus(t, bits: int, guard: int | None):
     log of 1 + t worked with the bits its nearness to 1 takes."""
     if t != libmp.fzero and _magnitude(t) < -bits:
         return t
-    argument = _sum([libmp.fone, t], bits, guard)
+    _check_near_one(t, bits, guard)
+    return libmp.mpf_log(_sum([libmp.fone, t], bits, guard), bits, libmp.round_nearest)
+
+
+def _check_near_one(offset, bits: int, guard: int | None) -> None:
+    """Raise _Cancelled for the log of 1 + ``offset`` when the offset is so small that the
+    argument's rounding error is the result's size (None guard: do not check)."""
     if guard is not None:
-        # Near 1, the argument's rounding error is the result's size: work with more bits.
-        lost = bits if t == libmp.fzero else -_magnitude(t)
+        lost = bits if offset == libmp.fzero else -_magnitude(offset)
         if lost > guard - 8:
             raise _Cancelled(lost)
-    return libmp.mpf_log(argument, bits, libmp.round_nearest)
 
 
 def _log_tail(inner: Expr, bits: int, guard: int | None):
@@ -889,10 +891,7 @@ def _mpf_node(expr: Expr, bits: int, guard: int | None):
     argument = _mpf_node(expr.args[0], bits, guard)
     if kind is log and guard is not None:
         # Near 1, the argument's rounding error is the result's size: work with more bits.
-        offset = libmp.mpf_sub(argument, libmp.fone, bits, rounding)
-        lost = bits if offset == libmp.fzero else -_magnitude(offset)
-        if lost > guard - 8:
-            raise _Cancelled(lost)
+        _check_near_one(libmp.mpf_sub(argument, libmp.fone, bits, rounding), bits, guard)
     return function(argument, bits, rounding)
 
 
