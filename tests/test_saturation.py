@@ -65,12 +65,19 @@ def test_huge_learning_rate_one_step():
     assert _float(d.loss_after.value) == pytest.approx(float(after), rel=1e-12)
 
 
-def test_saturating_loop_refuses_in_one_line():
-    """A cross-entropy loop whose sigmoid saturates to 1 beyond the carried digits is one
-    clear error naming the step, not a crash."""
-    with pytest.raises(DomainError, match=r"saturates.*after step \d+"):
-        derive(Neuron(weights=1, bias="0.1", activation="sigmoid", loss="bce"),
+def test_saturating_loop_keeps_its_digits():
+    """A cross-entropy loop whose sigmoid is 1 to every carried digit (z ≈ 300): its
+    complement is worked from the named value's definition, so the fifty steps run (they
+    stopped with "ŷ = 1.000 saturates") and the final loss log(1 + e^-z) ≈ 4.658·10^-131 is
+    right to 25 digits."""
+    d = derive(Neuron(weights=1, bias="0.1", activation="sigmoid", loss="bce"),
                [Sample(x=300, y=1)], steps=50)
+    w, b, rate = mpmath.mpf(1), mpmath.mpf("0.1"), mpmath.mpf("0.1")
+    for _ in range(50):
+        slope = _sigmoid(300 * w + b) - 1  # dL/dz of cross-entropy after a sigmoid
+        w, b = w - rate * slope * 300, b - rate * slope
+    expected = mpmath.log1p(mpmath.exp(-(300 * w + b)))
+    assert abs(mpmath.mpf(numeric(d.final_loss, 30)._mpf_) / expected - 1) < 1e-25
 
 
 def test_long_loop_of_decimals_matches_fractions():
@@ -210,3 +217,57 @@ def test_loss_changes_are_told_by_enough_bits():
     assert change(1 - tanh(u) ** 2, 1 - tanh(u - Rational(1, 10**10)) ** 2) == 1
     assert change(log(6), log(2) + log(3)) == 0
     assert change(1 - tanh(3) ** 2, 1 / cosh(3) ** 2) == 0
+
+
+def _softplus(x):
+    return mpmath.log1p(mpmath.exp(x))
+
+
+def test_named_activations_far_in_the_tail_keep_their_digits():
+    """A softplus-softplus-tanh network with mae, its tanh at z ≈ 33820: the named tanh
+    value carries about 60 digits, all 9s, so 1 − a and 1 − a² are worked from its
+    definition. They read 8.767·10^-193 (the carried digits' noise), and the gradients
+    came out with the wrong sign, so the text said every update lowered the parameters
+    when each step raises them."""
+    network = Network(layers=[Layer([[2, 1]], ["0.5"], "softplus"),
+                              Layer([["1.5"]], ["0.25"], "softplus"),
+                              Layer([[7000]], [0], "tanh")], loss="mae")
+    samples = [Sample(x=[1, "0.5"], y=[1])]
+    d = derive(network, samples, learning_rate="0.1")
+    a1 = _softplus(2 + mpmath.mpf("0.5") + mpmath.mpf("0.5"))
+    a2 = _softplus(mpmath.mpf("1.5") * a1 + mpmath.mpf("0.25"))
+    u = 7000 * a2
+    loss, slope = 2 / (1 + mpmath.exp(2 * u)), 1 / mpmath.cosh(u) ** 2
+    assert abs(mpmath.mpf(numeric(d.loss.value, 30)._mpf_) / loss - 1) < 1e-25
+    # dL/db3 = sign(a - 1)·(1 − a²) = −1/cosh(u)²
+    db3 = d.gradients[d.parameter_names.index("b3_1")].value
+    assert abs(mpmath.mpf(numeric(db3, 30)._mpf_) / -slope - 1) < 1e-25
+    text = worked_example(network, samples, learning_rate="0.1").to_markdown()
+    shown = mpmath.nstr(loss, 4).split("e")
+    told = rf"\approx {shown[0]} \cdot 10^{{{int(shown[1])}}}"
+    # The step lowers the loss by a share of about 10^-29368: beyond the 60 digits carried.
+    assert f"The loss is ${told}$ before and after to every digit carried" in text
+    assert "is positive" not in text and "decreases $" not in text
+
+
+def test_named_sigmoid_in_the_tail_keeps_its_cross_entropy():
+    """An identity layer feeding a sigmoid at z = 3000 with cross-entropy and y = 1: the
+    loss −log a = log(1 + e^-3000) ≈ 2.0·10^-1303, worked from the named sigmoid's
+    definition (its carried digits say a = 1 and the loss 0)."""
+    network = Network(layers=[Layer([[1000, 1000, 1000]], [0], "identity"),
+                              Layer([[1]], [0], "sigmoid")], loss="bce")
+    d = derive(network, [Sample(x=[1, 1, 1], y=[1])], learning_rate="0.1")
+    expected = mpmath.log1p(mpmath.exp(-3000))
+    assert abs(mpmath.mpf(numeric(d.loss.value, 30)._mpf_) / expected - 1) < 1e-25
+    db2 = d.gradients[d.parameter_names.index("b2_1")].value  # σ(z) − 1 = −1/(1 + e^z)
+    assert abs(mpmath.mpf(numeric(db2, 30)._mpf_) / (-1 / (1 + mpmath.exp(3000))) - 1) < 1e-25
+
+
+def test_named_output_at_one_is_refused_naming_no_other_activation():
+    """A softsign output of about 1 − 10^-77 is 1 to every carried digit: cross-entropy
+    refuses it in one line that blames the activation, not a sigmoid it does not have."""
+    network = Network(layers=[Layer([[1000, 1000]], [0], "identity"),
+                              Layer([[10**74]], [0], "softsign")], loss="bce")
+    with pytest.raises(DomainError, match=r"the activation saturates") as refused:
+        derive(network, [Sample(x=[1, 1], y=[1])])
+    assert "sigmoid" not in str(refused.value)

@@ -58,7 +58,7 @@ def _bce_domain(prediction) -> str | None:
     saturated = not prediction.is_Rational and text.strip("-0.") in ("", "1")
     return ("bce (binary cross-entropy) needs a prediction strictly between 0 and 1, "
             f"because log(0) is undefined, but ŷ = {text}"
-            + ("; the sigmoid saturates (ŷ is 0 or 1 to every digit carried): choose "
+            + ("; the activation saturates (ŷ is 0 or 1 to every digit carried): choose "
                "numbers that keep z moderate" if saturated
                else "; use the sigmoid activation or other numbers"))
 

@@ -678,6 +678,8 @@ def sign_by_bits(value: Expr) -> int | None:
     >>> sign_by_bits(exp(-5000) - exp(-5000 - Rational(1, 10**2000)))
     1
     """
+    if isinstance(value, Add) and value.has(Defined):
+        return _carried_sign(value)
     found = _mpf(value, _SIGN_BITS, too_close=libmp.fzero)
     if found is None:
         return None
@@ -685,6 +687,20 @@ def sign_by_bits(value: Expr) -> int | None:
             _mpf(term, _SIGN_BITS) is not None for term in value.args)):
         return None  # a part of the value, not the difference, ran out of bits
     return 0 if found == libmp.fzero else (-1 if found[0] else 1)
+
+
+def _carried_sign(value: Add) -> int | None:
+    """:func:`sign_by_bits` of a sum with named values, which carry about PRECISION digits
+    and no more: 0 when the terms cancel to below those digits (the same to every digit
+    carried), where more bits would only show the carried values' rounding as a sign."""
+    terms = [_mpf(term, _BITS) for term in value.args]
+    if any(term is None for term in terms):
+        return None
+    total = libmp.mpf_sum(terms, _BITS + _GUARD_BITS, libmp.round_nearest)
+    largest = max((_magnitude(t) for t in terms if t != libmp.fzero), default=None)
+    if total == libmp.fzero or largest - _magnitude(total) > _BITS - 8:
+        return 0
+    return -1 if total[0] else 1
 
 
 # The bits sign_by_bits asks for: the guard bits of each node cover its own cancellation,
@@ -729,14 +745,23 @@ def _tail_form(expr: Add) -> tuple | None:
     if abs(coefficient) != abs(constant):
         return None
     k = 1 if coefficient == constant else -1
+    core = _seen(core)
     if isinstance(core, tanh):
         return constant, "tanh+" if k > 0 else "tanh-", core.args[0]
-    if k < 0 and isinstance(core, Pow) and core.args[1] == 2 and isinstance(core.args[0], tanh):
-        return constant, "sech2", core.args[0].args[0]
+    if (k < 0 and isinstance(core, Pow) and core.args[1] == 2
+            and isinstance(_seen(core.args[0]), tanh)):
+        return constant, "sech2", _seen(core.args[0]).args[0]
     if (k < 0 and isinstance(core, Pow) and core.args[1] is S.NegativeOne
             and isinstance(core.args[0], Add) and _one_plus(core.args[0]) is not None):
         return constant, "sigmoid-", _one_plus(core.args[0])
     return None
+
+
+def _seen(expr: Expr) -> Expr:
+    """A named value's definition, else ``expr``: a deep network names its activations,
+    whose carried digits (about 260 bits) say 1 for tanh(30000) or σ(300), so their
+    complements are worked from the definition, never from those digits."""
+    return expr.definition if isinstance(expr, Defined) and expr.definition is not None else expr
 
 
 def _saturated_tail(expr: Add, bits: int, guard: int | None):
@@ -789,6 +814,7 @@ def _check_near_one(offset, bits: int, guard: int | None) -> None:
 def _log_tail(inner: Expr, bits: int, guard: int | None):
     """log of ``1 + t``, of ``1/(1 + t)`` (log σ) or of ``1 - 1/(1 + t)`` (log(1 - σ) =
     -log(1 + 1/t)), worked as log(1 + small) without cancelling, else None."""
+    inner = _seen(inner)
     if isinstance(inner, Add):
         form = _tail_form(inner)
         if form is not None and form[0] is S.One and form[1] == "sigmoid-":
