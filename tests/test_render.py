@@ -408,3 +408,13 @@ def test_leaky_relu_reads_slope_times_z():
     assert r"\\0.01 z & \text{otherwise} \end{cases}" in text
     assert r"= 0.01 \cdot \left(-0.9\right) = -0.009$$" in text
     assert "z 0.01" not in text
+
+
+def test_a_case_that_is_z_itself_puts_no_number_in_twice():
+    """On the positive side leaky ReLU and ELU are z itself: the line ends with z's number
+    once (it read "= 1.1 = 1.1")."""
+    for activation in ("leaky_relu", "elu"):
+        text = worked_example(Neuron(weights="0.5", bias="0.1", activation=activation),
+                              Sample(x=2, y="1.5")).to_markdown()
+        assert r"\end{cases} = 1.1$$" in text
+        assert "= 1.1 = 1.1" not in text

@@ -3,6 +3,7 @@ of the numbers shown, and every rounded line of working works out as printed."""
 
 import random
 import re
+from decimal import Decimal
 from functools import lru_cache
 
 import mpmath
@@ -181,6 +182,12 @@ def _chosen():
         (Network(layers=[Layer([["0.5", "-1"], ["1", "0.25"]], ["-0.5", "0"], "gelu"),
                          Layer([["0.3", "0.2"]], ["0.1"], "silu")], loss="mse"),
          [Sample(x=["0.5", "1"], y="0.25")], {}),
+        # losses that differ past the usual digits (100000.0 to 99999.99 and further), and
+        # a penalised loss that goes down by a share of 10^-9
+        *((Neuron(weights="1", bias="99999", activation="softplus", loss="mae"),
+           [Sample(x=1, y=0)], dict(learning_rate=rate)) for rate in ("0.005", "1e-7")),
+        (Neuron(weights="1", bias="99999", activation="softplus", loss="mae"),
+         [Sample(x=1, y=0)], dict(learning_rate="1e-9", l2="0.1")),
     ]
 
 
@@ -547,6 +554,20 @@ class _Claims:
         text, is_exact = decimal(value, self.digits)
         return ("" if is_exact else r"\approx ") + latex_decimal(text)
 
+    def told(self, before, after) -> tuple[str, str]:
+        """The numbers of a "went from … to …" sentence: as ``shown`` prints them, with
+        more digits (up to 50) until the printed numbers differ the way the values do."""
+        rise = numeric(after - before, 60)
+        texts = [decimal(value, self.digits) for value in (before, after)]
+        for digits in range(self.digits, 51):
+            wider = [decimal(value, digits) for value in (before, after)]
+            first, second = (Decimal(text) for text, _ in wider)
+            if first != second and (second > first) == (rise > 0):
+                texts = wider
+                break
+        return tuple(("" if is_exact else r"\approx ") + latex_decimal(text)
+                     for text, is_exact in texts)
+
     def equals(self, value) -> str:
         text = self.shown(value)
         return text if text.startswith("\\") else "= " + text
@@ -671,8 +692,7 @@ def _check_near_rate(c, m):
 def _check_objective(c, m, down: bool):
     d = c.d
     assert d.objective is not None
-    assert m["before"] == c.shown(d.objective.value) and m["after"] == c.shown(
-        d.objective_after.value)
+    assert (m["before"], m["after"]) == c.told(d.objective.value, d.objective_after.value)
     change = numeric(d.objective_after.value - d.objective.value, 30)
     assert (change < 0) == down, change
 
@@ -823,7 +843,7 @@ def _check_loss_down(c, m, batch: bool, outputs: int | None):
     d = c.d
     assert (len(d.samples) > 1) == batch
     assert outputs is None or (d.network.layers[-1].width > 1) == (outputs > 1)
-    assert m["before"] == c.shown(d.loss.value) and m["after"] == c.shown(d.loss_after.value)
+    assert (m["before"], m["after"]) == c.told(d.loss.value, d.loss_after.value)
     assert numeric(d.loss_after.value - d.loss.value, 30) < 0
 
 
@@ -1274,8 +1294,8 @@ SENTENCES = [
      lambda c, m: _check_stayed(c, m, False)),
     ("A smaller learning rate $\\alpha$ takes a smaller, safer step.", _static),
     ("The loss went from ${before}$ to ${after}$: it did not go down.",
-     lambda c, m: (m["before"] == c.shown(c.d.loss.value) and m["after"] == c.shown(
-         c.d.loss_after.value) and numeric(c.d.loss_after.value - c.d.loss.value, 30) > 0)
+     lambda c, m: ((m["before"], m["after"]) == c.told(c.d.loss.value, c.d.loss_after.value)
+                   and numeric(c.d.loss_after.value - c.d.loss.value, 30) > 0)
      or _fail(m)),
     ("The step overshot; a smaller learning rate $\\alpha$ takes a smaller, safer step.",
      _static),

@@ -295,7 +295,10 @@ def working(formula: Expr, values: dict, value: Expr, lesson_form: Expr | None =
     if lesson_form == applied:
         lesson_form = None  # the same formula twice says nothing: 1 - tanh²(z) = 1 - tanh²(z)
     target = lesson_form if lesson_form is not None else applied
-    substituted = show(target, shown) if target.free_symbols - set(target.atoms(Given)) else None
+    # A case that is one symbol (leaky ReLU's z for z > 0) would put in the number the line
+    # ends with: "= 1.1 = 1.1".
+    substituted = show(target, shown) if (target.free_symbols - set(target.atoms(Given))
+                                          and not target.is_Symbol) else None
     return Formula(formula, substituted, value, lesson_form, condition)
 
 

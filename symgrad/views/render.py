@@ -13,6 +13,7 @@ import base64
 from fractions import Fraction
 import contextlib
 import gettext
+from decimal import Decimal
 import html
 import json
 import math
@@ -382,6 +383,24 @@ def _filters(digits: int) -> dict:
         text, is_exact = _decimal(value, digits)
         return ("" if is_exact else r"\approx ") + latex_decimal(text)
 
+    def apart(before, after, change):
+        """Two values as ``shown`` writes them, with as many more digits (up to MAX_DIGITS)
+        as it takes for the printed numbers to differ the way the values do (``change``,
+        the sign of after - before): a loss that went down from 100000.3 to 100000.1 does
+        not read "from ≈ 100000 to ≈ 100000", nor one from 89819.99 to 89819.98 "from
+        89819.99 to ≈ 89820". Otherwise (or when no digits do it) the usual digits."""
+        usual = [_decimal(value, digits) for value in (before, after)]
+        texts = usual
+        for more in range(digits, MAX_DIGITS + 1) if change else ():
+            texts = [_decimal(value, more) for value in (before, after)]
+            first, second = (Decimal(text) for text, _ in texts)
+            if (second > first) - (second < first) == change:
+                break
+        else:
+            texts = usual
+        return tuple(("" if is_exact else r"\approx ") + latex_decimal(text)
+                     for text, is_exact in texts)
+
     def equals(value):
         text = shown(value)
         return text if text.startswith("\\") else "= " + text
@@ -459,6 +478,7 @@ def _filters(digits: int) -> dict:
         return repr(float(numeric(value, 20)))
 
     return {"latex": latex, "number": number, "float": float_literal, "equals": equals, "shown": shown,
+            "apart": apart,
             "relation": relation,
             "plain": plain, "plain_equals": plain_equals, "python": python, "fraction": fraction,
             "literal": literal,
