@@ -1046,6 +1046,16 @@ def _size(value: Expr) -> Expr:
     return -value if working_sign(value) < 0 else value
 
 
+def _quotient(top: Expr, bottom: Expr) -> Expr:
+    """``top / bottom``: a rational when the two are rational multiples of one value, else
+    kept as written. SymPy's ``1/bottom`` of an irrational sum asks its assumptions (is it
+    zero, infinite?) by evalf, which takes milliseconds, for a number shown rounded."""
+    (top_rate, top_rest), (bottom_rate, bottom_rest) = top.as_coeff_Mul(), bottom.as_coeff_Mul()
+    if top_rest == bottom_rest:  # rationals, or one value's multiples (dL/dw = x·dL/db)
+        return top_rate / bottom_rate
+    return Mul(top, Pow(bottom, -1, evaluate=False), evaluate=False)
+
+
 def _reading(engine: _Engine, first: _Pass, after: _Pass, gradients, lesson) -> Reading:
     """What the numbers say (see :class:`Reading`); ``lesson`` is a neuron's (ŷ, y) for any
     sample and each sample's own (ŷ, y) symbols."""
@@ -1055,7 +1065,7 @@ def _reading(engine: _Engine, first: _Pass, after: _Pass, gradients, lesson) -> 
         sizes = {g: abs(approx(g.value)) for g in moving}
         top, bottom = max(sizes, key=sizes.get), min(sizes, key=sizes.get)
         if sizes[top] > sizes[bottom]:  # a largest one to speak of
-            largest, ratio = top.parameter, _size(top.value) / _size(bottom.value)
+            largest, ratio = top.parameter, _quotient(_size(top.value), _size(bottom.value))
     weights = {l: [] for l in range(1, len(engine.network.layers) + 1)}
     for g in gradients:  # one pass, not one per layer: a deep chain has thousands of layers
         if g.source is not None:
@@ -1063,7 +1073,7 @@ def _reading(engine: _Engine, first: _Pass, after: _Pass, gradients, lesson) -> 
     peaks = [max(sizes, key=approx) if sizes else Rational(0) for sizes in weights.values()]
     vanishing = None
     if len(peaks) > 1 and approx(peaks[0]) > 0 and approx(peaks[-1]) > VANISHING * approx(peaks[0]):
-        vanishing = peaks[-1] / peaks[0]
+        vanishing = _quotient(peaks[-1], peaks[0])
     cancelled = short = None
     signals = ()
     found = cancellation(engine.activations[-1], engine.loss, engine.network.delta)
