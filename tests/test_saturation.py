@@ -263,11 +263,53 @@ def test_named_sigmoid_in_the_tail_keeps_its_cross_entropy():
     assert abs(mpmath.mpf(numeric(db2, 30)._mpf_) / (-1 / (1 + mpmath.exp(3000))) - 1) < 1e-25
 
 
-def test_named_output_at_one_is_refused_naming_no_other_activation():
-    """A softsign output of about 1 − 10^-77 is 1 to every carried digit: cross-entropy
-    refuses it in one line that blames the activation, not a sigmoid it does not have."""
+def test_named_output_by_one_is_worked_again_from_its_definition():
+    """A softsign output 1 − 5·10^-78 has no tail form and carries 60 digits, all 9s: the
+    sum 1 − a that cross-entropy needs works the named value again with more bits (it
+    refused the problem as saturated, blaming a sigmoid it did not have)."""
     network = Network(layers=[Layer([[1000, 1000]], [0], "identity"),
                               Layer([[10**74]], [0], "softsign")], loss="bce")
-    with pytest.raises(DomainError, match=r"the activation saturates") as refused:
-        derive(network, [Sample(x=[1, 1], y=[1])])
-    assert "sigmoid" not in str(refused.value)
+    d = derive(network, [Sample(x=[1, 1], y=[1])])
+    z = 2000 * mpmath.mpf(10) ** 74
+    expected = mpmath.log1p(1 / z)  # −log(z/(1 + z))
+    assert abs(mpmath.mpf(numeric(d.loss.value, 30)._mpf_) / expected - 1) < 1e-25
+
+
+def test_named_values_are_worked_again_where_their_sums_cancel():
+    """Named values carry 60 digits; a sum that cancels more of them is worked again from
+    the definitions. Each case printed noise before: a softmax's cross-entropy at
+    a ≈ 1 − 10^-259 (it read 4.217e-81), an identity output after a saturated tanh minus
+    its target 1 (the loss after read 0), and a loss beside a target equal to ŷ to 55
+    digits, which went down by a share of 7.5·10^-30 (the text said it did not go down)."""
+    a1 = _softplus(mpmath.mpf("1.5"))
+    softmax = Network(layers=[Layer([[1]], ["0.5"], "softplus"),
+                              Layer([["1.5"]], ["0.25"], "tanh"),
+                              Layer([[300], [-300]], [0, 0], "softmax")], loss="cross_entropy")
+    d = derive(softmax, [Sample(x=[1], y=[1, 0])])
+    a2 = mpmath.tanh(mpmath.mpf("1.5") * a1 + mpmath.mpf("0.25"))
+    expected = mpmath.log1p(mpmath.exp(-600 * a2))  # −log of the softmax's first output
+    assert abs(mpmath.mpf(numeric(d.loss.value, 30)._mpf_) / expected - 1) < 1e-25
+
+    identity = Network(layers=[Layer([[1]], ["0.5"], "softplus"), Layer([[60]], [0], "tanh"),
+                               Layer([[1]], [0], "identity")], loss="squared")
+    d = derive(identity, [Sample(x=[1], y=[1])])
+    w1, b1, w2, w3 = mpmath.mpf(1), mpmath.mpf("0.5"), mpmath.mpf(60), mpmath.mpf(1)
+    b2 = b3 = mpmath.mpf(0)
+    a1 = _softplus(w1 + b1)
+    a2 = mpmath.tanh(w2 * a1 + b2)
+    error = w3 * a2 + b3 - 1
+    slope2 = 1 / mpmath.cosh(w2 * a1 + b2) ** 2
+    d3 = 2 * error  # backward pass, then one step of α = 0.1
+    d2 = d3 * w3 * slope2
+    d1 = d2 * w2 * (1 - 1 / (1 + mpmath.exp(w1 + b1)))
+    w1, b1, w2, b2 = w1 - d1 / 10, b1 - d1 / 10, w2 - d2 * a1 / 10, b2 - d2 / 10
+    w3, b3 = w3 - d3 * a2 / 10, b3 - d3 / 10
+    after = (w3 * mpmath.tanh(w2 * _softplus(w1 + b1) + b2) + b3 - 1) ** 2
+    assert abs(mpmath.mpf(numeric(d.loss_after.value, 30)._mpf_) / after - 1) < 1e-20
+
+    near = Network(layers=[Layer([[1]], ["0.5"], "tanh"), Layer([["1.5"]], ["0.25"], "tanh"),
+                           Layer([["0.75"]], ["0.125"], "identity")], loss="squared")
+    target = "0.8171170579235788949954424310533132632536901789474126881"
+    text = worked_example(near, [Sample(x=[1], y=[target])], learning_rate="1e-30").to_markdown()
+    assert ("The loss went down from $\\approx 9.55779822299680356788135524014 \\cdot "
+            "10^{-112}$ to $\\approx 9.55779822299680356788135524007 \\cdot 10^{-112}$") in text

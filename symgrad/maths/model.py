@@ -494,7 +494,7 @@ class Defined(Symbol):
     piecewise derivative at a named value takes the right branch.
     """
 
-    __slots__ = ("definition", "approx", "serial", "_mpf", "_decimals")
+    __slots__ = ("definition", "approx", "serial", "_mpf", "_decimals", "_finer")
     _serials = itertools.count()
 
     def __new__(cls, name: str, definition: Expr):
@@ -514,6 +514,7 @@ class Defined(Symbol):
         defined.approx = approx
         defined._mpf = value
         defined._decimals = {}
+        defined._finer = {}
         defined.serial = next(cls._serials)
         return defined
 
@@ -526,6 +527,7 @@ class Defined(Symbol):
         stand_in = Symbol.__xnew__(cls, "value", real=True, **signs)
         stand_in.definition = stand_in.approx = stand_in._mpf = None
         stand_in._decimals = {}
+        stand_in._finer = {}
         stand_in.serial = next(cls._serials)
         return stand_in
 
@@ -536,6 +538,14 @@ class Defined(Symbol):
 # More bits are taken while cancellation eats the guard bits, up to this many (1 - σ(z)
 # for z up to about 10,000); beyond it SymPy's evalf decides.
 _MAX_BITS = 1 << 15
+# The most bits a value with named values is worked with (its named values worked again
+# from their definitions, each time more bits are taken): about 600 digits, past the
+# tails a lesson shows beside their parts (tanh's and σ's own go further, see _seen), and
+# a few steps of work when the value is exactly 0 written two ways (a gradient beside
+# sympy.diff of the composed loss), which no number of bits proves.
+_MAX_NAMED_BITS = 1 << 11
+# A guard no cancellation reaches: the sum is taken as it comes out.
+_NO_CHECK = 1 << 62
 # evalf's own limit on the digits it may spend to tell a value from 0.
 _EVALF_MAXN = (2000, 8000)
 
@@ -650,17 +660,27 @@ def _mpf(expr: Expr, bits: int, *, too_close=None):
     """``expr`` as an mpmath number good to ``bits`` bits, or None for a node this
     evaluator does not know or a non-real value. It works with guard bits and adds more
     while a sum (or a log near 1) loses more to cancellation than they cover, up to
-    ``_MAX_BITS`` (then ``too_close``). Named values enter with the precision they carry:
-    there is nothing more to win for them."""
+    ``_MAX_BITS`` (then ``too_close``). Named values enter with the digits they carry, and
+    are worked again from their definitions when a sum needs more (:func:`_finer`), up to
+    ``_MAX_NAMED_BITS``."""
     work = bits + _GUARD_BITS
-    exact = not expr.has(Defined)
+    most = _MAX_NAMED_BITS if expr.has(Defined) else _MAX_BITS
     while True:
         try:
-            value = _mpf_node(expr, work, work - bits if exact else None)
+            value = _mpf_node(expr, work, work - bits)
         except _Cancelled as cancelled:
-            if work >= _MAX_BITS:
+            if work >= most and most == _MAX_NAMED_BITS and too_close is None:
+                # A value with named values, as good as 0 beside its parts: what is left of
+                # it at those bits (evalf, the other way, would only redo it from the named
+                # values' 60 digits, in seconds).
+                try:
+                    value = _mpf_node(expr, work, _NO_CHECK)
+                except (_Unknown, ZeroDivisionError, ValueError, libmp.ComplexResult):
+                    return None
+                return None if value in (libmp.finf, libmp.fninf, libmp.fnan) else value
+            if work >= most:
                 return too_close
-            work = min(_MAX_BITS, work + cancelled.lost + _GUARD_BITS)
+            work = min(most, work + cancelled.lost + _GUARD_BITS)
             continue
         except (_Unknown, ZeroDivisionError, ValueError, libmp.ComplexResult):
             return None
@@ -690,13 +710,14 @@ def sign_by_bits(value: Expr) -> int | None:
 
 
 def _carried_sign(value: Add) -> int | None:
-    """:func:`sign_by_bits` of a sum with named values, which carry about PRECISION digits
-    and no more: 0 when the terms cancel to below those digits (the same to every digit
-    carried), where more bits would only show the carried values' rounding as a sign."""
+    """:func:`sign_by_bits` of a sum with named values, which are right to PRECISION
+    digits: 0 when its terms cancel to below those digits (the same to every digit
+    carried). Telling them apart further would work every named value under them again,
+    at up to 2^15 bits, for two losses that differ by less than a share of 10^-57."""
     terms = [_mpf(term, _BITS) for term in value.args]
     if any(term is None for term in terms):
         return None
-    total = libmp.mpf_sum(terms, _BITS + _GUARD_BITS, libmp.round_nearest)
+    total = libmp.mpf_sum(terms, _CARRIED_BITS, libmp.round_nearest)
     largest = max((_magnitude(t) for t in terms if t != libmp.fzero), default=None)
     if total == libmp.fzero or largest - _magnitude(total) > _BITS - 8:
         return 0
@@ -764,7 +785,7 @@ def _seen(expr: Expr) -> Expr:
     return expr.definition if isinstance(expr, Defined) and expr.definition is not None else expr
 
 
-def _saturated_tail(expr: Add, bits: int, guard: int | None):
+def _saturated_tail(expr: Add, bits: int, guard: int):
     """A sum of :func:`_tail_form` worked in a form that does not cancel, else None. Far in
     the tail (σ at z = 2·10^5) the sum is 1 - (1 - 10^-84674): the subtraction would need
     84,674 digits, while ``t/(1 + t)`` or ``2/(1 + e^2u)`` gives every digit from the small
@@ -792,7 +813,7 @@ def _saturated_tail(expr: Add, bits: int, guard: int | None):
     return libmp.mpf_mul(_mpf_node(constant, bits, guard), found, bits, rounding)
 
 
-def _log_one_plus(t, bits: int, guard: int | None):
+def _log_one_plus(t, bits: int, guard: int):
     """log(1 + t) for an mpf t: for t below the last bit of 1 + t (softplus far in its
     tail, log(1 + e^-3000000)), t itself (the rest of t - t²/2 + … is below it), else the
     log of 1 + t worked with the bits its nearness to 1 takes."""
@@ -802,16 +823,15 @@ def _log_one_plus(t, bits: int, guard: int | None):
     return libmp.mpf_log(_sum([libmp.fone, t], bits, guard), bits, libmp.round_nearest)
 
 
-def _check_near_one(offset, bits: int, guard: int | None) -> None:
+def _check_near_one(offset, bits: int, guard: int) -> None:
     """Raise _Cancelled for the log of 1 + ``offset`` when the offset is so small that the
-    argument's rounding error is the result's size (None guard: do not check)."""
-    if guard is not None:
-        lost = bits if offset == libmp.fzero else -_magnitude(offset)
-        if lost > guard - 8:
-            raise _Cancelled(lost)
+    argument's rounding error is the result's size."""
+    lost = bits if offset == libmp.fzero else -_magnitude(offset)
+    if lost > guard - 8:
+        raise _Cancelled(lost)
 
 
-def _log_tail(inner: Expr, bits: int, guard: int | None):
+def _log_tail(inner: Expr, bits: int, guard: int):
     """log of ``1 + t``, of ``1/(1 + t)`` (log σ) or of ``1 - 1/(1 + t)`` (log(1 - σ) =
     -log(1 + 1/t)), worked as log(1 + small) without cancelling, else None."""
     inner = _seen(inner)
@@ -831,6 +851,33 @@ def _log_tail(inner: Expr, bits: int, guard: int | None):
     return None
 
 
+# The bits a named value's number is worked with when it is named (PRECISION digits and
+# the guard bits): a sum of named values that needs more works them again (_finer).
+_CARRIED_BITS = _BITS + _GUARD_BITS
+
+
+def _finer(defined: Defined, bits: int, guard: int):
+    """A named value worked from its definition with ``bits`` bits, as if it were written
+    out there, the named values under it too (each once per precision, deepest first and
+    without recursion: a deep chain has thousands). Its carried digits would leave only
+    noise where a sum cancels them (a loss beside a target equal to 50 digits)."""
+    if bits not in defined._finer:
+        order, seen, stack = [], set(), [(defined, False)]
+        while stack:
+            value, below_done = stack.pop()
+            if below_done:
+                order.append(value)
+            elif value not in seen and bits not in value._finer:
+                seen.add(value)
+                stack.append((value, True))
+                stack.extend((inner, False) for inner in value.definition.atoms(Defined))
+        for value in order:
+            if len(value._finer) > 4:
+                value._finer.clear()  # a few precisions at a time: 2^15 bits are 4 KB each
+            value._finer[bits] = _mpf_node(value.definition, bits, guard)
+    return defined._finer[bits]
+
+
 class _Unknown(Exception):
     """A node ``_mpf`` leaves to SymPy's evalf."""
 
@@ -848,24 +895,25 @@ def _magnitude(value) -> int:
     return value[2] + value[3]
 
 
-def _sum(terms: list, bits: int, guard: int | None):
+def _sum(terms: list, bits: int, guard: int):
     """The sum of mpf ``terms``, raising _Cancelled when it lost more bits than ``guard``
-    spares (None: do not check)."""
+    spares."""
     total = libmp.mpf_sum(terms, bits, libmp.round_nearest)
     largest = max((_magnitude(t) for t in terms if t != libmp.fzero), default=None)
-    if guard is not None and largest is not None:
+    if largest is not None:
         lost = bits if total == libmp.fzero else largest - _magnitude(total)
         if lost > guard - 8:
             raise _Cancelled(lost)
     return total
 
 
-def _mpf_node(expr: Expr, bits: int, guard: int | None):
-    """One node of ``_mpf``; ``guard`` is the bits to spare for cancellation (None: do not
-    check, the numbers are carried approximations)."""
+def _mpf_node(expr: Expr, bits: int, guard: int):
+    """One node of ``_mpf``; ``guard`` is the bits to spare for cancellation."""
     rounding = libmp.round_nearest
     if isinstance(expr, Defined):
-        return expr._mpf
+        if bits <= _CARRIED_BITS or expr.definition is None:
+            return expr._mpf
+        return _finer(expr, bits, guard)
     if expr.is_Rational:
         return libmp.from_rational(expr.p, expr.q, bits, rounding)
     if expr.is_Float:
@@ -915,7 +963,7 @@ def _mpf_node(expr: Expr, bits: int, guard: int | None):
         if found is not None:
             return found
     argument = _mpf_node(expr.args[0], bits, guard)
-    if kind is log and guard is not None:
+    if kind is log:
         # Near 1, the argument's rounding error is the result's size: work with more bits.
         _check_near_one(libmp.mpf_sub(argument, libmp.fone, bits, rounding), bits, guard)
     return function(argument, bits, rounding)

@@ -635,8 +635,11 @@ def _same(value: Expr, other: Expr) -> bool:
     difference = value - other
     if not difference.atoms(Defined):
         return sign(difference) == 0
-    size = max(abs(numeric(other, 30)), 1)
-    return bool(abs(numeric(difference, 30)) <= size * Rational(1, 10 ** SAME_DIGITS))
+    # Each side to 30 digits: their difference worked as one value would work the named
+    # values again, at more and more bits, for two values that are equal.
+    first, second = numeric(value, 30), numeric(other, 30)
+    size = max(abs(second), 1)
+    return bool(abs(first - second) <= size * Rational(1, 10 ** SAME_DIGITS))
 
 
 def _indistinct(value: Expr, correct: Expr) -> bool:
@@ -649,8 +652,12 @@ def _indistinct(value: Expr, correct: Expr) -> bool:
         closer = closer_by_digits(first, second, max(abs(first), abs(second)) * _INDISTINCT)
         if closer is not None:
             return closer
-    size = max(abs(numeric(correct, 30)), abs(numeric(value, 30)))
-    return bool(abs(numeric(value - correct, 30)) <= size * INDISTINCT)
+    first, second = numeric(value, 30), numeric(correct, 30)
+    if value.has(Defined) or correct.has(Defined):
+        # Each side to 30 digits, far finer than the bound: their difference worked as one
+        # value would work the named values again, at more and more bits, when they are equal.
+        return bool(abs(first - second) <= max(abs(first), abs(second)) * INDISTINCT)
+    return bool(abs(numeric(value - correct, 30)) <= max(abs(first), abs(second)) * INDISTINCT)
 
 
 def _differing(correct: Expr, candidates, distinct: bool) -> tuple[Mistake, ...]:
