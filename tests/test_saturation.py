@@ -313,3 +313,51 @@ def test_named_values_are_worked_again_where_their_sums_cancel():
     text = worked_example(near, [Sample(x=[1], y=[target])], learning_rate="1e-30").to_markdown()
     assert ("The loss went down from $\\approx 9.55779822299680356788135524014 \\cdot "
             "10^{-112}$ to $\\approx 9.55779822299680356788135524007 \\cdot 10^{-112}$") in text
+
+
+def test_gelu_far_in_its_tail_keeps_its_normal_cdf():
+    """GELU at z = −140: the slope Φ(z) + z·φ(z) flattens to 1/2 + erf(z/√2)/2 + z·φ(z),
+    whose first two terms are erfc(−z/√2)/2 ≈ 10^-4260: worked as that, the gradient is
+    2.9998·10^-8511 (it was 0, with "every gradient is zero", after three minutes), and
+    in a chain of 250 GELUs at z ≈ −140 no gradient loses Φ (they were 1/z² off)."""
+    example = worked_example(Neuron(weights="-140", bias=0, activation="gelu"),
+                             [Sample(x=1, y=0)])
+    z = mpmath.mpf(-140)
+    cdf, density = mpmath.erfc(-z / mpmath.sqrt(2)) / 2, mpmath.npdf(z)
+    expected = 2 * z * cdf * (cdf + z * density)  # 2ŷ·f'(z)·x with y = 0, x = 1
+    got = numeric(example.derivation.gradients[0].value, 30)
+    assert abs(mpmath.mpf(got._mpf_) / expected - 1) < 1e-25
+    assert "every gradient is zero" not in example.to_markdown()
+
+    network = Network(layers=[Layer([[-30]], [0], "gelu") for _ in range(250)], loss="squared")
+    d = derive(network, [Sample(x=[1], y=[0])])
+    z, inputs, slopes = mpmath.mpf(1), [], []
+    for _ in range(250):  # forward: each layer's input and its GELU slope at z = −30·input
+        inputs.append(z)
+        u = -30 * z
+        cdf = mpmath.erfc(-u / mpmath.sqrt(2)) / 2
+        slopes.append(cdf + u * mpmath.npdf(u))
+        z = u * cdf
+    delta = 2 * z  # dL/dŷ, then back through each layer: δ_l = upstream·f'(z_l)
+    expected = {}
+    for layer in range(250, 0, -1):
+        delta *= slopes[layer - 1]
+        expected[f"b{layer}_1"] = delta
+        delta *= -30
+    for name, value in expected.items():
+        got = mpmath.mpf(numeric(d.gradients[d.parameter_names.index(name)].value, 30)._mpf_)
+        assert abs(got / value - 1) < 1e-20, name
+
+
+def test_a_gradient_exactly_zero_through_named_values_is_zero():
+    """Equal weights into a softmax with cross-entropy: every hidden gradient is exactly 0,
+    since Σ_k w·(a_k − y_k) = w·(Σa − 1). Worked from named values, it came out as
+    rounding, ≈ 1.3·10^-82 with a sign and a sentence about which way to turn w."""
+    network = Network(layers=[
+        Layer([["0.3", "0.1"], ["-0.2", "0.6"]], ["0.05", "-0.1"], "tanh"),
+        Layer([["0.5", "-0.3"], ["0.2", "0.4"]], ["0.1", "0.2"], "sigmoid"),
+        Layer([["0.5", "0.5"]] * 3, ["0.1", "0.2", "0.3"], "softmax")], loss="cross_entropy")
+    d = derive(network, [Sample(x=[1, 2], y=[0, 1, 0])])
+    hidden = [g for g in d.gradients if g.layer < 3]
+    assert len(hidden) == 12 and all(g.sign == 0 for g in hidden)
+    assert all(numeric(g.value, 20) == 0 for g in hidden)

@@ -544,8 +544,9 @@ _MAX_BITS = 1 << 15
 # a few steps of work when the value is exactly 0 written two ways (a gradient beside
 # sympy.diff of the composed loss), which no number of bits proves.
 _MAX_NAMED_BITS = 1 << 11
-# A guard no cancellation reaches: the sum is taken as it comes out.
-_NO_CHECK = 1 << 62
+# ... and a value with erf: mpmath's erfc of 99 takes 0.1 s at 2^13 bits, 3.6 s at 2^14
+# and about a minute at 2^15, which a far GELU tail's loss change would ask for in vain.
+_MAX_ERF_BITS = 1 << 13
 # evalf's own limit on the digits it may spend to tell a value from 0.
 _EVALF_MAXN = (2000, 8000)
 
@@ -662,24 +663,23 @@ def _mpf(expr: Expr, bits: int, *, too_close=None):
     while a sum (or a log near 1) loses more to cancellation than they cover, up to
     ``_MAX_BITS`` (then ``too_close``). Named values enter with the digits they carry, and
     are worked again from their definitions when a sum needs more (:func:`_finer`), up to
-    ``_MAX_NAMED_BITS``."""
+    ``_MAX_NAMED_BITS`` (with erf, ``_MAX_ERF_BITS``)."""
     work = bits + _GUARD_BITS
-    most = _MAX_NAMED_BITS if expr.has(Defined) else _MAX_BITS
+    most = None  # the bits this value may take, found at its first cancellation
     while True:
         try:
             value = _mpf_node(expr, work, work - bits)
         except _Cancelled as cancelled:
-            if work >= most and most == _MAX_NAMED_BITS and too_close is None:
-                # A value with named values, as good as 0 beside its parts: what is left of
-                # it at those bits (evalf, the other way, would only redo it from the named
-                # values' 60 digits, in seconds).
-                try:
-                    value = _mpf_node(expr, work, _NO_CHECK)
-                except (_Unknown, ZeroDivisionError, ValueError, libmp.ComplexResult):
-                    return None
-                return None if value in (libmp.finf, libmp.fninf, libmp.fnan) else value
+            if most is None:
+                most = (_MAX_NAMED_BITS if expr.has(Defined) else
+                        _MAX_ERF_BITS if expr.has(erf) else _MAX_BITS)
             if work >= most:
-                return too_close
+                # A value with named values that is still 0 beside its parts at 2^11 bits is
+                # 0 to all of them (a gradient through equal weights into a softmax, which
+                # is exactly 0; what is left is rounding, and would be shown with a sign);
+                # evalf, the other way, would only redo it from the named values' 60 digits.
+                return libmp.fzero if most == _MAX_NAMED_BITS and too_close is None \
+                    else too_close
             work = min(most, work + cancelled.lost + _GUARD_BITS)
             continue
         except (_Unknown, ZeroDivisionError, ValueError, libmp.ComplexResult):
@@ -736,30 +736,30 @@ def _one_plus(expr: Add) -> Expr | None:
     return expr.args[0] if expr.args[1] is S.One else expr.args[1]
 
 
-def _erf_tail(expr: Add) -> Expr | None:
-    """``-u`` for ``1 + erf(u)`` and ``u`` for ``1 - erf(u)`` (both are ``erfc`` of it),
-    else None: far in erf's tails the sum cancels to a tiny number (GELU at z = -20 is
-    about -3e-93), which erfc gives to every digit, even from a carried named value."""
-    other = _one_plus(expr)
-    if isinstance(other, erf):
-        return -other.args[0]
-    if (isinstance(other, Mul) and len(other.args) == 2 and other.args[0] is S.NegativeOne
-            and isinstance(other.args[1], erf)):
-        return other.args[1].args[0]
+def _tail_form(expr: Add) -> tuple | None:
+    """``(c, kind, argument, rest)`` for a sum holding a saturated activation's complement
+    ``c·(1 + k·core)`` that :func:`_saturated_tail` works without cancelling (``rest``:
+    the sum's other terms, as GELU's slope Φ(z) + z·φ(z) flattens to 1/2 + erf(u)/2 +
+    z·φ(z)), else None. Kinds: ``tanh+`` or ``tanh-`` (1 ± tanh(u), argument u), ``sech2``
+    (1 - tanh(u)², u), ``sigmoid-`` (1 - 1/(1 + t), t) or ``erfc`` (1 ± erf(u) =
+    erfc(∓u), ∓u). c is rational: squared error's 2(ŷ - 1) is -2 + 2ŷ, and GELU's Φ(z) is
+    1/2 + erf(z/√2)/2 once SymPy multiplies the half in."""
+    constants = [arg for arg in expr.args if arg.is_Rational]
+    if len(constants) != 1 or constants[0] == 0:
+        return None
+    constant = constants[0]
+    for other in expr.args:
+        if other is constant:
+            continue
+        form = _complement(constant, other)
+        if form is not None:
+            rest = tuple(arg for arg in expr.args if arg is not constant and arg is not other)
+            return (constant, *form, rest)
     return None
 
 
-def _tail_form(expr: Add) -> tuple | None:
-    """``(c, kind, argument)`` for a saturated activation's complement ``c·(1 + k·core)``
-    that :func:`_saturated_tail` works without cancelling, else None: kind ``tanh+`` or
-    ``tanh-`` (1 ± tanh(u), argument u), ``sech2`` (1 - tanh(u)², u) or ``sigmoid-``
-    (1 - 1/(1 + t), t). c is rational: squared error's 2(ŷ - 1) is -2 + 2ŷ."""
-    if len(expr.args) != 2:
-        return None
-    first, second = expr.args
-    constant, other = (first, second) if first.is_Rational else (second, first)
-    if not constant.is_Rational or constant == 0:
-        return None
+def _complement(constant: Expr, other: Expr) -> tuple | None:
+    """``(kind, argument)`` of :func:`_tail_form` for the two terms ``constant + other``."""
     core, coefficient = other, S.One
     if isinstance(other, Mul) and len(other.args) == 2 and other.args[0].is_Rational:
         coefficient, core = other.args
@@ -768,13 +768,15 @@ def _tail_form(expr: Add) -> tuple | None:
     k = 1 if coefficient == constant else -1
     core = _seen(core)
     if isinstance(core, tanh):
-        return constant, "tanh+" if k > 0 else "tanh-", core.args[0]
+        return "tanh+" if k > 0 else "tanh-", core.args[0]
+    if isinstance(core, erf):
+        return "erfc", -core.args[0] if k > 0 else core.args[0]
     if (k < 0 and isinstance(core, Pow) and core.args[1] == 2
             and isinstance(_seen(core.args[0]), tanh)):
-        return constant, "sech2", _seen(core.args[0]).args[0]
+        return "sech2", _seen(core.args[0]).args[0]
     if (k < 0 and isinstance(core, Pow) and core.args[1] is S.NegativeOne
             and isinstance(core.args[0], Add) and _one_plus(core.args[0]) is not None):
-        return constant, "sigmoid-", _one_plus(core.args[0])
+        return "sigmoid-", _one_plus(core.args[0])
     return None
 
 
@@ -793,7 +795,7 @@ def _saturated_tail(expr: Add, bits: int, guard: int):
     form = _tail_form(expr)
     if form is None:
         return None
-    constant, kind, argument = form
+    constant, kind, argument, rest = form
     rounding = libmp.round_nearest
     value = _mpf_node(argument, bits, guard)
     if kind in ("tanh+", "tanh-"):
@@ -802,6 +804,8 @@ def _saturated_tail(expr: Add, bits: int, guard: int):
         below = libmp.mpf_add(libmp.fone, libmp.mpf_exp(
             twice if kind == "tanh-" else libmp.mpf_neg(twice), bits, rounding), bits, rounding)
         found = libmp.mpf_div(libmp.from_int(2), below, bits, rounding)
+    elif kind == "erfc":
+        found = libmp.mpf_erfc(value, bits, rounding)
     elif kind == "sech2":
         # 1 - tanh(u)² = 1/cosh(u)².
         cosh_u, _ = libmp.mpf_cosh_sinh(value, bits, rounding)
@@ -810,7 +814,10 @@ def _saturated_tail(expr: Add, bits: int, guard: int):
     else:
         # 1 - 1/(1 + t) = t/(1 + t): 1 - σ(z) is e^-z/(1 + e^-z).
         found = libmp.mpf_div(value, _sum([libmp.fone, value], bits, guard), bits, rounding)
-    return libmp.mpf_mul(_mpf_node(constant, bits, guard), found, bits, rounding)
+    tail = libmp.mpf_mul(_mpf_node(constant, bits, guard), found, bits, rounding)
+    if not rest:
+        return tail
+    return _sum([tail, *(_mpf_node(arg, bits, guard) for arg in rest)], bits, guard)
 
 
 def _log_one_plus(t, bits: int, guard: int):
@@ -837,7 +844,7 @@ def _log_tail(inner: Expr, bits: int, guard: int):
     inner = _seen(inner)
     if isinstance(inner, Add):
         form = _tail_form(inner)
-        if form is not None and form[0] is S.One and form[1] == "sigmoid-":
+        if form is not None and form[0] is S.One and form[1] == "sigmoid-" and not form[3]:
             t = _mpf_node(form[2], bits, guard)
             return libmp.mpf_neg(_log_one_plus(
                 libmp.mpf_div(libmp.fone, t, bits, libmp.round_nearest), bits, guard))
@@ -922,9 +929,6 @@ def _mpf_node(expr: Expr, bits: int, guard: int):
         return libmp.mpf_pi(bits, rounding)
     kind = type(expr)
     if kind is Add:
-        tail = _erf_tail(expr)
-        if tail is not None:  # 1 ± erf(u) as erfc(∓u): no cancellation in GELU's tail
-            return libmp.mpf_erfc(_mpf_node(tail, bits, guard), bits, rounding)
         saturated = _saturated_tail(expr, bits, guard)
         if saturated is not None:
             return saturated
