@@ -328,6 +328,12 @@ def test_gelu_far_in_its_tail_keeps_its_normal_cdf():
     got = numeric(example.derivation.gradients[0].value, 30)
     assert abs(mpmath.mpf(got._mpf_) / expected - 1) < 1e-25
     assert "every gradient is zero" not in example.to_markdown()
+    # With y = 1 the loss (ŷ − 1)² ≈ 1 + 2.8·10^-4258 moves by a share of about 10^-8500:
+    # told as the same to every digit carried (SymPy's evaluation of it, the other way,
+    # asked evalf for erf at thousands of digits and did not finish in minutes).
+    text = worked_example(Neuron(weights="-140", bias=0, activation="gelu"),
+                          [Sample(x=1, y=1)]).to_markdown()
+    assert "The loss is $\\approx 1.000$ before and after to every digit carried" in text
 
     network = Network(layers=[Layer([[-30]], [0], "gelu") for _ in range(250)], loss="squared")
     d = derive(network, [Sample(x=[1], y=[0])])

@@ -63,23 +63,23 @@ def change(before: Expr, after: Expr) -> int:
     >>> change(Rational(1, 2), 1 / (1 + exp(-1))), change(exp(1), exp(1))
     (1, 0)
     """
+    if before.is_Rational and after.is_Rational:
+        return sign(after - before)
     first, second = digits_of(before), digits_of(after)
     if first is not None and second is not None:
         gap = second - first
         if abs(gap) > (abs(first) + abs(second)) * DIGITS_ERROR:
             return (gap > 0) - (gap < 0)
-        # As good as equal: written alike (a loss after a step that left it as it was, in
-        # its shallow form), SymPy's difference is exactly 0.
-        before, after = _written_evaluated(before), _written_evaluated(after)
-    difference = after - before
-    if not difference.is_Rational:
-        # Each side as it is: SymPy's difference of 1 - tanh(20000) and 1 - tanh(19999)
-        # cancels the 1s and leaves tanh(20000) - tanh(19999), which no bits tell apart.
-        found = sign_by_bits(Add(after, Mul(S.NegativeOne, before, evaluate=False),
-                                 evaluate=False))
-        if found is not None:
-            return found
-    return sign(difference)
+    # Each side as it is: SymPy's difference of 1 - tanh(20000) and 1 - tanh(19999) cancels
+    # the 1s and leaves tanh(20000) - tanh(19999), which no bits tell apart; and SymPy's
+    # evaluation of a GELU far in its tail asks evalf for erf at thousands of digits.
+    found = sign_by_bits(Add(after, Mul(S.NegativeOne, before, evaluate=False),
+                             evaluate=False))
+    if found is not None:
+        return found
+    # A part the evaluator does not know: written alike (a loss after a step that left it
+    # as it was, in its shallow form), SymPy's difference is exactly 0.
+    return sign(_written_evaluated(after) - _written_evaluated(before))
 
 
 def _written_evaluated(value: Expr) -> Expr:
