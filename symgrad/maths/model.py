@@ -649,9 +649,6 @@ def _numeric_evalf(value: Expr, digits: int) -> Expr:
     return value.evalf(digits)
 
 
-# The functions of activations and losses, evaluated by mpmath's low-level routines
-# without building SymPy Floats: SymPy caches calls by argument, and Floats hash as
-# doubles, so the many 60-digit values of a deep chain that agree to 16 digits collide.
 def _erf(x, bits: int, rounding):
     """erf of an mpf: far from 0 as ±(1 - erfc(|x|)), which mpmath sums from its asymptotic
     series (erf(99) at 2^13 bits: 0.1 s, where its own series takes 0.8 s)."""
@@ -662,6 +659,9 @@ def _erf(x, bits: int, rounding):
     return libmp.mpf_erf(x, bits, rounding)
 
 
+# The functions of activations and losses, evaluated by mpmath's low-level routines
+# without building SymPy Floats: SymPy caches calls by argument, and Floats hash as
+# doubles, so the many 60-digit values of a deep chain that agree to 16 digits collide.
 _FUNCTIONS = {exp: libmp.mpf_exp, log: libmp.mpf_log, tanh: libmp.mpf_tanh, erf: _erf,
               Abs: lambda x, bits, rounding: libmp.mpf_abs(x),
               cosh: lambda x, bits, rounding: libmp.mpf_cosh_sinh(x, bits, rounding)[0],
@@ -724,7 +724,7 @@ def _carried_sign(value: Add) -> int | None:
     """:func:`sign_by_bits` of a sum with named values, which are right to PRECISION
     digits: 0 when its terms cancel to below those digits (the same to every digit
     carried). Telling them apart further would work every named value under them again,
-    at up to 2^15 bits, for two losses that differ by less than a share of 10^-57."""
+    at up to 2^11 bits, for two losses that differ by less than a share of 10^-57."""
     terms = [_mpf(term, _BITS) for term in value.args]
     if any(term is None for term in terms):
         return None
@@ -888,10 +888,11 @@ def _finer(defined: Defined, bits: int, guard: int):
             elif value not in seen and bits not in value._finer:
                 seen.add(value)
                 stack.append((value, True))
-                stack.extend((inner, False) for inner in value.definition.atoms(Defined))
+                stack.extend((inner, False) for inner in value.definition.atoms(Defined)
+                             if inner.definition is not None)
         for value in order:
             if len(value._finer) > 4:
-                value._finer.clear()  # a few precisions at a time: 2^15 bits are 4 KB each
+                value._finer.clear()  # a few precisions at a time, not every one tried
             value._finer[bits] = _mpf_node(value.definition, bits, guard)
     return defined._finer[bits]
 
