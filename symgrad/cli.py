@@ -212,7 +212,8 @@ def _build_parser() -> argparse.ArgumentParser:
                              "graph alone, for graphviz")
     output.add_argument("--digits", type=_positive_int, default=4, metavar="D",
                         help="significant digits for values that are not short exact "
-                             "decimals; they are shown with ≈ (default 4)")
+                             "decimals; they are shown with ≈ (default 4), a loss before "
+                             "and after the step with as many more as tell the two apart")
     output.add_argument("--lang", choices=list(LANGUAGES), default="en",
                         help="language of the words: " + ", ".join(
                             f"{code} ({name})" for code, name in LANGUAGES.items())
