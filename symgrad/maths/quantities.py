@@ -635,9 +635,10 @@ def _same(value: Expr, other: Expr) -> bool:
     difference = value - other
     if not difference.atoms(Defined):
         return sign(difference) == 0
-    # Each side to 30 digits: their difference worked as one value would work the named
-    # values again, at more and more bits, for two values that are equal.
-    first, second = numeric(value, 30), numeric(other, 30)
+    # Each side to more digits than the bound asks (named values carry PRECISION): their
+    # difference worked as one value would work the named values again, at more and more
+    # bits, for two values that are equal.
+    first, second = numeric(value, SAME_DIGITS + 5), numeric(other, SAME_DIGITS + 5)
     size = max(abs(second), 1)
     return bool(abs(first - second) <= size * Rational(1, 10 ** SAME_DIGITS))
 
