@@ -209,34 +209,37 @@ def test_json_export_has_every_answer():
 
 
 def test_json_network_values_carry_their_definitions():
-    """A network's exact values are written with names (d1_1#4): each problem's
-    definitions give every name its exact text, and putting them in gives each value's
-    number; a neuron's values need none, and its problems have no definitions."""
-    from sympy import Symbol, sympify
+    """A network's exact values are written with names (d1_1__4): each is an identifier,
+    so an exact text is SymPy text that reads back with SymPy's own sympify, every name a
+    symbol of that name (dL_da__3, not dL divided by da); each problem's definitions give
+    every name its exact text, and putting them in gives each value's number; a neuron's
+    values need none, and its problems have no definitions."""
+    from sympy import sympify
     drawn = sheet(count=3, seed=2, network="2-2-1", difficulty="medium",
                   ask=("loss", "delta", "w", "update"))
     data = json.loads(drawn.to_json())
-    named = re.compile(r"[A-Za-z][\w'/]*#\d+")  # d1_1#4, f'1_1#10, dL/da#3
+    named = re.compile(r"[A-Za-z]\w*__\d+")  # d1_1__4, df1_1__10, dL_da__3
 
     def read(text, definitions):  # the exact text with each name's definition put in
-        found = named.findall(text)
-        names = {name: Symbol(f"n{k}") for k, name in enumerate(found)}
-        expr = sympify(named.sub(lambda m: str(names[m.group()]), text))
-        return expr.subs({names[name]: read(definitions[name], definitions)
-                          for name in found})
+        expr = sympify(text)
+        assert {s.name for s in expr.free_symbols} == set(named.findall(text)), text
+        return expr.subs({s: read(definitions[s.name], definitions)
+                          for s in expr.free_symbols})
 
-    used = 0
+    used = set()
     for problem in data["problems"]:
         definitions = problem.get("definitions", {})
+        assert all(named.fullmatch(name) for name in definitions), definitions
         for answer in problem["answers"]:
             for value in [answer, *answer["mistakes"]] + ([answer["start"]] if answer["start"]
                                                           else []):
                 found = named.findall(value["exact"])
                 assert set(found) <= set(definitions), (value["exact"], definitions)
-                used += bool(found)
+                used.update(found)
                 assert float(read(value["exact"], definitions)) == pytest.approx(
                     value["value"], rel=1e-12, abs=1e-15)
-    assert used
+    # Among them the names that were not identifiers before: ∂L/∂a's and f'(z)'s.
+    assert {name.split("__")[0][:2] for name in used} >= {"dL", "df"}, used
     assert all("definitions" not in p for p in json.loads(sheet(count=3, seed=2).to_json())[
         "problems"])
 

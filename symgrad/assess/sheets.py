@@ -317,7 +317,7 @@ class Sheet:
 
 def _definitions_data(p: Problem) -> dict:
     """``definitions`` of the named values a network problem's answers, starting values
-    and mistakes are written in (``d1_1#4``), when there are any."""
+    and mistakes are written in (``d1_1__4``), when there are any."""
     found = definitions(value for a in p.answers
                         for value in (a.quantity.value, a.start, *(m.value for m in a.mistakes))
                         if value is not None)

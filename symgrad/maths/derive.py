@@ -94,7 +94,9 @@ class _Names:
         elif not value.atoms(Defined) and (limit is None or value.count_ops() <= limit):
             return value
         self.count += 1
-        return Defined(f"{label}#{self.count}", value)
+        # An identifier, so that the exact text of a value that refers to it is SymPy text
+        # that reads back (a2_1__3; "a2_1#3" would read as a2_1, "dL/da#8" as dL/da).
+        return Defined(f"{label}__{self.count}", value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +217,7 @@ class _Engine:
         form = self.activations[l - 1].output_form
         if output is not None and form is not None:
             return evaluate(form(PREDICTION), {PREDICTION: output})
-        return names.define(f"f'{l}_{j}", evaluate(self.df[l - 1], {Z: z}))
+        return names.define(f"df{l}_{j}", evaluate(self.df[l - 1], {Z: z}))
 
     def unpack(self, parameters) -> list[tuple[list[list[Expr]], list[Expr] | None]]:
         """Parameters in the order of ``parameter_names`` -> (weights, biases) per layer."""
@@ -298,7 +300,7 @@ class _Engine:
                 continue
             # Backward: the outputs first, then each hidden layer from its successor's δ.
             sample_up, sample_slope, sample_delta, sample_jacobian = [], [], [], []
-            upstream = [names.define("dL/da", self.output_scale * evaluate(
+            upstream = [names.define("dL_da", self.output_scale * evaluate(
                 self.dell, {PREDICTION: a, TARGET: y})) for a, y in zip(outputs, sample.targets)]
             for l in range(len(layers), 0, -1):
                 jacobian = None

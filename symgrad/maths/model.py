@@ -508,7 +508,7 @@ class Defined(Symbol):
         else:
             approx = Float._new(libmp.mpf_pos(value, _BITS, libmp.round_nearest), _BITS)
         signs = {"positive": True} if approx > 0 else {"negative": True} if approx < 0 else {}
-        # Not SymPy's cached constructor: two derivations may both name a value "a1_1#1".
+        # Not SymPy's cached constructor: two derivations may both name a value "a1_1__1".
         defined = Symbol.__xnew__(cls, name, real=True, **signs)
         defined.definition = definition
         defined.approx = approx
