@@ -551,8 +551,9 @@ answers CSV: a header student,problem,<quantity keys>, then one row per student 
   state v_w, m_w, m_hat_w, v_hat_w, as in `symgrad check --help`).
 writes into DIR: marks.csv (a row per student, problem and part), summary.md (per part:
   % correct, % carried forward, the commonest mistakes, "31% ... in 2.3" = problem 2,
-  part 3) and gradescope/<student>/results.json (a Gradescope autograder result).
-Networks are marked part by part, without carrying forward.
+  part 3) and gradescope/<student>/results.json (a Gradescope autograder result), in the
+  sheet's language. Networks are followed through backpropagation: outputs from earlier
+  outputs, the loss from the outputs, each δ from later δ, each gradient from its δ.
 
 examples:
   symgrad sheet --count 5 --format json --ask prediction,loss,w,update --out week3/
@@ -579,6 +580,10 @@ def _add_mark_parser(commands) -> None:
     mark_parser.add_argument("--carry-forward", type=_given, default="1", metavar="F",
                              help="the share of a part's marks a carried-forward part earns, "
                                   "0 to 1 (default 1: all of them)")
+    mark_parser.add_argument("--lang", choices=list(LANGUAGES),
+                             help="the language of the feedback and summary: " + ", ".join(
+                                 f"{code} ({name})" for code, name in LANGUAGES.items())
+                             + " (default: the sheet's own, as sheet.json records it)")
 
 
 def _read_text(path: Path, what: str, limit: int) -> str:
@@ -597,7 +602,8 @@ def _read_text(path: Path, what: str, limit: int) -> str:
 
 
 def _mark(args) -> str:
-    from .assess.mark import MAX_ANSWERS_BYTES, class_from_json, mark_class, read_answers
+    from .assess.mark import (MAX_ANSWERS_BYTES, class_from_json, language_of, mark_class,
+                              read_answers)
     from .maths.model import exact
     try:
         share = float(exact(args.carry_forward, "--carry-forward"))
@@ -606,10 +612,12 @@ def _mark(args) -> str:
     if not 0 <= share <= 1:
         raise SymgradError(f"--carry-forward is a share of a part's marks, 0 to 1, not "
                            f"{args.carry_forward}")
-    problems = class_from_json(_read_text(args.sheet, "sheet", MAX_SPEC_BYTES * 50))
+    text = _read_text(args.sheet, "sheet", MAX_SPEC_BYTES * 50)
+    lang = args.lang or language_of(text)
+    problems = class_from_json(text)
     problems = problems.get(None, problems)  # one sheet for everyone, or each student's
     rows = read_answers(_read_text(args.answers, "answers CSV", MAX_ANSWERS_BYTES), problems)
-    documents = mark_class(problems, rows, carry_forward=share).documents()
+    documents = mark_class(problems, rows, carry_forward=share, lang=lang).documents()
     folder = Path(".") if args.out is None else args.out
     _keep_current_folder(args, ["marks.csv", "summary.md", "gradescope"])
     write_into(folder, documents)

@@ -131,6 +131,12 @@ def test_unreadable_and_unknown_answers():
     p = sheet(count=1, seed=1, ask=ASK).problems[0]
     part = mark(p, {"loss": "1,5"}).parts[1]
     assert part.status == "unreadable" and part.score == 0 and "could not read" in part.feedback
+    # A decimal comma is named as one, not as "a tuple", and no empty list of names.
+    assert part.feedback == ("could not read '1,5': write decimals with a point (1.5) and "
+                             "no thousands separators")
+    part = mark(p, {"loss": "[0.81]"}).parts[1]
+    assert part.feedback.startswith("could not read '[0.81]': a list is not allowed in a "
+                                    "formula; use numbers, + - * / ** and exp, ")
     assert mark(p, {"loss": "__import__('os')"}).parts[1].status == "unreadable"
     with pytest.raises(ValueError, match="does not ask for 'dL/db'"):
         mark(p, {"dL/db": "1"})
@@ -216,6 +222,78 @@ def test_cli_sheet_that_does_not_match(tmp_path, capsys):
                      str(tmp_path / "answers.csv"), "--out", str(tmp_path / "out")]) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+# Words of the English feedback and summary that a German one must not hold.
+ENGLISH = ("correct", "wrong", "blank", "carried forward", "credit", "your ", "answer",
+           "students", "mean score", "Mistakes", "quantity", "the chain", "used instead",
+           "could not read", "decimals")
+
+
+def test_feedback_and_summary_in_the_sheets_language(tmp_path, capsys):
+    """A German sheet is marked in German: sheet.json records its language, `symgrad mark`
+    gives every feedback line, the summary and the Gradescope output in it (the names of
+    quantities and mistakes stay as the CSV writes them), and --lang en marks it in
+    English; a file from before sheet.json recorded a language is marked in English."""
+    s = sheet(count=2, seed=1, ask=ASK, lang="de")
+    data = s.to_data()
+    assert data["lang"] == "de"
+    (tmp_path / "sheet.json").write_text(s.to_json())
+    p = s.problems[0]
+    model = _model(p)
+    wrong_input = next(m for m in p.answers[2].mistakes if m.name == "missing_input")
+    target = str(p.derivation.samples[0].y)
+    rows = [["ada", 1, *model.values()],
+            ["bo", 1, target, "0", "0", model["w_new"], "1,26"],
+            ["cy", 1, model["prediction"], model["loss"], fixed(wrong_input.value, 3), "", "x"]]
+    with open(tmp_path / "answers.csv", "w", newline="") as f:
+        csv.writer(f).writerows([["student", "problem", *model], *rows])
+    marked = {}
+    for lang in (None, "en"):
+        out = tmp_path / f"out-{lang}"
+        assert main(["mark", "--sheet", str(tmp_path / "sheet.json"), "--answers",
+                     str(tmp_path / "answers.csv"), "--out", str(out)]
+                    + (["--lang", lang] if lang else [])) == 0
+        marked[lang] = ({(r["student"], r["quantity"]): r["feedback"]
+                         for r in csv.DictReader(open(out / "marks.csv"))},
+                        (out / "summary.md").read_text(),
+                        json.loads((out / "gradescope" / "bo" / "results.json").read_text()))
+    feedback, summary, result = marked[None]
+    assert feedback[("ada", "loss")] == "richtig"
+    assert feedback[("bo", "loss")] == ("keine Folgepunkte: Ihre Antwort prediction = "
+                                        f"{target} ist das Ziel y")
+    assert feedback[("bo", "b_new")] == ("'1,26' ist nicht lesbar: Dezimalzahlen mit Punkt "
+                                         "schreiben (1.26), ohne Tausendertrennzeichen")
+    # x = 2 here: without x and without the square's 2 give the same number.
+    assert feedback[("cy", "dL/dw")] == ("falsch: die Kette ohne dz/dw = x, die Eingabe, "
+                                         "mit der das Gewicht multipliziert wird; oder die "
+                                         "Ableitung des Quadrats ohne ihren Faktor 2")
+    assert feedback[("cy", "w_new")] == "keine Antwort"
+    assert "| Teil | Größe | Studierende | richtig | Folgepunkte | falsch |" in summary
+    assert "3 Personen; mittlere Punktzahl" in summary
+    assert "- 33% missing_input in 1.3: die Kette ohne dz/dw = x" in summary
+    assert result["tests"][1]["output"].startswith("Ihre Antwort: 0; keine Folgepunkte")
+    for text in [*feedback.values(), summary, *(t["output"] for t in result["tests"])]:
+        english = [word for word in ENGLISH if word in text.replace("'x'", "")]
+        # An unreadable answer keeps the parser's own reason, in English.
+        assert not english or "nicht lesbar: unknown name" in text, (english, text)
+    feedback, summary, result = marked["en"]
+    assert feedback[("bo", "loss")] == ("no credit carried forward: your prediction = "
+                                        f"{target} is the target y")
+    assert "| part | quantity | students | correct |" in summary
+    data.pop("lang")
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    assert main(["mark", "--sheet", str(tmp_path / "old.json"), "--answers",
+                 str(tmp_path / "answers.csv"), "--out", str(tmp_path / "old")]) == 0
+    assert "| part | quantity |" in (tmp_path / "old" / "summary.md").read_text()
+    capsys.readouterr()
+    data["lang"] = "xx"
+    (tmp_path / "bad.json").write_text(json.dumps(data))
+    assert main(["mark", "--sheet", str(tmp_path / "bad.json"), "--answers",
+                 str(tmp_path / "answers.csv"), "--out", str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err
+    assert "language 'xx'" in err and "en, de" in err and err.count("\n") == 1
+    assert not (tmp_path / "bad").exists()
 
 
 NETWORK_ASK = ["prediction", "loss", "delta", "w", "update"]

@@ -13,6 +13,7 @@ import math
 import multiprocessing
 import os
 import random
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -73,6 +74,8 @@ ALIASES = {"Abs": "abs", "Max": "max", "Min": "min"}
 # The names of a single neuron's lesson: ŷ is written a.
 NEURON_SYMBOLS = ("a", "y", "z", "x", "w", "b")
 # Unicode a learner may type, and its ASCII meaning.
+# A number written with a decimal comma, as in German: 1,5 or -0,25e-3.
+DECIMAL_COMMA = re.compile(r"[+-]?[0-9]+,[0-9]+([eE][+-]?[0-9]+)?")
 _UNICODE = {"−": "-", "·": "*", "×": "*", "÷": "/", "²": "**2", "σ": "sigmoid", "ŷ": "a",
             "^": "**"}
 _EXPONENTIALS = ("exp",)
@@ -123,6 +126,11 @@ def parse(text: str, symbols=None) -> Expr:
                           f"{position + 1}; write the formula in plain ASCII")
     if not text.strip():
         raise ParseError("the formula is empty")
+    if DECIMAL_COMMA.fullmatch(text.strip()):
+        # Python would read 1,5 as the pair (1, 5): a decimal comma, or 1,000 for a thousand.
+        number = text.strip()
+        raise ParseError(f"{number} is not a number here: write decimals with a point "
+                         f"({number.replace(',', '.')}) and no thousands separators")
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as error:
@@ -179,8 +187,9 @@ class _Validator(ast.NodeVisitor):
         self.tower = 0
 
     def generic_visit(self, node):
+        names = "".join(f"{name}, " for name in self.table)
         raise ParseError(f"{_describe(node)} is not allowed in a formula; use numbers, "
-                      f"{', '.join(self.table)}, + - * / ** and {', '.join(FUNCTIONS)}")
+                         f"{names}+ - * / ** and {', '.join(FUNCTIONS)}")
 
     def visit_Expression(self, node):
         return self.visit(node.body)

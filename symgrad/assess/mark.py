@@ -22,7 +22,8 @@ rounded (a new w from the gradient to its asked places) is right, even when that
 moves it out of its own tolerance. A wrong part is tagged with the known mistakes whose
 value it gives, as :func:`symgrad.diagnose` names them.
 
-Feedback is short plain English, built here; it is not translated yet.
+Feedback is one short line, in the sheet's language (``lang``): its words go through the
+same gettext catalogs as the lessons'.
 """
 
 from __future__ import annotations
@@ -42,11 +43,12 @@ from ..maths.derive import derive
 from ..maths.model import Layer, Network, Neuron, Optimizer, Sample, exact, numeric
 from ..maths.quantities import MISTAKES, depends_on, quantities, recompute
 from .answers import Answer, answer, self_test
-from .checks import parse
+from ..views.render import LANGUAGES, translations
+from .checks import DECIMAL_COMMA, parse
 from .sheets import STUDENT_ID, Problem
 
 __all__ = ["PartMark", "Marking", "mark", "STATUSES", "ClassMarks", "problems_from_json",
-           "read_answers", "mark_class", "MAX_ANSWERS_BYTES"]
+           "class_from_json", "language_of", "read_answers", "mark_class", "MAX_ANSWERS_BYTES"]
 
 STATUSES = ("correct", "carried_forward", "wrong", "blank", "unreadable")
 
@@ -77,10 +79,11 @@ class Marking:
     max_score: float
 
 
-def mark(problem, answers: dict, *, carry_forward: float = 1.0) -> Marking:
+def mark(problem, answers: dict, *, carry_forward: float = 1.0, lang: str = "en") -> Marking:
     """Mark a learner's ``answers`` (quantity key -> text) to ``problem`` (a
     :class:`~symgrad.assess.sheets.Problem`), each part worth one mark; a part carried
-    forward earns ``carry_forward`` of it. A key left out is blank.
+    forward earns ``carry_forward`` of it. A key left out is blank. The feedback is in
+    language ``lang`` (``en``, ``de``).
 
     >>> from symgrad.assess.sheets import sheet
     >>> p = sheet(count=1, seed=1, ask=["prediction", "loss"]).problems[0]
@@ -94,7 +97,10 @@ def mark(problem, answers: dict, *, carry_forward: float = 1.0) -> Marking:
     >>> m = mark(p, {"prediction": "3.8", "loss": "0"})  # ŷ = y makes L = 0
     >>> m.parts[1].status, m.parts[1].feedback
     ('wrong', 'no credit carried forward: your prediction = 3.8 is the target y')
+    >>> mark(p, {"prediction": "3.8", "loss": "0"}, lang="de").parts[1].feedback
+    'keine Folgepunkte: Ihre Antwort prediction = 3.8 ist das Ziel y'
     """
+    _ = translations(lang).gettext
     if not 0 <= carry_forward <= 1:
         raise SymgradError(f"carry_forward is a fraction of a part's marks, 0 to 1, not "
                            f"{carry_forward!r}")
@@ -117,7 +123,7 @@ def mark(problem, answers: dict, *, carry_forward: float = 1.0) -> Marking:
     for a in _worked_order(d, problem.answers):
         key = a.quantity.key
         text = (answers.get(key) or "").strip()
-        parts[key] = _part(d, a, text, values, texts, statuses, by_key, carry_forward)
+        parts[key] = _part(d, a, text, values, texts, statuses, by_key, carry_forward, _)
         statuses[key] = parts[key].status
     ordered = tuple(parts[a.quantity.key] for a in problem.answers)
     return Marking(problem.number, ordered, sum(p.score for p in ordered),
@@ -139,18 +145,25 @@ def _worked_order(d, asked) -> list[Answer]:
 
 
 def _part(d, a: Answer, text: str, values, texts, statuses, by_key,
-          carry_forward) -> PartMark:
+          carry_forward, _) -> PartMark:
+    """One part's mark; ``_`` is the gettext of the feedback's language."""
     key = a.quantity.key
     if not text:
-        return PartMark(key, text, 0.0, 1.0, "blank", (), "no answer")
+        return PartMark(key, text, 0.0, 1.0, "blank", (), _("no answer"))
     try:
         value = _number(text)
     except SymgradError as error:  # not a number, or one out of range (1e99 inside tanh)
-        return PartMark(key, text, 0.0, 1.0, "unreadable", (), f"could not read {text!r}: "
-                        f"{error}")
+        # The parser's reason (as symgrad check gives it, in English), but for a decimal
+        # comma, which learners who write 1,5 for one and a half are told in their words.
+        reason = (_("write decimals with a point (%(number)s) and no thousands separators")
+                  % {"number": text.replace(",", ".")} if DECIMAL_COMMA.fullmatch(text)
+                  else error)
+        return PartMark(key, text, 0.0, 1.0, "unreadable", (), _(
+            "could not read %(answer)s: %(reason)s") % {"answer": repr(text),
+                                                         "reason": reason})
     values[key], texts[key] = value, text
     if a.accepts(value):
-        return PartMark(key, text, 1.0, 1.0, "correct", (), "correct")
+        return PartMark(key, text, 1.0, 1.0, "correct", (), _("correct"))
     tags = tuple(dict.fromkeys(m.name for m in a.gives(value)))
     # The earlier answers this part follows from, as written; those not accepted.
     written = {k: values[k] for k in depends_on(d, key) if k in values}
@@ -158,31 +171,36 @@ def _part(d, a: Answer, text: str, values, texts, statuses, by_key,
     if written and not wrong:
         # Right earlier answers, rounded as asked: a part worked from them is right too.
         recomputed = _followed(d, a, value, written)
-        if recomputed is not None and not _trivial_later(a, recomputed):
-            shown = ", ".join(f"{k} = {texts[k]}" for k in written)
-            return PartMark(key, text, 1.0, 1.0, "correct", (),
-                            f"correct: it follows from your rounded {shown}")
+        if recomputed is not None and not _trivial_later(a, recomputed, _):
+            return PartMark(key, text, 1.0, 1.0, "correct", (), _(
+                "correct: it follows from your rounded %(answers)s") % {
+                    "answers": _shown(written, texts)})
     if wrong:
-        refused = _trivial_earlier(d, wrong, texts, by_key)
+        refused = _trivial_earlier(d, wrong, texts, by_key, _)
         recomputed = None if refused else _followed(d, a, value, written)
         if not refused and recomputed is not None:
-            refused = _trivial_later(a, recomputed)
+            refused = _trivial_later(a, recomputed, _)
             if not refused:
-                shown = ", ".join(f"{k} = {texts[k]}" for k in wrong)
-                return PartMark(key, text, float(carry_forward), 1.0, "carried_forward", (),
-                                f"follows from your {shown}: credit carried forward")
+                return PartMark(key, text, float(carry_forward), 1.0, "carried_forward", (), _(
+                    "follows from your %(answers)s: credit carried forward") % {
+                        "answers": _shown(wrong, texts)})
         if refused:
             return PartMark(key, text, 0.0, 1.0, "wrong", tags,
-                            f"no credit carried forward: {refused}")
+                            _("no credit carried forward: %(reason)s") % {"reason": refused})
     if tags:
-        return PartMark(key, text, 0.0, 1.0, "wrong", tags,
-                        "wrong: " + "; or ".join(MISTAKES[name] for name in tags))
+        return PartMark(key, text, 0.0, 1.0, "wrong", tags, _("wrong: %(mistakes)s") % {
+            "mistakes": _("; or ").join(_(MISTAKES[name]) for name in tags)})
     if a.start is not None and a.near(value, a.start):
         return PartMark(key, text, 0.0, 1.0, "wrong", (),
-                        "wrong: 0, as if nothing were computed" if a.quantity.kind in (
+                        _("wrong: 0, as if nothing were computed") if a.quantity.kind in (
                             "gradient", "delta", "objective_gradient")
-                        else "wrong: the value before the step")
-    return PartMark(key, text, 0.0, 1.0, "wrong", (), "wrong")
+                        else _("wrong: the value before the step"))
+    return PartMark(key, text, 0.0, 1.0, "wrong", (), _("wrong"))
+
+
+def _shown(answers: dict, texts: dict) -> str:
+    """``prediction = 3.2, loss = 0.36``: the learner's answers as written."""
+    return ", ".join(f"{k} = {texts[k]}" for k in answers)
 
 
 def _followed(d, a: Answer, value, written: dict):
@@ -196,7 +214,7 @@ def _followed(d, a: Answer, value, written: dict):
     return None
 
 
-def _trivial_earlier(d, wrong: dict, texts: dict, by_key) -> str | None:
+def _trivial_earlier(d, wrong: dict, texts: dict, by_key, _) -> str | None:
     """Why one of the learner's wrong earlier answers makes the later parts trivial, or
     None: a prediction (a network's output) equal to its target, a gradient or an error
     signal δ of 0, an unchanged parameter."""
@@ -204,28 +222,29 @@ def _trivial_earlier(d, wrong: dict, texts: dict, by_key) -> str | None:
     for k, value in wrong.items():
         earlier = by_key[k]
         q = earlier.quantity
+        yours = {"answer": f"{k} = {texts[k]}"}
         if q.kind == "prediction" and earlier.near(value, d.samples[(q.sample or 1) - 1].y):
-            return f"your {k} = {texts[k]} is the target y"
+            return _("your %(answer)s is the target y") % yours
         if q.kind == "activation" and k.startswith(f"a{last}_"):
             neuron = int(k.split("@")[0].split("_")[1])
             if earlier.near(value, d.samples[(q.sample or 1) - 1].targets[neuron - 1]):
-                return f"your {k} = {texts[k]} is the target y"
+                return _("your %(answer)s is the target y") % yours
         if q.kind in ("gradient", "delta", "objective_gradient", "state") and earlier.near(
                 value, 0):
-            return f"your {k} = {texts[k]} is 0"
+            return _("your %(answer)s is 0") % yours
         if q.kind == "update" and earlier.start is not None and earlier.near(value,
                                                                              earlier.start):
-            return f"your {k} = {texts[k]} leaves the parameter unchanged"
+            return _("your %(answer)s leaves the parameter unchanged") % yours
     return None
 
 
-def _trivial_later(a: Answer, recomputed: Expr) -> str | None:
+def _trivial_later(a: Answer, recomputed: Expr, _) -> str | None:
     """Why the value recomputed from wrong earlier answers is too easy to credit, or None."""
     if a.quantity.kind in ("loss", "gradient", "loss_after", "objective",
                            "objective_gradient", "state") and a.near(recomputed, 0):
-        return "your earlier answers make this 0"
+        return _("your earlier answers make this 0")
     if a.start is not None and a.near(recomputed, a.start):
-        return "your earlier answers make this the value before the step"
+        return _("your earlier answers make this the value before the step")
     return None
 
 
@@ -280,6 +299,27 @@ def class_from_json(text: str) -> dict[str | None, tuple[Problem, ...]]:
         raise SymgradError(f"class.json is not a symgrad class: {type(error).__name__} "
                            f"{error}") from None
     return {None: problems_from_json(text)}
+
+
+def language_of(text: str) -> str:
+    """The language a ``sheet.json`` or ``class.json`` was written in, which its marks'
+    feedback is given in: ``en`` for a file from before symgrad wrote it.
+
+    >>> from symgrad.assess.sheets import sheet
+    >>> language_of(sheet(count=1, seed=1, lang="de").to_json())
+    'de'
+    """
+    try:
+        data = json.loads(text)
+        first = data["students"][0] if "students" in data else data
+        lang = first.get("lang", "en")
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as error:
+        raise SymgradError(f"sheet.json is not a symgrad sheet: {type(error).__name__} "
+                           f"{error}") from None
+    if lang not in LANGUAGES:
+        raise SymgradError(f"the sheet's language {lang!r} is not one symgrad knows; "
+                           f"choose one of: {', '.join(LANGUAGES)}")
+    return lang
 
 
 def _problem(p: dict) -> Problem:
@@ -412,9 +452,11 @@ def read_answers(text: str, problems) -> tuple[tuple[str, int, dict], ...]:
 @dataclass(frozen=True, slots=True)
 class ClassMarks:
     """A class's marks: per student (in the order of the answers file), the
-    :class:`Marking` of each problem they answered."""
+    :class:`Marking` of each problem they answered; ``lang`` is the language of their
+    feedback and of the summary's words."""
 
     students: tuple[tuple[str, tuple[Marking, ...]], ...]
+    lang: str = "en"
 
     def documents(self) -> dict[str, str]:
         """File name -> text: ``marks.csv`` (a row per student, problem and part),
@@ -422,7 +464,7 @@ class ClassMarks:
         commonest mistakes) and ``gradescope/<student>/results.json`` per student."""
         files = {"marks.csv": self.marks_csv(), "summary.md": self.summary()}
         for student, markings in self.students:
-            files[f"gradescope/{student}/results.json"] = self.gradescope(markings)
+            files[f"gradescope/{student}/results.json"] = self.gradescope(markings, self.lang)
         return files
 
     def marks_csv(self) -> str:
@@ -443,17 +485,25 @@ class ClassMarks:
     def summary(self) -> str:
         """Per part, the share of the students who answered its problem that were correct,
         carried forward, wrong or blank; then every mistake tag, commonest first."""
+        catalog = translations(self.lang)
+        _, ngettext = catalog.gettext, catalog.ngettext
         parts: dict[tuple[int, int], list[PartMark]] = {}
-        for _, markings in self.students:
+        for _student, markings in self.students:
             for m in markings:
                 for i, part in enumerate(m.parts, 1):
                     parts.setdefault((m.problem, i), []).append(part)
-        totals = [sum(m.score for m in ms) for _, ms in self.students]
-        most = [sum(m.max_score for m in ms) for _, ms in self.students]
-        lines = ["# Marks", "", f"{len(self.students)} students; mean score "
-                 f"{_score(sum(totals) / len(totals))} of {_score(max(most))}.", "",
-                 "| part | quantity | students | correct | carried forward | wrong | blank "
-                 "or unreadable |", "|---|---|---|---|---|---|---|"]
+        totals = [sum(m.score for m in ms) for _student, ms in self.students]
+        most = [sum(m.max_score for m in ms) for _student, ms in self.students]
+        count = len(self.students)
+        lines = ["# " + _("Marks"), "", ngettext(
+                     "%(num)d student; mean score %(mean)s of %(most)s.",
+                     "%(num)d students; mean score %(mean)s of %(most)s.", count) % {
+                     "num": count, "mean": _score(sum(totals) / len(totals)),
+                     "most": _score(max(most))}, "",
+                 "| " + " | ".join((_("part"), _("quantity"), _("students"), _("correct"),
+                                    _("carried forward"), _("wrong"),
+                                    _("blank or unreadable"))) + " |",
+                 "|---|---|---|---|---|---|---|"]
         tags = []
         for (number, i), marks in sorted(parts.items()):
             counts = Counter(p.status for p in marks)
@@ -463,29 +513,35 @@ class ClassMarks:
                          f"{share('blank', 'unreadable')} |")
             for name, count in Counter(t for p in marks for t in p.mistakes).items():
                 tags.append((-count / len(marks), number, i, name, count, len(marks)))
-        lines += ["", "## Mistakes", ""]
+        lines += ["", "## " + _("Mistakes"), ""]
         if not tags:
-            lines.append("No known mistake was made.")
-        for _, number, i, name, count, of in sorted(tags):
-            lines.append(f"- {_percent(count, of)} {name} in {number}.{i}: {MISTAKES[name]}")
+            lines.append(_("No known mistake was made."))
+        for _share, number, i, name, made, of in sorted(tags):
+            lines.append("- " + _("%(share)s %(mistake)s in %(part)s: %(description)s") % {
+                "share": _percent(made, of), "mistake": name, "part": f"{number}.{i}",
+                "description": _(MISTAKES[name])})
         return "\n".join(lines) + "\n"
 
     @staticmethod
-    def gradescope(markings: tuple[Marking, ...]) -> str:
+    def gradescope(markings: tuple[Marking, ...], lang: str = "en") -> str:
         """A Gradescope autograder ``results.json``: the total ``score`` and a test per
-        part with its ``score``, ``max_score``, ``status`` and ``output`` (the feedback)."""
+        part with its ``score``, ``max_score``, ``status`` and ``output`` (the feedback,
+        in language ``lang``)."""
+        _ = translations(lang).gettext
         tests = [{"name": f"{m.problem}.{i} {part.key}", "number": f"{m.problem}.{i}",
                   "score": part.score, "max_score": part.max_score,
                   "status": "passed" if part.score == part.max_score else "failed",
-                  "output": f"your answer: {part.given or '(blank)'}; {part.feedback}"}
+                  "output": _("your answer: %(answer)s; %(feedback)s") % {
+                      "answer": part.given or _("(blank)"), "feedback": part.feedback}}
                  for m in markings for i, part in enumerate(m.parts, 1)]
         return json.dumps({"score": sum(m.score for m in markings), "tests": tests},
                           indent=2, ensure_ascii=False) + "\n"
 
 
-def mark_class(problems, rows, *, carry_forward: float = 1.0) -> ClassMarks:
+def mark_class(problems, rows, *, carry_forward: float = 1.0, lang: str = "en") -> ClassMarks:
     """Mark every row of :func:`read_answers` against its problem (the student's own, for
-    a class's problems by student ID).
+    a class's problems by student ID), the feedback in language ``lang``
+    (:func:`language_of` gives a sheet's).
 
     >>> from symgrad.assess.sheets import sheet
     >>> problems = sheet(count=1, seed=1).problems
@@ -500,9 +556,9 @@ def mark_class(problems, rows, *, carry_forward: float = 1.0) -> ClassMarks:
     for student, number, given in rows:
         mine = numbered[None if None in numbered else student]
         students.setdefault(student, []).append(
-            mark(mine[number], given, carry_forward=carry_forward))
+            mark(mine[number], given, carry_forward=carry_forward, lang=lang))
     return ClassMarks(tuple((s, tuple(sorted(ms, key=lambda m: m.problem)))
-                            for s, ms in students.items()))
+                            for s, ms in students.items()), lang)
 
 
 def _score(value: float) -> str:

@@ -277,7 +277,7 @@ class Sheet:
         """The whole sheet as plain data: problems, asked quantities and answers."""
         return {
             "title": self.title, "seed": self.seed, "student": self.student,
-            "difficulty": self.difficulty,
+            "difficulty": self.difficulty, "lang": self.lang,
             "ask": list(self.ask), "symgrad": __version__,
             "problems": [{
                 "number": p.number,

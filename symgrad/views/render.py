@@ -48,7 +48,7 @@ from ..maths.model import (MAX_DIGITS, PRECISION, Defined, Given, decimal, latex
 from ..maths.model import rounded as model_rounded
 
 __all__ = ["FORMATS", "LANGUAGES", "WorkedExample", "worked_example", "render_template",
-           "write_atomically", "json_value", "definitions"]
+           "write_atomically", "json_value", "definitions", "translations"]
 
 # The languages the words of a lesson come in: English in the templates, the others as
 # gettext catalogs (templates/locale/LANG/LC_MESSAGES/symgrad.mo, compiled by Babel).
@@ -185,7 +185,7 @@ def _make_environment(kind: str, templates: str | os.PathLike | None, digits: in
                    bytecode_cache=_bytecode_cache(), undefined=jinja2.StrictUndefined,
                    keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
                    extensions=["jinja2.ext.i18n"], **options)
-    env.install_gettext_translations(_translations(lang), newstyle=True)
+    env.install_gettext_translations(translations(lang), newstyle=True)
     env.filters.update(_filters(digits))
     env.globals["zip"] = zip
     env.globals["lang"] = lang
@@ -194,8 +194,9 @@ def _make_environment(kind: str, templates: str | os.PathLike | None, digits: in
     return env
 
 
-def _translations(lang: str) -> gettext.NullTranslations:
-    """The gettext catalog of a language (English is the templates' own words)."""
+def translations(lang: str) -> gettext.NullTranslations:
+    """The gettext catalog of a language (English is the templates' own words), for the
+    templates and for the words symgrad writes in Python (a mark's feedback)."""
     choose(LANGUAGES, lang, "language")
     if lang == "en":
         return gettext.NullTranslations()
