@@ -136,6 +136,10 @@ def test_injection_corpus_is_refused_and_never_runs(tmp_path):
     ("2x", "write multiplication with *"),
     ("еxp(z)", "U+0435"),
     ("x" * 501, "at most 500"),
+    # 145 characters that took SymPy minutes (each level of sigmoid doubles evalf's work).
+    ("sigmoid(" * 16 + "0.5" + ")" * 16, "exp and sigmoid nested more than 6 deep"),
+    ("1,5", "1,5 is not a number here: write decimals with a point (1.5)"),
+    ("[z]", "a list is not allowed in a formula; use numbers, a, y, z, x, w, b, + - *"),
 ])
 def test_rejections_explain_themselves(text, message):
     """Each refusal says what was wrong in words a learner can act on."""
@@ -150,6 +154,9 @@ def test_rejections_explain_themselves(text, message):
     ("relu(z) + abs(z) + max(z, 1) + min(z, 0)", None),
     ("Heaviside(z)", None),
     ("1.5e-3", Rational(3, 2000)),
+    # Every digit as written, past the 16 or so a Python float keeps.
+    ("0.63636363636363636", Rational(63636363636363636, 10**17)),
+    ("sigmoid(sigmoid(sigmoid(sigmoid(sigmoid(sigmoid(0.5))))))", None),
 ])
 def test_allowed_formulas(text, expected):
     """Whitelisted names, functions and operators parse (unicode minus, · and σ too)."""
@@ -450,3 +457,11 @@ def test_erf_is_bounded_like_tanh_and_checks_gelu_slopes():
     wrong = run(*CLI, "--activation", "gelu", "--quantity", "da/dz", "--answer",
                 "(1 + erf(z/sqrt(2)))/2")
     assert wrong.returncode == 1 and "differ" in wrong.stdout
+
+
+@pytest.mark.parametrize("tolerance", ["nan", "-1", "1e999", "abc"])
+def test_a_bad_tolerance_is_refused_even_for_an_exact_answer(tolerance):
+    """An exactly right answer does not need the tolerance, but a bad one is still an
+    error, as it is for an answer that does."""
+    with pytest.raises(SymgradError):
+        check("-1.6", "-8/5", tolerance=tolerance)

@@ -37,6 +37,10 @@ MAX_NODES = 200
 # Largest literal exponent, and how deep exponentials may nest (exp(exp(z)) is 2).
 MAX_EXPONENT = 100
 MAX_TOWER = 2
+# exp and sigmoid nested at most this deep in all (sigmoid(sigmoid(...))): SymPy's evalf of
+# such a nest, which its sign checks ask for, doubles in time with each level (6: 0.2 s;
+# 12: 18 s).
+MAX_EXPONENTIAL_NESTING = 6
 # Longest integer literal, in digits.
 MAX_DIGITS = 30
 # Largest size a formula may reach, in decimal digits, estimated before anything is built:
@@ -144,7 +148,7 @@ def parse(text: str, symbols=None) -> Expr:
     table = _symbol_table(symbols)
     _Validator(table).visit(tree)
     try:
-        result = _Builder(table).visit(tree.body)
+        result = _Builder(table, text.strip()).visit(tree.body)
     except SymgradError:
         raise
     except (TypeError, ValueError, ArithmeticError, RecursionError, MemoryError) as error:
@@ -185,6 +189,7 @@ class _Validator(ast.NodeVisitor):
     def __init__(self, table: dict[str, Symbol]):
         self.table = table
         self.tower = 0
+        self.exponentials = 0  # exp and sigmoid calls around the node being visited
 
     def generic_visit(self, node):
         names = "".join(f"{name}, " for name in self.table)
@@ -258,8 +263,13 @@ class _Validator(ast.NodeVisitor):
             wanted = "two or more arguments" if arity is None else f"{arity} argument"
             raise ParseError(f"{name}() takes {wanted}, not {len(node.args)}")
         if name in _EXPONENTIALS or name == "sigmoid":
+            self.exponentials += 1
+            if self.exponentials > MAX_EXPONENTIAL_NESTING:
+                raise ParseError(f"exp and sigmoid nested more than {MAX_EXPONENTIAL_NESTING} "
+                                 "deep are not allowed")
             size = self._nested(node.args[0]) if name in _EXPONENTIALS else self.visit(
                 node.args[0])
+            self.exponentials -= 1
             literal = _literal(node.args[0])
             largest = abs(literal) if literal is not None else _power10(size.magnitude)
             # |exp(u)| and 1/|exp(u)| are at most e**|u|; sigmoid adds 1 to one of them.
@@ -326,13 +336,18 @@ def _describe(node) -> str:
 
 
 class _Builder(ast.NodeVisitor):
-    """Build SymPy objects from a validated tree."""
+    """Build SymPy objects from a validated tree; ``source`` is the text it was parsed from."""
 
-    def __init__(self, table: dict[str, Symbol]):
+    def __init__(self, table: dict[str, Symbol], source: str):
         self.table = table
+        self.source = source
 
     def visit_Constant(self, node):
-        return exact(node.value if isinstance(node.value, int) else repr(node.value))
+        if isinstance(node.value, int):
+            return exact(node.value)
+        # The decimal as written, not Python's float of it, which keeps about 16 digits:
+        # 0.63636363636363636 (7/11 to 17 places) would read as 0.6363636363636364.
+        return exact(ast.get_source_segment(self.source, node).replace("_", ""))
 
     def visit_Name(self, node):
         return self.table[node.id] if node.id in self.table else CONSTANTS[node.id]
@@ -412,6 +427,7 @@ def check(answer, expected, *, tolerance="1%", symbols=None) -> CheckResult:
     >>> check("z*exp(1000)", "sigmoid(z)*(1 - sigmoid(z))").kind
     'wrong'
     """
+    absolute_tolerance(tolerance, Rational(1))  # a bad tolerance is refused, even when unused
     answer = _as_expression(answer, symbols, "answer")
     expected = _as_expression(expected, symbols, "expected")
     expected = expected.xreplace({g: g.value for g in expected.atoms(Given)})
@@ -535,8 +551,11 @@ def _compare_at_points(answer: Expr, expected: Expr, free):
     points where both have a finite real value and agree (as Numbas checks formulas)."""
     rng = random.Random(f"{answer}|{expected}")
     valid = 0
-    for _ in range(POINTS * 5):
-        point = [(symbol, Rational(rng.randint(-2000, 2000), 1000)) for symbol in free]
+    for attempt in range(POINTS * 5):
+        # Every other point from -10 to 10, not only -2 to 2: a lesson's ŷ = 4.5, y = 5.5
+        # lie out there, and so does where 2(a - y) + max(0, a - 2) parts from 2(a - y).
+        scale = 2000 if attempt % 2 == 0 else 10_000
+        point = [(symbol, Rational(rng.randint(-scale, scale), 1000)) for symbol in free]
         at = dict(point)
         want = _value(expected, at)
         if want is None or isinstance(want, mpmath.mpc):
