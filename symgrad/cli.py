@@ -613,13 +613,23 @@ def _mark(args) -> str:
         raise SymgradError(f"--carry-forward is a share of a part's marks, 0 to 1, not "
                            f"{args.carry_forward}")
     text = _read_text(args.sheet, "sheet", MAX_SPEC_BYTES * 50)
-    lang = args.lang or language_of(text)
     problems = class_from_json(text)
+    lang = args.lang or language_of(text)
     problems = problems.get(None, problems)  # one sheet for everyone, or each student's
     rows = read_answers(_read_text(args.answers, "answers CSV", MAX_ANSWERS_BYTES), problems)
     documents = mark_class(problems, rows, carry_forward=share, lang=lang).documents()
     folder = Path(".") if args.out is None else args.out
     _keep_current_folder(args, ["marks.csv", "summary.md", "gradescope"])
+    # Results of students not in this answers file, from an earlier marking into the same
+    # folder, would be uploaded beside the new ones as if they were this class's.
+    earlier = folder / "gradescope"
+    stale = sorted(path.parent.name for path in earlier.glob("*/results.json")
+                   if f"gradescope/{path.parent.name}/results.json" not in documents
+                   ) if earlier.is_dir() else []
+    if stale:
+        raise SymgradError(f"{earlier} holds results of students not in this answers file "
+                           f"({', '.join(stale[:3])}{', ...' if len(stale) > 3 else ''}); "
+                           "mark into another folder, or remove them first")
     write_into(folder, documents)
     students = len({student for student, _, _ in rows})
     return (f"marked {len(rows)} answers of {students} students; wrote "

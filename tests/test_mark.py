@@ -11,7 +11,7 @@ from symgrad.assess.answers import fixed
 from symgrad.assess.mark import problems_from_json
 from symgrad.cli import main
 from symgrad.errors import SymgradError
-from symgrad.maths.quantities import recompute
+from symgrad.maths.quantities import MISTAKES, recompute
 
 ASK = ["prediction", "loss", "w", "update"]
 
@@ -154,6 +154,40 @@ def test_carry_forward_share_and_batch():
     m = mark(p, given, carry_forward=0.5)
     assert [part.status for part in m.parts] == ["wrong", "correct", "carried_forward"]
     assert m.score == 1.5
+    assert m.parts[2].feedback.endswith(": credit carried forward")
+    # With no share carried, the feedback does not speak of credit it does not give.
+    part = mark(p, given, carry_forward=0).parts[2]
+    assert (part.status, part.score) == ("carried_forward", 0)
+    assert part.feedback.endswith(", but this sheet carries no credit forward")
+
+
+def test_a_refusal_is_given_only_for_what_follows():
+    """"No credit carried forward: your prediction is the target y" is said of a later part
+    only when it does follow from that prediction (L = 0 for ŷ = y); a later part that
+    does not follow is wrong, and its known mistake is named (the sign flipped)."""
+    p = sheet(count=1, seed=1, ask=ASK).problems[0]
+    d, model = p.derivation, _model(p)
+    y = str(d.samples[0].y)
+    flipped = fixed(-p.answers[2].quantity.value, p.answers[2].places)
+    parts = {part.key: part for part in mark(p, {"prediction": y, "loss": "0",
+                                                 "dL/dw": flipped}).parts}
+    assert parts["loss"].feedback == f"no credit carried forward: your prediction = {y} is " \
+                                     "the target y"
+    assert parts["dL/dw"].feedback == "wrong: " + MISTAKES["flipped_sign"]
+    assert parts["dL/dw"].mistakes == ("flipped_sign",) and parts["dL/dw"].score == 0
+    assert mark(p, {"prediction": y, "loss": "7"}).parts[1].feedback == "wrong"
+    assert model["loss"] != "7"
+
+
+def test_answers_to_many_places_are_read_exactly():
+    """A sheet asking for 17 or more digits is marked on the digits as written, not on
+    Python's float of them (about 16 digits): its own model answers are all correct."""
+    s = sheet(count=3, seed=4, difficulty="medium", digits=17, ask=["prediction", "loss", "w"])
+    places = [a.places for p in s.problems for a in p.answers]
+    assert max(places) >= 17
+    for p in s.problems:
+        assert [part.status for part in mark(p, _model(p)).parts] == ["correct"] * len(
+            p.answers)
 
 
 def _class(tmp_path):
@@ -187,6 +221,16 @@ def test_cli_marks_a_class(tmp_path, capsys):
     assert result["score"] == 2 and len(result["tests"]) == len(model)
     assert {"name", "score", "max_score", "output"} <= set(result["tests"][2])
     assert result["tests"][2]["score"] == 0 and result["tests"][2]["max_score"] == 1
+    # Marking another answers file into the same folder would leave bo's, cy's and dee's
+    # results beside ada's new one, as if they were this class's: refused, nothing written.
+    (tmp_path / "ada.csv").write_text(f"student,problem,loss\nada,1,{model['loss']}\n")
+    before = (out / "marks.csv").read_text()
+    capsys.readouterr()
+    assert main(["mark", "--sheet", str(tmp_path / "sheet.json"), "--answers",
+                 str(tmp_path / "ada.csv"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "holds results of students not in this answers file (bo, cy, dee)" in err
+    assert err.count("\n") == 1 and (out / "marks.csv").read_text() == before
 
 
 @pytest.mark.parametrize("answers, message", [
@@ -296,6 +340,58 @@ def test_feedback_and_summary_in_the_sheets_language(tmp_path, capsys):
     assert not (tmp_path / "bad").exists()
 
 
+def _edited(data, change):
+    data = json.loads(json.dumps(data))
+    change(data)
+    return json.dumps(data)
+
+
+def _class_json(s):
+    return {"symgrad": "x", "students": [{**s.to_data(), "student": "ada"}]}
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d["problems"][0].update(number="1"), "a problem's number is '1'"),
+    (lambda d: d["problems"][1].update(number=1), "two problems numbered 1"),
+    (lambda d: d["problems"][0]["answers"].append(d["problems"][0]["answers"][1]),
+     "problem 1 asks for 'loss' twice"),
+    (lambda d: d.update(problems=[]), "sheet.json has no problems"),
+    (None, "nested too deeply"),
+])
+def test_cli_hand_edited_sheet_is_refused(tmp_path, capsys, edit, message):
+    """A sheet.json edited so that an answer would be marked against another problem's,
+    counted twice, or that cannot be read is one line on stderr, exit 2, nothing written."""
+    s = _class(tmp_path)
+    text = "[" * 100_000 + "]" * 100_000 if edit is None else _edited(s.to_data(), edit)
+    (tmp_path / "edited.json").write_text(text)
+    model = _model(s.problems[0])
+    (tmp_path / "answers.csv").write_text(f"student,problem,loss\nada,1,{model['loss']}\n")
+    assert main(["mark", "--sheet", str(tmp_path / "edited.json"), "--answers",
+                 str(tmp_path / "answers.csv"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d["students"][0].update(student=None), "student ID 'None'"),
+    (lambda d: d["students"].append(d["students"][0]), "lists student 'ada' twice"),
+    (lambda d: d["students"][0].update(problems=[]), "class.json (ada) has no problems"),
+    (lambda d: d.update(students=[]), "class.json has no students"),
+])
+def test_cli_hand_edited_class_is_refused(tmp_path, capsys, edit, message):
+    """A class.json whose students cannot be told apart (a student without an ID would
+    make its problems everyone's) or hold nothing is refused in one line."""
+    s = _class(tmp_path)
+    (tmp_path / "class.json").write_text(_edited(_class_json(s), edit))
+    (tmp_path / "answers.csv").write_text("student,problem,loss\nbob,1,1\n")
+    assert main(["mark", "--sheet", str(tmp_path / "class.json"), "--answers",
+                 str(tmp_path / "answers.csv"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "out").exists()
+
+
 NETWORK_ASK = ["prediction", "loss", "delta", "w", "update"]
 
 
@@ -378,6 +474,38 @@ def test_a_wrong_output_delta_carries_into_the_hidden_layer(network_problems):
         assert "flipped_sign" in parts[delta.quantity.key].mistakes
         hidden = [k for k in parts if k.startswith("delta1_")]
         assert any(parts[k].status == "carried_forward" for k in hidden), p.number
+
+
+def test_a_new_bias_follows_through_a_gradient_not_asked(network_problems):
+    """∂L/∂b is not asked (only w's gradients are): a new b worked from the learner's own
+    wrong ŷ (a neuron) or wrong output δ (a network), through the gradient the learner
+    worked without writing it, is carried forward all the same."""
+    carried = 0
+    neurons = sheet(count=20, seed=5, ask=ASK, inputs=1, batch=1).problems
+    for p in (*neurons, *network_problems):
+        d, asked = p.derivation, {a.quantity.key: a for a in p.answers}
+        if d.is_network:
+            delta = next(a for a in p.answers if a.quantity.key.startswith("delta2_1"))
+            given = _worked_from(p, {delta.quantity.key: fixed(-delta.quantity.value,
+                                                               delta.places)})
+            wrong = {k: Rational(v) for k, v in given.items() if k.startswith(("a", "delta"))}
+        else:
+            given = _wrong_prediction(p)
+            wrong = {"prediction": Rational(given["prediction"])}
+        if given is None:
+            continue
+        for key in [k for k in asked if k.startswith("b") and k.endswith("_new")]:
+            gradient = recompute(d, f"dL/d{key[:-4]}", wrong)
+            value = recompute(d, key, {f"dL/d{key[:-4]}": gradient})
+            given[key] = fixed(value, asked[key].places)
+            part = next(part for part in mark(p, given).parts if part.key == key)
+            if asked[key].start is None or not asked[key].near(value, asked[key].start):
+                # Correct when it is, or follows from right answers as rounded (a network's
+                # other output δ); else carried forward from the wrong ones.
+                assert part.status in ("correct", "carried_forward") and part.score == 1, (
+                    p.number, key, part)
+                carried += part.status == "carried_forward"
+    assert carried >= 20
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,9 @@ ones, the loss from the outputs, each δ from the outputs and the δ of later la
 gradient from its neuron's δ and the outputs feeding it. With an L2 penalty, J follows
 from the loss and ∂J/∂p from ∂L/∂p; with an optimizer, its state (v, m, v, m̂, v̂) from
 the gradient the step uses (m̂ from m, v̂ from v too), and the new parameter from that
-gradient and its state, by the optimizer's rule. ``f'`` may be worked from
+gradient and its state, by the optimizer's rule. A quantity in between that is not
+asked is worked on the way (a new b from the learner's ŷ when ∂L/∂b is not asked).
+``f'`` may be worked from
 ``z`` or through the learner's own output (``ŷ(1 − ŷ)``); both count. No credit is
 carried forward from an earlier answer that makes the later part trivial (ŷ or an output
 equal to the target, a gradient or δ of 0, a parameter left unchanged) nor to a later
@@ -45,7 +47,7 @@ from ..maths.quantities import MISTAKES, depends_on, quantities, recompute
 from .answers import Answer, answer, self_test
 from ..views.render import LANGUAGES, translations
 from .checks import DECIMAL_COMMA, parse
-from .sheets import STUDENT_ID, Problem
+from .sheets import STUDENT_ID, Problem, student_id
 
 __all__ = ["PartMark", "Marking", "mark", "STATUSES", "ClassMarks", "problems_from_json",
            "class_from_json", "language_of", "read_answers", "mark_class", "MAX_ANSWERS_BYTES"]
@@ -132,9 +134,10 @@ def mark(problem, answers: dict, *, carry_forward: float = 1.0, lang: str = "en"
 
 def _worked_order(d, asked) -> list[Answer]:
     """The asked answers in an order a learner can work them: each after those it
-    depends on (:func:`~symgrad.maths.quantities.depends_on`), else as asked."""
+    depends on (:func:`~symgrad.maths.quantities.depends_on`, through quantities not
+    asked), else as asked."""
     keys = {a.quantity.key for a in asked}
-    needs = {a.quantity.key: set(depends_on(d, a.quantity.key)) & keys for a in asked}
+    needs = {a.quantity.key: set(_asked_below(d, a.quantity.key, keys)) for a in asked}
     done, order, waiting = set(), [], list(asked)
     while waiting:
         ready = next(a for a in waiting if needs[a.quantity.key] <= done)
@@ -166,27 +169,27 @@ def _part(d, a: Answer, text: str, values, texts, statuses, by_key,
         return PartMark(key, text, 1.0, 1.0, "correct", (), _("correct"))
     tags = tuple(dict.fromkeys(m.name for m in a.gives(value)))
     # The earlier answers this part follows from, as written; those not accepted.
-    written = {k: values[k] for k in depends_on(d, key) if k in values}
+    written = {k: values[k] for k in _asked_below(d, key, set(by_key)) if k in values}
     wrong = {k: v for k, v in written.items() if statuses[k] in ("wrong", "carried_forward")}
     if written and not wrong:
         # Right earlier answers, rounded as asked: a part worked from them is right too.
-        recomputed = _followed(d, a, value, written)
+        recomputed = _followed(d, a, value, written, set(by_key))
         if recomputed is not None and not _trivial_later(a, recomputed, _):
             return PartMark(key, text, 1.0, 1.0, "correct", (), _(
                 "correct: it follows from your rounded %(answers)s") % {
                     "answers": _shown(written, texts)})
-    if wrong:
-        refused = _trivial_earlier(d, wrong, texts, by_key, _)
-        recomputed = None if refused else _followed(d, a, value, written)
-        if not refused and recomputed is not None:
-            refused = _trivial_later(a, recomputed, _)
-            if not refused:
-                return PartMark(key, text, float(carry_forward), 1.0, "carried_forward", (), _(
-                    "follows from your %(answers)s: credit carried forward") % {
-                        "answers": _shown(wrong, texts)})
+    recomputed = _followed(d, a, value, written, set(by_key)) if wrong else None
+    if recomputed is not None:  # it follows from the learner's own wrong earlier answers
+        refused = (_trivial_earlier(d, wrong, texts, by_key, _)
+                   or _trivial_later(a, recomputed, _))
         if refused:
             return PartMark(key, text, 0.0, 1.0, "wrong", tags,
                             _("no credit carried forward: %(reason)s") % {"reason": refused})
+        answers = {"answers": _shown(wrong, texts)}
+        return PartMark(key, text, float(carry_forward), 1.0, "carried_forward", (), (
+            _("follows from your %(answers)s: credit carried forward") if carry_forward
+            else _("follows from your %(answers)s, but this sheet carries no credit "
+                   "forward")) % answers)
     if tags:
         return PartMark(key, text, 0.0, 1.0, "wrong", tags, _("wrong: %(mistakes)s") % {
             "mistakes": _("; or ").join(_(MISTAKES[name]) for name in tags)})
@@ -203,12 +206,43 @@ def _shown(answers: dict, texts: dict) -> str:
     return ", ".join(f"{k} = {texts[k]}" for k in answers)
 
 
-def _followed(d, a: Answer, value, written: dict):
+def _asked_below(d, key: str, asked: set) -> tuple[str, ...]:
+    """The asked quantities ``key`` is worked from: those it depends on, and through each
+    quantity it depends on that is not asked, those that one is worked from (a new b from
+    ŷ when ∂L/∂b is not asked)."""
+    found = []
+    for earlier in depends_on(d, key):
+        found += [earlier] if earlier in asked else _asked_below(d, earlier, asked)
+    return tuple(dict.fromkeys(found))
+
+
+def _worked(d, key: str, written: dict, asked: set, through_output: bool) -> dict:
+    """The values ``key`` depends on, worked from the learner's ``written`` answers: each
+    one asked as the learner wrote it; each one not asked worked from the learner's
+    answers below it (left out when none is below it, or they leave it undefined)."""
+    found = {}
+    for earlier in depends_on(d, key):
+        if earlier in asked:
+            if earlier in written:
+                found[earlier] = written[earlier]
+            continue
+        below = _worked(d, earlier, written, asked, through_output)
+        if below:
+            value = recompute(d, earlier, below, through_output=through_output)
+            if value is not None:
+                found[earlier] = value
+    return found
+
+
+def _followed(d, a: Answer, value, written: dict, asked: set):
     """The value of ``a``'s quantity worked from the learner's ``written`` earlier answers
-    that ``value`` matches, or None: with ``f'`` as in our working, or written through the
-    learner's own output (``ŷ(1 − ŷ)``), which is just as right."""
+    (through the quantities not asked) that ``value`` matches, or None: with ``f'`` as in
+    our working, or written through the learner's own output (``ŷ(1 − ŷ)``), which is just
+    as right."""
     for through_output in (False, True):
-        recomputed = recompute(d, a.quantity.key, written, through_output=through_output)
+        recomputed = recompute(d, a.quantity.key,
+                               _worked(d, a.quantity.key, written, asked, through_output),
+                               through_output=through_output)
         if recomputed is not None and a.near(value, recomputed):
             return recomputed
     return None
@@ -273,8 +307,7 @@ def problems_from_json(text: str) -> tuple[Problem, ...]:
     ['0.8100', '4.000']
     """
     try:
-        data = json.loads(text)
-        return tuple(_problem(p) for p in data["problems"])
+        return _problems(_loads(text)["problems"], "sheet.json")
     except SymgradError:
         raise
     except (ValueError, KeyError, TypeError, IndexError, AttributeError) as error:
@@ -282,17 +315,54 @@ def problems_from_json(text: str) -> tuple[Problem, ...]:
                            f"{error}") from None
 
 
+def _loads(text: str):
+    """JSON, or a ValueError (not a RecursionError for a file nested thousands deep)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def _problems(entries, where: str) -> tuple[Problem, ...]:
+    """The problems of a sheet's entries: at least one, numbered by distinct whole numbers,
+    each asking for a quantity once (else a hand-edited file would mark an answer against
+    another problem's, or twice)."""
+    if not isinstance(entries, list) or not entries:
+        raise SymgradError(f"{where} has no problems")
+    numbers = [p["number"] if isinstance(p, dict) else None for p in entries]
+    for number in numbers:
+        if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+            raise SymgradError(f"{where}: a problem's number is {number!r}; a whole number "
+                               "from 1 is expected")
+        if numbers.count(number) > 1:
+            raise SymgradError(f"{where} has two problems numbered {number}")
+    for p in entries:
+        keys = [entry["quantity"] for entry in p["answers"]]
+        repeated = next((key for key in keys if keys.count(key) > 1), None)
+        if repeated is not None:
+            raise SymgradError(f"{where}: problem {p['number']} asks for {repeated!r} twice")
+    return tuple(_problem(p) for p in entries)
+
+
 def class_from_json(text: str) -> dict[str | None, tuple[Problem, ...]]:
     """The problems of ``sheet.json`` (for every student: key None) or of a class's
-    ``class.json`` (each student's own variant, by student ID), derived again."""
+    ``class.json`` (each student's own variant, by student ID, each student once), derived
+    again."""
     try:
-        data = json.loads(text)
+        data = _loads(text)
     except ValueError:
         data = None  # not JSON: problems_from_json says so
     try:
         if isinstance(data, dict) and "students" in data:
-            return {one["student"]: tuple(_problem(p) for p in one["problems"])
-                    for one in data["students"]}
+            found = {}
+            for one in data["students"]:
+                student = student_id(one["student"])
+                if student in found:
+                    raise SymgradError(f"class.json lists student {student!r} twice")
+                found[student] = _problems(one["problems"], f"class.json ({student})")
+            if not found:
+                raise SymgradError("class.json has no students")
+            return found
     except SymgradError:
         raise
     except (KeyError, TypeError, IndexError, AttributeError, ValueError) as error:
@@ -310,7 +380,7 @@ def language_of(text: str) -> str:
     'de'
     """
     try:
-        data = json.loads(text)
+        data = _loads(text)
         first = data["students"][0] if "students" in data else data
         lang = first.get("lang", "en")
     except (ValueError, KeyError, TypeError, IndexError, AttributeError) as error:
