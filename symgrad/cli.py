@@ -513,6 +513,11 @@ def _check(args) -> tuple[str, int]:
                                f"{', '.join(factors)}")
         formula = factors[args.quantity]
         answer = parse(text, symbols=derivation.input_symbols + (PREDICTION, TARGET, Z))
+        if args.quantity == "da/dz" and derivation.activation.function is not None:
+            # f'(z) written through the output, as the lessons write it (σ' = ŷ(1 − ŷ)):
+            # there ŷ is f(z), not a number of its own.
+            answer = answer.xreplace({PREDICTION: derivation.activation.function(
+                Z, derivation.neuron.slope)})
         # The learner writes a, y, z, x and the numbers given, not sample 1's x^{(1)} or δ.
         first = derivation.forward[0]
         generic = dict(derivation.constants) | {

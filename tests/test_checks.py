@@ -427,6 +427,29 @@ def test_cli_check_formula_answers():
     assert no.returncode == 1 and "differ" in no.stdout
 
 
+@pytest.mark.parametrize("activation, loss, quantity, right, wrong", [
+    # f'(z) written through the output ŷ = f(z), as the lessons write it.
+    ("sigmoid", "mse", "da/dz", "a*(1 - a)", "a*(1 + a)"),
+    ("tanh", "mse", "da/dz", "1 - a**2", "1 - a"),
+    # Piecewise derivatives are compared case by case, not left "could not compare".
+    ("relu", "mse", "da/dz", "Heaviside(z)", "7*z**3"),
+    ("leaky_relu", "mse", "da/dz", "Heaviside(z) + 0.01*(1 - Heaviside(z))", "Heaviside(z)"),
+    ("elu", "mse", "da/dz", "Heaviside(z) + (1 - Heaviside(z))*exp(z)", "Heaviside(z)"),
+    ("identity", "huber", "dL/da", "max(-1, min(1, a - y))", "a - y"),
+    # Differs only for ŷ > 2: the points reach out to ±10 (a lesson's ŷ = 4.5 is there).
+    ("relu", "mse", "dL/da", "2*(a - y)", "2*(a - y) + max(0, a - 2)"),
+])
+def test_cli_check_formulas_are_compared(activation, loss, quantity, right, wrong):
+    """Each factor's right formula is ✓ and a wrong one ✗ with the point where they
+    differ: a sigmoid's or tanh's slope through ŷ, the cases of ReLU, leaky ReLU, ELU and
+    Huber, and a difference far from 0."""
+    options = ("--activation", activation, "--loss", loss, "--quantity", quantity)
+    ok = run(*CLI, *options, "--answer", right)
+    assert ok.returncode == 0 and ok.stdout.startswith("✓"), ok.stdout + ok.stderr
+    no = run(*CLI, *options, "--answer", wrong)
+    assert no.returncode == 1 and "differ at" in no.stdout, no.stdout + no.stderr
+
+
 def test_custom_activation_from_formula(tmp_path):
     """--activation-expr works in example (derivative by SymPy) and refuses unsafe text."""
     out = run(sys.executable, "-m", "symgrad", "example", "--activation-expr", "z/(1+abs(z))",

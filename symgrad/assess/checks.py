@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import math
+import operator
 import multiprocessing
 import os
 import random
@@ -18,8 +19,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import mpmath
-from sympy import (Abs, E, Expr, Heaviside, I, Max, Min, Rational, Symbol, diff, erf, exp, log,
-                   nan, oo, pi, simplify, sqrt, tanh, zoo)
+from sympy import (Abs, And, E, Expr, GreaterThan, Heaviside, I, LessThan, Max, Min, Not, Or,
+                   Piecewise, Rational, StrictGreaterThan, StrictLessThan, Symbol, diff, erf,
+                   exp, false, log, nan, oo, pi, simplify, sqrt, tanh, true, zoo)
 
 from ..maths.derive import composed_loss, derive, step_inputs
 from ..maths.quantities import Mistake, mistakes, quantities
@@ -479,6 +481,11 @@ def _evaluate(expr: Expr, at: dict):
         return _evaluate(at[expr], {})
     if expr is E or expr is pi:
         return mpmath.e if expr is E else mpmath.pi
+    if isinstance(expr, Piecewise):  # ReLU's, ELU's f'(z), Huber's ∂L/∂ŷ: the case that holds
+        piece = next((piece for piece, condition in expr.args if _holds(condition, at)), None)
+        if piece is None:
+            raise ValueError("no case of the piecewise formula holds")
+        return _evaluate(piece, at)
     values = [_evaluate(argument, at) for argument in expr.args]
     if expr.is_Add:
         return mpmath.fsum(values)
@@ -503,6 +510,25 @@ def _evaluate(expr: Expr, at: dict):
 
 
 _MPMATH = {exp: mpmath.exp, log: mpmath.log, tanh: mpmath.tanh, erf: mpmath.erf, Abs: abs}
+_RELATIONS = {StrictGreaterThan: operator.gt, GreaterThan: operator.ge,
+              StrictLessThan: operator.lt, LessThan: operator.le}
+
+
+def _holds(condition, at: dict) -> bool:
+    """Whether a piecewise case's condition holds at ``at``, its sides worked by mpmath."""
+    if condition in (true, false):
+        return condition == true
+    if isinstance(condition, (And, Or)):
+        found = [_holds(part, at) for part in condition.args]
+        return all(found) if isinstance(condition, And) else any(found)
+    if isinstance(condition, Not):
+        return not _holds(condition.args[0], at)
+    if type(condition) in _RELATIONS:
+        left, right = _evaluate(condition.lhs, at), _evaluate(condition.rhs, at)
+        if isinstance(left, mpmath.mpc) or isinstance(right, mpmath.mpc):
+            raise ValueError("no order among complex numbers")
+        return _RELATIONS[type(condition)](left, right)
+    raise ValueError(f"no truth value for {condition}")
 
 
 def _differ(got, want) -> bool:
