@@ -239,6 +239,7 @@ def test_cli_marks_a_class(tmp_path, capsys):
     ("student,problem,dL/dq\nada,1,1\n", "column 'dL/dq'"),
     ("student,problem,loss\nada,1,1\nada,1,2\n", "a second time"),
     ("student,problem,loss\n../x,1,1\n", "student ID"),
+    ("student,problem,loss\nAda,1,1\nada,2,1\n", "students 'Ada' and 'ada' differ only in case"),
 ])
 def test_cli_bad_answers_exit_2_no_files(tmp_path, capsys, answers, message):
     """A bad answers CSV is one line on stderr, exit code 2, and nothing is written."""

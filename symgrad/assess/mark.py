@@ -357,8 +357,9 @@ def class_from_json(text: str) -> dict[str | None, tuple[Problem, ...]]:
             found = {}
             for one in data["students"]:
                 student = student_id(one["student"])
-                if student in found:
-                    raise SymgradError(f"class.json lists student {student!r} twice")
+                if student.lower() in (known.lower() for known in found):
+                    raise SymgradError(f"class.json lists student {student!r} twice (IDs "
+                                       "are compared without case)")
                 found[student] = _problems(one["problems"], f"class.json ({student})")
             if not found:
                 raise SymgradError("class.json has no students")
@@ -483,7 +484,7 @@ def read_answers(text: str, problems) -> tuple[tuple[str, int, dict], ...]:
                                f"asks for; the sheet asks for: {', '.join(sorted(known))}")
     if len(set(keys)) != len(keys):
         raise SymgradError("the answers CSV has a quantity column twice")
-    found, seen = [], set()
+    found, seen, cases = [], set(), {}
     for line, row in enumerate(rows[1:], 2):
         if not any(cell.strip() for cell in row):
             continue
@@ -505,6 +506,11 @@ def read_answers(text: str, problems) -> tuple[tuple[str, int, dict], ...]:
         if (student, int(number)) in seen:
             raise SymgradError(f"row {line} of the answers CSV: {student} answers problem "
                                f"{number} a second time")
+        other = cases.setdefault(student.lower(), student)
+        if other != student:  # Ada and ada would share one results folder on many systems
+            raise SymgradError(f"row {line} of the answers CSV: students {other!r} and "
+                               f"{student!r} differ only in case (IDs are compared without "
+                               "case)")
         seen.add((student, int(number)))
         given = {}
         for key, cell in zip(keys, row[2:] + [""] * (len(keys) + 2 - len(row))):
