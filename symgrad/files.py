@@ -88,13 +88,23 @@ def write_into(folder: str | os.PathLike, documents: dict) -> list[Path]:
     making it and the subfolders the names need, as one unit (:func:`write_files`)."""
     folder = Path(folder)
     paths = {folder / name: data for name, data in documents.items()}
+    # The folders made here, to be taken away again (if still empty) when the files cannot
+    # all be written: nothing is left half-written, not even an empty gradescope/ada/.
+    made = sorted({part for path in paths for part in (path.parent, *path.parent.parents)
+                   if not os.path.lexists(part)}, key=lambda part: len(part.parts))
     try:
-        for parent in sorted({path.parent for path in paths}):
-            parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise SymgradError(f"cannot write to {str(folder)!r}: "
-                           f"{error.strerror or 'not a folder'}") from None
-    write_files(paths)
+        try:
+            for parent in sorted({path.parent for path in paths}):
+                parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise SymgradError(f"cannot write to {str(folder)!r}: "
+                               f"{error.strerror or 'not a folder'}") from None
+        write_files(paths)
+    except BaseException:
+        for part in reversed(made):
+            with contextlib.suppress(OSError):
+                part.rmdir()
+        raise
     return list(paths)
 
 

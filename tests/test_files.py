@@ -7,7 +7,7 @@ import os
 import pytest
 
 from symgrad.errors import SymgradError
-from symgrad.files import write_atomically, write_files
+from symgrad.files import write_atomically, write_files, write_into
 
 
 @pytest.mark.parametrize("data", ["z = 1.1\n", b"\x89PNG\r\n\x1a\n"])
@@ -129,3 +129,15 @@ def test_plots_and_document_are_one_unit(tmp_path, monkeypatch):
     with pytest.raises(SymgradError, match="lesson.md': No space left on device"):
         example.save(tmp_path / "lesson.md")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_write_into_leaves_no_folder_it_made_when_a_file_cannot_be_written(tmp_path):
+    """Files that cannot all be written leave nothing behind: not the files, and not the
+    folders made for them (an empty gradescope/ada/), while folders that were there stay."""
+    out = tmp_path / "out"
+    (out / "summary.md").mkdir(parents=True)  # a folder where a file must go
+    with pytest.raises(SymgradError, match="is a folder"):
+        write_into(out, {"gradescope/ada/results.json": "{}", "marks.csv": "x",
+                         "summary.md": "y"})
+    assert sorted(p.name for p in out.iterdir()) == ["summary.md"]
+    assert (out / "summary.md").is_dir()
