@@ -134,9 +134,21 @@ def test_unreadable_and_unknown_answers():
     # A decimal comma is named as one, not as "a tuple", and no empty list of names.
     assert part.feedback == ("could not read '1,5': write decimals with a point (1.5) and "
                              "no thousands separators")
-    part = mark(p, {"loss": "[0.81]"}).parts[1]
-    assert part.feedback.startswith("could not read '[0.81]': a list is not allowed in a "
-                                    "formula; use numbers, + - * / ** and exp, ")
+    # An answer is a number: a formula would have the reader work out the sum asked for.
+    for text in ("[0.81]", "0.9**2", "tanh(0.65)", "1,000.5"):
+        part = mark(p, {"loss": text}).parts[1]
+        assert part.status == "unreadable" and part.feedback == (
+            f"could not read {text!r}: write a number, such as -0.25, 1.5e-3 or 3/4; a "
+            "formula is not an answer here"), part
+    assert mark(p, {"loss": "1/0"}).parts[1].feedback == ("could not read '1/0': the "
+                                                         "fraction divides by zero")
+    # A decimal, a fraction, a typeset minus and a space after the sign are numbers.
+    model = _model(p)
+    for prediction in (model["prediction"], "29/10", f" {model['prediction']} "):
+        assert mark(p, {"prediction": prediction}).parts[0].status == "correct"
+    flipped = fixed(-p.answers[2].quantity.value, p.answers[2].places)
+    for text in (f"-{flipped}", f"\u2212{flipped}", f"- {flipped}"):
+        assert mark(p, {"dL/dw": text}).parts[2].status == "correct", text
     assert mark(p, {"loss": "__import__('os')"}).parts[1].status == "unreadable"
     with pytest.raises(ValueError, match="does not ask for 'dL/db'"):
         mark(p, {"dL/db": "1"})

@@ -33,7 +33,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -42,11 +41,11 @@ from sympy import Expr
 
 from ..errors import ParseError, SymgradError
 from ..maths.derive import derive
-from ..maths.model import Layer, Network, Neuron, Optimizer, Sample, exact, numeric
+from ..maths.model import Layer, Network, Neuron, Optimizer, Sample, exact
 from ..maths.quantities import MISTAKES, depends_on, quantities, recompute
 from .answers import Answer, answer, self_test
 from ..views.render import LANGUAGES, translations
-from .checks import DECIMAL_COMMA, parse
+from .checks import DECIMAL_COMMA
 from .sheets import STUDENT_ID, Problem, student_id
 
 __all__ = ["PartMark", "Marking", "mark", "STATUSES", "ClassMarks", "problems_from_json",
@@ -155,11 +154,13 @@ def _part(d, a: Answer, text: str, values, texts, statuses, by_key,
         return PartMark(key, text, 0.0, 1.0, "blank", (), _("no answer"))
     try:
         value = _number(text)
-    except SymgradError as error:  # not a number, or one out of range (1e99 inside tanh)
-        # The parser's reason (as symgrad check gives it, in English), but for a decimal
-        # comma, which learners who write 1,5 for one and a half are told in their words.
+    except SymgradError as error:  # not a number, or one out of range (1e99)
+        # In the learner's words: a decimal comma (1,5 for one and a half), a formula;
+        # else the reader's own reason, in English.
         reason = (_("write decimals with a point (%(number)s) and no thousands separators")
                   % {"number": text.replace(",", ".")} if DECIMAL_COMMA.fullmatch(text)
+                  else _("write a number, such as -0.25, 1.5e-3 or 3/4; a formula is not "
+                         "an answer here") if not ANSWER.fullmatch(_minus(text))
                   else error)
         return PartMark(key, text, 0.0, 1.0, "unreadable", (), _(
             "could not read %(answer)s: %(reason)s") % {"answer": repr(text),
@@ -282,18 +283,42 @@ def _trivial_later(a: Answer, recomputed: Expr, _) -> str | None:
     return None
 
 
+# A learner's answer: a number as a sheet asks for it, a decimal (-0.25, 1.5e-3, .5) or a
+# fraction (3/4), at most MAX_ANSWER_LENGTH characters. A formula such as tanh(0.65) is not
+# one: the reader would work out the very sum the sheet asks the learner to work out.
+ANSWER = re.compile(r"[+-]?\s*([0-9]+\.?[0-9]*|\.[0-9]+)(e[+-]?[0-9]+)?(/[0-9]+)?",
+                    re.IGNORECASE)
+MAX_ANSWER_LENGTH = 100
+
+
+def _minus(text: str) -> str:
+    """A typeset minus (−, as copied from a lesson) as ``-``."""
+    return text.replace("\u2212", "-")
+
+
 def _number(text: str) -> Expr:
-    """A learner's number, read by the safe parser (never ``eval``)."""
-    value = parse(text, symbols=())
-    approx = complex(numeric(value, 30)) if value.is_number else complex("nan")
-    if approx.imag or not math.isfinite(approx.real):
-        raise ParseError("a real number is expected here")
+    """A learner's number (:data:`ANSWER`), exactly as written (never ``eval``).
+
+    >>> _number("-0.25"), _number("1.5e-3"), _number("\u22123/4"), _number("007")
+    (-1/4, 3/2000, -3/4, 7)
+    """
+    text = _minus(text)
+    if len(text) > MAX_ANSWER_LENGTH:
+        raise ParseError(f"a number of at most {MAX_ANSWER_LENGTH} characters is expected")
+    if not ANSWER.fullmatch(text):
+        raise ParseError("a number such as -0.25, 1.5e-3 or 3/4 is expected, not a formula")
+    number, _, denominator = text.partition("/")
+    value = exact("".join(number.split()), "answer")  # "- 0.5" is -0.5
+    if denominator:
+        if int(denominator) == 0:
+            raise ParseError("the fraction divides by zero")
+        value /= int(denominator)
     return value
 
 
 # A class's answers file is a few thousand rows; a bigger one is a mistake.
 MAX_ANSWERS_BYTES = 10_000_000
-# A student id names a folder of results: letters, digits and . _ @ - only.
+# A cell a spreadsheet would run as a formula, unless it is a number.
 _NUMBER_TEXT = re.compile(r"[+-]?[0-9.]+(e[+-]?[0-9]+)?(/[0-9]+)?", re.IGNORECASE)
 
 
