@@ -495,7 +495,7 @@ def _add_check_parser(commands) -> None:
 def _check(args) -> tuple[str, int]:
     from .assess.checks import check, diagnose, parse
     from .maths.derive import PREDICTION, TARGET, Z, derive
-    from .maths.model import Network
+    from .maths.model import Given, Network
     from .maths.working import unevaluated
     neuron, samples, learning_rate, spec = _problem(args)
     training = _training(args, spec)
@@ -516,8 +516,9 @@ def _check(args) -> tuple[str, int]:
         if args.quantity == "da/dz" and derivation.activation.function is not None:
             # f'(z) written through the output, as the lessons write it (σ' = ŷ(1 − ŷ)):
             # there ŷ is f(z), not a number of its own.
-            answer = answer.xreplace({PREDICTION: derivation.activation.function(
-                Z, derivation.neuron.slope)})
+            output = derivation.activation.function(Z, derivation.neuron.slope)
+            answer = answer.xreplace({PREDICTION: output.xreplace(
+                {g: g.value for g in output.atoms(Given)})})  # leaky ReLU's slope, a number
         # The learner writes a, y, z, x and the numbers given, not sample 1's x^{(1)} or δ.
         first = derivation.forward[0]
         generic = dict(derivation.constants) | {

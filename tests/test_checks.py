@@ -140,6 +140,8 @@ def test_injection_corpus_is_refused_and_never_runs(tmp_path):
     ("sigmoid(" * 16 + "0.5" + ")" * 16, "exp and sigmoid nested more than 6 deep"),
     ("1,5", "1,5 is not a number here: write decimals with a point (1.5)"),
     ("[z]", "a list is not allowed in a formula; use numbers, a, y, z, x, w, b, + - *"),
+    # Sized by every digit as written, as it is read (not by a float's 17).
+    ("(0.1" + "0" * 90 + "1)**100", "is too large to work with: about 18300 digits"),
 ])
 def test_rejections_explain_themselves(text, message):
     """Each refusal says what was wrong in words a learner can act on."""
@@ -252,7 +254,8 @@ def test_check_falls_back_to_enough_points_and_says_so():
     feedback says the proof did not finish."""
     result = check(f"tanh({_SUM})", f"2*sigmoid(2*{_SUM}) - 1")
     assert result.correct and result.kind == "numeric"
-    assert "12 points" in result.feedback and "could not finish a proof" in result.feedback
+    # 12 points near 0 and 12 out to ±10, all of them where tanh is defined.
+    assert "24 points" in result.feedback and "could not finish a proof" in result.feedback
 
 
 @pytest.mark.parametrize("answer", ["z*exp(1000)", "a*exp(1000)", "tanh(z)*exp(800)",
@@ -438,6 +441,8 @@ def test_cli_check_formula_answers():
     ("identity", "huber", "dL/da", "max(-1, min(1, a - y))", "a - y"),
     # Differs only for ŷ > 2: the points reach out to ±10 (a lesson's ŷ = 4.5 is there).
     ("relu", "mse", "dL/da", "2*(a - y)", "2*(a - y) + max(0, a - 2)"),
+    # Leaky ReLU's slope through ŷ: its 0.01 is a number, not a name to vary.
+    ("leaky_relu", "mse", "da/dz", "Heaviside(a) + 0.01*Heaviside(-a)", "Heaviside(a)"),
 ])
 def test_cli_check_formulas_are_compared(activation, loss, quantity, right, wrong):
     """Each factor's right formula is ✓ and a wrong one ✗ with the point where they
@@ -488,3 +493,10 @@ def test_a_bad_tolerance_is_refused_even_for_an_exact_answer(tolerance):
     error, as it is for an answer that does."""
     with pytest.raises(SymgradError):
         check("-1.6", "-8/5", tolerance=tolerance)
+
+
+def test_a_formula_of_a_in_zero_to_one_is_still_compared():
+    """Points far from 0 add to those near it: a formula defined only for a in (0, 1)
+    (a cross-entropy's logs) still agrees at enough points to be credited."""
+    result = check("log(a) + log(1 - a)", "log(a*(1 - a))", symbols=("a",))
+    assert result.correct and result.kind in ("equivalent", "numeric"), result

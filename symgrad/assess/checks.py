@@ -118,7 +118,7 @@ def parse(text: str, symbols=None) -> Expr:
     >>> parse("(9**99)**99")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    symgrad.errors.ParseError: (9 ** 99) ** 99 is too large to work with: about 9353 digits; ...
+    symgrad.errors.ParseError: (9**99)**99 is too large to work with: about 9353 digits; ...
     """
     if not isinstance(text, str):
         raise ParseError(f"a formula must be text, not {type(text).__name__}")
@@ -148,7 +148,7 @@ def parse(text: str, symbols=None) -> Expr:
     if nodes > MAX_NODES:
         raise ParseError(f"the formula has {nodes} parts; at most {MAX_NODES}")
     table = _symbol_table(symbols)
-    _Validator(table).visit(tree)
+    _Validator(table, text.strip()).visit(tree)
     try:
         result = _Builder(table, text.strip()).visit(tree.body)
     except SymgradError:
@@ -188,8 +188,9 @@ class _Validator(ast.NodeVisitor):
     """Walk the whole tree before anything is built: only whitelisted nodes pass, and
     each visit returns the :class:`_Size` of its node, refusing sizes over MAX_SIZE."""
 
-    def __init__(self, table: dict[str, Symbol]):
+    def __init__(self, table: dict[str, Symbol], source: str):
         self.table = table
+        self.source = source
         self.tower = 0
         self.exponentials = 0  # exp and sigmoid calls around the node being visited
 
@@ -209,7 +210,9 @@ class _Validator(ast.NodeVisitor):
             raise ParseError(f"a number with more than {MAX_DIGITS} digits is not allowed")
         if isinstance(value, float) and not math.isfinite(value):
             raise ParseError("numbers must be finite")
-        number = Rational(value) if isinstance(value, int) else exact(repr(value))
+        # Sized as _Builder reads it: the decimal as written, every digit.
+        number = Rational(value) if isinstance(value, int) else exact(
+            ast.get_source_segment(self.source, node).replace("_", ""))
         return _Size(max(0.0, math.log10(abs(number))) if number else 0.0, _height(number))
 
     def visit_Name(self, node):
@@ -296,11 +299,10 @@ class _Validator(ast.NodeVisitor):
         self.tower -= 1
         return size
 
-    @staticmethod
-    def _bounded(node, magnitude: float, digits: float) -> _Size:
+    def _bounded(self, node, magnitude: float, digits: float) -> _Size:
         """The size of a node, or a ParseError when it exceeds MAX_SIZE."""
         if not digits <= MAX_SIZE:
-            shown = ast.unparse(node)
+            shown = ast.get_source_segment(self.source, node) or ast.unparse(node)
             shown = shown if len(shown) <= 40 else shown[:37] + "..."
             about = f"about {digits:.0f}" if digits < 1e15 else f"far more than {MAX_SIZE}"
             raise ParseError(f"{shown} is too large to work with: {about} digits; at most "
@@ -576,11 +578,17 @@ def _compare_at_points(answer: Expr, expected: Expr, free):
     """A point where the formulas differ, as (name, value) pairs, else the number of
     points where both have a finite real value and agree (as Numbas checks formulas)."""
     rng = random.Random(f"{answer}|{expected}")
-    valid = 0
-    for attempt in range(POINTS * 5):
-        # Every other point from -10 to 10, not only -2 to 2: a lesson's ŷ = 4.5, y = 5.5
-        # lie out there, and so does where 2(a - y) + max(0, a - 2) parts from 2(a - y).
-        scale = 2000 if attempt % 2 == 0 else 10_000
+    near = tried_far = valid = 0
+    for attempt in range(POINTS * 6):
+        # POINTS points from -2 to 2, then POINTS tries from -10 to 10: a lesson's ŷ = 4.5,
+        # y = 5.5 lie out there, and so does where 2(a - y) + max(0, a - 2) parts from
+        # 2(a - y); a formula of a in (0, 1) still gets its points near 0.
+        if near < POINTS and attempt < POINTS * 5:
+            scale = 2000
+        elif tried_far < POINTS:
+            scale, tried_far = 10_000, tried_far + 1
+        else:
+            break
         point = [(symbol, Rational(rng.randint(-scale, scale), 1000)) for symbol in free]
         at = dict(point)
         want = _value(expected, at)
@@ -592,8 +600,7 @@ def _compare_at_points(answer: Expr, expected: Expr, free):
         if isinstance(got, mpmath.mpc) or _differ_surely(answer, expected, at, got, want):
             return [(str(symbol), decimal(value)[0]) for symbol, value in point]
         valid += 1
-        if valid == POINTS:
-            break
+        near += scale == 2000
     return valid
 
 

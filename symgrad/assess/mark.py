@@ -119,24 +119,24 @@ def mark(problem, answers: dict, *, carry_forward: float = 1.0, lang: str = "en"
             raise SymgradError(f"the answer for {key!r} must be text, not "
                                f"{type(text).__name__}")
     parts = {}
+    chains = _Chains(d, set(by_key))
     # Each part after the parts it is worked from (a hidden δ after the output δ it
     # needs), reported in the order asked.
-    for a in _worked_order(d, problem.answers):
+    for a in _worked_order(chains, problem.answers):
         key = a.quantity.key
         text = (answers.get(key) or "").strip()
-        parts[key] = _part(d, a, text, values, texts, statuses, by_key, carry_forward, _)
+        parts[key] = _part(chains, a, text, values, texts, statuses, by_key, carry_forward, _)
         statuses[key] = parts[key].status
     ordered = tuple(parts[a.quantity.key] for a in problem.answers)
     return Marking(problem.number, ordered, sum(p.score for p in ordered),
                    float(len(ordered)))
 
 
-def _worked_order(d, asked) -> list[Answer]:
+def _worked_order(chains: _Chains, asked) -> list[Answer]:
     """The asked answers in an order a learner can work them: each after those it
     depends on (:func:`~symgrad.maths.quantities.depends_on`, through quantities not
     asked), else as asked."""
-    keys = {a.quantity.key for a in asked}
-    needs = {a.quantity.key: set(_asked_below(d, a.quantity.key, keys)) for a in asked}
+    needs = {a.quantity.key: set(chains.below(a.quantity.key)) for a in asked}
     done, order, waiting = set(), [], list(asked)
     while waiting:
         ready = next(a for a in waiting if needs[a.quantity.key] <= done)
@@ -146,10 +146,10 @@ def _worked_order(d, asked) -> list[Answer]:
     return order
 
 
-def _part(d, a: Answer, text: str, values, texts, statuses, by_key,
+def _part(chains: _Chains, a: Answer, text: str, values, texts, statuses, by_key,
           carry_forward, _) -> PartMark:
     """One part's mark; ``_`` is the gettext of the feedback's language."""
-    key = a.quantity.key
+    d, key = chains.d, a.quantity.key
     if not text:
         return PartMark(key, text, 0.0, 1.0, "blank", (), _("no answer"))
     try:
@@ -158,7 +158,8 @@ def _part(d, a: Answer, text: str, values, texts, statuses, by_key,
         # In the learner's words: a decimal comma (1,5 for one and a half), a formula;
         # else the reader's own reason, in English.
         reason = (_("write decimals with a point (%(number)s) and no thousands separators")
-                  % {"number": text.replace(",", ".")} if DECIMAL_COMMA.fullmatch(text)
+                  % {"number": _minus(text).replace(",", ".")}
+                  if DECIMAL_COMMA.fullmatch(_minus(text))
                   else _("write a number, such as -0.25, 1.5e-3 or 3/4; a formula is not "
                          "an answer here") if not ANSWER.fullmatch(_minus(text))
                   else error)
@@ -170,16 +171,16 @@ def _part(d, a: Answer, text: str, values, texts, statuses, by_key,
         return PartMark(key, text, 1.0, 1.0, "correct", (), _("correct"))
     tags = tuple(dict.fromkeys(m.name for m in a.gives(value)))
     # The earlier answers this part follows from, as written; those not accepted.
-    written = {k: values[k] for k in _asked_below(d, key, set(by_key)) if k in values}
+    written = {k: values[k] for k in chains.below(key) if k in values}
     wrong = {k: v for k, v in written.items() if statuses[k] in ("wrong", "carried_forward")}
     if written and not wrong:
         # Right earlier answers, rounded as asked: a part worked from them is right too.
-        recomputed = _followed(d, a, value, written, set(by_key))
+        recomputed = _followed(chains, a, value, written)
         if recomputed is not None and not _trivial_later(a, recomputed, _):
             return PartMark(key, text, 1.0, 1.0, "correct", (), _(
                 "correct: it follows from your rounded %(answers)s") % {
                     "answers": _shown(written, texts)})
-    recomputed = _followed(d, a, value, written, set(by_key)) if wrong else None
+    recomputed = _followed(chains, a, value, written) if wrong else None
     if recomputed is not None:  # it follows from the learner's own wrong earlier answers
         refused = (_trivial_earlier(d, wrong, texts, by_key, _)
                    or _trivial_later(a, recomputed, _))
@@ -207,42 +208,72 @@ def _shown(answers: dict, texts: dict) -> str:
     return ", ".join(f"{k} = {texts[k]}" for k in answers)
 
 
-def _asked_below(d, key: str, asked: set) -> tuple[str, ...]:
-    """The asked quantities ``key`` is worked from: those it depends on, and through each
-    quantity it depends on that is not asked, those that one is worked from (a new b from
-    ŷ when ∂L/∂b is not asked)."""
-    found = []
-    for earlier in depends_on(d, key):
-        found += [earlier] if earlier in asked else _asked_below(d, earlier, asked)
-    return tuple(dict.fromkeys(found))
+# A network's quantities that backpropagation works again from the learner's outputs and δ
+# (quantities.recompute): each depends directly on every output and δ before it.
+_BACKPROPAGATED = ("activation", "delta", "loss", "gradient")
 
 
-def _worked(d, key: str, written: dict, asked: set, through_output: bool) -> dict:
-    """The values ``key`` depends on, worked from the learner's ``written`` answers: each
-    one asked as the learner wrote it; each one not asked worked from the learner's
-    answers below it (left out when none is below it, or they leave it undefined)."""
-    found = {}
-    for earlier in depends_on(d, key):
-        if earlier in asked:
-            if earlier in written:
-                found[earlier] = written[earlier]
-            continue
-        below = _worked(d, earlier, written, asked, through_output)
-        if below:
-            value = recompute(d, earlier, below, through_output=through_output)
-            if value is not None:
-                found[earlier] = value
-    return found
+class _Chains:
+    """How one problem's quantities are worked from each other, for one marking: which
+    ``asked`` quantities each is worked from, through those not asked (a new b from ŷ when
+    ∂L/∂b is not asked), remembered, since a network's paths multiply with its depth."""
+
+    def __init__(self, d, asked: set):
+        self.d, self.asked = d, asked
+        self.kinds = {q.key: q.kind for q in quantities(d)}
+        self._depends: dict[str, tuple[str, ...]] = {}
+        self._below: dict[str, tuple[str, ...]] = {}
+
+    def depends(self, key: str) -> tuple[str, ...]:
+        if key not in self._depends:
+            self._depends[key] = depends_on(self.d, key)
+        return self._depends[key]
+
+    def direct(self, key: str) -> bool:
+        """Whether ``key`` is worked from the learner's answers at once: a network's
+        backpropagated quantities depend on every output and δ before them already."""
+        return self.d.is_network and self.kinds[key] in _BACKPROPAGATED
+
+    def below(self, key: str) -> tuple[str, ...]:
+        """The asked quantities ``key`` is worked from."""
+        if key not in self._below:
+            found = []
+            for earlier in self.depends(key):
+                if earlier in self.asked:
+                    found.append(earlier)
+                elif not self.direct(key):
+                    found += self.below(earlier)
+            self._below[key] = tuple(dict.fromkeys(found))
+        return self._below[key]
+
+    def worked(self, key: str, written: dict, through_output: bool, memo: dict) -> dict:
+        """The values ``key`` depends on, worked from the learner's ``written`` answers:
+        each one asked as the learner wrote it; each one not asked worked from the
+        learner's answers below it (left out when none is below it, or they leave it
+        undefined). ``memo`` keeps each value worked, for one set of answers."""
+        found = {}
+        for earlier in self.depends(key):
+            if earlier in self.asked or self.direct(key):
+                if earlier in written:
+                    found[earlier] = written[earlier]
+                continue
+            if earlier not in memo:
+                below = self.worked(earlier, written, through_output, memo)
+                memo[earlier] = recompute(self.d, earlier, below,
+                                          through_output=through_output) if below else None
+            if memo[earlier] is not None:
+                found[earlier] = memo[earlier]
+        return found
 
 
-def _followed(d, a: Answer, value, written: dict, asked: set):
+def _followed(chains: _Chains, a: Answer, value, written: dict):
     """The value of ``a``'s quantity worked from the learner's ``written`` earlier answers
     (through the quantities not asked) that ``value`` matches, or None: with ``f'`` as in
     our working, or written through the learner's own output (``ŷ(1 − ŷ)``), which is just
     as right."""
     for through_output in (False, True):
-        recomputed = recompute(d, a.quantity.key,
-                               _worked(d, a.quantity.key, written, asked, through_output),
+        recomputed = recompute(chains.d, a.quantity.key,
+                               chains.worked(a.quantity.key, written, through_output, {}),
                                through_output=through_output)
         if recomputed is not None and a.near(value, recomputed):
             return recomputed
@@ -286,7 +317,7 @@ def _trivial_later(a: Answer, recomputed: Expr, _) -> str | None:
 # A learner's answer: a number as a sheet asks for it, a decimal (-0.25, 1.5e-3, .5) or a
 # fraction (3/4), at most MAX_ANSWER_LENGTH characters. A formula such as tanh(0.65) is not
 # one: the reader would work out the very sum the sheet asks the learner to work out.
-ANSWER = re.compile(r"[+-]?\s*([0-9]+\.?[0-9]*|\.[0-9]+)(e[+-]?[0-9]+)?(/[0-9]+)?",
+ANSWER = re.compile(r"[+-]?\s*([0-9]+\.?[0-9]*|\.[0-9]+)(e[+-]?[0-9]+)?(\s*/\s*[0-9]+)?",
                     re.IGNORECASE)
 MAX_ANSWER_LENGTH = 100
 
@@ -309,6 +340,7 @@ def _number(text: str) -> Expr:
         raise ParseError("a number such as -0.25, 1.5e-3 or 3/4 is expected, not a formula")
     number, _, denominator = text.partition("/")
     value = exact("".join(number.split()), "answer")  # "- 0.5" is -0.5
+    denominator = denominator.strip()
     if denominator:
         if int(denominator) == 0:
             raise ParseError("the fraction divides by zero")
@@ -318,8 +350,6 @@ def _number(text: str) -> Expr:
 
 # A class's answers file is a few thousand rows; a bigger one is a mistake.
 MAX_ANSWERS_BYTES = 10_000_000
-# A cell a spreadsheet would run as a formula, unless it is a number.
-_NUMBER_TEXT = re.compile(r"[+-]?[0-9.]+(e[+-]?[0-9]+)?(/[0-9]+)?", re.IGNORECASE)
 
 
 def problems_from_json(text: str) -> tuple[Problem, ...]:
@@ -363,6 +393,8 @@ def _problems(entries, where: str) -> tuple[Problem, ...]:
             raise SymgradError(f"{where} has two problems numbered {number}")
     for p in entries:
         keys = [entry["quantity"] for entry in p["answers"]]
+        if not keys:
+            raise SymgradError(f"{where}: problem {p['number']} asks for nothing")
         repeated = next((key for key in keys if keys.count(key) > 1), None)
         if repeated is not None:
             raise SymgradError(f"{where}: problem {p['number']} asks for {repeated!r} twice")
@@ -412,7 +444,7 @@ def language_of(text: str) -> str:
     except (ValueError, KeyError, TypeError, IndexError, AttributeError) as error:
         raise SymgradError(f"sheet.json is not a symgrad sheet: {type(error).__name__} "
                            f"{error}") from None
-    if lang not in LANGUAGES:
+    if not isinstance(lang, str) or lang not in LANGUAGES:
         raise SymgradError(f"the sheet's language {lang!r} is not one symgrad knows; "
                            f"choose one of: {', '.join(LANGUAGES)}")
     return lang
@@ -676,6 +708,6 @@ def _percent(count: int, total: int) -> str:
 def _cell(text: str) -> str:
     """A cell a spreadsheet will not run as a formula: text starting = + - @ that is not a
     number gets a leading apostrophe."""
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _NUMBER_TEXT.fullmatch(text):
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not ANSWER.fullmatch(text):
         return "'" + text
     return text
