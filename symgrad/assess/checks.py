@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import ast
 import math
-import operator
 import multiprocessing
+import operator
 import os
 import random
 import re
@@ -79,9 +79,9 @@ CONSTANTS = {"E": E, "pi": pi}
 ALIASES = {"Abs": "abs", "Max": "max", "Min": "min"}
 # The names of a single neuron's lesson: ŷ is written a.
 NEURON_SYMBOLS = ("a", "y", "z", "x", "w", "b")
-# Unicode a learner may type, and its ASCII meaning.
 # A number written with a decimal comma, as in German: 1,5 or -0,25e-3.
 DECIMAL_COMMA = re.compile(r"[+-]?[0-9]+,[0-9]+([eE][+-]?[0-9]+)?")
+# Unicode a learner may type, and its ASCII meaning.
 _UNICODE = {"−": "-", "·": "*", "×": "*", "÷": "/", "²": "**2", "σ": "sigmoid", "ŷ": "a",
             "^": "**"}
 _EXPONENTIALS = ("exp",)
