@@ -554,8 +554,11 @@ def read_answers(text: str, problems) -> tuple[tuple[str, int, dict], ...]:
                                f"not {student[:40]!r}")
         if None not in asks:
             if student not in asks:
+                known = next((s for s in asks if s.lower() == student.lower()), None)
                 raise SymgradError(f"row {line} of the answers CSV: {student} is not in the "
-                                   "class")
+                                   "class" + (f" (class.json writes {known!r}: IDs are "
+                                              "written as the roster wrote them)" if known
+                                              else ""))
             by_number = asks[student]
         if not number.isascii() or not number.isdigit() or int(number) not in by_number:
             raise SymgradError(f"row {line} of the answers CSV: problem {number[:20]!r} is "
