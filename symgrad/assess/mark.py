@@ -157,11 +157,11 @@ def _part(chains: _Chains, a: Answer, text: str, values, texts, statuses, by_key
     except SymgradError as error:  # not a number, or one out of range (1e99)
         # In the learner's words: a decimal comma (1,5 for one and a half), a formula;
         # else the reader's own reason, in English.
+        plain = _minus(text)
         reason = (_("write decimals with a point (%(number)s) and no thousands separators")
-                  % {"number": _minus(text).replace(",", ".")}
-                  if DECIMAL_COMMA.fullmatch(_minus(text))
+                  % {"number": plain.replace(",", ".")} if DECIMAL_COMMA.fullmatch(plain)
                   else _("write a number, such as -0.25, 1.5e-3 or 3/4; a formula is not "
-                         "an answer here") if not ANSWER.fullmatch(_minus(text))
+                         "an answer here") if not ANSWER.fullmatch(plain)
                   else error)
         return PartMark(key, text, 0.0, 1.0, "unreadable", (), _(
             "could not read %(answer)s: %(reason)s") % {"answer": repr(text),
