@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import given, settings, strategies as st
-from sympy import Abs, Max, Min, Rational, Symbol, erf, exp, log, sqrt, tanh
+from sympy import Abs, Max, Min, Piecewise, Rational, Symbol, erf, exp, log, sqrt, tanh
 
 from conftest import ROOT, run
 import hostile
@@ -443,6 +443,10 @@ def test_cli_check_formula_answers():
     ("relu", "mse", "dL/da", "2*(a - y)", "2*(a - y) + max(0, a - 2)"),
     # Leaky ReLU's slope through ŷ: its 0.01 is a number, not a name to vary.
     ("leaky_relu", "mse", "da/dz", "Heaviside(a) + 0.01*Heaviside(-a)", "Heaviside(a)"),
+    # A case that switches beyond every random point: each side of each kink is tried.
+    ("relu", "mse", "da/dz", "Heaviside(z)", "Heaviside(z) + Heaviside(z - 50)"),
+    ("identity", "huber", "dL/da", "max(-1, min(1, a - y))",
+     "max(-1, min(1, a - y)) + 3*Heaviside(a - y - 10**6)"),
 ])
 def test_cli_check_formulas_are_compared(activation, loss, quantity, right, wrong):
     """Each factor's right formula is ✓ and a wrong one ✗ with the point where they
@@ -493,6 +497,32 @@ def test_a_bad_tolerance_is_refused_even_for_an_exact_answer(tolerance):
     error, as it is for an answer that does."""
     with pytest.raises(SymgradError):
         check("-1.6", "-8/5", tolerance=tolerance)
+
+
+@pytest.mark.parametrize("answer, expected, where", [
+    ("Heaviside(z) + Heaviside(z - 50)", "Heaviside(z)", "z = 51"),        # far out
+    ("Heaviside(z - 1/10**6)", "Heaviside(z)", "z = 0.0000005"),          # a narrow gap
+    ("Heaviside(z) + Heaviside(z - 10**29)", "Heaviside(z)", "z = 1.000e+29"),
+    ("Heaviside(z) + Heaviside(z**2 - 2500)", "Heaviside(z)", "z = -51"),  # a parabola's root
+    ("2*(a - y) + max(0, a - y - 1000)", "2*(a - y)", "a = "),             # two names
+    ("abs(abs(z) - 100) + Heaviside(z - 200)", "abs(abs(z) - 100)", "z = 201"),
+])
+def test_a_case_that_switches_out_of_the_random_points_reach_is_found(answer, expected, where):
+    """Random points near 0 cannot see a case that switches far out or within a narrow
+    gap; the points each side of, and between, the kinks of both formulas do."""
+    result = check(answer, expected)
+    assert result.kind == "wrong" and f"differ at {where}" in result.feedback, result
+
+
+def test_formulas_built_of_the_same_cases_still_agree_at_their_kinks():
+    """A right formula written with other cases (the same kinks) is still credited, and
+    the kinks' points are counted among those tried: ReLU's slope as Heaviside has the
+    24 random points and one each side of 0."""
+    z = Symbol("z", real=True)
+    relu = check("Heaviside(z)", Piecewise((1, z > 0), (0, True)))
+    assert relu.correct and "26 points" in relu.feedback, relu
+    assert check("Heaviside(z**3 - 1000)", "Heaviside(z - 10)").correct
+    assert check("(z + abs(z))/2", "max(0, z)").correct
 
 
 def test_a_formula_of_a_in_zero_to_one_is_still_compared():

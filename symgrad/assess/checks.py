@@ -17,11 +17,14 @@ import random
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import combinations, islice, pairwise, product
 
 import mpmath
 from sympy import (Abs, And, E, Expr, GreaterThan, Heaviside, I, LessThan, Max, Min, Not, Or,
-                   Piecewise, Rational, StrictGreaterThan, StrictLessThan, Symbol, diff, erf,
-                   exp, false, log, nan, oo, pi, simplify, sqrt, tanh, true, zoo)
+                   Piecewise, Poly, Rational, StrictGreaterThan, StrictLessThan, Symbol, diff, erf,
+                   exp, false, log, nan, oo, pi, preorder_traversal, simplify, sqrt, tanh,
+                   true, zoo)
+from sympy.core.relational import Relational
 
 from ..maths.derive import composed_loss, derive, step_inputs
 from ..maths.quantities import Mistake, mistakes, quantities
@@ -58,6 +61,10 @@ SIMPLIFY_MEMORY = 512 * 2**20
 WORK_DIGITS = 30
 POINTS = 12
 MIN_POINTS = 8
+# Kinks (where a Heaviside, abs, max, min or piecewise case switches) looked for in each
+# name, at most; a kink's place is a root of a polynomial of at most this degree.
+MAX_KINKS = 24
+MAX_KINK_DEGREE = 6
 
 # The functions an answer may call, and how many arguments each takes (None: two or more).
 FUNCTIONS = {
@@ -417,8 +424,8 @@ def check(answer, expected, *, tolerance="1%", symbols=None) -> CheckResult:
     """Check an answer (text, number or SymPy expression) against the expected one.
 
     Numbers compare within ``tolerance`` (``"1%"`` relative, or an absolute number), on
-    values worked to WORK_DIGITS digits. Formulas compare at random points first (a
-    difference there is a counterexample); then ``simplify(answer - expected) == 0`` runs
+    values worked to WORK_DIGITS digits. Formulas compare at random points first, then
+    each side of every kink (a difference there is a counterexample); then ``simplify(answer - expected) == 0`` runs
     in a worker process killed after SIMPLIFY_SECONDS. Without a proof, agreement at
     MIN_POINTS points or more is ``numeric``; fewer is ``incomparable``, never correct.
 
@@ -601,7 +608,84 @@ def _compare_at_points(answer: Expr, expected: Expr, free):
             return [(str(symbol), decimal(value)[0]) for symbol, value in point]
         valid += 1
         near += scale == 2000
+    # Random points miss a case that switches far out (Heaviside(z - 50)) or within a
+    # narrow gap: each side of every kink, and between each two, is tried too.
+    for at in _kink_points(answer, expected, free, rng):
+        want = _value(expected, at)
+        if want is None or isinstance(want, mpmath.mpc):
+            continue
+        got = _value(answer, at)
+        if got is None:
+            continue
+        if isinstance(got, mpmath.mpc) or _differ_surely(answer, expected, at, got, want):
+            return [(str(symbol), decimal(at[symbol])[0]) for symbol in free]
+        valid += 1
     return valid
+
+
+def _kink_points(answer: Expr, expected: Expr, free, rng: random.Random) -> list[dict]:
+    """Points where one name lies 1 below the lowest kink of either formula, between
+    each two kinks, or 1 above the highest (the other names at a random point near 0): a
+    formula built of cases then has each of its cases tried."""
+    boundaries = _boundaries(answer) | _boundaries(expected)
+    points = []
+    for symbol in free:
+        others = {s: Rational(rng.randint(-2000, 2000), 1000) for s in free if s != symbol}
+        kinks = set()
+        for boundary in boundaries:
+            if symbol in boundary.free_symbols:
+                kinks |= _roots(boundary.xreplace(others), symbol)
+        kinks = sorted(kinks)[:MAX_KINKS]
+        if kinks:
+            places = [kinks[0] - 1, *((low + high) / 2 for low, high in pairwise(kinks)),
+                      kinks[-1] + 1]
+            points += [others | {symbol: place} for place in places]
+    return points
+
+
+def _boundaries(expr: Expr) -> set[Expr]:
+    """Expressions whose sign decides which case of ``expr`` holds: a Heaviside's or
+    abs's argument, the difference of two arguments of max or min, the sides of a
+    piecewise case's condition. Each kink of ``expr`` is a zero of one of them."""
+    found = set()
+    for node in preorder_traversal(expr):
+        if isinstance(node, (Heaviside, Abs)):
+            found.add(node.args[0])
+        elif isinstance(node, (Max, Min)):
+            found |= {first - second for first, second in combinations(node.args, 2)}
+        elif isinstance(node, Piecewise):
+            found |= {relation.lhs - relation.rhs for _, condition in node.args
+                      for relation in condition.atoms(Relational)}
+    return found
+
+
+def _roots(boundary: Expr, symbol: Symbol) -> set[Rational]:
+    """The real zeros of ``boundary`` in ``symbol`` (its only name) where it is a
+    polynomial once each case inside it is chosen (|u| as u or -u, max(u, v) as u or v):
+    exactly for a line, else to 15 digits. Empty for anything else."""
+    cases = [node for node in preorder_traversal(boundary)
+             if isinstance(node, (Heaviside, Abs, Max, Min))]
+    choices = [(0, 1) if isinstance(node, Heaviside) else
+               (node.args[0], -node.args[0]) if isinstance(node, Abs) else node.args
+               for node in cases]
+    found = set()
+    for chosen in islice(product(*choices), 16):
+        polynomial = boundary.xreplace(dict(zip(cases, chosen)))
+        if polynomial.free_symbols != {symbol} or not polynomial.is_polynomial(symbol):
+            continue
+        try:
+            poly = Poly(polynomial, symbol)
+            if not 0 < poly.degree() <= MAX_KINK_DEGREE:
+                continue
+            if poly.degree() == 1 and all(c.is_Rational for c in poly.all_coeffs()):
+                slope, offset = poly.all_coeffs()
+                found.add(-offset / slope)
+                continue
+            roots = poly.nroots(n=15)
+        except (ArithmeticError, ValueError, TypeError, mpmath.libmp.NoConvergence):
+            continue
+        found |= {Rational(str(root)) for root in roots if root.is_real}
+    return found
 
 
 def _proved_equal(answer: Expr, expected: Expr) -> bool | None:
