@@ -140,6 +140,12 @@ def _chosen():
         # a softmax with squared error (the Jacobian only), sigmoid outputs with bce per output
         (softmax_squared, [Sample(x=["0.5", "-1"], y=[0, 1, 0, 0])], {}),
         (multi_label, [Sample(x=["1", "2"], y=[1, 0, 1])], {}),
+        # exactly 0 for a zero input, not for the saturation beside it; a saturated softmax,
+        # whose ∂L/∂a_j = 0 for the classes that are not the target says nothing
+        (Neuron(weights="1", bias="10", activation="sigmoid"), [Sample(x=0, y=0)], {}),
+        (Network(layers=[Layer([["20", "0"], ["0", "0"], ["-20", "0"]], ["0", "0", "0"],
+                               "softmax")], loss="cross_entropy"), [Sample(x=["1", "0"], y=1)],
+         {}),
         # the loss after the step is exactly 0 (seed lesson 001)
         (Neuron(weights="0.5", bias="0.1"), [Sample(x=2, y="1.5")], {}),
         # the step lands just as high on the other side
@@ -589,19 +595,24 @@ class _Claims:
         return [next(u.a.value for u in f.units if (u.layer, u.neuron) == (g.layer - 1, g.source))
                 for f in self.d.forward]
 
-    def reason(self, g, reason: str):
-        """A reason a zero or tiny gradient gives is true of every sample."""
+    def reason(self, g, reason: str, exactly: bool):
+        """A reason a zero or tiny gradient gives is true of every sample; a gradient that
+        is ``exactly`` 0 is so for a factor that is exactly 0 in every sample."""
         act = self.d.activations[g.layer - 1]
         units = self.units(g)
         output = g.layer == len(self.d.network.layers)
         if reason.startswith("the prediction already equals the target"):
-            assert output and all(u.upstream.value == 0 for u in units), reason
+            targets = [f.sample_data.targets[g.neuron - 1] for f in self.d.forward]
+            assert output and all(u.upstream.value == 0 and u.a.value == y
+                                  for u, y in zip(units, targets)), reason
         elif reason == ("the prediction is almost on target ($\\frac{\\partial L}{\\partial "
                         "\\hat{y}}$ is almost $0$)"):
-            assert output and all(abs(numeric(u.upstream.value)) < TINY for u in units)
+            assert output and not exactly and act.name != "softmax"
+            assert all(abs(numeric(u.upstream.value)) < TINY for u in units)
             assert any(u.upstream.value != 0 for u in units)
         elif reason.startswith("no error signal reaches this neuron"):
             assert not output and all(abs(numeric(u.upstream.value)) < TINY for u in units)
+            assert not exactly or all(u.upstream.value == 0 for u in units)
         elif reason.startswith("the ReLU is dead ($z < 0$"):
             assert act.name == "relu" and all(u.z.value < 0 for u in units), \
                 [u.z.value for u in units]
@@ -614,10 +625,15 @@ class _Claims:
             assert any(u.z.value == 0 for u in units) and any(u.z.value < 0 for u in units)
         elif reason.startswith(f"the {act.title} is saturated"):
             assert all(abs(numeric(u.slope.value)) < TINY for u in units)
-            assert not any(_turns(act, u.z.value) for u in units), "a turning point"
+            assert not exactly or all(u.slope.value == 0 for u in units)
+            if act.jacobian is not None:  # a softmax's δ_j is no product with its slope
+                assert all(abs(numeric(u.delta.value)) < TINY for u in units)
+            else:
+                assert not any(_turns(act, u.z.value) for u in units), "a turning point"
         elif reason == (f"the {act.title} is at a turning point, where its slope $f'(z)$ "
                         "changes sign and is almost $0$"):
             assert all(abs(numeric(u.slope.value)) < TINY for u in units)
+            assert not exactly or all(u.slope.value == 0 for u in units)
             assert all(_turns(act, u.z.value) for u in units)
         elif m := re.fullmatch(r"the input multiplying \$(.+)\$ is \$0\$, so \$z\$ does not "
                                r"depend on it", reason):
@@ -878,7 +894,7 @@ def _check_gradient(c, m, kind: str):
     else:
         assert g.value == 0 or numeric(g.value, 40) == 0, g.value
     if "reason" in m:
-        c.reason(g, m["reason"])
+        c.reason(g, m["reason"], exactly=kind != "tiny")
     if kind == "kink":
         assert "sits exactly at its kink" in m["reason"]
 

@@ -640,7 +640,7 @@ class _Writer:
                 None, numbers_in(descent, (parameters[index], rate, value)), updated[index])
             sign = working_sign(value)
             tiny = sign != 0 and _is_tiny(value)
-            cause = (self._cause(numbers, l, j, k, l == last)
+            cause = (self._cause(numbers, l, j, k, l == last, exactly=sign == 0)
                      if sign == 0 or tiny else None)
             chain = (("dL/da", "da/dz", f"dz/d{name}") if n.lesson else
                      ("delta", "a") if k is not None else ("delta",))
@@ -648,14 +648,27 @@ class _Writer:
                                   tiny, cause, update, frozen[index], l, j, k))
         return tuple(found)
 
-    def _cause(self, numbers: _Pass, l: int, j: int, k: int | None, output: bool) -> str | None:
-        """Why a gradient is zero or tiny: the factor that vanishes in every sample."""
+    def _cause(self, numbers: _Pass, l: int, j: int, k: int | None, output: bool,
+               exactly: bool) -> str | None:
+        """Why a gradient is zero or tiny: the factor that vanishes in every sample (for a
+        gradient that is ``exactly`` 0, a factor that is exactly 0 in every sample)."""
         samples = range(len(self.engine.samples))
-        factors = [("at_target" if output else "no_signal",
-                    [numbers.upstream[s][l - 1][j - 1] for s in samples]),
-                   ("flat_activation", [numbers.slope[s][l - 1][j - 1] for s in samples])]
+        slopes = [numbers.slope[s][l - 1][j - 1] for s in samples]
+        if numbers.jacobian and numbers.jacobian[0][l - 1] is not None:
+            # A softmax's δ_j is no product ∂L/∂a_j · f'(z_j): each output's ∂L/∂a counts
+            # (∂L/∂a_j = 0 for a class that is not the target says nothing). A small δ_j
+            # comes from a saturated output only when its own slope a_j(1 - a_j) is small.
+            deltas = [numbers.delta[s][l - 1][j - 1] for s in samples]
+            factors = [("flat_activation", slopes)] if all(map(_is_tiny, deltas)) else []
+        else:
+            factors = [("at_target" if output else "no_signal",
+                        [numbers.upstream[s][l - 1][j - 1] for s in samples]),
+                       ("flat_activation", slopes)]
         if k is not None:
             factors.append(("zero_input", [numbers.a[s][l - 1][k - 1] for s in samples]))
+        if exactly:  # a tiny factor does not make a product exactly 0
+            factors = [(cause, values) for cause, values in factors
+                       if not any(working_sign(v) for v in values)]
         for cause, values in factors:
             if all(_is_tiny(v) for v in values):
                 if cause == "at_target" and any(working_sign(v) for v in values):
