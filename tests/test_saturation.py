@@ -367,3 +367,22 @@ def test_a_gradient_exactly_zero_through_named_values_is_zero():
     hidden = [g for g in d.gradients if g.layer < 3]
     assert len(hidden) == 12 and all(g.sign == 0 for g in hidden)
     assert all(numeric(g.value, 20) == 0 for g in hidden)
+
+
+def test_a_softmax_loss_past_two_thousand_bits_is_not_told_as_zero():
+    """A softmax at z = ±1500 with cross-entropy: the loss −log(a_1) ≈ 3.6·10^-652 is read
+    from named values after the step, and needs about 2200 bits beside the 1 it sits
+    next to. It printed ≈ 0, with "the loss went down ... to ≈ 0"."""
+    network = Network(layers=[Layer([[1500, 0], [0, 0], [-1500, 0]], [0, 0, 0], "softmax")],
+                      loss="cross_entropy")
+    example = worked_example(network, [Sample(x=[1, 0], y=1)])
+    z = [mpmath.mpf(1500), mpmath.mpf(0), mpmath.mpf(-1500)]
+    total = sum(mpmath.exp(v) for v in z)
+    delta = [mpmath.exp(v) / total - y for v, y in zip(z, (1, 0, 0))]
+    # dL/dw_j1 = dL/db_j = δ_j (x = (1, 0)): one step of α = 0.1 moves z_j by -0.2·δ_j
+    after = [v - delta[j] / 5 for j, v in enumerate(z)]
+    expected = mpmath.log1p(mpmath.exp(after[1] - after[0]) + mpmath.exp(after[2] - after[0]))
+    got = mpmath.mpf(numeric(example.derivation.loss_after.value, 30)._mpf_)
+    assert abs(got / expected - 1) < 1e-25
+    assert ("The loss is $\\approx 3.616 \\cdot 10^{-652}$ before and after to every digit "
+            "carried") in example.to_markdown()

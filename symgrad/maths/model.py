@@ -539,11 +539,12 @@ class Defined(Symbol):
 # for z up to about 10,000); beyond it SymPy's evalf decides.
 _MAX_BITS = 1 << 15
 # The most bits a value with named values is worked with (its named values worked again
-# from their definitions, each time more bits are taken): about 600 digits, past the
-# tails a lesson shows beside their parts (tanh's and σ's own go further, see _seen), and
-# a few steps of work when the value is exactly 0 written two ways (a gradient beside
-# sympy.diff of the composed loss), which no number of bits proves.
-_MAX_NAMED_BITS = 1 << 11
+# from their definitions, each time more bits are taken): about 2,400 digits, past the
+# tails a lesson shows beside their parts (a softmax's cross-entropy at z = ±1500 is
+# 3.6·10^-652 beside 1; tanh's and σ's own go further, see _seen), and a few steps of work
+# when the value is exactly 0 written two ways (a gradient beside sympy.diff of the
+# composed loss), which no number of bits proves.
+_MAX_NAMED_BITS = 1 << 13
 # ... and a value with erf: mpmath's erfc of 99 takes 0.01 s at 2^12 bits, 0.1 s at 2^13,
 # 3.6 s at 2^14 and about a minute at 2^15, which a far GELU tail's loss change would ask
 # for in vain.
@@ -685,7 +686,7 @@ def _mpf(expr: Expr, bits: int, *, too_close=None):
                 most = (_MAX_NAMED_BITS if expr.has(Defined) else
                         _MAX_ERF_BITS if expr.has(erf) else _MAX_BITS)
             if work >= most:
-                # A value with named values that is still 0 beside its parts at 2^11 bits is
+                # A value with named values that is still 0 beside its parts at 2^13 bits is
                 # 0 to all of them (a gradient through equal weights into a softmax, which
                 # is exactly 0; what is left is rounding, and would be shown with a sign);
                 # evalf, the other way, would only redo it from the named values' 60 digits.
@@ -724,7 +725,7 @@ def _carried_sign(value: Add) -> int | None:
     """:func:`sign_by_bits` of a sum with named values, which are right to PRECISION
     digits: 0 when its terms cancel to below those digits (the same to every digit
     carried). Telling them apart further would work every named value under them again,
-    at up to 2^11 bits, for two losses that differ by less than a share of 10^-57."""
+    at up to 2^13 bits, for two losses that differ by less than a share of 10^-57."""
     terms = [_mpf(term, _BITS) for term in value.args]
     if any(term is None for term in terms):
         return None
