@@ -17,8 +17,8 @@ from symgrad.maths.activations import ACTIVATIONS, custom
 from symgrad.maths.derive import TINY, step_numbers
 from symgrad.errors import SymgradError
 from symgrad.maths.losses import LOSSES
-from symgrad.maths.model import (Given, Layer, Network, decimal, latex_decimal, numeric,
-                                 rounded)
+from symgrad.maths.model import (MAX_DIGITS, Given, Layer, Network, decimal, latex_decimal,
+                                 numeric, rounded)
 from symgrad.maths.records import Z
 from symgrad.views.render import LessonPrinter
 from symgrad.maths.working import sign as working_sign
@@ -146,6 +146,12 @@ def _chosen():
         (Network(layers=[Layer([["20", "0"], ["0", "0"], ["-20", "0"]], ["0", "0", "0"],
                                "softmax")], loss="cross_entropy"), [Sample(x=["1", "0"], y=1)],
          {}),
+        # a loss change past 50 digits (tanh at 50, its slope 10^-43), and a tiny input (a
+        # saturated sigmoid's output), which is not 0
+        (Neuron(weights=50, activation="tanh", loss="mae"), [Sample(x=1, y=-1)], {}),
+        (Network(layers=[Layer([[-50, -10], [-1, -20]], [20, 0], "sigmoid"),
+                         Layer([[10, 50], [-10, -1]], [0, "-0.5"], "tanh")], loss="squared"),
+         [Sample(x=[1, -1], y=[0, 1])], {}),
         # the loss after the step is exactly 0 (seed lesson 001)
         (Neuron(weights="0.5", bias="0.1"), [Sample(x=2, y="1.5")], {}),
         # the step lands just as high on the other side
@@ -638,6 +644,11 @@ class _Claims:
         elif m := re.fullmatch(r"the input multiplying \$(.+)\$ is \$0\$, so \$z\$ does not "
                                r"depend on it", reason):
             assert self.gradients[m.group(1)] is g and all(x == 0 for x in self.inputs(g))
+        elif m := re.fullmatch(r"the input multiplying \$(.+)\$ is almost \$0\$, so \$z\$ "
+                               r"hardly depends on it", reason):
+            inputs = self.inputs(g)
+            assert self.gradients[m.group(1)] is g and not exactly
+            assert all(abs(numeric(x)) < TINY for x in inputs) and any(x != 0 for x in inputs)
         else:
             raise AssertionError(f"an unknown reason: {reason}")
 
@@ -711,6 +722,8 @@ def _check_objective(c, m, down: bool):
     assert (m["before"], m["after"]) == c.told(d.objective.value, d.objective_after.value)
     change = numeric(d.objective_after.value - d.objective.value, 30)
     assert (change < 0) == down, change
+    # the same number twice only for the same value (J's sentence for no change)
+    assert m["before"] != m["after"] or change == 0, "went from a number to the same number"
 
 
 def _check_penalty(c, m):
@@ -860,7 +873,21 @@ def _check_loss_down(c, m, batch: bool, outputs: int | None):
     assert (len(d.samples) > 1) == batch
     assert outputs is None or (d.network.layers[-1].width > 1) == (outputs > 1)
     assert (m["before"], m["after"]) == c.told(d.loss.value, d.loss_after.value)
+    assert m["before"] != m["after"], "went down from a number to the same number"
     assert numeric(d.loss_after.value - d.loss.value, 30) < 0
+
+
+def _check_unseen_change(c, m, objective: bool, down: bool):
+    """A change the loss's first MAX_DIGITS significant digits do not show, told with its
+    direction: worked to more digits, the values differ that way."""
+    d = c.d
+    before, after = ((d.objective, d.objective_after) if objective else
+                     (d.loss, d.loss_after))
+    assert (d.objective is not None) == objective
+    assert int(m["n"]) == MAX_DIGITS and m["before"] == c.shown(before.value)
+    assert decimal(before.value, MAX_DIGITS) == decimal(after.value, MAX_DIGITS)
+    rise = numeric(after.value - before.value, 10)  # worked past its cancellation
+    assert (rise < 0) if down else (rise > 0), rise
 
 
 def _check_stayed(c, m, tiny: bool | None):
@@ -1303,6 +1330,16 @@ SENTENCES = [
      "prediction towards the target.",
      lambda c, m: (_check_loss_down(c, m, False, 1), _check_closer(c, m))),
     ("Repeating forward pass, loss, gradients and update is the **training loop**.", _static),
+    ("The loss went down, by too little for {n} significant digits to show: it is ${before}$ "
+     "before and after the step.", lambda c, m: _check_unseen_change(c, m, False, True)),
+    ("The loss went up, by too little for {n} significant digits to show: it is ${before}$ "
+     "before and after the step.", lambda c, m: _check_unseen_change(c, m, False, False)),
+    ("The loss with its penalty, $J$, went down, by too little for {n} significant digits to "
+     "show: it is ${before}$ before and after the step.",
+     lambda c, m: _check_unseen_change(c, m, True, True)),
+    ("The loss with its penalty, $J$, went up, by too little for {n} significant digits to "
+     "show: it is ${before}$ before and after the step.",
+     lambda c, m: _check_unseen_change(c, m, True, False)),
     ("The loss is ${before}$ before and after to every digit carried: the gradients are so "
      "small that the step barely moved the parameters.", lambda c, m: _check_stayed(c, m, True)),
     ("The loss is ${before}$ both before and after the step: the step went past the lowest "
@@ -1311,6 +1348,7 @@ SENTENCES = [
     ("A smaller learning rate $\\alpha$ takes a smaller, safer step.", _static),
     ("The loss went from ${before}$ to ${after}$: it did not go down.",
      lambda c, m: ((m["before"], m["after"]) == c.told(c.d.loss.value, c.d.loss_after.value)
+                   and m["before"] != m["after"]
                    and numeric(c.d.loss_after.value - c.d.loss.value, 30) > 0)
      or _fail(m)),
     ("The step overshot; a smaller learning rate $\\alpha$ takes a smaller, safer step.",

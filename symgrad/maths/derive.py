@@ -673,6 +673,8 @@ class _Writer:
             if all(_is_tiny(v) for v in values):
                 if cause == "at_target" and any(working_sign(v) for v in values):
                     return "near_target"  # almost, not exactly, on target
+                if cause == "zero_input" and any(working_sign(v) for v in values):
+                    return "small_input"  # a saturated input neuron's output, say
                 kink = self.engine.activations[l - 1].kink
                 if cause == "flat_activation" and kink is not None:
                     at_kink = [numbers.z[s][l - 1][j - 1] == kink for s in samples]

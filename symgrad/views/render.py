@@ -188,6 +188,7 @@ def _make_environment(kind: str, templates: str | os.PathLike | None, digits: in
     env.install_gettext_translations(translations(lang), newstyle=True)
     env.filters.update(_filters(digits))
     env.globals["zip"] = zip
+    env.globals["max_digits"] = MAX_DIGITS  # the most digits a number is ever shown with
     env.globals["lang"] = lang
     if kind in ("md", "tex"):
         env.globals["lesson"] = _lesson_for(kind, templates, digits, lang)
