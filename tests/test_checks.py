@@ -506,12 +506,28 @@ def test_a_bad_tolerance_is_refused_even_for_an_exact_answer(tolerance):
     ("Heaviside(z) + Heaviside(z**2 - 2500)", "Heaviside(z)", "z = -51"),  # a parabola's root
     ("2*(a - y) + max(0, a - y - 1000)", "2*(a - y)", "a = "),             # two names
     ("abs(abs(z) - 100) + Heaviside(z - 200)", "abs(abs(z) - 100)", "z = 201"),
+    ("Heaviside(z) + Heaviside((z - 50)**3)", "Heaviside(z)", "z = 51"),      # a triple root
+    ("Heaviside(z) + Heaviside(sqrt(3)*z**2 - 10**29)", "Heaviside(z)", "z = -"),
 ])
 def test_a_case_that_switches_out_of_the_random_points_reach_is_found(answer, expected, where):
     """Random points near 0 cannot see a case that switches far out or within a narrow
     gap; the points each side of, and between, the kinks of both formulas do."""
     result = check(answer, expected)
     assert result.kind == "wrong" and f"differ at {where}" in result.feedback, result
+
+
+@pytest.mark.parametrize("answer, expected", [
+    # a kink far out, where a part is 10^1300 or 10^1800: cancellation is ruled out with
+    # digits for the largest part, not MAX_SIZE's (these were ✗ at z = 2999 and 10^900)
+    ("(exp(z) + 1)*(1 - sigmoid(z)) + Heaviside(z - 3000)", "1 + Heaviside(z - 3000)"),
+    ("(z + 1)**2 - z**2 - 2*z + Heaviside(z - (10**100)**9)", "1 + Heaviside(z - (10**100)**9)"),
+    # another name at a pole of a kink's argument: no crash (a DomainError escaped)
+    ("Heaviside(z/(x*y*w*b*a) - 1) + 235",
+     "Heaviside(z/(x*y*w*b*a) - 1) + 235 + (z + 1)**2 - z**2 - 2*z - 1"),
+])
+def test_right_formulas_with_far_or_awkward_kinks_are_credited(answer, expected):
+    result = check(answer, expected)
+    assert result.correct, result
 
 
 def test_formulas_built_of_the_same_cases_still_agree_at_their_kinks():

@@ -25,6 +25,7 @@ from sympy import (Abs, And, E, Expr, GreaterThan, Heaviside, I, LessThan, Max, 
                    exp, false, log, nan, oo, pi, preorder_traversal, simplify, sqrt, tanh,
                    true, zoo)
 from sympy.core.relational import Relational
+from sympy.polys.polyerrors import BasePolynomialError
 
 from ..maths.derive import composed_loss, derive, step_inputs
 from ..maths.quantities import Mistake, mistakes, quantities
@@ -65,6 +66,13 @@ MIN_POINTS = 8
 # name, at most; a kink's place is a root of a polynomial of at most this degree.
 MAX_KINKS = 24
 MAX_KINK_DEGREE = 6
+# The most polynomials one check solves for kinks, and the largest coefficient (in bits)
+# of one: each solve costs milliseconds, a hard one a tenth of a second.
+MAX_KINK_SOLVES = 48
+MAX_KINK_COEFFICIENT_BITS = 700
+# Beyond this many digits in size, a value at a kink's point is too large to confirm a
+# difference there (cancellation would need twice as many digits): the point is skipped.
+MAX_KINK_MAGNITUDE = 5000
 
 # The functions an answer may call, and how many arguments each takes (None: two or more).
 FUNCTIONS = {
@@ -546,12 +554,12 @@ def _differ(got, want) -> bool:
         return abs(got - want) > mpmath.mpf(10) ** (10 - WORK_DIGITS) * (1 + abs(want))
 
 
-def _differ_surely(answer: Expr, expected: Expr, at: dict, got, want) -> bool:
-    """Whether the values differ, confirmed at enough digits to rule out cancellation
-    between terms as large as MAX_SIZE digits."""
+def _differ_surely(answer: Expr, expected: Expr, at: dict, got, want,
+                   digits: int = MAX_SIZE + WORK_DIGITS + 20) -> bool:
+    """Whether the values differ, confirmed at ``digits`` digits, enough to rule out
+    cancellation between terms as large as MAX_SIZE digits."""
     if not _differ(got, want):
         return False
-    digits = MAX_SIZE + WORK_DIGITS + 20
     got, want = _value(answer, at, digits), _value(expected, at, digits)
     return got is None or want is None or isinstance(got, mpmath.mpc) or _differ(got, want)
 
@@ -617,10 +625,34 @@ def _compare_at_points(answer: Expr, expected: Expr, free):
         got = _value(answer, at)
         if got is None:
             continue
-        if isinstance(got, mpmath.mpc) or _differ_surely(answer, expected, at, got, want):
-            return [(str(symbol), decimal(at[symbol])[0]) for symbol in free]
+        if isinstance(got, mpmath.mpc) or _differ(got, want):
+            # A kink may lie far out (z = 3000), where a part is far larger than MAX_SIZE
+            # assumes: the difference is confirmed with digits for the largest part.
+            digits = _confirming_digits((answer, expected), at)
+            if digits is None:
+                continue
+            if _differ_surely(answer, expected, at, got, want, digits):
+                return [(str(symbol), decimal(at[symbol])[0]) for symbol in free]
         valid += 1
     return valid
+
+
+def _confirming_digits(formulas, at: dict) -> int | None:
+    """Digits that rule out cancellation at ``at``: the usual ones, plus twice the size in
+    digits of the largest part of either formula there (a sum of parts of size 10^k
+    loses up to k digits, and a product may scale that error up by 10^k again); None
+    when a part is larger than MAX_KINK_MAGNITUDE digits."""
+    largest = 0
+    for formula in formulas:
+        for node in preorder_traversal(formula):
+            if not isinstance(node, Expr) or node.is_Atom:
+                continue
+            value = _value(node, at, 20)
+            if value:
+                largest = max(largest, int(mpmath.mag(value) * math.log10(2)) + 1)
+    if largest > MAX_KINK_MAGNITUDE:
+        return None
+    return MAX_SIZE + WORK_DIGITS + 20 + 2 * largest
 
 
 def _kink_points(answer: Expr, expected: Expr, free, rng: random.Random) -> list[dict]:
@@ -628,13 +660,13 @@ def _kink_points(answer: Expr, expected: Expr, free, rng: random.Random) -> list
     each two kinks, or 1 above the highest (the other names at a random point near 0): a
     formula built of cases then has each of its cases tried."""
     boundaries = _boundaries(answer) | _boundaries(expected)
-    points = []
+    points, solves = [], [MAX_KINK_SOLVES]
     for symbol in free:
         others = {s: Rational(rng.randint(-2000, 2000), 1000) for s in free if s != symbol}
         kinks = set()
-        for boundary in boundaries:
+        for boundary in sorted(boundaries, key=str):
             if symbol in boundary.free_symbols:
-                kinks |= _roots(boundary.xreplace(others), symbol)
+                kinks |= _roots(boundary.xreplace(others), symbol, solves)
         kinks = sorted(kinks)[:MAX_KINKS]
         if kinks:
             places = [kinks[0] - 1, *((low + high) / 2 for low, high in pairwise(kinks)),
@@ -659,10 +691,11 @@ def _boundaries(expr: Expr) -> set[Expr]:
     return found
 
 
-def _roots(boundary: Expr, symbol: Symbol) -> set[Rational]:
+def _roots(boundary: Expr, symbol: Symbol, solves: list[int]) -> set[Rational]:
     """The real zeros of ``boundary`` in ``symbol`` (its only name) where it is a
     polynomial once each case inside it is chosen (|u| as u or -u, max(u, v) as u or v):
-    exactly for a line, else to 15 digits. Empty for anything else."""
+    exactly when rational, else to 15 digits. Empty for anything else, or once the
+    ``solves`` left (one count, shared by a check's boundaries) are used up."""
     cases = [node for node in preorder_traversal(boundary)
              if isinstance(node, (Heaviside, Abs, Max, Min))]
     choices = [(0, 1) if isinstance(node, Heaviside) else
@@ -671,20 +704,27 @@ def _roots(boundary: Expr, symbol: Symbol) -> set[Rational]:
     found = set()
     for chosen in islice(product(*choices), 16):
         polynomial = boundary.xreplace(dict(zip(cases, chosen)))
-        if polynomial.free_symbols != {symbol} or not polynomial.is_polynomial(symbol):
+        if (polynomial.free_symbols != {symbol} or polynomial.has(zoo, nan, oo, -oo)
+                or not polynomial.is_polynomial(symbol)):
             continue
+        if solves[0] <= 0:
+            break
+        solves[0] -= 1
         try:
             poly = Poly(polynomial, symbol)
             if not 0 < poly.degree() <= MAX_KINK_DEGREE:
                 continue
-            if poly.degree() == 1 and all(c.is_Rational for c in poly.all_coeffs()):
-                slope, offset = poly.all_coeffs()
-                found.add(-offset / slope)
+            # Irrational coefficients (√3, e) to 30 digits: a kink's points need only lie
+            # on its sides, and real_roots is exact, repeated roots too.
+            coefficients = [c if c.is_Rational else Rational(str(c.evalf(30)))
+                            for c in poly.all_coeffs()]
+            if any(max(c.p.bit_length(), c.q.bit_length()) > MAX_KINK_COEFFICIENT_BITS
+                   for c in coefficients):
                 continue
-            roots = poly.nroots(n=15)
-        except (ArithmeticError, ValueError, TypeError, mpmath.libmp.NoConvergence):
+            found |= {root if root.is_Rational else Rational(str(root.evalf(15)))
+                      for root in Poly(coefficients, symbol).real_roots()}
+        except (ArithmeticError, ValueError, TypeError, BasePolynomialError):
             continue
-        found |= {Rational(str(root)) for root in roots if root.is_real}
     return found
 
 
