@@ -716,11 +716,15 @@ def test_class_index_is_one_hot():
 
 def test_saturated_softmax_says_why_its_gradient_is_tiny():
     """A softmax sure of its class (z = ±30) derives: both tiny gradients are put down to
-    the saturated softmax. The other class's ∂L/∂a = -y/a = 0 is no reason (it was told
-    "the prediction already equals the target"): its δ = a - y ≈ 10^-26 is not 0."""
+    outputs almost 0 or 1. The other class's ∂L/∂a = -y/a = 0 is no reason (it was told
+    "the prediction already equals the target"): its δ = a - y ≈ 10^-26 is not 0. With
+    every output on its target, δ = 0 and so is every gradient: that is the reason."""
     network = Network(layers=[Layer([[30], [-30]], None, "softmax")], loss="cross_entropy")
     d = derive(network, [Sample(x=[1], y=1)])
-    assert [g.cause for g in d.gradients] == ["flat_activation", "flat_activation"]
+    assert [g.cause for g in d.gradients] == ["saturated_output", "saturated_output"]
+    even = Network(layers=[Layer([[0], [0]], None, "softmax")], loss="squared")
+    d = derive(even, [Sample(x=[1], y=["0.5", "0.5"])])
+    assert [g.cause for g in d.gradients] == ["at_target", "at_target"]
 
 
 def _drawn_classifier(rng):

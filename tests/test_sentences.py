@@ -632,6 +632,12 @@ class _Claims:
                                f"$z < 0$ in some, and in the others $z = 0$, its kink"):
             assert act.kink == 0 and all(u.z.value <= 0 and u.slope.value == 0 for u in units)
             assert any(u.z.value == 0 for u in units) and any(u.z.value < 0 for u in units)
+        elif reason == ("this output of the softmax is almost $0$ or $1$, so its slope "
+                        "$a_j (1 - a_j)$ is almost $0$"):
+            assert act.jacobian is not None and not exactly
+            assert all(abs(numeric(u.delta.value)) < TINY for u in units)
+            assert all(min(abs(numeric(u.a.value)), abs(numeric(1 - u.a.value))) < TINY
+                       for u in units)
         elif reason.startswith(f"the {act.title} is saturated"):
             assert all(abs(numeric(u.slope.value)) < TINY for u in units)
             assert not exactly or all(u.slope.value == 0 for u in units)
@@ -890,7 +896,10 @@ def _check_unseen_change(c, m, objective: bool, down: bool):
                      (d.loss, d.loss_after))
     assert (d.objective is not None) == objective
     assert int(m["n"]) == MAX_DIGITS and m["before"] == c.shown(before.value)
-    assert decimal(before.value, MAX_DIGITS) == decimal(after.value, MAX_DIGITS)
+    assert m["after"] == c.shown(after.value)
+    # the same number to MAX_DIGITS digits (an exact 1 beside ≈ 1.000 too)
+    assert Decimal(decimal(before.value, MAX_DIGITS)[0]) == Decimal(
+        decimal(after.value, MAX_DIGITS)[0])
     rise = numeric(after.value - before.value, 10)  # worked past its cancellation
     assert (rise < 0) if down else (rise > 0), rise
 
@@ -1335,15 +1344,15 @@ SENTENCES = [
      "prediction towards the target.",
      lambda c, m: (_check_loss_down(c, m, False, 1), _check_closer(c, m))),
     ("Repeating forward pass, loss, gradients and update is the **training loop**.", _static),
-    ("The loss went down, by too little for {n} significant digits to show: it is ${before}$ "
-     "before and after the step.", lambda c, m: _check_unseen_change(c, m, False, True)),
-    ("The loss went up, by too little for {n} significant digits to show: it is ${before}$ "
-     "before and after the step.", lambda c, m: _check_unseen_change(c, m, False, False)),
+    ("The loss went down, by too little for {n} significant digits to show: ${before}$ before "
+     "the step, ${after}$ after it.", lambda c, m: _check_unseen_change(c, m, False, True)),
+    ("The loss went up, by too little for {n} significant digits to show: ${before}$ before "
+     "the step, ${after}$ after it.", lambda c, m: _check_unseen_change(c, m, False, False)),
     ("The loss with its penalty, $J$, went down, by too little for {n} significant digits to "
-     "show: it is ${before}$ before and after the step.",
+     "show: ${before}$ before the step, ${after}$ after it.",
      lambda c, m: _check_unseen_change(c, m, True, True)),
     ("The loss with its penalty, $J$, went up, by too little for {n} significant digits to "
-     "show: it is ${before}$ before and after the step.",
+     "show: ${before}$ before the step, ${after}$ after it.",
      lambda c, m: _check_unseen_change(c, m, True, False)),
     ("The loss is ${before}$ before and after to every digit carried: the gradients are so "
      "small that the step barely moved the parameters.", lambda c, m: _check_stayed(c, m, True)),

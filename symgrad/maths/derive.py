@@ -656,10 +656,14 @@ class _Writer:
         slopes = [numbers.slope[s][l - 1][j - 1] for s in samples]
         if numbers.jacobian and numbers.jacobian[0][l - 1] is not None:
             # A softmax's δ_j is no product ∂L/∂a_j · f'(z_j): each output's ∂L/∂a counts
-            # (∂L/∂a_j = 0 for a class that is not the target says nothing). A small δ_j
-            # comes from a saturated output only when its own slope a_j(1 - a_j) is small.
+            # (∂L/∂a_j = 0 for a class that is not the target says nothing). δ is 0 when
+            # every output is on its target; a small δ_j comes from this output being
+            # almost 0 or 1 only when its own slope a_j(1 - a_j) is small.
+            if output and all(working_sign(v) == 0 for s in samples
+                              for v in numbers.upstream[s][l - 1]):
+                return "at_target"
             deltas = [numbers.delta[s][l - 1][j - 1] for s in samples]
-            factors = [("flat_activation", slopes)] if all(map(_is_tiny, deltas)) else []
+            factors = [("saturated_output", slopes)] if all(map(_is_tiny, deltas)) else []
         else:
             factors = [("at_target" if output else "no_signal",
                         [numbers.upstream[s][l - 1][j - 1] for s in samples]),

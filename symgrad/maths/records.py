@@ -145,7 +145,8 @@ class Gradient:
     slope changes sign close by, as at GELU's lowest point), ``"at_kink"`` (a ReLU exactly
     at z = 0, where the convention f'(0) = 0 decides), ``"dead_or_at_kink"`` (z < 0 in
     some samples, z = 0 in the others), ``"zero_input"`` (the input the weight multiplies
-    is 0) or ``"small_input"`` (it is tiny, but not 0). ``layer``, ``neuron`` and
+    is 0), ``"small_input"`` (it is tiny, but not 0) or ``"saturated_output"`` (a softmax
+    output almost 0 or 1, whose slope a_j(1 - a_j) is almost 0). ``layer``, ``neuron`` and
     ``source`` (the input a weight multiplies; None for a bias) place the parameter in the
     network. With an L2 penalty, ``value`` is ``∂J/∂p``, the gradient the update uses,
     ``loss_value`` is ``∂L/∂p`` of the loss alone and ``penalty`` the line ``∂L/∂p + λp``.

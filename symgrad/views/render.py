@@ -390,18 +390,21 @@ def _filters(digits: int) -> dict:
         as it takes for the printed numbers to differ the way the values do (``change``,
         the sign of after - before): a loss that went down from 100000.3 to 100000.1 does
         not read "from ≈ 100000 to ≈ 100000", nor one from 89819.99 to 89819.98 "from
-        89819.99 to ≈ 89820". Otherwise (or when no digits do it) the usual digits."""
+        89819.99 to ≈ 89820". Otherwise (or when no digits do it) the usual digits. The
+        third item says whether the printed numbers differ the way the values do (a
+        change past MAX_DIGITS digits is not printed as "from 1 to ≈ 1.000")."""
         usual = [_decimal(value, digits) for value in (before, after)]
-        texts = usual
+        texts, told = usual, not change
         for more in range(digits, MAX_DIGITS + 1) if change else ():
             texts = [_decimal(value, more) for value in (before, after)]
             first, second = (Decimal(text) for text, _ in texts)
             if (second > first) - (second < first) == change:
+                told = True
                 break
         else:
             texts = usual
-        return tuple(("" if is_exact else r"\approx ") + latex_decimal(text)
-                     for text, is_exact in texts)
+        return (*(("" if is_exact else r"\approx ") + latex_decimal(text)
+                  for text, is_exact in texts), told)
 
     def equals(value):
         text = shown(value)
