@@ -155,6 +155,9 @@ def _chosen():
         # ŷ = σ(-150) moves 10^-64 towards y = 1/2: closer, past 30 digits
         (Neuron(weights=-50, bias=-50, activation="sigmoid", loss="bce"),
          [Sample(x=2, y="0.5")], dict(learning_rate="1")),
+        # a loss of exactly 1 that moves past 50 digits: not "from 1 to ≈ 1.000"
+        (Neuron(weights="0.5", bias=None), [Sample(x="1e-11", y="1.000000000005")],
+         dict(learning_rate="1e-30")),
         # the loss after the step is exactly 0 (seed lesson 001)
         (Neuron(weights="0.5", bias="0.1"), [Sample(x=2, y="1.5")], {}),
         # the step lands just as high on the other side
