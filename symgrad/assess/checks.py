@@ -433,9 +433,10 @@ def check(answer, expected, *, tolerance="1%", symbols=None) -> CheckResult:
 
     Numbers compare within ``tolerance`` (``"1%"`` relative, or an absolute number), on
     values worked to WORK_DIGITS digits. Formulas compare at random points first, then
-    each side of every kink (a difference there is a counterexample); then ``simplify(answer - expected) == 0`` runs
-    in a worker process killed after SIMPLIFY_SECONDS. Without a proof, agreement at
-    MIN_POINTS points or more is ``numeric``; fewer is ``incomparable``, never correct.
+    each side of every kink (a difference there is a counterexample); then
+    ``simplify(answer - expected) == 0`` runs in a worker process killed after
+    SIMPLIFY_SECONDS. Without a proof, agreement at MIN_POINTS points or more is
+    ``numeric``; fewer is ``incomparable``, never correct.
 
     >>> check("-1.6", "-8/5").kind, check("-1.601", -1.6).kind, check("1.6", -1.6).kind
     ('exact', 'numeric', 'wrong')
