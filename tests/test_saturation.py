@@ -181,7 +181,9 @@ def test_cross_entropy_loss_after_a_huge_step_of_a_batch():
 
 
 @pytest.mark.parametrize("x, told", [
-    (49, "went down from ${shown}$ to ${shown}$"),
+    # the change, 10^-2126 of the loss, lies past 50 digits: not "from x to x"
+    (49, "went down, by too little for 50 significant digits to show: ${shown}$ before "
+         "the step, ${shown}$ after it"),
     (490, "is ${shown}$ before and after to every digit carried")])
 def test_absolute_error_far_in_the_tail_is_told_truly(x, told):
     """mae of σ(100x + 0.1) against 1: the loss 1 − σ (≈ 3.365·10^-21281 at x = 490) is
