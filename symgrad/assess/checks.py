@@ -606,36 +606,41 @@ def _compare_at_points(answer: Expr, expected: Expr, free):
         else:
             break
         point = [(symbol, Rational(rng.randint(-scale, scale), 1000)) for symbol in free]
-        at = dict(point)
-        want = _value(expected, at)
-        if want is None or isinstance(want, mpmath.mpc):
-            continue  # outside the expected formula's real domain
-        got = _value(answer, at)
-        if got is None:
-            continue
-        if isinstance(got, mpmath.mpc) or _differ_surely(answer, expected, at, got, want):
+        differs = _differs_at(answer, expected, dict(point))
+        if differs is None:
+            continue  # outside a formula's real domain
+        if differs:
             return [(str(symbol), decimal(value)[0]) for symbol, value in point]
         valid += 1
         near += scale == 2000
     # Random points miss a case that switches far out (Heaviside(z - 50)) or within a
     # narrow gap: each side of every kink, and between each two, is tried too.
     for at in _kink_points(answer, expected, free, rng):
-        want = _value(expected, at)
-        if want is None or isinstance(want, mpmath.mpc):
-            continue
-        got = _value(answer, at)
-        if got is None:
-            continue
-        if isinstance(got, mpmath.mpc) or _differ(got, want):
-            # A kink may lie far out (z = 3000), where a part is far larger than MAX_SIZE
-            # assumes: the difference is confirmed with digits for the largest part.
-            digits = _confirming_digits((answer, expected), at)
-            if digits is None:
-                continue
-            if _differ_surely(answer, expected, at, got, want, digits):
-                return [(str(symbol), decimal(at[symbol])[0]) for symbol in free]
-        valid += 1
+        differs = _differs_at(answer, expected, at, kink=True)
+        if differs:
+            return [(str(symbol), decimal(at[symbol])[0]) for symbol in free]
+        valid += differs is not None
     return valid
+
+
+def _differs_at(answer: Expr, expected: Expr, at: dict, kink: bool = False) -> bool | None:
+    """Whether the formulas differ at ``at`` (confirmed beyond cancellation); None when
+    the point is no comparison: outside either formula's real domain, or a kink's point
+    with a part too large to confirm a difference at."""
+    want = _value(expected, at)
+    if want is None or isinstance(want, mpmath.mpc):
+        return None
+    got = _value(answer, at)
+    if got is None:
+        return None
+    if not kink:
+        return isinstance(got, mpmath.mpc) or _differ_surely(answer, expected, at, got, want)
+    if not (isinstance(got, mpmath.mpc) or _differ(got, want)):
+        return False
+    # A kink may lie far out (z = 3000), where a part is far larger than MAX_SIZE
+    # assumes: the difference is confirmed with digits for the largest part.
+    digits = _confirming_digits((answer, expected), at)
+    return None if digits is None else _differ_surely(answer, expected, at, got, want, digits)
 
 
 def _confirming_digits(formulas, at: dict) -> int | None:
